@@ -1,0 +1,1 @@
+// adam.wgsl — written by its kernel family's change.

@@ -1,0 +1,1 @@
+// batchnorm.wgsl — written by its kernel family's change.

@@ -1,0 +1,1 @@
+// concat.wgsl — written by its kernel family's change.

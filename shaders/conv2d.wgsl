@@ -1,0 +1,1 @@
+// conv2d.wgsl — written by its kernel family's change.

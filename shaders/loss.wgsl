@@ -1,0 +1,1 @@
+// loss.wgsl — written by its kernel family's change.

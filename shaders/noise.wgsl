@@ -1,0 +1,1 @@
+// noise.wgsl — written by its kernel family's change.

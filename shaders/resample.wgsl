@@ -1,0 +1,1 @@
+// resample.wgsl — written by its kernel family's change.

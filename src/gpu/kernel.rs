@@ -1,0 +1,299 @@
+//! Kernel registry and pipeline cache; dispatches that are built once and recorded many times.
+//!
+//! A kernel is named by a [`KernelSig`]: its shader family, entry point, and binding pattern
+//! (read-only storage buffers first, then read-write storage buffers, then one uniform `Params`
+//! last — the order every WGSL file follows). The bind group layout is built explicitly from it;
+//! a naga test checks every signature against the shader it names.
+use super::{Gpu, Tensor};
+use crate::error::{Error, Result};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// The shader families, one WGSL file each under `shaders/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shader {
+    Elementwise,
+    Conv2d,
+    BatchNorm,
+    Resample,
+    Concat,
+    Loss,
+    Adam,
+    Noise,
+}
+
+impl Shader {
+    /// Every shader family.
+    pub const ALL: [Shader; 8] = [
+        Shader::Elementwise,
+        Shader::Conv2d,
+        Shader::BatchNorm,
+        Shader::Resample,
+        Shader::Concat,
+        Shader::Loss,
+        Shader::Adam,
+        Shader::Noise,
+    ];
+
+    /// File name under `shaders/`.
+    pub fn file(self) -> &'static str {
+        match self {
+            Shader::Elementwise => "elementwise.wgsl",
+            Shader::Conv2d => "conv2d.wgsl",
+            Shader::BatchNorm => "batchnorm.wgsl",
+            Shader::Resample => "resample.wgsl",
+            Shader::Concat => "concat.wgsl",
+            Shader::Loss => "loss.wgsl",
+            Shader::Adam => "adam.wgsl",
+            Shader::Noise => "noise.wgsl",
+        }
+    }
+
+    /// The WGSL source, compiled into the binary.
+    pub fn source(self) -> &'static str {
+        match self {
+            Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
+            Shader::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
+            Shader::Resample => include_str!("../../shaders/resample.wgsl"),
+            Shader::Concat => include_str!("../../shaders/concat.wgsl"),
+            Shader::Loss => include_str!("../../shaders/loss.wgsl"),
+            Shader::Adam => include_str!("../../shaders/adam.wgsl"),
+            Shader::Noise => include_str!("../../shaders/noise.wgsl"),
+        }
+    }
+}
+
+/// An entry point and its binding pattern: `reads` read-only storage buffers at bindings
+/// `0..reads`, `writes` read-write storage buffers after them, and, when `params > 0`, a uniform
+/// of `params` bytes (the Rust mirror's size) last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KernelSig {
+    pub shader: Shader,
+    pub entry: &'static str,
+    pub reads: u32,
+    pub writes: u32,
+    pub params: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct KernelKey {
+    sig: KernelSig,
+    overrides: Vec<(&'static str, u64)>,
+}
+
+/// A compiled compute pipeline with its explicit bind group layout.
+pub struct Kernel {
+    pub sig: KernelSig,
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+/// One dispatch with everything bound: built once, recorded every step.
+pub struct Dispatch {
+    kernel: Arc<Kernel>,
+    bind: wgpu::BindGroup,
+    groups: [u32; 3],
+    params: Option<wgpu::Buffer>,
+}
+
+/// Workgroup counts for `n` workgroups, folded into 2-D past 65 535 per dimension. Shaders
+/// recover the linear id as `wid.x + wid.y * nwg.x`.
+pub fn groups_1d(n: u32) -> [u32; 3] {
+    const MAX: u32 = 65_535;
+    if n <= MAX {
+        [n.max(1), 1, 1]
+    } else {
+        [MAX, n.div_ceil(MAX), 1]
+    }
+}
+
+impl Gpu {
+    /// The pipeline for `sig` with the given override constants, compiled once and cached.
+    pub fn kernel(&self, sig: KernelSig, overrides: &[(&'static str, f64)]) -> Result<Arc<Kernel>> {
+        let key = KernelKey {
+            sig,
+            overrides: overrides.iter().map(|(k, v)| (*k, v.to_bits())).collect(),
+        };
+        if let Some(k) = self.kernels.lock().unwrap().get(&key) {
+            return Ok(k.clone());
+        }
+        let k = Arc::new(self.compile(sig, overrides)?);
+        self.kernels.lock().unwrap().insert(key, k.clone());
+        Ok(k)
+    }
+
+    fn compile(&self, sig: KernelSig, overrides: &[(&'static str, f64)]) -> Result<Kernel> {
+        let fail = |message: String| Error::Shader {
+            shader: sig.shader.file().into(),
+            entry: sig.entry.into(),
+            message,
+        };
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(sig.shader.file()),
+            source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(sig.shader.source())),
+        });
+        let storage = |read_only| wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        };
+        let mut entries = Vec::new();
+        for i in 0..sig.reads + sig.writes {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: i,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: storage(i < sig.reads),
+                count: None,
+            });
+        }
+        if sig.params > 0 {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: sig.reads + sig.writes,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: wgpu::BufferSize::new(sig.params as u64),
+                },
+                count: None,
+            });
+        }
+        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(sig.entry),
+            entries: &entries,
+        });
+        let pl = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(sig.entry),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(sig.entry),
+            layout: Some(&pl),
+            module: &module,
+            entry_point: Some(sig.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: overrides,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(fail(e.to_string()));
+        }
+        Ok(Kernel {
+            sig,
+            pipeline,
+            layout,
+        })
+    }
+
+    /// Binds tensors (and the params, uploaded once) to a kernel: a dispatch ready to record.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &self,
+        kernel: &Arc<Kernel>,
+        reads: &[&Tensor],
+        writes: &[&Tensor],
+        params: Option<&P>,
+        groups: [u32; 3],
+    ) -> Result<Dispatch> {
+        let sig = kernel.sig;
+        if reads.len() != sig.reads as usize || writes.len() != sig.writes as usize {
+            return Err(Error::invalid(
+                format!("bindings of {}", sig.entry),
+                format!(
+                    "expected {} reads + {} writes, got {} + {}",
+                    sig.reads,
+                    sig.writes,
+                    reads.len(),
+                    writes.len()
+                ),
+            ));
+        }
+        for t in reads.iter().chain(writes) {
+            if t.bytes() > self.max_binding() {
+                return Err(Error::TooLarge(format!(
+                    "a {:?} tensor needs {} MiB in one binding; the adapter allows {} MiB",
+                    t.shape,
+                    t.bytes() >> 20,
+                    self.max_binding() >> 20
+                )));
+            }
+        }
+        let params_buf = match (sig.params, params) {
+            (0, None) => None,
+            (n, Some(p)) if n == std::mem::size_of::<P>() => {
+                let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(sig.entry),
+                    size: n as u64,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                self.queue.write_buffer(&buf, 0, bytemuck::bytes_of(p));
+                Some(buf)
+            }
+            (n, _) => {
+                return Err(Error::invalid(
+                    format!("params of {}", sig.entry),
+                    format!("expected {n} bytes, got {}", std::mem::size_of::<P>()),
+                ))
+            }
+        };
+        let mut entries: Vec<wgpu::BindGroupEntry> = reads
+            .iter()
+            .chain(writes)
+            .enumerate()
+            .map(|(i, t)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: t.binding(),
+            })
+            .collect();
+        if let Some(b) = &params_buf {
+            entries.push(wgpu::BindGroupEntry {
+                binding: sig.reads + sig.writes,
+                resource: b.as_entire_binding(),
+            });
+        }
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(sig.entry),
+            layout: &kernel.layout,
+            entries: &entries,
+        });
+        Ok(Dispatch {
+            kernel: kernel.clone(),
+            bind,
+            groups,
+            params: params_buf,
+        })
+    }
+}
+
+impl Dispatch {
+    /// Records this dispatch into a compute pass.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.kernel.pipeline);
+        pass.set_bind_group(0, &self.bind, &[]);
+        let [x, y, z] = self.groups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+
+    /// Rewrites this dispatch's params (per-step values such as Adam's step): a queue write,
+    /// no allocation of GPU objects.
+    pub fn set_params<P: bytemuck::Pod>(&self, gpu: &Gpu, p: &P) {
+        if let Some(b) = &self.params {
+            gpu.queue.write_buffer(b, 0, bytemuck::bytes_of(p));
+        }
+    }
+
+    /// The kernel's entry point name (for profiles and dispatch counts).
+    pub fn entry(&self) -> &'static str {
+        self.kernel.sig.entry
+    }
+
+    /// The kernel's shader family.
+    pub fn shader(&self) -> Shader {
+        self.kernel.sig.shader
+    }
+}

@@ -1,0 +1,218 @@
+//! The GPU context: adapter choice, device with the adapter's real limits, error surfacing.
+//!
+//! Adapter choice: every adapter of the Vulkan, Metal and DX12 backends (GL only when none of them
+//! has one) is scored — discrete GPU > integrated > virtual > other > CPU — and the best is taken,
+//! so a machine without a GPU falls back to a CPU driver such as Mesa's lavapipe.
+//! Two environment variables override the choice:
+//! - `CLOUDFILL_BACKEND=vulkan|metal|dx12|gl` restricts the backends searched;
+//! - `CLOUDFILL_ADAPTER=<substring>` picks the first adapter whose name contains it (case-insensitive).
+mod kernel;
+mod tensor;
+
+pub use kernel::{groups_1d, Dispatch, Kernel, KernelSig, Shader};
+pub use tensor::{Arena, Shape, Tensor, ARENA_ALIGN};
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// What the adapter is, in words a user can check.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+}
+
+impl std::fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, {}, driver {} {})",
+            self.name, self.backend, self.device_type, self.driver, self.driver_info
+        )
+    }
+}
+
+impl From<&wgpu::AdapterInfo> for AdapterSummary {
+    fn from(i: &wgpu::AdapterInfo) -> Self {
+        AdapterSummary {
+            name: i.name.clone(),
+            backend: format!("{:?}", i.backend),
+            device_type: format!("{:?}", i.device_type),
+            driver: i.driver.clone(),
+            driver_info: i.driver_info.clone(),
+        }
+    }
+}
+
+/// A GPU device ready for cloudfill's kernels. Create one per process and share it.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pub(crate) kernels: Mutex<HashMap<kernel::KernelKey, Arc<Kernel>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+fn backends_from_env() -> Result<wgpu::Backends> {
+    match std::env::var("CLOUDFILL_BACKEND") {
+        Err(_) => Ok(wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12),
+        Ok(v) => match v.to_ascii_lowercase().as_str() {
+            "vulkan" => Ok(wgpu::Backends::VULKAN),
+            "metal" => Ok(wgpu::Backends::METAL),
+            "dx12" => Ok(wgpu::Backends::DX12),
+            "gl" | "opengl" => Ok(wgpu::Backends::GL),
+            other => Err(Error::invalid(
+                "CLOUDFILL_BACKEND",
+                format!("{other:?} is not one of vulkan, metal, dx12, gl"),
+            )),
+        },
+    }
+}
+
+fn score(info: &wgpu::AdapterInfo) -> i32 {
+    let t = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 40,
+        wgpu::DeviceType::IntegratedGpu => 30,
+        wgpu::DeviceType::VirtualGpu => 20,
+        wgpu::DeviceType::Other => 10,
+        wgpu::DeviceType::Cpu => 0,
+    };
+    let b = if info.backend == wgpu::Backend::Gl { 0 } else { 5 };
+    t + b
+}
+
+/// Every adapter wgpu sees on the searched backends, best first, and the index of the one
+/// [`Gpu::new`] would use.
+pub fn list_adapters() -> Result<(Vec<AdapterSummary>, Option<usize>)> {
+    let (adapters, pick) = candidates()?;
+    let list = adapters.iter().map(|a| (&a.get_info()).into()).collect();
+    Ok((list, pick))
+}
+
+fn candidates() -> Result<(Vec<wgpu::Adapter>, Option<usize>)> {
+    let explicit = std::env::var("CLOUDFILL_BACKEND").is_ok();
+    let mut backends = backends_from_env()?;
+    let mut adapters = enumerate(backends);
+    if adapters.is_empty() && !explicit {
+        backends = wgpu::Backends::GL;
+        adapters = enumerate(backends);
+    }
+    adapters.sort_by_key(|a| -score(&a.get_info()));
+    let pick = match std::env::var("CLOUDFILL_ADAPTER") {
+        Ok(want) => {
+            let want = want.to_lowercase();
+            adapters
+                .iter()
+                .position(|a| a.get_info().name.to_lowercase().contains(&want))
+        }
+        Err(_) => (!adapters.is_empty()).then_some(0),
+    };
+    Ok((adapters, pick))
+}
+
+fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    let instance = wgpu::Instance::new(desc);
+    pollster::block_on(instance.enumerate_adapters(backends))
+}
+
+impl Gpu {
+    /// Opens the best adapter (see the module docs for the choice and its overrides).
+    pub fn new() -> Result<Gpu> {
+        let (mut adapters, pick) = candidates()?;
+        let Some(i) = pick else {
+            let why = match std::env::var("CLOUDFILL_ADAPTER") {
+                Ok(w) => format!(" matching CLOUDFILL_ADAPTER={w:?}"),
+                Err(_) => String::new(),
+            };
+            return Err(Error::NoAdapter(why));
+        };
+        Self::from_adapter(adapters.swap_remove(i))
+    }
+
+    /// Opens a device on the given adapter with the adapter's own limits.
+    pub fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
+        let features = adapter.features() & wanted;
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("cloudfill"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::Device(format!("{} : {e}", info.name)))?;
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().push(e.to_string());
+        }));
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            kernels: Mutex::new(HashMap::new()),
+            errors,
+        })
+    }
+
+    /// The adapter in words: name, backend, device type, driver.
+    pub fn summary(&self) -> AdapterSummary {
+        (&self.info).into()
+    }
+
+    /// True for CPU adapters (lavapipe, WARP, SwiftShader): kernels pick CPU-friendly blocking.
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Returns the device errors raised since the last check, as one error.
+    pub fn check(&self) -> Result<()> {
+        let mut errs = self.errors.lock().unwrap();
+        if errs.is_empty() {
+            return Ok(());
+        }
+        let msg = errs.join("; ");
+        errs.clear();
+        Err(Error::Device(msg))
+    }
+
+    /// Blocks until all submitted work is done, then surfaces device errors.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(e.to_string()))?;
+        self.check()
+    }
+
+    /// Records the dispatches into one compute pass, submits once and waits.
+    pub fn run<'a>(&self, dispatches: impl IntoIterator<Item = &'a Dispatch>) -> Result<()> {
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for d in dispatches {
+                d.record(&mut pass);
+            }
+        }
+        self.queue.submit([enc.finish()]);
+        self.wait()
+    }
+
+    /// Largest storage buffer binding this device allows, in bytes.
+    pub fn max_binding(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size as u64
+    }
+}

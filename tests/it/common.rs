@@ -1,0 +1,86 @@
+//! Shared test helpers: one GPU per test binary, a seeded RNG, closeness checks, finite
+//! differences.
+#![allow(dead_code)]
+use cloudfill::gpu::{Dispatch, Gpu, Shape, Tensor};
+use std::sync::OnceLock;
+
+/// The one GPU of this test binary (device creation on lavapipe is slow).
+pub fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let g = Gpu::new().expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)");
+        eprintln!("test adapter: {}", g.summary());
+        g
+    })
+}
+
+/// SplitMix64: small, seeded, reproducible.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [lo, hi).
+    pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        lo + (hi - lo) * u
+    }
+    /// `n` values uniform in [-2, 2] (never all zeros).
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.uniform(-2.0, 2.0)).collect()
+    }
+}
+
+/// Uploads a new tensor.
+pub fn upload(shape: Shape, data: &[f32]) -> Tensor {
+    Tensor::from_slice(gpu(), shape, data).unwrap()
+}
+
+/// Runs dispatches (one submit) and waits.
+pub fn run(ds: &[Dispatch]) {
+    gpu().run(ds).unwrap();
+}
+
+/// Element-wise closeness with `approx` (relative `rel`, absolute floor `abs`), with a helpful
+/// message naming the first bad index.
+pub fn assert_close(what: &str, got: &[f32], want: &[f64], rel: f64, abs: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            approx::relative_eq!(g as f64, w, epsilon = abs, max_relative = rel),
+            "{what}[{i}]: got {g}, want {w} (rel {rel}, abs {abs})"
+        );
+    }
+}
+
+/// Central finite differences of a scalar function of many variables, in f64.
+pub fn finite_diff(f: &dyn Fn(&[f64]) -> f64, x: &[f64], eps: f64) -> Vec<f64> {
+    let mut x = x.to_vec();
+    (0..x.len())
+        .map(|i| {
+            let v = x[i];
+            x[i] = v + eps;
+            let a = f(&x);
+            x[i] = v - eps;
+            let b = f(&x);
+            x[i] = v;
+            (a - b) / (2.0 * eps)
+        })
+        .collect()
+}
+
+pub fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
+
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}

@@ -1,0 +1,94 @@
+//! Elementwise kernels vs their CPU reference; references vs finite differences; PyTorch values.
+use crate::common::*;
+use cloudfill::gpu::{Shape, Tensor};
+use cloudfill::ops::elementwise::{self as ew, reference, Act};
+
+const ACTS: [Act; 5] = [Act::None, Act::LeakyRelu, Act::Swish, Act::Elu, Act::Sigmoid];
+
+#[test]
+fn activations_forward_and_backward_match_reference() {
+    let g = gpu();
+    let shape = Shape::new(3, 11, 13); // 429 elements: not a multiple of 4
+    let mut rng = Rng::new(7);
+    for act in ACTS {
+        let x = rng.vec(shape.numel());
+        let gy = rng.vec(shape.numel());
+        let dx0 = rng.vec(shape.numel()); // backward accumulates into what is there
+        let (tx, ty) = (upload(shape, &x), Tensor::zeros(g, shape).unwrap());
+        let (tgy, tdx) = (upload(shape, &gy), upload(shape, &dx0));
+        run(&[
+            ew::act_forward(g, act, &tx, &ty).unwrap(),
+            ew::act_backward(g, act, &tx, &ty, &tgy, &tdx).unwrap(),
+        ]);
+        let want_y: Vec<f64> = x.iter().map(|&v| reference::act(act, v as f64)).collect();
+        let want_dx: Vec<f64> = (0..x.len())
+            .map(|i| dx0[i] as f64 + gy[i] as f64 * reference::act_grad(act, x[i] as f64))
+            .collect();
+        assert_close(&format!("{act:?} y"), &ty.read(g).unwrap(), &want_y, 1e-5, 1e-6);
+        assert_close(&format!("{act:?} dx"), &tdx.read(g).unwrap(), &want_dx, 1e-5, 1e-6);
+    }
+}
+
+#[test]
+fn activation_reference_gradients_match_finite_differences() {
+    let mut rng = Rng::new(11);
+    for act in ACTS {
+        for _ in 0..50 {
+            let mut x = rng.uniform(-2.0, 2.0) as f64;
+            if x.abs() < 1e-3 {
+                x += 0.01; // the kink of LeakyReLU/ELU
+            }
+            let fd = finite_diff(&|v: &[f64]| reference::act(act, v[0]), &[x], 1e-6)[0];
+            let an = reference::act_grad(act, x);
+            assert!((fd - an).abs() < 1e-6, "{act:?} at {x}: fd {fd} vs {an}");
+        }
+    }
+}
+
+/// torch.nn.functional.leaky_relu(x, 0.2) and torch.sigmoid on the first values of the
+/// `leaky_relu_0.2` / `sigmoid` golden cases (../shared/golden/golden_ops.json).
+#[test]
+fn pytorch_values_leaky_relu_and_sigmoid() {
+    let g = gpu();
+    for (act, x, gy, y, dx) in crate::golden_small::ACT_CASES {
+        let n = x.len();
+        let s = Shape::flat(n);
+        let (tx, ty, tgy) = (upload(s, x), Tensor::zeros(g, s).unwrap(), upload(s, gy));
+        let tdx = Tensor::zeros(g, s).unwrap();
+        run(&[
+            ew::act_forward(g, *act, &tx, &ty).unwrap(),
+            ew::act_backward(g, *act, &tx, &ty, &tgy, &tdx).unwrap(),
+        ]);
+        assert_close("torch y", &ty.read(g).unwrap(), &to_f64(y), 1e-5, 1e-7);
+        assert_close("torch dx", &tdx.read(g).unwrap(), &to_f64(dx), 1e-5, 1e-7);
+    }
+}
+
+#[test]
+fn fill_and_add_into() {
+    let g = gpu();
+    let s = Shape::new(2, 5, 7);
+    let mut rng = Rng::new(3);
+    let a = rng.vec(s.numel());
+    let ta = upload(s, &a);
+    let ty = Tensor::zeros(g, s).unwrap();
+    run(&[
+        ew::fill(g, &ty, 1.5).unwrap(),
+        ew::add_into(g, &ta, &ty).unwrap(),
+        ew::add_into(g, &ta, &ty).unwrap(),
+    ]);
+    let want: Vec<f64> = a.iter().map(|&v| 1.5 + 2.0 * v as f64).collect();
+    assert_close("fill+add", &ty.read(g).unwrap(), &want, 1e-6, 1e-6);
+}
+
+#[test]
+fn large_dispatch_folds_into_2d() {
+    // 70 001 vec4s with one-invocation workgroups: more than 65 535 workgroups.
+    let g = gpu();
+    let n = 70_000 * 4 + 3;
+    assert_eq!(cloudfill::gpu::groups_1d(70_001), [65_535, 2, 1]);
+    let t = Tensor::zeros(g, Shape::flat(n)).unwrap();
+    run(&[ew::fill_with_workgroup(g, &t, 2.0, 1).unwrap()]);
+    let v = t.read(g).unwrap();
+    assert!(v.iter().all(|&x| x == 2.0), "every element filled");
+}
