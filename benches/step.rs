@@ -1,1 +1,92 @@
-fn main(){}
+//! Seconds per fit step of the reference configuration (2 latent channels → 8 outputs:
+//! S2 RGB + a mean RGB + S1 VV/VH), at 64², 128², 256² (and 512² with CLOUDFILL_BENCH_512=1),
+//! with the adapter named, the dispatch count per step and a timestamp profile of one step.
+//!
+//! `cargo bench --bench step` (a plain timing harness, not criterion: one step is long on a CPU
+//! adapter; CLOUDFILL_BENCH_STEPS sets the timed steps, default 20).
+use cloudfill::net::NetConfig;
+use cloudfill::ops::adam::AdamConfig;
+use cloudfill::plan::{Plan, Problem, StepConfig};
+use cloudfill::Gpu;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+fn category(shader: cloudfill::gpu::Shader, entry: &str) -> &'static str {
+    use cloudfill::gpu::Shader::*;
+    match shader {
+        Conv2d if entry.contains("fwd") || entry.contains("forward") => "conv forward",
+        Conv2d => "conv backward",
+        BatchNorm | Elementwise if !entry.starts_with("fill") => "batch-norm + activations",
+        _ => "rest (fill, resample, loss, noise, Adam)",
+    }
+}
+
+fn main() {
+    let gpu = Gpu::new().expect("a GPU adapter");
+    println!("adapter: {}", gpu.summary());
+    let steps: usize = std::env::var("CLOUDFILL_BENCH_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let mut sizes = vec![64, 128, 256];
+    if std::env::var("CLOUDFILL_BENCH_512").is_ok() {
+        sizes.push(512);
+    }
+    for n in sizes {
+        // 64² cannot hold 6 levels (the deepest batch-norm would see one pixel): 5 levels there.
+        let levels = if n >= 128 { 6 } else { 5 };
+        let net = NetConfig::with_levels(levels);
+        let latent: Vec<f32> = (0..2 * n * n)
+            .map(|i| if i < n * n { (i / n) as f32 / n as f32 } else { (i % n) as f32 / n as f32 })
+            .collect();
+        let target: Vec<f32> = (0..8 * n * n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+        let mask: Vec<f32> = (0..8 * n * n).map(|i| ((i % (n * n)) % 5 != 0) as u8 as f32).collect();
+        let p = Problem {
+            latent: &latent,
+            latent_channels: 2,
+            h: n,
+            w: n,
+            target: &target,
+            mask: &mask,
+            channels: 8,
+        };
+        let cfg = StepConfig {
+            adam: AdamConfig::default(),
+            noise_std: 0.1,
+            seed: 0,
+        };
+        let t0 = Instant::now();
+        let mut plan = Plan::new(&gpu, &net, &p, cfg).expect("plan");
+        let build = t0.elapsed().as_secs_f64();
+        for _ in 0..3 {
+            plan.step().unwrap();
+        }
+        plan.wait().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..steps {
+            plan.step().unwrap();
+        }
+        plan.wait().unwrap();
+        let per = t0.elapsed().as_secs_f64() / steps as f64;
+        println!(
+            "step {n}x{n}: {:.4} s/step ({levels} levels, {} params, {} dispatches/step, plan built in {:.2} s, loss {:.5})",
+            per,
+            plan.tape.param_count(),
+            plan.dispatches_per_step(),
+            build,
+            plan.read_loss().unwrap()
+        );
+        if let Some(times) = plan.profile_step().unwrap() {
+            let total: f64 = times.iter().map(|t| t.seconds).sum();
+            let mut cats: BTreeMap<&str, f64> = BTreeMap::new();
+            for t in &times {
+                *cats.entry(category(t.shader, t.entry)).or_default() += t.seconds;
+            }
+            let parts: Vec<String> = cats
+                .iter()
+                .map(|(k, v)| format!("{k} {:.0} %", 100.0 * v / total))
+                .collect();
+            println!("  profile (timestamps, one pass per dispatch: {:.4} s): {}", total, parts.join(", "));
+        }
+    }
+}

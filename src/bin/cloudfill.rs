@@ -1,5 +1,598 @@
-fn main() -> anyhow::Result<()> {
-    let gpu = cloudfill::Gpu::new()?;
-    println!("adapter: {}", gpu.summary());
+//! `cloudfill`: remove clouds from satellite images with Deep Image Prior on any GPU.
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use cloudfill::dip::{Dip, DipConfig, Latent, StepInfo};
+use cloudfill::io::{self, Image, Mask, MaskOptions, Window};
+use cloudfill::metrics;
+use cloudfill::net::{Downsample, NetConfig};
+use cloudfill::ops::conv2d::Padding;
+use cloudfill::ops::elementwise::Act;
+use cloudfill::ops::resample::Upsample;
+use cloudfill::{preview, synthetic, Gpu};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Remove clouds from satellite images with Deep Image Prior, on any GPU (wgpu + WGSL).
+#[derive(Parser, Debug)]
+#[command(name = "cloudfill", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Inpaint the built-in synthetic scene (fields, roads, a SAR-like guide, clouds): no data needed.
+    Demo(DemoArgs),
+    /// Inpaint the cloudy pixels of a raster (GeoTIFF, any GDAL raster, or .npy).
+    Inpaint(Box<InpaintArgs>),
+    /// List the GPUs/adapters wgpu sees and which one would be used.
+    Adapters,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Scene size in pixels (square).
+    #[arg(long, default_value_t = 128)]
+    size: usize,
+    /// Adam steps.
+    #[arg(long, default_value_t = 600)]
+    steps: usize,
+    /// Folder for demo_result.tif and demo_preview.png.
+    #[arg(long, default_value = ".")]
+    out_dir: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Replace existing outputs.
+    #[arg(long)]
+    overwrite: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct InpaintArgs {
+    /// The cloudy image to inpaint.
+    #[arg(long)]
+    target: PathBuf,
+    /// Treat the target as Sentinel-2 (band selection B4,B3,B2 by default, clip [0,10000], ÷2000).
+    #[arg(long)]
+    s2: bool,
+    /// 1-based bands of the target to use (default: all; with --s2: 4,3,2).
+    #[arg(long, value_delimiter = ',')]
+    bands: Option<Vec<usize>>,
+    /// Cloud mask raster (.npy, GeoTIFF, PNG): nonzero/true = clear unless --mask-invert.
+    #[arg(long)]
+    mask: PathBuf,
+    /// The mask marks clouds (nonzero = cloud).
+    #[arg(long)]
+    mask_invert: bool,
+    /// Mask values that are cloud (class rasters, e.g. Sen2Cor SCL: 3,8,9,10).
+    #[arg(long, value_delimiter = ',')]
+    cloud_values: Option<Vec<f64>>,
+    /// Mask values >= this are cloud (probability rasters, e.g. s2cloudless 0.4).
+    #[arg(long)]
+    cloud_threshold: Option<f64>,
+    /// Grow the cloud mask by N pixels.
+    #[arg(long, default_value_t = 0)]
+    dilate: usize,
+    /// A Sentinel-1 guide (VV, VH linear power → dB → [0, 2]). Repeatable.
+    #[arg(long)]
+    s1: Vec<PathBuf>,
+    /// A guide used as it is (all its bands). Repeatable.
+    #[arg(long)]
+    guide: Vec<PathBuf>,
+    /// Crop every input: XOFF,YOFF,XSIZE,YSIZE (GDAL -srcwin order).
+    #[arg(long, value_delimiter = ',', num_args = 1)]
+    window: Option<Vec<usize>>,
+    /// Output: .tif (GeoTIFF float32, georeferenced) or .npy (H×W×C float32).
+    #[arg(long)]
+    out: PathBuf,
+    /// PNG preview: mask | input with the cloud marked | result.
+    #[arg(long)]
+    preview: Option<PathBuf>,
+    /// Cloud-free ground truth (same bands/preprocessing as the target): prints PSNR and SSIM.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Write metrics, settings and timing as JSON.
+    #[arg(long)]
+    metrics_json: Option<PathBuf>,
+    #[command(flatten)]
+    fit: FitArgs,
+    /// Keep the original clear pixels in the output (only cloudy pixels are replaced).
+    #[arg(long)]
+    paste_clear: bool,
+    /// GDAL creation option for the GeoTIFF output, KEY=VALUE. Repeatable.
+    #[arg(long = "co")]
+    creation_options: Vec<String>,
+    /// Replace existing output files.
+    #[arg(long)]
+    overwrite: bool,
+    /// No progress bar or summary.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LatentArg {
+    Meshgrid,
+    Noise,
+    Target,
+}
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PaddingArg {
+    Zero,
+    Reflection,
+}
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum UpsampleArg {
+    Nearest,
+    Bilinear,
+}
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DownsampleArg {
+    Stride,
+    Avg,
+    Max,
+}
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ActArg {
+    LeakyRelu,
+    Swish,
+    Elu,
+    None,
+}
+
+/// The fit and the network (defaults: the reference's).
+#[derive(Args, Debug)]
+struct FitArgs {
+    #[arg(long, default_value_t = 4000)]
+    steps: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 0.02)]
+    lr: f32,
+    /// σ of the noise added to the latent every step.
+    #[arg(long, default_value_t = 0.1)]
+    noise_std: f32,
+    #[arg(long, value_enum, default_value = "meshgrid")]
+    latent: LatentArg,
+    /// Encoder widths per level.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,128,128")]
+    down: Vec<usize>,
+    /// Decoder widths per level.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,128,128")]
+    up: Vec<usize>,
+    /// Skip-branch widths per level (0 = none).
+    #[arg(long, value_delimiter = ',', default_value = "0,0,0,0,0,0")]
+    skip: Vec<usize>,
+    /// Encoder kernel size (one, or one per level).
+    #[arg(long, value_delimiter = ',', default_value = "3")]
+    filter_down: Vec<usize>,
+    /// Decoder kernel size (one, or one per level).
+    #[arg(long, value_delimiter = ',', default_value = "5")]
+    filter_up: Vec<usize>,
+    #[arg(long, value_enum, default_value = "zero")]
+    padding: PaddingArg,
+    #[arg(long, value_enum, default_value = "nearest")]
+    upsample: UpsampleArg,
+    #[arg(long, value_enum, default_value = "stride")]
+    downsample: DownsampleArg,
+    #[arg(long, value_enum, default_value = "leaky-relu")]
+    act: ActArg,
+    /// No sigmoid on the output (targets outside [0, 1]).
+    #[arg(long)]
+    no_sigmoid: bool,
+}
+
+impl FitArgs {
+    fn config(&self) -> DipConfig {
+        let mut skip = self.skip.clone();
+        skip.resize(self.down.len(), 0);
+        let net = NetConfig {
+            down: self.down.clone(),
+            up: self.up.clone(),
+            skip,
+            filter_down: self.filter_down.clone(),
+            filter_up: self.filter_up.clone(),
+            padding: match self.padding {
+                PaddingArg::Zero => Padding::Zero,
+                PaddingArg::Reflection => Padding::Reflection,
+            },
+            upsample: match self.upsample {
+                UpsampleArg::Nearest => Upsample::Nearest,
+                UpsampleArg::Bilinear => Upsample::Bilinear,
+            },
+            downsample: match self.downsample {
+                DownsampleArg::Stride => Downsample::Stride,
+                DownsampleArg::Avg => Downsample::Avg,
+                DownsampleArg::Max => Downsample::Max,
+            },
+            act: match self.act {
+                ActArg::LeakyRelu => Act::LeakyRelu,
+                ActArg::Swish => Act::Swish,
+                ActArg::Elu => Act::Elu,
+                ActArg::None => Act::None,
+            },
+            sigmoid: !self.no_sigmoid,
+            ..NetConfig::default()
+        };
+        DipConfig {
+            net,
+            lr: self.lr,
+            noise_std: self.noise_std,
+            latent: match self.latent {
+                LatentArg::Meshgrid => Latent::Meshgrid,
+                LatentArg::Noise => Latent::Noise {
+                    scale: 0.1,
+                    depth: 32,
+                },
+                LatentArg::Target => Latent::Target,
+            },
+            seed: self.seed,
+            loss_every: 10,
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Demo(a) => demo(&a),
+        Command::Inpaint(a) => inpaint(&a),
+        Command::Adapters => adapters(),
+    };
+    if let Err(e) = r {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn adapters() -> Result<()> {
+    let (list, pick) = cloudfill::gpu::list_adapters()?;
+    if list.is_empty() {
+        bail!("{}", cloudfill::Error::NoAdapter(String::new()));
+    }
+    for (i, a) in list.iter().enumerate() {
+        let mark = if Some(i) == pick { "*" } else { " " };
+        println!("{mark} {a}");
+    }
+    println!("(* = the adapter cloudfill uses; override with CLOUDFILL_ADAPTER=<name part> or CLOUDFILL_BACKEND=vulkan|metal|dx12|gl)");
     Ok(())
+}
+
+fn open_gpu(quiet: bool) -> Result<Gpu> {
+    let gpu = Gpu::new()?;
+    if !quiet {
+        eprintln!("adapter: {}", gpu.summary());
+        if gpu.is_cpu() {
+            eprintln!("note: this is a CPU adapter (no GPU found); expect slow fits");
+        }
+    }
+    Ok(gpu)
+}
+
+/// Fits with a progress bar; returns (outputs, seconds, last loss).
+fn run_fit(
+    gpu: &Gpu,
+    cfg: DipConfig,
+    steps: usize,
+    sources: Vec<Image>,
+    masks: Vec<Mask>,
+    quiet: bool,
+) -> Result<(Vec<Image>, f64, Option<f32>)> {
+    let mut dip = Dip::new(gpu, cfg)?;
+    dip.set_target(sources)?;
+    dip.set_mask(masks)?;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(steps as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {pos}/{len} steps  loss {msg}  {per_sec}  ETA {eta}",
+        )?
+        .progress_chars("=> "),
+    );
+    let t0 = Instant::now();
+    let loss = dip.fit(steps, |s: &StepInfo| {
+        bar.set_position(s.step as u64);
+        if let Some(l) = s.loss {
+            bar.set_message(format!("{l:.5}"));
+        }
+        ControlFlow::Continue(())
+    })?;
+    let out = dip.output()?;
+    bar.finish();
+    Ok((out, t0.elapsed().as_secs_f64(), loss))
+}
+
+fn demo(a: &DemoArgs) -> Result<()> {
+    let result = a.out_dir.join("demo_result.tif");
+    let prev = a.out_dir.join("demo_preview.png");
+    for p in [&result, &prev] {
+        io::output_guard(p, a.overwrite)?;
+    }
+    if a.size < 16 || a.size % 16 != 0 {
+        bail!("--size must be a multiple of 16 and at least 16 (got {})", a.size);
+    }
+    let gpu = open_gpu(a.quiet)?;
+    let scene = synthetic::scene(a.size, a.size, a.seed);
+    let (h, w) = (scene.h, scene.w);
+    // The reference network has 6 levels; smaller scenes get as many as they can hold.
+    let levels = (a.size.trailing_zeros() as usize).saturating_sub(1).min(6);
+    let cfg = DipConfig {
+        net: NetConfig::with_levels(levels),
+        seed: a.seed,
+        ..DipConfig::default()
+    };
+    let cloudy = Image::new(h, w, 3, scene.cloudy.clone())?;
+    let sar = Image::new(h, w, 2, scene.sar.clone())?;
+    let mask = Mask {
+        h,
+        w,
+        clear: scene.clear.clone(),
+    };
+    if !a.quiet {
+        eprintln!(
+            "demo: {h}×{w} synthetic scene, {:.1} % cloud, {levels}-level network, {} steps",
+            100.0 * mask.cloud_fraction(),
+            a.steps
+        );
+    }
+    let masks = vec![mask.clone(), Mask::clear(h, w)];
+    let (out, secs, _) = run_fit(&gpu, cfg, a.steps, vec![cloudy.clone(), sar], masks, a.quiet)?;
+    let result_img = &out[0];
+    io::write_geotiff(&result, result_img, None, &[], None)?;
+    write_preview(&prev, &mask, &cloudy, result_img)?;
+    let s = metrics::scores(&result_img.data, &scene.truth, h, w, 3, &scene.clear);
+    let base = metrics::mean_fill(&scene.cloudy, h, w, 3, &scene.clear);
+    let b = metrics::scores(&base, &scene.truth, h, w, 3, &scene.clear);
+    println!(
+        "PSNR in the cloud: {:.2} dB (mean-fill baseline {:.2} dB); SSIM in the cloud {:.3} (baseline {:.3}); {:.1} s, {:.1} steps/s",
+        s.psnr_cloud.unwrap_or(f64::NAN),
+        b.psnr_cloud.unwrap_or(f64::NAN),
+        s.ssim_cloud.unwrap_or(f64::NAN),
+        b.ssim_cloud.unwrap_or(f64::NAN),
+        secs,
+        a.steps as f64 / secs
+    );
+    println!("wrote {} and {}", result.display(), prev.display());
+    Ok(())
+}
+
+fn write_preview(path: &Path, mask: &Mask, input: &Image, result: &Image) -> Result<()> {
+    let bands = [0, 1.min(input.c - 1), 2.min(input.c - 1)];
+    let mut inp = preview::stretch_rgb(input, bands, Some(&mask.clear));
+    preview::mark_cloud(&mut inp, &mask.clear);
+    let res = preview::stretch_rgb(result, bands, Some(&mask.clear));
+    let panels = [preview::mask_rgb(&mask.clear), inp, res];
+    let (rgb, tw) = preview::side_by_side(&panels, mask.h, mask.w);
+    io::write_png_rgb(path, &rgb, mask.h, tw)
+        .with_context(|| format!("writing preview {}", path.display()))?;
+    Ok(())
+}
+
+fn window(a: &InpaintArgs) -> Result<Option<Window>> {
+    Ok(match &a.window {
+        None => None,
+        Some(v) if v.len() == 4 => Some(Window {
+            xoff: v[0],
+            yoff: v[1],
+            xsize: v[2],
+            ysize: v[3],
+        }),
+        Some(v) => bail!("--window needs XOFF,YOFF,XSIZE,YSIZE (4 numbers), got {}", v.len()),
+    })
+}
+
+/// The target (preprocessed) and where its pixels are valid.
+fn read_target(a: &InpaintArgs, path: &Path, win: Option<Window>) -> Result<io::Raster> {
+    let bands = match (&a.bands, a.s2) {
+        (Some(b), _) => Some(b.clone()),
+        (None, true) => Some(vec![4, 3, 2]),
+        (None, false) => None,
+    };
+    let mut r = io::read_raster(path, bands.as_deref(), win)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if a.s2 {
+        r.image = io::sentinel::s2_preprocess(&r.image);
+    }
+    Ok(r)
+}
+
+fn same_size(what: &Path, img: &Image, h: usize, w: usize) -> Result<()> {
+    if (img.h, img.w) != (h, w) {
+        bail!(
+            "{}: size {}×{} differs from the target's {h}×{w}",
+            what.display(),
+            img.w,
+            img.h
+        );
+    }
+    Ok(())
+}
+
+fn and_valid(m: &mut [bool], valid: &Option<Vec<bool>>) -> usize {
+    let mut n = 0;
+    if let Some(v) = valid {
+        for (c, &ok) in m.iter_mut().zip(v) {
+            if *c && !ok {
+                *c = false;
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn inpaint(a: &InpaintArgs) -> Result<()> {
+    let outs: Vec<&PathBuf> = [Some(&a.out), a.preview.as_ref(), a.metrics_json.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    for p in &outs {
+        io::output_guard(p, a.overwrite)?;
+    }
+    let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("").to_lowercase();
+    if !matches!(ext.as_str(), "tif" | "tiff" | "npy") {
+        bail!("{}: --out must end in .tif, .tiff or .npy", a.out.display());
+    }
+    let win = window(a)?;
+    let target = read_target(a, &a.target, win)?;
+    let (h, w) = (target.image.h, target.image.w);
+    let opts = MaskOptions {
+        invert: a.mask_invert,
+        cloud_values: a.cloud_values.clone(),
+        cloud_threshold: a.cloud_threshold,
+        dilate: a.dilate,
+    };
+    let mut mask = io::read_mask(&a.mask, &opts, win)
+        .with_context(|| format!("reading mask {}", a.mask.display()))?;
+    if (mask.h, mask.w) != (h, w) {
+        bail!(
+            "{}: mask size {}×{} differs from the target's {w}×{h}",
+            a.mask.display(),
+            mask.w,
+            mask.h
+        );
+    }
+    let user_mask = mask.clone();
+    let bad = and_valid(&mut mask.clear, &target.valid);
+    if mask.count_clear() == 0 {
+        bail!(
+            "{}: every pixel is cloud or nodata: nothing to fit",
+            a.mask.display()
+        );
+    }
+    let mut sources = vec![target.image.clone()];
+    let mut masks = vec![mask.clone()];
+    let mut georef = target.georef.clone();
+    let mut notes = Vec::new();
+    if bad > 0 {
+        notes.push(format!("{bad} clear pixels of the target are nodata/NaN: masked out"));
+    }
+    for p in &a.s1 {
+        let r = io::read_raster(p, Some(&[1, 2]), win)
+            .with_context(|| format!("reading Sentinel-1 {}", p.display()))?;
+        same_size(p, &r.image, h, w)?;
+        let (img, valid) = io::sentinel::s1_preprocess(&r.image, r.valid.as_deref())
+            .with_context(|| format!("preprocessing {}", p.display()))?;
+        let mut m = Mask::clear(h, w);
+        let n = and_valid(&mut m.clear, &Some(valid));
+        if n > 0 {
+            notes.push(format!("{}: {n} nodata/invalid pixels masked out", p.display()));
+        }
+        georef = georef.or(r.georef);
+        sources.push(img);
+        masks.push(m);
+    }
+    for p in &a.guide {
+        let r = io::read_raster(p, None, win).with_context(|| format!("reading guide {}", p.display()))?;
+        same_size(p, &r.image, h, w)?;
+        let mut m = Mask::clear(h, w);
+        let n = and_valid(&mut m.clear, &r.valid);
+        if n > 0 {
+            notes.push(format!("{}: {n} nodata/NaN pixels masked out", p.display()));
+        }
+        georef = georef.or(r.georef);
+        sources.push(r.image);
+        masks.push(m);
+    }
+    let truth = match &a.truth {
+        Some(p) => {
+            let t = read_target(a, p, win)?;
+            same_size(p, &t.image, h, w)?;
+            if t.image.c != target.image.c {
+                bail!("{}: {} bands, the target has {}", p.display(), t.image.c, target.image.c);
+            }
+            Some(t.image)
+        }
+        None => None,
+    };
+    let quiet = a.quiet;
+    let gpu = open_gpu(quiet)?;
+    if !quiet {
+        eprintln!(
+            "target {}: {w}×{h}×{}, {:.1} % cloud; {} guide(s); {} steps",
+            a.target.display(),
+            target.image.c,
+            100.0 * user_mask.cloud_fraction(),
+            sources.len() - 1,
+            a.fit.steps
+        );
+        for n in &notes {
+            eprintln!("note: {n}");
+        }
+    }
+    let cfg = a.fit.config();
+    let (out, secs, loss) = run_fit(&gpu, cfg, a.fit.steps, sources, masks, quiet)?;
+    let mut result = out[0].clone();
+    if a.paste_clear {
+        for p in 0..h * w {
+            if mask.clear[p] {
+                let c = result.c;
+                result.data[p * c..(p + 1) * c].copy_from_slice(&target.image.data[p * c..(p + 1) * c]);
+            }
+        }
+    }
+    if ext == "npy" {
+        io::write_npy(&a.out, &result)?;
+    } else {
+        io::write_geotiff(&a.out, &result, georef.as_ref(), &a.creation_options, None)?;
+    }
+    if let Some(p) = &a.preview {
+        write_preview(p, &user_mask, &target.image, &result)?;
+    }
+    let scores = truth.as_ref().map(|t| score(&result, t, &target.image, &user_mask));
+    if !quiet {
+        eprintln!("done in {secs:.1} s ({:.2} steps/s); final loss {}", a.fit.steps as f64 / secs,
+            loss.map_or("-".into(), |l| format!("{l:.6}")));
+        eprintln!("wrote {}", a.out.display());
+    }
+    if let Some((s, b)) = &scores {
+        println!(
+            "PSNR cloud {} dB (mean-fill {}), full {:.2} dB; SSIM cloud {} (mean-fill {}), full {:.4}",
+            fmt(s.psnr_cloud), fmt(b.psnr_cloud), s.psnr_full, fmt(s.ssim_cloud), fmt(b.ssim_cloud), s.ssim_full
+        );
+    }
+    if let Some(p) = &a.metrics_json {
+        let j = serde_json::json!({
+            "target": a.target, "mask": a.mask, "s1": a.s1, "guides": a.guide,
+            "size": [h, w], "bands": target.image.c, "cloud_fraction": user_mask.cloud_fraction(),
+            "steps": a.fit.steps, "seed": a.fit.seed, "lr": a.fit.lr, "noise_std": a.fit.noise_std,
+            "seconds": secs, "steps_per_second": a.fit.steps as f64 / secs, "final_loss": loss,
+            "adapter": gpu.summary().to_string(),
+            "metrics": scores.as_ref().map(|(s, _)| scores_json(s)),
+            "baseline_mean_fill": scores.as_ref().map(|(_, b)| scores_json(b)),
+        });
+        io::write_atomic(p, serde_json::to_string_pretty(&j)?.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{x:.3}"))
+}
+
+fn scores_json(s: &metrics::Scores) -> serde_json::Value {
+    serde_json::json!({
+        "psnr_cloud": s.psnr_cloud, "psnr_clear": s.psnr_clear, "psnr_full": s.psnr_full,
+        "ssim_cloud": s.ssim_cloud, "ssim_full": s.ssim_full,
+    })
+}
+
+/// Scores of the result and of the mean-fill baseline on the first 3 bands (SPEC §6).
+fn score(result: &Image, truth: &Image, input: &Image, mask: &Mask) -> (metrics::Scores, metrics::Scores) {
+    let c = result.c.min(3);
+    let pick = |img: &Image| img.channels(&(0..c).collect::<Vec<_>>()).expect("bands exist");
+    let (r, t, i) = (pick(result), pick(truth), pick(input));
+    let s = metrics::scores(&r.data, &t.data, r.h, r.w, c, &mask.clear);
+    let base = metrics::mean_fill(&i.data, i.h, i.w, c, &mask.clear);
+    let b = metrics::scores(&base, &t.data, r.h, r.w, c, &mask.clear);
+    (s, b)
 }

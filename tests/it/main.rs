@@ -2,4 +2,6 @@
 mod common;
 mod elementwise;
 mod golden_small;
+mod dip;
+mod net;
 mod shaders;

@@ -1,0 +1,319 @@
+//! The library API, close to the reference's `LitDIP`:
+//! `set_target([...])`, `set_mask([...])`, `fit(steps, on_step)`, `output()`.
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::io::{Image, Mask};
+use crate::net::NetConfig;
+use crate::ops::adam::AdamConfig;
+use crate::plan::{Plan, Problem, SplitMix, StepConfig};
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+/// The network's input ("latent seed").
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Latent {
+    /// 2 channels: row i/H and column j/W (the reference's default).
+    #[default]
+    Meshgrid,
+    /// `depth` channels of `scale` × U(0, 1), drawn once from the seed.
+    Noise { scale: f32, depth: usize },
+    /// The concatenated sources themselves (non-finite values as 0).
+    Target,
+}
+
+/// Settings of a fit; `Default` is the reference's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DipConfig {
+    pub net: NetConfig,
+    /// Adam learning rate (2e-2).
+    pub lr: f32,
+    /// σ of the fresh N(0, 1) noise added to the latent every step (0.1).
+    pub noise_std: f32,
+    pub latent: Latent,
+    pub seed: u64,
+    /// Read the loss back every this many steps (and at the last step).
+    pub loss_every: usize,
+}
+
+impl Default for DipConfig {
+    fn default() -> Self {
+        DipConfig {
+            net: NetConfig::default(),
+            lr: 2e-2,
+            noise_std: 0.1,
+            latent: Latent::Meshgrid,
+            seed: 0,
+            loss_every: 10,
+        }
+    }
+}
+
+/// What `fit` reports after each step.
+#[derive(Clone, Copy, Debug)]
+pub struct StepInfo {
+    /// Steps done in this fit (1-based).
+    pub step: usize,
+    /// Steps asked for in this fit.
+    pub steps: usize,
+    /// The masked loss of this step, when it was read back.
+    pub loss: Option<f32>,
+    /// Time since the fit started.
+    pub elapsed: Duration,
+}
+
+/// A Deep Image Prior inpainting problem on one GPU.
+pub struct Dip<'g> {
+    gpu: &'g Gpu,
+    cfg: DipConfig,
+    targets: Vec<Image>,
+    masks: Vec<Mask>,
+    plan: Option<Plan<'g>>,
+    /// (H, W) of the sources and the padded size the network runs at.
+    size: (usize, usize),
+    padded: (usize, usize),
+    last_loss: Option<f32>,
+}
+
+impl<'g> Dip<'g> {
+    pub fn new(gpu: &'g Gpu, cfg: DipConfig) -> Result<Dip<'g>> {
+        cfg.net.validate()?;
+        if !(cfg.lr > 0.0 && cfg.lr.is_finite()) || !(cfg.noise_std >= 0.0) {
+            return Err(Error::invalid("settings", "lr must be > 0 and noise_std >= 0"));
+        }
+        Ok(Dip {
+            gpu,
+            cfg,
+            targets: Vec::new(),
+            masks: Vec::new(),
+            plan: None,
+            size: (0, 0),
+            padded: (0, 0),
+            last_loss: None,
+        })
+    }
+
+    /// The sources, H×W×C_k each; the first is the image to inpaint, the rest are guides.
+    pub fn set_target(&mut self, targets: Vec<Image>) -> Result<()> {
+        let Some(first) = targets.first() else {
+            return Err(Error::invalid("sources", "at least one source image is needed"));
+        };
+        let (h, w) = (first.h, first.w);
+        for (i, t) in targets.iter().enumerate() {
+            if (t.h, t.w) != (h, w) {
+                return Err(Error::shape(format!("source {i} size"), (h, w), (t.h, t.w)));
+            }
+            if t.c == 0 || t.data.len() != t.h * t.w * t.c {
+                return Err(Error::shape(format!("source {i} data"), t.h * t.w * t.c, t.data.len()));
+            }
+        }
+        if h == 0 || w == 0 {
+            return Err(Error::invalid("sources", "empty image"));
+        }
+        self.targets = targets;
+        self.masks.clear();
+        self.plan = None;
+        self.size = (h, w);
+        Ok(())
+    }
+
+    /// One mask per source, H×W, true = clear.
+    pub fn set_mask(&mut self, masks: Vec<Mask>) -> Result<()> {
+        if masks.len() != self.targets.len() {
+            return Err(Error::shape("number of masks", self.targets.len(), masks.len()));
+        }
+        for (i, (m, t)) in masks.iter().zip(&self.targets).enumerate() {
+            if (m.h, m.w) != (t.h, t.w) || m.clear.len() != t.h * t.w {
+                return Err(Error::shape(format!("mask {i}"), (t.h, t.w), (m.h, m.w)));
+            }
+            if !m.clear.iter().any(|&c| c) {
+                return Err(Error::EmptyMask { source_index: i });
+            }
+            let bad = (0..t.h * t.w)
+                .filter(|&p| m.clear[p])
+                .flat_map(|p| &t.data[p * t.c..(p + 1) * t.c])
+                .filter(|v| !v.is_finite())
+                .count();
+            if bad > 0 {
+                return Err(Error::NonFinite {
+                    source_index: i,
+                    count: bad,
+                });
+            }
+        }
+        self.masks = masks;
+        self.plan = None;
+        Ok(())
+    }
+
+    /// Total output channels (Σ C_k).
+    pub fn channels(&self) -> usize {
+        self.targets.iter().map(|t| t.c).sum()
+    }
+
+    fn build(&mut self) -> Result<()> {
+        if self.targets.is_empty() {
+            return Err(Error::invalid("sources", "call set_target before fit"));
+        }
+        if self.masks.is_empty() {
+            let all = |t: &Image| Mask::clear(t.h, t.w);
+            self.set_mask(self.targets.iter().map(all).collect())?;
+        }
+        let (h, w) = self.size;
+        let m = self.cfg.net.size_multiple();
+        let (ph, pw) = (h.div_ceil(m) * m, w.div_ceil(m) * m);
+        self.padded = (ph, pw);
+        let (target, mask) = self.stack(ph, pw);
+        let (latent, lc) = self.latent(ph, pw, &target);
+        let problem = Problem {
+            latent: &latent,
+            latent_channels: lc,
+            h: ph,
+            w: pw,
+            target: &target,
+            mask: &mask,
+            channels: self.channels(),
+        };
+        let step = StepConfig {
+            adam: AdamConfig {
+                lr: self.cfg.lr,
+                ..AdamConfig::default()
+            },
+            noise_std: self.cfg.noise_std,
+            seed: self.cfg.seed,
+        };
+        self.plan = Some(Plan::new(self.gpu, &self.cfg.net, &problem, step)?);
+        Ok(())
+    }
+
+    /// Channel-major target and 0/1 mask at the padded size. Padding reflects the image; padded
+    /// pixels are not clear (they never enter the loss). Non-clear values are zeroed.
+    fn stack(&self, ph: usize, pw: usize) -> (Vec<f32>, Vec<f32>) {
+        let (h, w) = self.size;
+        let mut target = Vec::with_capacity(self.channels() * ph * pw);
+        let mut mask = Vec::with_capacity(target.capacity());
+        for (t, m) in self.targets.iter().zip(&self.masks) {
+            for ch in 0..t.c {
+                for y in 0..ph {
+                    for x in 0..pw {
+                        let (sy, sx) = (reflect(y, h), reflect(x, w));
+                        let p = sy * w + sx;
+                        let clear = y < h && x < w && m.clear[p];
+                        let v = t.data[p * t.c + ch];
+                        target.push(if clear { v } else { 0.0 });
+                        mask.push(if clear { 1.0 } else { 0.0 });
+                    }
+                }
+            }
+        }
+        (target, mask)
+    }
+
+    fn latent(&self, ph: usize, pw: usize, target: &[f32]) -> (Vec<f32>, usize) {
+        match self.cfg.latent {
+            Latent::Meshgrid => {
+                let mut v = Vec::with_capacity(2 * ph * pw);
+                for i in 0..ph {
+                    v.extend((0..pw).map(|_| i as f32 / ph as f32));
+                }
+                for _ in 0..ph {
+                    v.extend((0..pw).map(|j| j as f32 / pw as f32));
+                }
+                (v, 2)
+            }
+            Latent::Noise { scale, depth } => {
+                let mut rng = SplitMix::new(self.cfg.seed ^ 0xA11CE);
+                let n = depth.max(1) * ph * pw;
+                ((0..n).map(|_| scale * rng.unit()).collect(), depth.max(1))
+            }
+            Latent::Target => (target.to_vec(), self.channels()),
+        }
+    }
+
+    /// Runs `steps` Adam steps (continuing any earlier fit). `on_step` is called after every
+    /// step; returning `ControlFlow::Break` stops early. Returns the last loss read.
+    pub fn fit(
+        &mut self,
+        steps: usize,
+        mut on_step: impl FnMut(&StepInfo) -> ControlFlow<()>,
+    ) -> Result<Option<f32>> {
+        if self.plan.is_none() {
+            self.build()?;
+        }
+        let every = self.cfg.loss_every.max(1);
+        let plan = self.plan.as_mut().expect("built above");
+        let start = Instant::now();
+        for s in 1..=steps {
+            plan.step()?;
+            let loss = if s % every == 0 || s == steps {
+                let l = plan.read_loss()?;
+                self.last_loss = Some(l);
+                Some(l)
+            } else {
+                None
+            };
+            let info = StepInfo {
+                step: s,
+                steps,
+                loss,
+                elapsed: start.elapsed(),
+            };
+            if on_step(&info).is_break() {
+                break;
+            }
+        }
+        plan.wait()?;
+        Ok(self.last_loss)
+    }
+
+    /// The reconstruction of every source, in order (H×W×C_k each); the first is the
+    /// inpainted image.
+    pub fn output(&mut self) -> Result<Vec<Image>> {
+        if self.plan.is_none() {
+            self.build()?;
+        }
+        let plan = self.plan.as_ref().expect("built above");
+        let out = plan.render()?;
+        let (h, w) = self.size;
+        let (ph, pw) = self.padded;
+        let mut images = Vec::new();
+        let mut ch0 = 0;
+        for t in &self.targets {
+            let mut data = vec![0.0; h * w * t.c];
+            for ch in 0..t.c {
+                let plane = &out[(ch0 + ch) * ph * pw..];
+                for y in 0..h {
+                    for x in 0..w {
+                        data[(y * w + x) * t.c + ch] = plane[y * pw + x];
+                    }
+                }
+            }
+            ch0 += t.c;
+            images.push(Image::new(h, w, t.c, data)?);
+        }
+        Ok(images)
+    }
+
+    /// The compiled step (after the first `fit` or `output`): parameters, profile, counts.
+    pub fn plan(&self) -> Option<&Plan<'g>> {
+        self.plan.as_ref()
+    }
+
+    /// The size the network runs at (the sources reflect-padded to a multiple of 2^levels).
+    pub fn padded_size(&self) -> (usize, usize) {
+        self.padded
+    }
+}
+
+/// Mirror index into 0..n (PyTorch "reflect": −1 → 1, n → n−2), repeated for any distance.
+fn reflect(i: usize, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n - 1);
+    let k = i % period;
+    if k < n {
+        k
+    } else {
+        period - k
+    }
+}

@@ -1,0 +1,357 @@
+//! The training step, built once and replayed: one command encoder, one compute pass and one
+//! submit per step — zero gradients, latent + noise, forward, masked MSE, backward, Adam — with no
+//! allocation, bind-group creation, pipeline compilation or readback inside the loop. Per-step
+//! values (the noise counter, Adam's step) are two small queue writes into uniforms that exist
+//! from the start. The loss is read back only when asked.
+use crate::error::{Error, Result};
+use crate::gpu::{Arena, Dispatch, Gpu, Shape, Tensor};
+use crate::net::NetConfig;
+use crate::ops::adam::{self, AdamConfig};
+use crate::ops::{loss, noise};
+use crate::tape::{Compiled, Init, Tape, Var};
+
+/// A seeded SplitMix64 stream (parameter init, latent noise of the `noise` kind).
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    pub fn new(seed: u64) -> SplitMix {
+        SplitMix(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// What a plan trains: a latent (`[C_in, H, W]`), a target and a per-element 0/1 mask
+/// (`[C, H, W]`, channel-major).
+pub struct Problem<'a> {
+    pub latent: &'a [f32],
+    pub latent_channels: usize,
+    pub h: usize,
+    pub w: usize,
+    pub target: &'a [f32],
+    pub mask: &'a [f32],
+    pub channels: usize,
+}
+
+/// Optimiser and noise settings of a plan.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepConfig {
+    pub adam: AdamConfig,
+    pub noise_std: f32,
+    pub seed: u64,
+}
+
+/// A compiled training step.
+pub struct Plan<'g> {
+    gpu: &'g Gpu,
+    pub tape: Tape,
+    pub compiled: Compiled,
+    pub input: Var,
+    pub output: Var,
+    cfg: StepConfig,
+    noise: Dispatch,
+    loss: Vec<Dispatch>,
+    adam: Dispatch,
+    loss_value: Tensor,
+    _moments: (Arena, Arena),
+    n_params: usize,
+    n_input: usize,
+    /// Steps taken so far.
+    pub step: u32,
+}
+
+impl<'g> Plan<'g> {
+    /// Builds the network and the step. Parameters are initialised from `cfg.seed`.
+    pub fn new(gpu: &'g Gpu, net: &NetConfig, p: &Problem, cfg: StepConfig) -> Result<Plan<'g>> {
+        let count = p.mask.iter().filter(|&&m| m != 0.0).count();
+        if count == 0 {
+            return Err(Error::EmptyMask { source_index: 0 });
+        }
+        let mut tape = Tape::new();
+        let input = tape.input(Shape::new(p.latent_channels, p.h, p.w));
+        let output = net.build(&mut tape, input, p.channels)?;
+        check_fits(gpu, &tape)?;
+        let compiled = tape.compile(gpu)?;
+        let out_shape = tape.shape(output);
+        let latent = Tensor::from_slice(gpu, tape.shape(input), p.latent)?;
+        let target = Tensor::from_slice(gpu, out_shape, p.target)?;
+        let mask = Tensor::from_slice(gpu, out_shape, p.mask)?;
+        let loss_value = Tensor::zeros(gpu, Shape::flat(1))?;
+        let seed32 = (cfg.seed ^ (cfg.seed >> 32)) as u32;
+        let noise = noise::latent_noise(
+            gpu,
+            &latent,
+            cfg.noise_std,
+            seed32,
+            &compiled.values[input.0],
+        )?;
+        let dout = compiled.grads[output.0]
+            .as_ref()
+            .ok_or_else(|| Error::invalid("network", "the output has no gradient"))?;
+        let loss = loss::masked_mse(
+            gpu,
+            &compiled.values[output.0],
+            &target,
+            &mask,
+            count,
+            dout,
+            &loss_value,
+        )?;
+        let n_params = compiled.params.all().numel();
+        let m = Arena::new(gpu, n_params)?;
+        let v = Arena::new(gpu, n_params)?;
+        let adam = adam::step(
+            gpu,
+            &cfg.adam,
+            &compiled.params.all(),
+            &compiled.param_grads.all(),
+            &m.all(),
+            &v.all(),
+        )?;
+        let plan = Plan {
+            gpu,
+            n_input: latent.numel(),
+            tape,
+            compiled,
+            input,
+            output,
+            cfg,
+            noise,
+            loss,
+            adam,
+            loss_value,
+            _moments: (m, v),
+            n_params,
+            step: 0,
+        };
+        plan.init_params(cfg.seed)?;
+        Ok(plan)
+    }
+
+    /// PyTorch's default init (conv weight and bias ~ U(−b, b), b = 1/sqrt(fan_in); BN γ = 1,
+    /// β = 0) from a seeded stream: reproducible, though not PyTorch's own random numbers.
+    pub fn init_params(&self, seed: u64) -> Result<()> {
+        let mut rng = SplitMix::new(seed);
+        for (info, view) in self.tape.params.iter().zip(&self.compiled.param_views) {
+            let n = info.shape.numel();
+            let vals: Vec<f32> = match info.init {
+                Init::Const(c) => vec![c; n],
+                Init::Uniform(b) => (0..n).map(|_| (2.0 * rng.unit() - 1.0) * b).collect(),
+            };
+            view.write(self.gpu, &vals)?;
+        }
+        Ok(())
+    }
+
+    fn param_index(&self, name: &str) -> Result<usize> {
+        self.tape
+            .params
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| Error::invalid("parameter", format!("no parameter named {name:?}")))
+    }
+
+    /// Overwrites one parameter (PyTorch layout).
+    pub fn set_param(&self, name: &str, values: &[f32]) -> Result<()> {
+        self.compiled.param_views[self.param_index(name)?].write(self.gpu, values)
+    }
+
+    /// Reads one parameter back.
+    pub fn read_param(&self, name: &str) -> Result<Vec<f32>> {
+        self.compiled.param_views[self.param_index(name)?].read(self.gpu)
+    }
+
+    /// Reads one parameter's gradient (of the last step) back.
+    pub fn read_grad(&self, name: &str) -> Result<Vec<f32>> {
+        self.compiled.grad_views[self.param_index(name)?].read(self.gpu)
+    }
+
+    /// Number of dispatches in one training step.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.compiled.zero_grads.len()
+            + 1
+            + self.compiled.forward.len()
+            + self.loss.len()
+            + self.compiled.backward.len()
+            + 1
+    }
+
+    /// Every dispatch of one step, in order.
+    pub fn step_dispatches(&self) -> impl Iterator<Item = &Dispatch> {
+        let c = &self.compiled;
+        c.zero_grads
+            .iter()
+            .chain([&self.noise])
+            .chain(&c.forward)
+            .chain(&self.loss)
+            .chain(&c.backward)
+            .chain([&self.adam])
+    }
+
+    /// Queues one training step (one submit; does not wait).
+    pub fn step(&mut self) -> Result<()> {
+        self.step += 1;
+        self.set_noise(self.cfg.noise_std);
+        let t = self.step;
+        self.adam
+            .set_params(self.gpu, &adam::params(&self.cfg.adam, self.n_params, t));
+        self.submit(self.step_dispatches())
+    }
+
+    fn set_noise(&self, sigma: f32) {
+        let seed32 = (self.cfg.seed ^ (self.cfg.seed >> 32)) as u32;
+        let p = noise::params(sigma, seed32, self.step, self.n_input);
+        self.noise.set_params(self.gpu, &p);
+    }
+
+    fn submit<'a>(&self, ds: impl Iterator<Item = &'a Dispatch>) -> Result<()> {
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for d in ds {
+                d.record(&mut pass);
+            }
+        }
+        self.gpu.queue.submit([enc.finish()]);
+        self.gpu.check()
+    }
+
+    /// Forward, loss and backward on the current parameters (no Adam, no noise): the gradient
+    /// is then in the gradient arena. Returns the loss.
+    pub fn gradient(&self) -> Result<f32> {
+        self.set_noise(0.0);
+        let c = &self.compiled;
+        let ds = c.zero_grads.iter().chain([&self.noise]).chain(&c.forward);
+        self.submit(ds.chain(&self.loss).chain(&c.backward))?;
+        self.set_noise(self.cfg.noise_std);
+        self.read_loss()
+    }
+
+    /// The masked loss of the last step (waits for the queue).
+    pub fn read_loss(&self) -> Result<f32> {
+        Ok(self.loss_value.read(self.gpu)?[0])
+    }
+
+    /// Blocks until queued steps are done.
+    pub fn wait(&self) -> Result<()> {
+        self.gpu.wait()
+    }
+
+    /// The network output on the noise-free latent (training-mode batch-norm, as the
+    /// reference's `output()`), `[C, H, W]`; also updates the loss to this output's.
+    pub fn render(&self) -> Result<Vec<f32>> {
+        self.set_noise(0.0);
+        let c = &self.compiled;
+        let ds = [&self.noise].into_iter().chain(&c.forward).chain(&self.loss);
+        self.submit(ds)?;
+        self.set_noise(self.cfg.noise_std);
+        c.values[self.output.0].read(self.gpu)
+    }
+}
+
+/// Refuses, before allocating anything, a network whose largest tensor exceeds what the adapter
+/// can bind (one storage binding holds one activation).
+fn check_fits(gpu: &Gpu, tape: &Tape) -> Result<()> {
+    let max = gpu.max_binding();
+    if let Some(s) = tape.vars.iter().find(|s| s.padded() as u64 * 4 > max) {
+        return Err(Error::TooLarge(format!(
+            "an activation of {}×{}×{} needs {} MiB but this adapter binds at most {} MiB: \
+             use a smaller image (--window, or tiles) or narrower first levels",
+            s.c,
+            s.h,
+            s.w,
+            (s.padded() as u64 * 4) >> 20,
+            max >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// Time of one dispatch of a step, from GPU timestamps.
+#[derive(Clone, Debug)]
+pub struct DispatchTime {
+    pub shader: crate::gpu::Shader,
+    pub entry: &'static str,
+    pub seconds: f64,
+}
+
+impl Plan<'_> {
+    /// Runs one training step with a GPU timestamp around every dispatch (one pass each) and
+    /// returns their times; `None` where the adapter has no timestamp queries. For profiles
+    /// only: the passes and timestamps add overhead of their own.
+    pub fn profile_step(&mut self) -> Result<Option<Vec<DispatchTime>>> {
+        if !self.gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return Ok(None);
+        }
+        self.step += 1;
+        self.set_noise(self.cfg.noise_std);
+        let t = self.step;
+        self.adam
+            .set_params(self.gpu, &adam::params(&self.cfg.adam, self.n_params, t));
+        let ds: Vec<&Dispatch> = self.step_dispatches().collect();
+        let n = ds.len() as u32;
+        let dev = &self.gpu.device;
+        let qs = dev.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * n,
+        });
+        let bytes = 16 * n as u64;
+        let resolve = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile resolve"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile staging"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = dev.create_command_encoder(&Default::default());
+        for (i, d) in ds.iter().enumerate() {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &qs,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                }),
+            });
+            d.record(&mut pass);
+        }
+        enc.resolve_query_set(&qs, 0..2 * n, &resolve, 0);
+        enc.copy_buffer_to_buffer(&resolve, 0, &staging, 0, bytes);
+        self.gpu.queue.submit([enc.finish()]);
+        let slice = staging.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        self.gpu.wait()?;
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| Error::Device(e.to_string()))?;
+        let ticks: &[u64] = bytemuck::cast_slice(&view);
+        let period = self.gpu.queue.get_timestamp_period() as f64 * 1e-9;
+        let times = ds
+            .iter()
+            .enumerate()
+            .map(|(i, d)| DispatchTime {
+                shader: d.shader(),
+                entry: d.entry(),
+                seconds: ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period,
+            })
+            .collect();
+        drop(view);
+        staging.unmap();
+        Ok(Some(times))
+    }
+}

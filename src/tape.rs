@@ -1,0 +1,401 @@
+//! The autodiff tape: ops are recorded as the network is built; [`Tape::compile`] allocates every
+//! activation, gradient and parameter once and turns the ops into two dispatch lists — forward in
+//! recording order, backward in reverse — that are replayed every step.
+//!
+//! Backward rules are one `match` over [`Op`] in [`Tape::backward_op`]. Every backward kernel
+//! *accumulates* (`+=`) into gradient buffers, so a tensor used twice (a skip branch and the deeper
+//! branch both read a level's input) receives the sum by construction. Gradients of activations
+//! live in one arena and those of parameters in another (with the same offsets as the parameter
+//! arena, so Adam is one dispatch over flat buffers): one fill each zeroes them.
+//!
+//! Two exact shortcuts: the network input needs no gradient (so the first conv skips its
+//! grad-input), and a conv whose only consumer is a training-mode batch-norm gets no bias
+//! gradient — BN removes any per-channel constant, so that gradient is exactly zero. The bias
+//! parameter is kept (it counts, and is initialised) as in the reference.
+use crate::error::{Error, Result};
+use crate::gpu::{Arena, Dispatch, Gpu, Shape, Tensor};
+use crate::ops::batchnorm;
+use crate::ops::concat;
+use crate::ops::conv2d::{self, Conv2d};
+use crate::ops::elementwise::{self as ew, Act};
+use crate::ops::resample::{self, Pool, Upsample};
+
+/// An activation (a value computed by the network).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Var(pub usize);
+
+/// A trainable parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Param(pub usize);
+
+/// How a parameter starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// Uniform in [−b, b] (PyTorch's Conv2d default: b = 1/sqrt(fan_in)).
+    Uniform(f32),
+    /// A constant (BN: γ = 1, β = 0).
+    Const(f32),
+}
+
+/// A named parameter and its place in the flat parameter arena.
+#[derive(Clone, Debug)]
+pub struct ParamInfo {
+    pub name: String,
+    pub shape: Shape,
+    pub init: Init,
+}
+
+/// The vocabulary of the tape.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Conv2d {
+        conv: Conv2d,
+        x: Var,
+        w: Param,
+        b: Option<Param>,
+        y: Var,
+    },
+    BatchNorm {
+        x: Var,
+        gamma: Param,
+        beta: Param,
+        y: Var,
+        stats: Var,
+    },
+    Act {
+        act: Act,
+        x: Var,
+        y: Var,
+    },
+    Upsample {
+        mode: Upsample,
+        x: Var,
+        y: Var,
+    },
+    Pool {
+        mode: Pool,
+        x: Var,
+        y: Var,
+    },
+    Concat {
+        a: Var,
+        b: Var,
+        y: Var,
+    },
+}
+
+/// The recorded graph.
+#[derive(Clone, Debug, Default)]
+pub struct Tape {
+    pub vars: Vec<Shape>,
+    needs_grad: Vec<bool>,
+    pub params: Vec<ParamInfo>,
+    pub ops: Vec<Op>,
+}
+
+impl Tape {
+    pub fn new() -> Tape {
+        Tape::default()
+    }
+
+    fn var(&mut self, shape: Shape, grad: bool) -> Var {
+        self.vars.push(shape);
+        self.needs_grad.push(grad);
+        Var(self.vars.len() - 1)
+    }
+
+    /// A network input: no gradient flows into it.
+    pub fn input(&mut self, shape: Shape) -> Var {
+        self.var(shape, false)
+    }
+
+    pub fn shape(&self, v: Var) -> Shape {
+        self.vars[v.0]
+    }
+
+    pub fn param(&mut self, name: impl Into<String>, shape: Shape, init: Init) -> Param {
+        self.params.push(ParamInfo {
+            name: name.into(),
+            shape,
+            init,
+        });
+        Param(self.params.len() - 1)
+    }
+
+    /// Total number of trainable numbers.
+    pub fn param_count(&self) -> usize {
+        self.params.iter().map(|p| p.shape.numel()).sum()
+    }
+
+    /// `conv(x)` with parameters `name.weight` (and `name.bias`), PyTorch's default init.
+    pub fn conv2d(&mut self, name: &str, x: Var, conv: Conv2d, bias: bool) -> Result<Var> {
+        let xs = self.shape(x);
+        if xs.c != conv.cin {
+            return Err(Error::shape(format!("{name} input channels"), conv.cin, xs.c));
+        }
+        let ys = conv.out_shape(xs)?;
+        let bound = 1.0 / ((conv.cin * conv.k * conv.k) as f32).sqrt();
+        let w = self.param(
+            format!("{name}.weight"),
+            Shape::flat(conv.weight_len()),
+            Init::Uniform(bound),
+        );
+        let b = bias.then(|| {
+            self.param(
+                format!("{name}.bias"),
+                Shape::flat(conv.cout),
+                Init::Uniform(bound),
+            )
+        });
+        let y = self.var(ys, true);
+        self.ops.push(Op::Conv2d { conv, x, w, b, y });
+        Ok(y)
+    }
+
+    /// Training-mode batch-norm with `name.weight` (γ = 1) and `name.bias` (β = 0).
+    pub fn batchnorm(&mut self, name: &str, x: Var) -> Result<Var> {
+        let s = self.shape(x);
+        if s.hw() < 2 {
+            return Err(Error::invalid(
+                "network depth",
+                format!(
+                    "batch-norm `{name}` would normalise a single pixel ({}×{}), which is \
+                     degenerate (PyTorch refuses it too): use fewer levels or a larger image",
+                    s.h, s.w
+                ),
+            ));
+        }
+        let c = Shape::flat(s.c);
+        let gamma = self.param(format!("{name}.weight"), c, Init::Const(1.0));
+        let beta = self.param(format!("{name}.bias"), c, Init::Const(0.0));
+        let y = self.var(s, true);
+        let stats = self.var(Shape::flat(2 * s.c), false);
+        self.ops.push(Op::BatchNorm {
+            x,
+            gamma,
+            beta,
+            y,
+            stats,
+        });
+        Ok(y)
+    }
+
+    /// `act(x)`; the identity records nothing.
+    pub fn act(&mut self, act: Act, x: Var) -> Var {
+        if act == Act::None {
+            return x;
+        }
+        let y = self.var(self.shape(x), true);
+        self.ops.push(Op::Act { act, x, y });
+        y
+    }
+
+    /// ×2 upsampling.
+    pub fn upsample(&mut self, mode: Upsample, x: Var) -> Var {
+        let s = self.shape(x);
+        let y = self.var(Shape::new(s.c, 2 * s.h, 2 * s.w), true);
+        self.ops.push(Op::Upsample { mode, x, y });
+        y
+    }
+
+    /// 2×2 pooling, stride 2.
+    pub fn pool(&mut self, mode: Pool, x: Var) -> Var {
+        let s = self.shape(x);
+        let y = self.var(Shape::new(s.c, s.h / 2, s.w / 2), true);
+        self.ops.push(Op::Pool { mode, x, y });
+        y
+    }
+
+    /// Channel concat with centre crop.
+    pub fn concat(&mut self, a: Var, b: Var) -> Var {
+        let y = self.var(concat::out_shape(self.shape(a), self.shape(b)), true);
+        self.ops.push(Op::Concat { a, b, y });
+        y
+    }
+
+    /// True when the conv output `y` is read by exactly one op and that op is a batch-norm.
+    fn only_feeds_batchnorm(&self, y: Var) -> bool {
+        let mut readers = self.ops.iter().filter(|op| reads(op).contains(&y));
+        matches!(
+            (readers.next(), readers.next()),
+            (Some(Op::BatchNorm { .. }), None)
+        )
+    }
+}
+
+fn reads(op: &Op) -> Vec<Var> {
+    match op {
+        Op::Conv2d { x, .. }
+        | Op::BatchNorm { x, .. }
+        | Op::Act { x, .. }
+        | Op::Upsample { x, .. }
+        | Op::Pool { x, .. } => vec![*x],
+        Op::Concat { a, b, .. } => vec![*a, *b],
+    }
+}
+
+/// A compiled tape: every buffer allocated, forward and backward dispatch lists built.
+pub struct Compiled {
+    pub values: Vec<Tensor>,
+    pub grads: Vec<Option<Tensor>>,
+    pub params: Arena,
+    pub param_grads: Arena,
+    pub param_views: Vec<Tensor>,
+    pub grad_views: Vec<Tensor>,
+    /// Zeroes every gradient (parameters and activations): run first in each step.
+    pub zero_grads: Vec<Dispatch>,
+    pub forward: Vec<Dispatch>,
+    pub backward: Vec<Dispatch>,
+}
+
+impl Tape {
+    /// Allocates everything and builds the dispatch lists.
+    pub fn compile(&self, gpu: &Gpu) -> Result<Compiled> {
+        let pshapes: Vec<Shape> = self.params.iter().map(|p| p.shape).collect();
+        let (poffs, pfloats) = Arena::layout(&pshapes);
+        let params = Arena::new(gpu, pfloats)?;
+        let param_grads = Arena::new(gpu, pfloats)?;
+        let mut param_views = Vec::new();
+        let mut grad_views = Vec::new();
+        for (s, &o) in pshapes.iter().zip(&poffs) {
+            param_views.push(params.view(o, *s)?);
+            grad_views.push(param_grads.view(o, *s)?);
+        }
+        let values = self
+            .vars
+            .iter()
+            .map(|&s| Tensor::zeros(gpu, s))
+            .collect::<Result<Vec<_>>>()?;
+        let gshapes: Vec<Shape> = self
+            .vars
+            .iter()
+            .zip(&self.needs_grad)
+            .filter(|(_, &g)| g)
+            .map(|(s, _)| *s)
+            .collect();
+        let (goffs, gfloats) = Arena::layout(&gshapes);
+        let act_grads = Arena::new(gpu, gfloats.max(4))?;
+        let mut grads = Vec::new();
+        let mut gi = 0;
+        for (s, &g) in self.vars.iter().zip(&self.needs_grad) {
+            grads.push(if g {
+                gi += 1;
+                Some(act_grads.view(goffs[gi - 1], *s)?)
+            } else {
+                None
+            });
+        }
+        let zero_grads = vec![
+            ew::fill(gpu, &param_grads.all(), 0.0)?,
+            ew::fill(gpu, &act_grads.all(), 0.0)?,
+        ];
+        let mut c = Compiled {
+            values,
+            grads,
+            params,
+            param_grads,
+            param_views,
+            grad_views,
+            zero_grads,
+            forward: Vec::new(),
+            backward: Vec::new(),
+        };
+        for op in &self.ops {
+            let ds = forward_op(gpu, &c, op)?;
+            c.forward.extend(ds);
+        }
+        for op in self.ops.iter().rev() {
+            let ds = self.backward_op(gpu, &c, op)?;
+            c.backward.extend(ds);
+        }
+        Ok(c)
+    }
+
+    /// The backward rule of each op: gradients of its inputs (and parameters) from its output's.
+    fn backward_op(&self, gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
+        let v = |x: &Var| &c.values[x.0];
+        let g = |x: &Var| c.grads[x.0].as_ref();
+        let pg = |p: &Param| &c.grad_views[p.0];
+        let pv = |p: &Param| &c.param_views[p.0];
+        let gy = |y: &Var| {
+            g(y).ok_or_else(|| Error::invalid("tape", format!("var {} has no gradient", y.0)))
+        };
+        Ok(match op {
+            Op::Conv2d { conv, x, w, b, y } => {
+                let gy = gy(y)?;
+                let mut ds = Vec::new();
+                if let Some(dx) = g(x) {
+                    ds.extend(conv2d::backward_input(gpu, conv, gy, pv(w), dx)?);
+                }
+                ds.extend(conv2d::backward_weight(gpu, conv, v(x), gy, pg(w))?);
+                if let Some(b) = b {
+                    if !self.only_feeds_batchnorm(*y) {
+                        ds.extend(conv2d::backward_bias(gpu, conv, gy, pg(b))?);
+                    }
+                }
+                ds
+            }
+            Op::BatchNorm {
+                x,
+                gamma,
+                beta,
+                y,
+                stats,
+            } => {
+                let dx = g(x).ok_or_else(|| Error::invalid("tape", "batch-norm of an input"))?;
+                batchnorm::backward(
+                    gpu,
+                    v(x),
+                    pv(gamma),
+                    v(stats),
+                    gy(y)?,
+                    dx,
+                    pg(gamma),
+                    pg(beta),
+                )?
+            }
+            Op::Act { act, x, y } => match g(x) {
+                Some(dx) => vec![ew::act_backward(gpu, *act, v(x), v(y), gy(y)?, dx)?],
+                None => vec![],
+            },
+            Op::Upsample { mode, x, y } => match g(x) {
+                Some(dx) => vec![resample::upsample_backward(gpu, *mode, gy(y)?, dx)?],
+                None => vec![],
+            },
+            Op::Pool { mode, x, y } => match g(x) {
+                Some(dx) => vec![resample::pool_backward(gpu, *mode, v(x), gy(y)?, dx)?],
+                None => vec![],
+            },
+            Op::Concat { a, b, y } => match (g(a), g(b)) {
+                (Some(da), Some(db)) => concat::backward(gpu, gy(y)?, da, db)?,
+                _ => {
+                    return Err(Error::invalid(
+                        "tape",
+                        "concat of a network input is not supported",
+                    ))
+                }
+            },
+        })
+    }
+}
+
+fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
+    let v = |x: &Var| &c.values[x.0];
+    let pv = |p: &Param| &c.param_views[p.0];
+    Ok(match op {
+        Op::Conv2d { conv, x, w, b, y } => {
+            conv2d::forward(gpu, conv, v(x), pv(w), b.as_ref().map(pv), v(y))?
+        }
+        Op::BatchNorm {
+            x,
+            gamma,
+            beta,
+            y,
+            stats,
+        } => batchnorm::forward(gpu, v(x), pv(gamma), pv(beta), v(y), v(stats))?,
+        Op::Act { act, x, y } => vec![ew::act_forward(gpu, *act, v(x), v(y))?],
+        Op::Upsample { mode, x, y } => vec![resample::upsample_forward(gpu, *mode, v(x), v(y))?],
+        Op::Pool { mode, x, y } => vec![resample::pool_forward(gpu, *mode, v(x), v(y))?],
+        Op::Concat { a, b, y } => concat::forward(gpu, v(a), v(b), v(y))?,
+    })
+}

@@ -1,0 +1,180 @@
+//! The skip network and the tape: parameter count, golden PyTorch network, directional
+//! derivative of network + loss, fan-out accumulation.
+use crate::common::*;
+use cloudfill::gpu::{Shape, Tensor};
+use cloudfill::net::NetConfig;
+use cloudfill::ops::adam::AdamConfig;
+use cloudfill::ops::resample::{self, Upsample};
+use cloudfill::plan::{Plan, Problem, StepConfig};
+use cloudfill::tape::Tape;
+
+/// SPEC §4: the default network with 2 inputs and 8 outputs has 2,442,152 parameters
+/// (2,442,101 with 5 outputs), as PyTorch counts them.
+#[test]
+fn default_network_parameter_count() {
+    let net = NetConfig::default();
+    assert_eq!(net.param_count(2, 8).unwrap(), 2_442_152);
+    assert_eq!(net.param_count(2, 5).unwrap(), 2_442_101);
+}
+
+fn f32s(v: &serde_json::Value) -> Vec<f32> {
+    v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+/// The `mini_dip_16x16` golden case: a whole 3-level network computed by PyTorch (given weights,
+/// latent+noise, target, mask): output, loss, every parameter gradient, parameters after one Adam
+/// step, and the loss after that step.
+#[test]
+fn golden_mini_dip_network_matches_pytorch() {
+    let g = gpu();
+    let case: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/mini_dip_16x16.json")).unwrap();
+    let (inp, out) = (&case["inputs"], &case["outputs"]);
+    let net = NetConfig {
+        down: vec![4, 8, 8],
+        up: vec![4, 8, 8],
+        skip: vec![0; 3],
+        ..NetConfig::default()
+    };
+    let (x, target, mask) = (f32s(&inp["x"]), f32s(&inp["target"]), f32s(&inp["mask"]));
+    let problem = Problem {
+        latent: &x,
+        latent_channels: 2,
+        h: 16,
+        w: 16,
+        target: &target,
+        mask: &mask,
+        channels: 5,
+    };
+    let cfg = StepConfig {
+        adam: AdamConfig::default(),
+        noise_std: 0.0,
+        seed: 1,
+    };
+    let mut plan = Plan::new(g, &net, &problem, cfg).unwrap();
+    let params = inp["params"].as_object().unwrap();
+    assert_eq!(params.len(), plan.tape.params.len(), "same parameter set");
+    for (name, v) in params {
+        plan.set_param(name, &f32s(v)).unwrap();
+    }
+    plan.step().unwrap();
+    let loss = plan.read_loss().unwrap() as f64;
+    let want_loss: f64 = out["loss"].as_str().unwrap().parse().unwrap();
+    assert!((loss - want_loss).abs() < 1e-5 * want_loss.max(1.0), "loss {loss} vs {want_loss}");
+    let y = plan.compiled.values[plan.output.0].read(g).unwrap();
+    assert_close("y", &y, &to_f64(&f32s(&out["y"])), 1e-4, 1e-6);
+    for (name, v) in out["grads"].as_object().unwrap() {
+        let got = plan.read_grad(name).unwrap();
+        let want = to_f64(&f32s(v));
+        // A conv bias feeding batch-norm has a true gradient of exactly 0 (PyTorch's is noise).
+        let abs = if is_bias_before_bn(name) { 1e-6 } else { 2e-6 };
+        assert_close(&format!("grad {name}"), &got, &want, 2e-3, abs);
+    }
+    for (name, v) in out["params_after_adam_step"].as_object().unwrap() {
+        if is_bias_before_bn(name) {
+            continue; // its PyTorch update is Adam-normalised rounding noise (golden README)
+        }
+        let got = plan.read_param(name).unwrap();
+        assert_close(&format!("param {name}"), &got, &to_f64(&f32s(v)), 1e-4, 1e-5);
+    }
+    plan.render().unwrap();
+    let after = plan.read_loss().unwrap() as f64;
+    let want_after: f64 = out["loss_after_step_same_x"].as_str().unwrap().parse().unwrap();
+    assert!((after - want_after).abs() < 1e-4 * want_after, "{after} vs {want_after}");
+}
+
+fn is_bias_before_bn(name: &str) -> bool {
+    name.ends_with(".bias")
+        && ["down1.", "down2.", "up5.", "up1."]
+            .iter()
+            .any(|p| name.starts_with(p))
+}
+
+/// (f(θ+εv) − f(θ−εv)) / 2ε vs ⟨∇f, v⟩ for the whole network + masked loss on the GPU.
+#[test]
+fn directional_derivative_of_network_and_loss() {
+    let g = gpu();
+    let (h, w, ch) = (16, 16, 3);
+    let mut rng = Rng::new(5);
+    let latent: Vec<f32> = (0..2 * h * w).map(|_| rng.uniform(0.0, 1.0)).collect();
+    let target: Vec<f32> = (0..ch * h * w).map(|_| rng.uniform(0.0, 1.0)).collect();
+    let mask: Vec<f32> = (0..ch * h * w)
+        .map(|_| (rng.uniform(0.0, 1.0) > 0.3) as u8 as f32)
+        .collect();
+    let net = NetConfig {
+        down: vec![8, 8],
+        up: vec![8, 8],
+        skip: vec![4, 0],
+        ..NetConfig::default()
+    };
+    let problem = Problem {
+        latent: &latent,
+        latent_channels: 2,
+        h,
+        w,
+        target: &target,
+        mask: &mask,
+        channels: ch,
+    };
+    let cfg = StepConfig {
+        adam: AdamConfig::default(),
+        noise_std: 0.0,
+        seed: 9,
+    };
+    let plan = Plan::new(g, &net, &problem, cfg).unwrap();
+    let all = plan.compiled.params.all();
+    let theta = all.read(g).unwrap();
+    plan.gradient().unwrap();
+    let grad = to_f64(&plan.compiled.param_grads.all().read(g).unwrap());
+    let v: Vec<f32> = (0..theta.len()).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let eps = 1e-3f32;
+    let loss_at = |s: f32| {
+        let p: Vec<f32> = theta.iter().zip(&v).map(|(t, d)| t + s * d).collect();
+        all.write(g, &p).unwrap();
+        plan.render().unwrap();
+        plan.read_loss().unwrap() as f64
+    };
+    let fd = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps as f64);
+    let an = dot(&grad, &to_f64(&v));
+    assert!(an.abs() > 1e-4, "a meaningful directional derivative ({an})");
+    assert!((fd - an).abs() < 0.02 * an.abs(), "finite difference {fd} vs gradient {an}");
+}
+
+/// A tensor read by two ops receives the sum of both gradients.
+#[test]
+fn fan_out_accumulates_gradients() {
+    let g = gpu();
+    let mut tape = Tape::new();
+    let x = tape.input(Shape::new(2, 5, 6));
+    let conv = cloudfill::ops::conv2d::Conv2d {
+        cin: 2,
+        cout: 3,
+        k: 3,
+        stride: 1,
+        padding: Default::default(),
+    };
+    let hv = tape.conv2d("c", x, conv, true).unwrap();
+    let a = tape.upsample(Upsample::Nearest, hv);
+    let b = tape.upsample(Upsample::Nearest, hv);
+    let y = tape.concat(a, b);
+    let c = tape.compile(g).unwrap();
+    let mut rng = Rng::new(2);
+    let half = rng.vec(3 * 10 * 12);
+    let gy = [half.clone(), half.clone()].concat();
+    c.grads[y.0].as_ref().unwrap().write(g, &gy).unwrap();
+    g.run(&c.backward).unwrap();
+    let got = c.grads[hv.0].as_ref().unwrap().read(g).unwrap();
+    let one = resample::reference::upsample_backward(
+        Upsample::Nearest,
+        &to_f64(&half),
+        Shape::new(3, 10, 12),
+    );
+    let want: Vec<f64> = one.iter().map(|v| 2.0 * v).collect();
+    assert_close("fan-out gradient", &got, &want, 1e-5, 1e-6);
+    let _ = Tensor::zeros(g, Shape::flat(1));
+}
