@@ -5,5 +5,6 @@ mod elementwise;
 mod golden_misc;
 mod golden_small;
 mod loss;
+mod metrics;
 mod noise;
 mod shaders;
