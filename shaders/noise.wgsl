@@ -1,8 +1,9 @@
 // noise.wgsl — the per-step input: out[i] = latent[i] + sigma · z(seed, step, i), z ~ N(0, 1).
 // z comes from a counter-based RNG: Philox-2x32-10 with key = seed and counter = (i / 2, step)
 // gives two u32 (x0, x1) → u_k = ((x_k >> 8) + 1) · 2⁻²⁴ in (0, 1] (exact in f32) → Box–Muller
-// r = sqrt(−2 ln u0), θ = 2π u1: z = r cos θ for even i, r sin θ for odd i. Every step gets fresh
-// noise; a run reproduces bit for bit on one adapter. Flat over any layout, as vec4s (i4 < n4);
+// r = sqrt(−2 ln u0), θ = π(2 u1 − 1) ∈ (−π, π] (where WGSL's cos/sin are accurate):
+// z = r cos θ for even i, r sin θ for odd i. Every step gets fresh noise; a run reproduces bit
+// for bit on one adapter. Flat over any layout, as vec4s (i4 < n4);
 // lanes past n copy the latent. Rust side and CPU reference (same integers): src/ops/noise.rs;
 // tests: tests/it/noise.rs.
 override WG: u32 = 256u;
@@ -39,7 +40,7 @@ fn normal_pair(j: u32) -> vec2<f32> {
     let x = philox2x32(j, u.step, u.seed);
     let uu = (vec2<f32>(x >> vec2<u32>(8u)) + 1.0) * (1.0 / 16777216.0);
     let r = sqrt(-2.0 * log(uu.x));
-    let th = 6.2831853071795864 * uu.y;
+    let th = 3.14159265358979 * (2.0 * uu.y - 1.0);
     return r * vec2<f32>(cos(th), sin(th));
 }
 

@@ -3,9 +3,10 @@
 //!
 //! z: Philox-2x32-10 (Salmon et al. 2011) with key = seed and counter = (i / 2, step) gives two
 //! u32 x₀, x₁ → uₖ = ((xₖ >> 8) + 1)·2⁻²⁴ ∈ (0, 1] (exact in f32) → Box–Muller:
-//! z = √(−2 ln u₀)·cos(2π u₁) for even i, ·sin(2π u₁) for odd i. The CPU reference runs the same
-//! integers, so the GPU matches it to f32 rounding of log/cos/sin; every step gets fresh noise and
-//! a run reproduces bit for bit on one adapter.
+//! θ = π(2u₁ − 1) ∈ (−π, π] (the range where WGSL's cos/sin are accurate), z = √(−2 ln u₀)·cos θ
+//! for even i, ·sin θ for odd i. The CPU reference runs the same integers, so the GPU matches it
+//! to the f32 rounding of log/cos/sin; every step gets fresh noise and a run reproduces bit for
+//! bit on one adapter.
 use crate::error::{Error, Result};
 use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Tensor};
 
@@ -86,7 +87,7 @@ pub mod reference {
         let x = philox2x32([index / 2, step], seed);
         let u = |v: u32| ((v >> 8) as f64 + 1.0) / 16_777_216.0;
         let r = (-2.0 * u(x[0]).ln()).sqrt();
-        let th = std::f64::consts::TAU * u(x[1]);
+        let th = std::f64::consts::PI * (2.0 * u(x[1]) - 1.0);
         if index % 2 == 0 {
             r * th.cos()
         } else {
