@@ -45,7 +45,9 @@
 //! - [`ops`]: one module per WGSL kernel family (`shaders/*.wgsl`), each with its CPU reference.
 pub mod error;
 pub mod gpu;
+pub mod metrics;
 pub mod ops;
+pub mod synthetic;
 
 pub use error::{Error, Result};
 pub use gpu::Gpu;
