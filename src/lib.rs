@@ -16,6 +16,7 @@
 //! - [`ops`]: one module per WGSL kernel family (`shaders/*.wgsl`), each with its CPU reference.
 pub mod error;
 pub mod gpu;
+pub mod io;
 pub mod ops;
 
 pub use error::{Error, Result};
