@@ -19,6 +19,11 @@ fn gdal_err(path: &Path) -> impl Fn(gdal::errors::GdalError) -> Error + '_ {
     }
 }
 
+/// (columns, rows) of a GDAL raster.
+pub(super) fn gdal_size(path: &Path) -> Result<(usize, usize)> {
+    Ok(Dataset::open(path).map_err(gdal_err(path))?.raster_size())
+}
+
 /// Reads the listed bands (all when `None`) of a GDAL raster, optionally one window of it.
 pub(super) fn read_gdal(
     path: &Path,

@@ -8,7 +8,7 @@
 //! - `cloud_threshold`: value ≥ threshold is cloud (cloud probability rasters, s2cloudless);
 //! - `invert` flips clear/cloud of the valid pixels after the rule above;
 //! - `dilate`: grow the cloud by that many pixels (square, Chebyshev distance).
-use super::{file_err, read_raster, Window};
+use super::{file_err, raster_size, read_raster, Window};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -51,6 +51,22 @@ impl Mask {
         }
     }
 
+    /// The `h × w` window whose top-left pixel is (`y0`, `x0`); panics when out of range.
+    pub fn crop(&self, y0: usize, x0: usize, h: usize, w: usize) -> Mask {
+        assert!(
+            y0 + h <= self.h && x0 + w <= self.w,
+            "Mask::crop out of range"
+        );
+        let clear = (y0..y0 + h)
+            .flat_map(|y| {
+                self.clear[y * self.w + x0..y * self.w + x0 + w]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        Mask { h, w, clear }
+    }
+
     /// Number of clear pixels.
     pub fn count_clear(&self) -> usize {
         self.clear.iter().filter(|&&c| c).count()
@@ -61,7 +77,7 @@ impl Mask {
         if self.clear.is_empty() {
             return 0.0;
         }
-        1.0 - self.count_clear() as f64 / self.clear.len() as f64
+        (self.clear.len() - self.count_clear()) as f64 / self.clear.len() as f64
     }
 
     /// Grows the cloud by `n` pixels in a square (Chebyshev) neighbourhood: a pixel becomes cloud
@@ -73,17 +89,15 @@ impl Mask {
         let (h, w) = (self.h, self.w);
         let cloud: Vec<bool> = self.clear.iter().map(|&c| !c).collect();
         let mut rows = vec![false; h * w];
-        for y in 0..h {
-            dilate_line(&cloud[y * w..(y + 1) * w], &mut rows[y * w..(y + 1) * w], n);
+        for (src, dst) in cloud.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+            dilate_line(src, dst, n);
         }
-        let (mut col, mut out) = (vec![false; h], vec![false; h]);
+        let mut out = vec![false; h];
         for x in 0..w {
-            for y in 0..h {
-                col[y] = rows[y * w + x];
-            }
+            let col: Vec<bool> = rows.iter().skip(x).step_by(w).copied().collect();
             dilate_line(&col, &mut out, n);
-            for y in 0..h {
-                self.clear[y * w + x] = !out[y];
+            for (y, &o) in out.iter().enumerate() {
+                self.clear[y * w + x] = !o;
             }
         }
     }
@@ -115,7 +129,16 @@ pub fn read_mask(path: &Path, opts: &MaskOptions, window: Option<Window>) -> Res
     if opts.cloud_threshold.is_some_and(f64::is_nan) {
         return Err(Error::invalid("mask options", "the cloud threshold is NaN"));
     }
-    let raster = read_raster(path, Some(&[1]), window)?;
+    // With a window and dilation, read a margin so cloud just outside the window still grows in.
+    let read_window = match window {
+        Some(win) if opts.dilate > 0 => {
+            let (w, h) = raster_size(path)?;
+            win.check(path, w, h)?;
+            Some(win.padded(opts.dilate, w, h))
+        }
+        _ => window,
+    };
+    let raster = read_raster(path, Some(&[1]), read_window)?;
     let img = &raster.image;
     let is_clear = |v: f32| -> bool {
         let v = f64::from(v);
@@ -136,5 +159,13 @@ pub fn read_mask(path: &Path, opts: &MaskOptions, window: Option<Window>) -> Res
         .collect();
     let mut mask = Mask::new(img.h, img.w, clear).map_err(|e| file_err(path, e.to_string()))?;
     mask.dilate_cloud(opts.dilate);
-    Ok(mask)
+    match (window, read_window) {
+        (Some(win), Some(read)) if win != read => Ok(mask.crop(
+            win.yoff - read.yoff,
+            win.xoff - read.xoff,
+            win.ysize,
+            win.xsize,
+        )),
+        _ => Ok(mask),
+    }
 }

@@ -130,6 +130,19 @@ pub struct Window {
 }
 
 impl Window {
+    /// This window grown by `n` pixels on every side, clipped to a `w × h` raster.
+    pub fn padded(&self, n: usize, w: usize, h: usize) -> Window {
+        let (xoff, yoff) = (self.xoff.saturating_sub(n), self.yoff.saturating_sub(n));
+        let xend = (self.xoff + self.xsize).saturating_add(n).min(w);
+        let yend = (self.yoff + self.ysize).saturating_add(n).min(h);
+        Window {
+            xoff,
+            yoff,
+            xsize: xend - xoff,
+            ysize: yend - yoff,
+        }
+    }
+
     /// `Err` naming `path` unless the window is non-empty and inside a `w × h` raster.
     pub(crate) fn check(&self, path: &Path, w: usize, h: usize) -> Result<()> {
         let inside = self.xoff.checked_add(self.xsize).is_some_and(|e| e <= w)
@@ -174,6 +187,19 @@ pub fn read_raster(path: &Path, bands: Option<&[usize]>, window: Option<Window>)
         Some("npy") => plain_raster(path, npy::read_npy(path)?, bands, window),
         Some("png") => plain_raster(path, png::read_png(path)?, bands, window),
         _ => geotiff::read_gdal(path, bands, window),
+    }
+}
+
+/// The size of a raster as (columns, rows), reading only its header.
+pub fn raster_size(path: &Path) -> Result<(usize, usize)> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("npy") => npy::npy_size(path),
+        Some("png") => png::png_size(path),
+        _ => geotiff::gdal_size(path),
     }
 }
 

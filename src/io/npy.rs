@@ -6,6 +6,20 @@ use npyz::{DType, Order, TypeChar, WriterBuilder};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
+/// (columns, rows) of a 2-D or 3-D `.npy`, from its header.
+pub(super) fn npy_size(path: &Path) -> Result<(usize, usize)> {
+    let io_err = |e: std::io::Error| file_err(path, format!("cannot read .npy: {e}"));
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let header = npyz::NpyHeader::from_reader(BufReader::new(file)).map_err(io_err)?;
+    match header.shape()[..] {
+        [h, w] | [h, w, _] => Ok((w as usize, h as usize)),
+        ref s => Err(file_err(
+            path,
+            format!("expected a 2-D or 3-D array, got shape {s:?}"),
+        )),
+    }
+}
+
 /// Reads a 2-D (→ C = 1) or 3-D (H, W, C) `.npy` array as an [`Image`].
 pub(super) fn read_npy(path: &Path) -> Result<Image> {
     let io_err = |e: std::io::Error| file_err(path, format!("cannot read .npy: {e}"));

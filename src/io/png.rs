@@ -6,6 +6,17 @@ use png::{BitDepth, ColorType, Transformations};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
+/// (columns, rows) of a PNG, from its header.
+pub(super) fn png_size(path: &Path) -> Result<(usize, usize)> {
+    let err = |e: &dyn std::fmt::Display| file_err(path, format!("cannot read PNG: {e}"));
+    let file = std::fs::File::open(path).map_err(|e| err(&e))?;
+    let reader = png::Decoder::new(BufReader::new(file))
+        .read_info()
+        .map_err(|e| err(&e))?;
+    let info = reader.info();
+    Ok((info.width as usize, info.height as usize))
+}
+
 /// Reads a PNG as an [`Image`] with the PNG's channels (gray 1, gray+alpha 2, RGB 3, RGBA 4),
 /// values 0..=255 (8-bit) or 0..=65535 (16-bit).
 pub(super) fn read_png(path: &Path) -> Result<Image> {

@@ -2,4 +2,5 @@
 mod common;
 mod elementwise;
 mod golden_small;
+mod io;
 mod shaders;
