@@ -46,6 +46,7 @@
 pub mod error;
 pub mod gpu;
 pub mod metrics;
+pub mod io;
 pub mod ops;
 pub mod synthetic;
 

@@ -9,4 +9,5 @@ mod loss;
 mod metrics;
 mod net;
 mod noise;
+mod io;
 mod shaders;

@@ -1,0 +1,146 @@
+//! GDAL rasters: reading any format GDAL opens (windowed), writing float32 GeoTIFF.
+use super::{band_indices, file_err, validity, write_atomic, Georef, Image, Raster, Window};
+use crate::error::{Error, Result};
+use gdal::raster::{Buffer, RasterCreationOptions};
+use gdal::{Dataset, DriverManager};
+use std::path::Path;
+
+/// Default GeoTIFF creation options; `creation_options` override them key by key.
+const DEFAULT_OPTIONS: [(&str, &str); 3] = [
+    ("COMPRESS", "DEFLATE"),
+    ("PREDICTOR", "3"),
+    ("TILED", "YES"),
+];
+
+fn gdal_err(path: &Path) -> impl Fn(gdal::errors::GdalError) -> Error + '_ {
+    move |source| Error::Gdal {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// (columns, rows) of a GDAL raster.
+pub(super) fn gdal_size(path: &Path) -> Result<(usize, usize)> {
+    Ok(Dataset::open(path).map_err(gdal_err(path))?.raster_size())
+}
+
+/// Reads the listed bands (all when `None`) of a GDAL raster, optionally one window of it.
+pub(super) fn read_gdal(
+    path: &Path,
+    bands: Option<&[usize]>,
+    window: Option<Window>,
+) -> Result<Raster> {
+    let ds = Dataset::open(path).map_err(gdal_err(path))?;
+    let (w, h) = ds.raster_size();
+    let count = ds.raster_count();
+    if count == 0 {
+        return Err(file_err(path, "has no raster bands"));
+    }
+    let indices = match bands {
+        Some(list) => band_indices(path, list, count)?,
+        None => (0..count).collect(),
+    };
+    let win = window.unwrap_or(Window {
+        xoff: 0,
+        yoff: 0,
+        xsize: w,
+        ysize: h,
+    });
+    win.check(path, w, h)?;
+    let c = indices.len();
+    let mut data = vec![0f32; win.xsize * win.ysize * c];
+    let mut nodata = Vec::with_capacity(c);
+    for (ch, &b) in indices.iter().enumerate() {
+        let band = ds.rasterband(b + 1).map_err(gdal_err(path))?;
+        nodata.push(band.no_data_value());
+        let size = (win.xsize, win.ysize);
+        let offset = (win.xoff as isize, win.yoff as isize);
+        let buf = band
+            .read_as::<f32>(offset, size, size, None)
+            .map_err(gdal_err(path))?;
+        for (i, &v) in buf.data().iter().enumerate() {
+            data[i * c + ch] = v;
+        }
+    }
+    let image = Image::new(win.ysize, win.xsize, c, data)?;
+    let georef = ds.geo_transform().ok().map(|geotransform| {
+        Georef {
+            geotransform,
+            projection: ds.projection(),
+        }
+        .shifted(win.xoff, win.yoff)
+    });
+    let valid = validity(&image, &nodata);
+    Ok(Raster {
+        image,
+        georef,
+        nodata,
+        valid,
+    })
+}
+
+/// Parses `KEY=VALUE` creation options over the defaults (COMPRESS=DEFLATE, PREDICTOR=3,
+/// TILED=YES).
+fn parse_options(path: &Path, extra: &[String]) -> Result<RasterCreationOptions> {
+    let mut opts = RasterCreationOptions::new();
+    for (k, v) in DEFAULT_OPTIONS {
+        opts.set_name_value(k, v).map_err(gdal_err(path))?;
+    }
+    for o in extra {
+        let (k, v) = o
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+            .ok_or_else(|| Error::invalid("creation option", format!("{o:?} is not KEY=VALUE")))?;
+        opts.set_name_value(k.trim(), v.trim())
+            .map_err(gdal_err(path))?;
+    }
+    Ok(opts)
+}
+
+/// Writes `img` as a float32 GeoTIFF (one band per channel), atomically.
+///
+/// Sets the geotransform and projection when `georef` is given (an empty projection is left
+/// unset) and every band's nodata value when `nodata` is given.
+pub fn write_geotiff(
+    path: &Path,
+    img: &Image,
+    georef: Option<&Georef>,
+    creation_options: &[String],
+    nodata: Option<f64>,
+) -> Result<()> {
+    if img.h == 0 || img.w == 0 || img.c == 0 {
+        return Err(file_err(
+            path,
+            format!("cannot write an empty {}×{}×{} image", img.h, img.w, img.c),
+        ));
+    }
+    let opts = parse_options(path, creation_options)?;
+    let driver = DriverManager::get_driver_by_name("GTiff").map_err(gdal_err(path))?;
+    write_atomic(path, |tmp| {
+        let err = gdal_err(path);
+        let mut ds = driver
+            .create_with_band_type_with_options::<f32, _>(tmp, img.w, img.h, img.c, &opts)
+            .map_err(&err)?;
+        if let Some(g) = georef {
+            ds.set_geo_transform(&g.geotransform).map_err(&err)?;
+            if !g.projection.is_empty() {
+                ds.set_projection(&g.projection).map_err(&err)?;
+            }
+        }
+        let mut plane = vec![0f32; img.h * img.w];
+        for ch in 0..img.c {
+            for (dst, px) in plane.iter_mut().zip(img.data.chunks_exact(img.c)) {
+                *dst = px[ch];
+            }
+            let mut band = ds.rasterband(ch + 1).map_err(&err)?;
+            if nodata.is_some() {
+                band.set_no_data_value(nodata).map_err(&err)?;
+            }
+            let mut buf = Buffer::new((img.w, img.h), plane);
+            band.write((0, 0), (img.w, img.h), &mut buf).map_err(&err)?;
+            plane = buf.into_shape_and_vec().1;
+        }
+        ds.flush_cache().map_err(&err)?;
+        ds.close().map_err(&err)
+    })
+}
