@@ -1,11 +1,20 @@
 //! The ops: one file per kernel family, each with its Params mirror, GPU functions that build
 //! [`Dispatch`](crate::gpu::Dispatch)es (they never submit or read back), and a `reference`
 //! module of slow, obvious CPU code that is the specification the tests hold the GPU to.
+pub mod batchnorm;
+pub mod concat;
 pub mod elementwise;
+pub mod resample;
 
 use crate::gpu::KernelSig;
 
 /// Every kernel signature of every family (the naga reflection test walks them).
 pub fn all_sigs() -> Vec<KernelSig> {
-    [elementwise::SIGS].concat()
+    [
+        elementwise::SIGS,
+        batchnorm::SIGS,
+        resample::SIGS,
+        concat::SIGS,
+    ]
+    .concat()
 }

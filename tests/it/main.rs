@@ -3,3 +3,7 @@ mod common;
 mod elementwise;
 mod golden_small;
 mod shaders;
+mod batchnorm;
+mod concat;
+mod golden_layers;
+mod resample;

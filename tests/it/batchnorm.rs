@@ -1,0 +1,199 @@
+//! Batch-norm kernels vs their CPU reference (scalar and vec4 paths, multi-workgroup
+//! reductions), the reference vs finite differences, and PyTorch's values.
+use crate::common::*;
+use crate::golden_layers::BN_CASES;
+use cloudfill::gpu::{Shape, Tensor};
+use cloudfill::ops::batchnorm::{self as bn, reference, EPS};
+
+/// What the GPU computed: y, stats, and the accumulated dx, dgamma, dbeta.
+struct Out {
+    y: Vec<f32>,
+    stats: Vec<f32>,
+    dx: Vec<f32>,
+    dgamma: Vec<f32>,
+    dbeta: Vec<f32>,
+}
+
+/// Runs forward then backward in one submit; gradients start at `acc` = (dx0, dgamma0, dbeta0).
+fn run_bn(s: Shape, x: &[f32], gamma: &[f32], beta: &[f32], gy: &[f32], acc: [&[f32]; 3]) -> Out {
+    let g = gpu();
+    let cs = Shape::flat(s.c);
+    let (tx, tg, tb, tgy) = (upload(s, x), upload(cs, gamma), upload(cs, beta), upload(s, gy));
+    let ty = Tensor::zeros(g, s).unwrap();
+    let tst = Tensor::zeros(g, Shape::flat(2 * s.c)).unwrap();
+    let (tdx, tdg, tdb) = (upload(s, acc[0]), upload(cs, acc[1]), upload(cs, acc[2]));
+    let mut ds = bn::forward(g, &tx, &tg, &tb, &ty, &tst).unwrap();
+    ds.extend(bn::backward(g, &tx, &tg, &tst, &tgy, &tdx, &tdg, &tdb).unwrap());
+    run(&ds);
+    let rd = |t: &Tensor| t.read(g).unwrap();
+    Out {
+        y: rd(&ty),
+        stats: rd(&tst),
+        dx: rd(&tdx),
+        dgamma: rd(&tdg),
+        dbeta: rd(&tdb),
+    }
+}
+
+fn plus(a: &[f32], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(&a, &b)| a as f64 + b).collect()
+}
+
+/// GPU vs reference on random data (shifted by `offset` to test the variance's stability).
+fn check_shape(s: Shape, seed: u64, offset: f32) {
+    let mut rng = Rng::new(seed);
+    let x: Vec<f32> = rng.vec(s.numel()).iter().map(|v| v + offset).collect();
+    let (gamma, beta) = (rng.vec(s.c), rng.vec(s.c));
+    let (gy, dx0, dg0, db0) = (rng.vec(s.numel()), rng.vec(s.numel()), rng.vec(s.c), rng.vec(s.c));
+    let o = run_bn(s, &x, &gamma, &beta, &gy, [&dx0, &dg0, &db0]);
+    let (xd, gd) = (to_f64(&x), to_f64(&gamma));
+    let (y, mean, var) = reference::forward(&xd, s, &gd, &to_f64(&beta));
+    let (dx, dgamma, dbeta) = reference::backward(&xd, s, &gd, &to_f64(&gy));
+    let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + EPS as f64).sqrt()).collect();
+    let what = |t: &str| format!("{s:?} {t}");
+    // Sums over n = H·W terms of size ~2: f32 pairwise error grows with n, hence the abs floor.
+    let sum_abs = 1e-6 * s.hw() as f64;
+    assert_close(&what("y"), &o.y, &y, 1e-4, 1e-4);
+    assert_close(&what("mean"), &o.stats[..s.c], &mean, 1e-4, 1e-5);
+    assert_close(&what("invstd"), &o.stats[s.c..], &invstd, 1e-4, 1e-6);
+    assert_close(&what("dx"), &o.dx, &plus(&dx0, &dx), 1e-4, 1e-4);
+    assert_close(&what("dgamma"), &o.dgamma, &plus(&dg0, &dgamma), 1e-4, sum_abs);
+    assert_close(&what("dbeta"), &o.dbeta, &plus(&db0, &dbeta), 1e-4, sum_abs);
+}
+
+#[test]
+fn scalar_path_matches_reference() {
+    check_shape(Shape::new(3, 7, 7), 1, 0.0);
+    check_shape(Shape::new(4, 9, 11), 2, 0.0);
+    check_shape(Shape::new(3, 13, 15), 3, 0.0);
+}
+
+#[test]
+fn vec4_path_matches_reference() {
+    check_shape(Shape::new(3, 9, 12), 4, 0.0); // H·W = 108 = 4·27
+    check_shape(Shape::new(5, 2, 2), 5, 0.0); // one vec4 per channel
+}
+
+#[test]
+fn large_planes_use_many_workgroups() {
+    // 16 384 pixels: 4 workgroups per channel (vec4) / 16 (scalar), 256+ partials each.
+    check_shape(Shape::new(2, 128, 128), 6, 0.0);
+    check_shape(Shape::new(2, 127, 129), 7, 0.0);
+}
+
+#[test]
+fn variance_is_stable_under_a_large_offset() {
+    // mean ~100 ≫ std ~1.15: a naive Σx² − (Σx)²/n in f32 would lose most digits.
+    check_shape(Shape::new(2, 64, 64), 8, 100.0);
+    check_shape(Shape::new(2, 31, 33), 9, 100.0);
+}
+
+#[test]
+fn degenerate_and_mismatched_shapes_are_errors() {
+    let g = gpu();
+    let one = Tensor::zeros(g, Shape::new(3, 1, 1)).unwrap();
+    let c3 = Tensor::zeros(g, Shape::flat(3)).unwrap();
+    let st = Tensor::zeros(g, Shape::flat(6)).unwrap();
+    assert!(bn::forward(g, &one, &c3, &c3, &one, &st).is_err());
+    assert!(bn::backward(g, &one, &c3, &st, &one, &one, &c3, &c3).is_err());
+    let x = Tensor::zeros(g, Shape::new(3, 4, 4)).unwrap();
+    let c2 = Tensor::zeros(g, Shape::flat(2)).unwrap();
+    assert!(bn::forward(g, &x, &c2, &c3, &x.clone(), &st).is_err());
+    assert!(bn::forward(g, &x, &c3, &c3, &one, &st).is_err());
+}
+
+#[test]
+fn reference_backward_matches_finite_differences() {
+    let s = Shape::new(2, 3, 5);
+    let mut rng = Rng::new(10);
+    let x = to_f64(&rng.vec(s.numel()));
+    let (gamma, beta, gy) = (to_f64(&rng.vec(2)), to_f64(&rng.vec(2)), to_f64(&rng.vec(s.numel())));
+    let (dx, dgamma, dbeta) = reference::backward(&x, s, &gamma, &gy);
+    let loss = |x: &[f64], g: &[f64], b: &[f64]| dot(&reference::forward(x, s, g, b).0, &gy);
+    let fd_x = finite_diff(&|v| loss(v, &gamma, &beta), &x, 1e-6);
+    let fd_g = finite_diff(&|v| loss(&x, v, &beta), &gamma, 1e-6);
+    let fd_b = finite_diff(&|v| loss(&x, &gamma, v), &beta, 1e-6);
+    for (what, an, fd) in [("dx", &dx, &fd_x), ("dgamma", &dgamma, &fd_g), ("dbeta", &dbeta, &fd_b)] {
+        for (i, (a, f)) in an.iter().zip(fd.iter()).enumerate() {
+            assert!((a - f).abs() < 1e-6 * (1.0 + f.abs()), "{what}[{i}]: {a} vs fd {f}");
+        }
+    }
+}
+
+#[test]
+fn pytorch_values() {
+    for c in BN_CASES {
+        let s = c.shape;
+        let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        // The reference itself, in f64, against PyTorch (9 significant digits).
+        let (y, mean, var) = reference::forward(c.x, s, c.gamma, c.beta);
+        let (dx, dgamma, dbeta) = reference::backward(c.x, s, c.gamma, c.gy);
+        for (what, got, want) in [
+            ("ref y", &y, c.y),
+            ("ref mean", &mean, c.mean),
+            ("ref var", &var, c.var_biased),
+            ("ref dx", &dx, c.dx),
+            ("ref dgamma", &dgamma, c.dgamma),
+            ("ref dbeta", &dbeta, c.dbeta),
+        ] {
+            assert_close(&format!("{} {what}", c.name), &f(got), want, 1e-6, 1e-7);
+        }
+        // The GPU, gradients accumulated onto zeros.
+        let (zx, zc) = (vec![0.0; s.numel()], vec![0.0; s.c]);
+        let o = run_bn(s, &f(c.x), &f(c.gamma), &f(c.beta), &f(c.gy), [&zx, &zc, &zc]);
+        let var: Vec<f32> = o.stats[s.c..].iter().map(|r| 1.0 / (r * r) - EPS).collect();
+        let name = |t: &str| format!("{} gpu {t}", c.name);
+        assert_close(&name("y"), &o.y, c.y, 1e-4, 1e-5);
+        assert_close(&name("mean"), &o.stats[..s.c], c.mean, 1e-4, 1e-6);
+        assert_close(&name("var"), &var, c.var_biased, 1e-4, 1e-6);
+        assert_close(&name("dx"), &o.dx, c.dx, 1e-4, 1e-5);
+        assert_close(&name("dgamma"), &o.dgamma, c.dgamma, 1e-4, 1e-5);
+        assert_close(&name("dbeta"), &o.dbeta, c.dbeta, 1e-4, 1e-5);
+    }
+}
+
+/// Median wall time in ms of `reps` submits (+ wait) of `ds`.
+fn median_ms(ds: &[&cloudfill::gpu::Dispatch], reps: usize) -> f64 {
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t0 = std::time::Instant::now();
+            gpu().run(ds.iter().copied()).unwrap();
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[reps / 2]
+}
+
+/// Timing of forward + backward at 16×256×256 (run with `--ignored --nocapture`), next to an
+/// elementwise activation over the same tensor (one read + one write: the memory floor).
+#[test]
+#[ignore]
+fn timing_16x256x256() {
+    let g = gpu();
+    let s = Shape::new(16, 256, 256);
+    let mut rng = Rng::new(12);
+    let (x, gy) = (upload(s, &rng.vec(s.numel())), upload(s, &rng.vec(s.numel())));
+    let (gm, bt) = (upload(Shape::flat(16), &rng.vec(16)), upload(Shape::flat(16), &rng.vec(16)));
+    let z = |sh| Tensor::zeros(g, sh).unwrap();
+    let (y, st, dx) = (z(s), z(Shape::flat(32)), z(s));
+    let (dg, db) = (z(Shape::flat(16)), z(Shape::flat(16)));
+    let fwd = bn::forward(g, &x, &gm, &bt, &y, &st).unwrap();
+    let bwd = bn::backward(g, &x, &gm, &st, &gy, &dx, &dg, &db).unwrap();
+    let act = cloudfill::ops::elementwise::act_forward(g, Default::default(), &x, &y).unwrap();
+    run(&fwd); // warm-up: pipelines, first touch of buffers
+    let (f, b): (Vec<_>, Vec<_>) = (fwd.iter().collect(), bwd.iter().collect());
+    let both: Vec<_> = fwd.iter().chain(&bwd).collect();
+    for d in &both {
+        eprintln!("  {:>14}: {:.2} ms", d.entry(), median_ms(&[d], 21));
+    }
+    eprintln!(
+        "batch-norm 16x256x256 on {}: forward {:.2} ms, backward {:.2} ms, both {:.2} ms \
+         (one submit + wait, median of 21); leaky_relu on the same tensor {:.2} ms",
+        g.summary(),
+        median_ms(&f, 21),
+        median_ms(&b, 21),
+        median_ms(&both, 21),
+        median_ms(&[&act], 21),
+    );
+}
