@@ -103,7 +103,9 @@ fn plan(s: Shape) -> Result<Plan> {
     let c = s.c as u32;
     let apply_blocks = units.div_ceil(WG_APPLY * KA);
     if s.c > MAX_GROUPS as usize || apply_blocks > MAX_GROUPS {
-        return Err(Error::TooLarge(format!("batch-norm of {s:?}: too many channels or pixels")));
+        return Err(Error::TooLarge(format!(
+            "batch-norm of {s:?}: too many channels or pixels"
+        )));
     }
     let p = Params {
         c,

@@ -64,7 +64,10 @@ fn params(s: Shape, out: Shape, coff: usize) -> Params {
 
 fn check(a: Shape, b: Shape, y: &Tensor) -> Result<()> {
     if a.numel() == 0 || b.numel() == 0 {
-        return Err(Error::invalid("concat inputs", format!("{a:?}, {b:?}: empty")));
+        return Err(Error::invalid(
+            "concat inputs",
+            format!("{a:?}, {b:?}: empty"),
+        ));
     }
     if y.shape != out_shape(a, b) {
         return Err(Error::shape("concat output", out_shape(a, b), y.shape));
@@ -91,7 +94,13 @@ pub fn backward(gpu: &Gpu, gy: &Tensor, da: &Tensor, db: &Tensor) -> Result<Vec<
     check(da.shape, db.shape, gy)?;
     Ok(vec![
         launch(gpu, CROP_BWD, params(da.shape, gy.shape, 0), gy, da)?,
-        launch(gpu, CROP_BWD, params(db.shape, gy.shape, da.shape.c), gy, db)?,
+        launch(
+            gpu,
+            CROP_BWD,
+            params(db.shape, gy.shape, da.shape.c),
+            gy,
+            db,
+        )?,
     ])
 }
 
@@ -106,7 +115,10 @@ pub mod reference {
         for c in 0..s.c {
             for i in 0..out.h {
                 for j in 0..out.w {
-                    f((c * s.h + i + oy) * s.w + j + ox, ((coff + c) * out.h + i) * out.w + j);
+                    f(
+                        (c * s.h + i + oy) * s.w + j + ox,
+                        ((coff + c) * out.h + i) * out.w + j,
+                    );
                 }
             }
         }

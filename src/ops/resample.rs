@@ -97,7 +97,13 @@ fn launch(
         n: n as u32,
         _p: [0; 2],
     };
-    gpu.dispatch(&k, reads, writes, Some(&p), groups_1d((n as u32).div_ceil(WG)))
+    gpu.dispatch(
+        &k,
+        reads,
+        writes,
+        Some(&p),
+        groups_1d((n as u32).div_ceil(WG)),
+    )
 }
 
 fn up_mode(m: Upsample) -> u32 {
@@ -131,12 +137,7 @@ pub fn upsample_forward(gpu: &Gpu, mode: Upsample, x: &Tensor, y: &Tensor) -> Re
 }
 
 /// `dx += upsample×2ᵀ(gy)` (a gather); `gy`: (C, 2H, 2W) for `dx`: (C, H, W).
-pub fn upsample_backward(
-    gpu: &Gpu,
-    mode: Upsample,
-    gy: &Tensor,
-    dx: &Tensor,
-) -> Result<Dispatch> {
+pub fn upsample_backward(gpu: &Gpu, mode: Upsample, gy: &Tensor, dx: &Tensor) -> Result<Dispatch> {
     let s = dx.shape;
     nonempty("upsample input gradient", s, 1)?;
     check("upsample upstream gradient", gy, upsample_shape(s))?;
@@ -166,7 +167,15 @@ pub fn pool_backward(
     check("pool upstream gradient", gy, pool_shape(s))?;
     check("pool input gradient", dx, s)?;
     let io = (s, pool_shape(s));
-    launch(gpu, POOL_BWD, pool_mode(mode), io, dx.numel(), &[x, gy], &[dx])
+    launch(
+        gpu,
+        POOL_BWD,
+        pool_mode(mode),
+        io,
+        dx.numel(),
+        &[x, gy],
+        &[dx],
+    )
 }
 
 /// CPU reference in f64. Every function takes the *input* shape `s` = (C, H, W) of `x`/`dx`;

@@ -18,7 +18,12 @@ struct Out {
 fn run_bn(s: Shape, x: &[f32], gamma: &[f32], beta: &[f32], gy: &[f32], acc: [&[f32]; 3]) -> Out {
     let g = gpu();
     let cs = Shape::flat(s.c);
-    let (tx, tg, tb, tgy) = (upload(s, x), upload(cs, gamma), upload(cs, beta), upload(s, gy));
+    let (tx, tg, tb, tgy) = (
+        upload(s, x),
+        upload(cs, gamma),
+        upload(cs, beta),
+        upload(s, gy),
+    );
     let ty = Tensor::zeros(g, s).unwrap();
     let tst = Tensor::zeros(g, Shape::flat(2 * s.c)).unwrap();
     let (tdx, tdg, tdb) = (upload(s, acc[0]), upload(cs, acc[1]), upload(cs, acc[2]));
@@ -44,7 +49,12 @@ fn check_shape(s: Shape, seed: u64, offset: f32) {
     let mut rng = Rng::new(seed);
     let x: Vec<f32> = rng.vec(s.numel()).iter().map(|v| v + offset).collect();
     let (gamma, beta) = (rng.vec(s.c), rng.vec(s.c));
-    let (gy, dx0, dg0, db0) = (rng.vec(s.numel()), rng.vec(s.numel()), rng.vec(s.c), rng.vec(s.c));
+    let (gy, dx0, dg0, db0) = (
+        rng.vec(s.numel()),
+        rng.vec(s.numel()),
+        rng.vec(s.c),
+        rng.vec(s.c),
+    );
     let o = run_bn(s, &x, &gamma, &beta, &gy, [&dx0, &dg0, &db0]);
     let (xd, gd) = (to_f64(&x), to_f64(&gamma));
     let (y, mean, var) = reference::forward(&xd, s, &gd, &to_f64(&beta));
@@ -57,7 +67,13 @@ fn check_shape(s: Shape, seed: u64, offset: f32) {
     assert_close(&what("mean"), &o.stats[..s.c], &mean, 1e-4, 1e-5);
     assert_close(&what("invstd"), &o.stats[s.c..], &invstd, 1e-4, 1e-6);
     assert_close(&what("dx"), &o.dx, &plus(&dx0, &dx), 1e-4, 1e-4);
-    assert_close(&what("dgamma"), &o.dgamma, &plus(&dg0, &dgamma), 1e-4, sum_abs);
+    assert_close(
+        &what("dgamma"),
+        &o.dgamma,
+        &plus(&dg0, &dgamma),
+        1e-4,
+        sum_abs,
+    );
     assert_close(&what("dbeta"), &o.dbeta, &plus(&db0, &dbeta), 1e-4, sum_abs);
 }
 
@@ -107,15 +123,26 @@ fn reference_backward_matches_finite_differences() {
     let s = Shape::new(2, 3, 5);
     let mut rng = Rng::new(10);
     let x = to_f64(&rng.vec(s.numel()));
-    let (gamma, beta, gy) = (to_f64(&rng.vec(2)), to_f64(&rng.vec(2)), to_f64(&rng.vec(s.numel())));
+    let (gamma, beta, gy) = (
+        to_f64(&rng.vec(2)),
+        to_f64(&rng.vec(2)),
+        to_f64(&rng.vec(s.numel())),
+    );
     let (dx, dgamma, dbeta) = reference::backward(&x, s, &gamma, &gy);
     let loss = |x: &[f64], g: &[f64], b: &[f64]| dot(&reference::forward(x, s, g, b).0, &gy);
     let fd_x = finite_diff(&|v| loss(v, &gamma, &beta), &x, 1e-6);
     let fd_g = finite_diff(&|v| loss(&x, v, &beta), &gamma, 1e-6);
     let fd_b = finite_diff(&|v| loss(&x, &gamma, v), &beta, 1e-6);
-    for (what, an, fd) in [("dx", &dx, &fd_x), ("dgamma", &dgamma, &fd_g), ("dbeta", &dbeta, &fd_b)] {
+    for (what, an, fd) in [
+        ("dx", &dx, &fd_x),
+        ("dgamma", &dgamma, &fd_g),
+        ("dbeta", &dbeta, &fd_b),
+    ] {
         for (i, (a, f)) in an.iter().zip(fd.iter()).enumerate() {
-            assert!((a - f).abs() < 1e-6 * (1.0 + f.abs()), "{what}[{i}]: {a} vs fd {f}");
+            assert!(
+                (a - f).abs() < 1e-6 * (1.0 + f.abs()),
+                "{what}[{i}]: {a} vs fd {f}"
+            );
         }
     }
 }
@@ -140,7 +167,14 @@ fn pytorch_values() {
         }
         // The GPU, gradients accumulated onto zeros.
         let (zx, zc) = (vec![0.0; s.numel()], vec![0.0; s.c]);
-        let o = run_bn(s, &f(c.x), &f(c.gamma), &f(c.beta), &f(c.gy), [&zx, &zc, &zc]);
+        let o = run_bn(
+            s,
+            &f(c.x),
+            &f(c.gamma),
+            &f(c.beta),
+            &f(c.gy),
+            [&zx, &zc, &zc],
+        );
         let var: Vec<f32> = o.stats[s.c..].iter().map(|r| 1.0 / (r * r) - EPS).collect();
         let name = |t: &str| format!("{} gpu {t}", c.name);
         assert_close(&name("y"), &o.y, c.y, 1e-4, 1e-5);
@@ -173,8 +207,14 @@ fn timing_16x256x256() {
     let g = gpu();
     let s = Shape::new(16, 256, 256);
     let mut rng = Rng::new(12);
-    let (x, gy) = (upload(s, &rng.vec(s.numel())), upload(s, &rng.vec(s.numel())));
-    let (gm, bt) = (upload(Shape::flat(16), &rng.vec(16)), upload(Shape::flat(16), &rng.vec(16)));
+    let (x, gy) = (
+        upload(s, &rng.vec(s.numel())),
+        upload(s, &rng.vec(s.numel())),
+    );
+    let (gm, bt) = (
+        upload(Shape::flat(16), &rng.vec(16)),
+        upload(Shape::flat(16), &rng.vec(16)),
+    );
     let z = |sh| Tensor::zeros(g, sh).unwrap();
     let (y, st, dx) = (z(s), z(Shape::flat(32)), z(s));
     let (dg, db) = (z(Shape::flat(16)), z(Shape::flat(16)));

@@ -1,9 +1,9 @@
 //! The one integration-test binary (each tests/*.rs binary would re-link wgpu and gdal).
-mod common;
-mod elementwise;
-mod golden_small;
-mod shaders;
 mod batchnorm;
+mod common;
 mod concat;
+mod elementwise;
 mod golden_layers;
+mod golden_small;
 mod resample;
+mod shaders;

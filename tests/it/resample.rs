@@ -39,14 +39,28 @@ fn gpu_pool(mode: Pool, s: Shape, x: &[f32], gy: &[f32], dx0: &[f32]) -> (Vec<f3
 #[test]
 fn upsample_matches_reference() {
     let mut rng = Rng::new(21);
-    for s in [Shape::new(3, 9, 11), Shape::new(3, 12, 10), Shape::new(2, 1, 5)] {
+    for s in [
+        Shape::new(3, 9, 11),
+        Shape::new(3, 12, 10),
+        Shape::new(2, 1, 5),
+    ] {
         for mode in UPS {
-            let (x, gy, dx0) = (rng.vec(s.numel()), rng.vec(4 * s.numel()), rng.vec(s.numel()));
+            let (x, gy, dx0) = (
+                rng.vec(s.numel()),
+                rng.vec(4 * s.numel()),
+                rng.vec(s.numel()),
+            );
             let (y, dx) = gpu_up(mode, s, &x, &gy, &dx0);
             let want_y = reference::upsample_forward(mode, &to_f64(&x), s);
             let want_dx = reference::upsample_backward(mode, &to_f64(&gy), s);
             assert_close(&format!("{mode:?} {s:?} y"), &y, &want_y, 1e-5, 1e-6);
-            assert_close(&format!("{mode:?} {s:?} dx"), &dx, &plus(&dx0, &want_dx), 1e-5, 1e-5);
+            assert_close(
+                &format!("{mode:?} {s:?} dx"),
+                &dx,
+                &plus(&dx0, &want_dx),
+                1e-5,
+                1e-5,
+            );
         }
     }
 }
@@ -54,7 +68,11 @@ fn upsample_matches_reference() {
 #[test]
 fn pool_matches_reference() {
     let mut rng = Rng::new(22);
-    for s in [Shape::new(3, 9, 11), Shape::new(3, 10, 12), Shape::new(2, 2, 3)] {
+    for s in [
+        Shape::new(3, 9, 11),
+        Shape::new(3, 10, 12),
+        Shape::new(2, 2, 3),
+    ] {
         for mode in POOLS {
             let (x, gy) = (rng.vec(s.numel()), rng.vec(pool_shape(s).numel()));
             let dx0 = rng.vec(s.numel());
@@ -62,7 +80,13 @@ fn pool_matches_reference() {
             let want_y = reference::pool_forward(mode, &to_f64(&x), s);
             let want_dx = reference::pool_backward(mode, &to_f64(&x), s, &to_f64(&gy));
             assert_close(&format!("{mode:?} {s:?} y"), &y, &want_y, 1e-6, 1e-6);
-            assert_close(&format!("{mode:?} {s:?} dx"), &dx, &plus(&dx0, &want_dx), 1e-6, 1e-6);
+            assert_close(
+                &format!("{mode:?} {s:?} dx"),
+                &dx,
+                &plus(&dx0, &want_dx),
+                1e-6,
+                1e-6,
+            );
         }
     }
 }
@@ -81,13 +105,17 @@ fn reference_backwards_match_finite_differences() {
     for mode in UPS {
         let gy = to_f64(&rng.vec(4 * s.numel()));
         let an = reference::upsample_backward(mode, &gy, s);
-        check(format!("{mode:?}"), &an, &|v| dot(&reference::upsample_forward(mode, v, s), &gy));
+        check(format!("{mode:?}"), &an, &|v| {
+            dot(&reference::upsample_forward(mode, v, s), &gy)
+        });
     }
     for mode in POOLS {
         // Random inputs: no ties within 1e-6, so max pooling is differentiable there.
         let gy = to_f64(&rng.vec(pool_shape(s).numel()));
         let an = reference::pool_backward(mode, &x, s, &gy);
-        check(format!("{mode:?}"), &an, &|v| dot(&reference::pool_forward(mode, v, s), &gy));
+        check(format!("{mode:?}"), &an, &|v| {
+            dot(&reference::pool_forward(mode, v, s), &gy)
+        });
     }
 }
 
@@ -143,7 +171,11 @@ fn pool_literal_case_with_ties() {
         assert_close(&format!("{mode:?} dx"), &dx, dx_want, 0.0, 0.0);
         let xd = to_f64(&x);
         let rdx = reference::pool_backward(mode, &xd, s, &to_f64(&gy));
-        assert_eq!(reference::pool_forward(mode, &xd, s), y_want, "{mode:?} ref y");
+        assert_eq!(
+            reference::pool_forward(mode, &xd, s),
+            y_want,
+            "{mode:?} ref y"
+        );
         assert_eq!(rdx, dx_want, "{mode:?} ref dx");
     }
 }
