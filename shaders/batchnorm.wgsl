@@ -8,7 +8,8 @@
 //             each invocation sums K of them, strided by WG, into one vec2 partial (p.parts per
 //             channel). Forward sums (x − k, (x − k)²) with the shift k = x[c,0]
 //             (shifted-data variance, no cancellation); backward sums (gy, gy·x̂).
-//   *_reduce: one invocation per channel adds its partials pairwise (binary-counter cascade).
+//   *_reduce: one invocation per channel adds its partials pairwise (binary-counter cascade), or
+//             with TREE (for GPUs) one workgroup per channel: strided sums, then a tree.
 //   *_apply:  elementwise; workgroup (b, c) does block b of WG·KA units of channel c, so the
 //             per-channel values are loaded once per invocation.
 //   Suffix _v4: vec4 units (needs n % 4 == 0); _s: scalar fallback.
@@ -16,6 +17,7 @@
 override WG: u32 = 64u;
 override K: u32 = 16u;
 override KA: u32 = 4u;
+override TREE: bool = false;
 
 // units: units per channel plane (n/4 for _v4, n for _s); blocks: workgroups per channel in
 // *_part; parts = blocks·WG partials per channel.
@@ -87,11 +89,29 @@ fn fr_cascade(base: u32, n: u32) -> vec2<f32> {
     return s;
 }
 
+var<workgroup> fr_tree: array<vec2<f32>, 256>;
+
+// Σ of channel c's partials. TREE: by the whole workgroup (strided sums, then a tree in
+// workgroup memory; needs WG a power of two ≤ 256). Else by this invocation (cascade).
+fn fr_sum(c: u32, lid: u32) -> vec2<f32> {
+    if (!TREE) { return fr_cascade(c * fr_p.parts, select(0u, fr_p.parts, c < fr_p.c)); }
+    var s = vec2<f32>(0.0);
+    for (var i = lid; i < fr_p.parts; i += WG) { s += fr_part[c * fr_p.parts + i]; }
+    fr_tree[lid] = s;
+    for (var w = WG / 2u; w > 0u; w >>= 1u) {
+        workgroupBarrier();
+        if (lid < w) { fr_tree[lid] += fr_tree[lid + w]; }
+    }
+    workgroupBarrier();
+    return fr_tree[0];
+}
+
 @compute @workgroup_size(WG)
-fn fwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let c = gid.x;
-    if (c >= fr_p.c) { return; }
-    let s = fr_cascade(c * fr_p.parts, fr_p.parts);
+fn fwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let c = select(gid.x, wid.x, TREE);
+    let s = fr_sum(c, lid);
+    if (c >= fr_p.c || (TREE && lid != 0u)) { return; }
     let n = f32(fr_p.hw);
     let m1 = s.x / n;
     let var_b = max(s.y / n - m1 * m1, 0.0);
@@ -212,11 +232,29 @@ fn br_cascade(base: u32, n: u32) -> vec2<f32> {
     return s;
 }
 
+var<workgroup> br_tree: array<vec2<f32>, 256>;
+
+// Σ of channel c's partials. TREE: by the whole workgroup (strided sums, then a tree in
+// workgroup memory; needs WG a power of two ≤ 256). Else by this invocation (cascade).
+fn br_sum(c: u32, lid: u32) -> vec2<f32> {
+    if (!TREE) { return br_cascade(c * br_p.parts, select(0u, br_p.parts, c < br_p.c)); }
+    var s = vec2<f32>(0.0);
+    for (var i = lid; i < br_p.parts; i += WG) { s += br_part[c * br_p.parts + i]; }
+    br_tree[lid] = s;
+    for (var w = WG / 2u; w > 0u; w >>= 1u) {
+        workgroupBarrier();
+        if (lid < w) { br_tree[lid] += br_tree[lid + w]; }
+    }
+    workgroupBarrier();
+    return br_tree[0];
+}
+
 @compute @workgroup_size(WG)
-fn bwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let c = gid.x;
-    if (c >= br_p.c) { return; }
-    let s = br_cascade(c * br_p.parts, br_p.parts);
+fn bwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let c = select(gid.x, wid.x, TREE);
+    let s = br_sum(c, lid);
+    if (c >= br_p.c || (TREE && lid != 0u)) { return; }
     let n = f32(br_p.hw);
     br_dbeta[c] += s.x;
     br_dgamma[c] += s.y;

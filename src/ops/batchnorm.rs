@@ -7,28 +7,73 @@
 //!   dx += γ_c r_c (gy − Σgy/n − x̂ Σ(gy·x̂)/n).
 //!
 //! Reductions (deterministic, no atomics, no workgroup memory or barriers — those are slow on
-//! lavapipe): a `*_part` pass on a (blocks, C) grid where each invocation sums [`K`] units (vec4
-//! when n % 4 == 0, else f32) of one channel in f32, strided so that a workgroup reads one
-//! contiguous block, then a `*_reduce` pass with one invocation per channel adding its partials
-//! pairwise (a binary-counter cascade). The elementwise `*_apply` pass also runs on a
-//! (blocks, C) grid, [`KA`] units per invocation, so per-channel values are loaded once. The variance uses
-//! shifted data (the shift is the channel's first value), so it does not cancel catastrophically.
-//! Each call returns three dispatches: part, reduce, apply (elementwise, vec4 or scalar). Each
-//! call allocates its own small scratch tensors once (partials; backward's per-channel means),
-//! kept alive by the dispatches' bind groups. `y` must not alias `x`.
+//! lavapipe): a `*_part` pass on a (blocks, C) grid where each invocation sums `k` units (vec4
+//! when n % 4 == 0, else f32) of one channel in f32, strided by the workgroup size so that a
+//! workgroup reads one contiguous block, then a `*_reduce` pass with one invocation per channel
+//! adding its partials pairwise (a binary-counter cascade). The variance uses shifted data (the
+//! shift is the channel's first value), so it does not cancel catastrophically. The elementwise
+//! `*_apply` pass runs on a (blocks, C) grid too, `ka` units per invocation, so per-channel
+//! values are loaded once. See [`Blocking`] for the sizes (8-wide workgroups on CPU drivers).
+//!
+//! Each call returns three dispatches: part, reduce, apply. Each call allocates its own small
+//! scratch tensors once (partials; backward's per-channel means), kept alive by the dispatches'
+//! bind groups. `y` must not alias `x`.
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
 
 /// The ε added to the variance (PyTorch's default).
 pub const EPS: f32 = 1e-5;
-/// Units (vec4 or f32) each invocation of a `*_part` pass sums.
-pub const K: u32 = 16;
-/// Units each invocation of an `*_apply` pass handles.
-pub const KA: u32 = 4;
-const WG_PART: u32 = 64;
-const WG_REDUCE: u32 = 64;
-const WG_APPLY: u32 = 256;
 const MAX_GROUPS: u32 = 65_535;
+/// Workgroup size of the reduce pass: invocations (channels) per workgroup, or the tree's width.
+const WG_CASCADE: u32 = 64;
+const WG_TREE: u32 = 256;
+
+/// Workgroup sizes and units per invocation of the `*_part` and `*_apply` passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocking {
+    /// Workgroup size of the partial-sum pass.
+    pub wg_part: u32,
+    /// Units (vec4 or f32) each partial-sum invocation adds, strided by `wg_part`.
+    pub k: u32,
+    /// Workgroup size of the elementwise pass.
+    pub wg_apply: u32,
+    /// Units each elementwise invocation handles, strided by `wg_apply`.
+    pub ka: u32,
+    /// Reduce pass: `false`: one invocation per channel adds its partials (pairwise cascade);
+    /// `true`: one workgroup of 256 per channel, strided sums then a tree in workgroup memory.
+    pub tree: bool,
+}
+
+impl Blocking {
+    /// GPUs: wide workgroups, adjacent invocations read adjacent units (coalesced); the reduce
+    /// pass is a workgroup tree per channel (a serial loop over thousands of partials would be
+    /// latency-bound on a GPU).
+    pub const GPU: Blocking = Blocking {
+        wg_part: 64,
+        k: 16,
+        wg_apply: 256,
+        ka: 4,
+        tree: true,
+    };
+    /// CPU drivers (lavapipe runs a workgroup 8 invocations at a time, one after the other):
+    /// 8-wide workgroups, so each invocation batch streams through contiguous memory; no
+    /// workgroup memory or barriers (slow there).
+    pub const CPU: Blocking = Blocking {
+        wg_part: 8,
+        k: 64,
+        wg_apply: 8,
+        ka: 16,
+        tree: false,
+    };
+    /// The blocking used on `gpu`.
+    pub fn for_gpu(gpu: &Gpu) -> Blocking {
+        if gpu.is_cpu() {
+            Blocking::CPU
+        } else {
+            Blocking::GPU
+        }
+    }
+}
 
 /// Mirror of `Params` in `batchnorm.wgsl`.
 #[repr(C)]
@@ -40,7 +85,7 @@ pub struct Params {
     pub units: u32,
     /// Workgroups per channel in the partial pass.
     pub blocks: u32,
-    /// Partials per channel: blocks · WG_PART.
+    /// Partials per channel: blocks · wg_part.
     pub parts: u32,
     pub eps: f32,
     pub _p: [u32; 2],
@@ -84,13 +129,14 @@ const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
 /// Sizes and workgroup counts of the three passes for one input shape.
 struct Plan {
     vec4: bool,
+    b: Blocking,
     p: Params,
     part_groups: [u32; 3],
     reduce_groups: [u32; 3],
     apply_groups: [u32; 3],
 }
 
-fn plan(s: Shape) -> Result<Plan> {
+fn plan(s: Shape, b: Blocking) -> Result<Plan> {
     if s.hw() < 2 || s.c == 0 {
         return Err(Error::invalid(
             "batch-norm input",
@@ -99,10 +145,10 @@ fn plan(s: Shape) -> Result<Plan> {
     }
     let vec4 = s.hw() % 4 == 0;
     let units = (if vec4 { s.hw() / 4 } else { s.hw() }) as u32;
-    let blocks = units.div_ceil(WG_PART * K);
+    let blocks = units.div_ceil(b.wg_part * b.k);
     let c = s.c as u32;
-    let apply_blocks = units.div_ceil(WG_APPLY * KA);
-    if s.c > MAX_GROUPS as usize || apply_blocks > MAX_GROUPS {
+    let apply_blocks = units.div_ceil(b.wg_apply * b.ka);
+    if s.c > MAX_GROUPS as usize || apply_blocks.max(blocks) > MAX_GROUPS {
         return Err(Error::TooLarge(format!(
             "batch-norm of {s:?}: too many channels or pixels"
         )));
@@ -112,15 +158,16 @@ fn plan(s: Shape) -> Result<Plan> {
         hw: s.hw() as u32,
         units,
         blocks,
-        parts: blocks * WG_PART,
+        parts: blocks * b.wg_part,
         eps: EPS,
         _p: [0; 2],
     };
     Ok(Plan {
         vec4,
+        b,
         p,
         part_groups: [blocks, c, 1],
-        reduce_groups: [c.div_ceil(WG_REDUCE), 1, 1],
+        reduce_groups: [if b.tree { c } else { c.div_ceil(WG_CASCADE) }, 1, 1],
         apply_groups: [apply_blocks, c, 1],
     })
 }
@@ -132,16 +179,17 @@ fn check(what: &str, t: &Tensor, want: Shape) -> Result<()> {
     Ok(())
 }
 
-fn wg(w: u32) -> [(&'static str, f64); 1] {
-    [("WG", w as f64)]
+fn reduce_overrides(b: Blocking) -> [(&'static str, f64); 2] {
+    let wg = if b.tree { WG_TREE } else { WG_CASCADE };
+    [("WG", wg as f64), ("TREE", b.tree as u8 as f64)]
 }
 
-fn apply_overrides() -> [(&'static str, f64); 2] {
-    [("WG", WG_APPLY as f64), ("KA", KA as f64)]
+fn apply_overrides(b: Blocking) -> [(&'static str, f64); 2] {
+    [("WG", b.wg_apply as f64), ("KA", b.ka as f64)]
 }
 
-fn part_overrides() -> [(&'static str, f64); 2] {
-    [("WG", WG_PART as f64), ("K", K as f64)]
+fn part_overrides(b: Blocking) -> [(&'static str, f64); 2] {
+    [("WG", b.wg_part as f64), ("K", b.k as f64)]
 }
 
 /// `y = γ (x − μ)/√(σ² + ε) + β` with batch statistics; writes `stats` = [μ, 1/√(σ² + ε)].
@@ -154,8 +202,21 @@ pub fn forward(
     y: &Tensor,
     stats: &Tensor,
 ) -> Result<Vec<Dispatch>> {
+    forward_with(gpu, Blocking::for_gpu(gpu), x, gamma, beta, y, stats)
+}
+
+/// [`forward`] with an explicit [`Blocking`] (tests run both on any adapter).
+pub fn forward_with(
+    gpu: &Gpu,
+    blocking: Blocking,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    y: &Tensor,
+    stats: &Tensor,
+) -> Result<Vec<Dispatch>> {
     let s = x.shape;
-    let pl = plan(s)?;
+    let pl = plan(s, blocking)?;
     check("gamma", gamma, Shape::flat(s.c))?;
     check("beta", beta, Shape::flat(s.c))?;
     check("stats", stats, Shape::flat(2 * s.c))?;
@@ -166,9 +227,9 @@ pub fn forward(
     } else {
         (FWD_PART_S, FWD_APPLY_S)
     };
-    let kp = gpu.kernel(ps, &part_overrides())?;
-    let kr = gpu.kernel(FWD_REDUCE, &wg(WG_REDUCE))?;
-    let ka = gpu.kernel(aps, &apply_overrides())?;
+    let kp = gpu.kernel(ps, &part_overrides(pl.b))?;
+    let kr = gpu.kernel(FWD_REDUCE, &reduce_overrides(pl.b))?;
+    let ka = gpu.kernel(aps, &apply_overrides(pl.b))?;
     let p = Some(&pl.p);
     Ok(vec![
         gpu.dispatch(&kp, &[x], &[&part], p, pl.part_groups)?,
@@ -190,8 +251,25 @@ pub fn backward(
     dgamma: &Tensor,
     dbeta: &Tensor,
 ) -> Result<Vec<Dispatch>> {
+    let b = Blocking::for_gpu(gpu);
+    backward_with(gpu, b, x, gamma, stats, gy, dx, dgamma, dbeta)
+}
+
+/// [`backward`] with an explicit [`Blocking`].
+#[allow(clippy::too_many_arguments)]
+pub fn backward_with(
+    gpu: &Gpu,
+    blocking: Blocking,
+    x: &Tensor,
+    gamma: &Tensor,
+    stats: &Tensor,
+    gy: &Tensor,
+    dx: &Tensor,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+) -> Result<Vec<Dispatch>> {
     let s = x.shape;
-    let pl = plan(s)?;
+    let pl = plan(s, blocking)?;
     check("gamma", gamma, Shape::flat(s.c))?;
     check("stats", stats, Shape::flat(2 * s.c))?;
     check("upstream gradient", gy, s)?;
@@ -205,9 +283,9 @@ pub fn backward(
     } else {
         (BWD_PART_S, BWD_APPLY_S)
     };
-    let kp = gpu.kernel(ps, &part_overrides())?;
-    let kr = gpu.kernel(BWD_REDUCE, &wg(WG_REDUCE))?;
-    let ka = gpu.kernel(aps, &apply_overrides())?;
+    let kp = gpu.kernel(ps, &part_overrides(pl.b))?;
+    let kr = gpu.kernel(BWD_REDUCE, &reduce_overrides(pl.b))?;
+    let ka = gpu.kernel(aps, &apply_overrides(pl.b))?;
     let p = Some(&pl.p);
     Ok(vec![
         gpu.dispatch(&kp, &[x, gy, stats], &[&part], p, pl.part_groups)?,

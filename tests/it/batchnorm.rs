@@ -3,7 +3,7 @@
 use crate::common::*;
 use crate::golden_layers::BN_CASES;
 use cloudfill::gpu::{Shape, Tensor};
-use cloudfill::ops::batchnorm::{self as bn, reference, EPS};
+use cloudfill::ops::batchnorm::{self as bn, reference, Blocking, EPS};
 
 /// What the GPU computed: y, stats, and the accumulated dx, dgamma, dbeta.
 struct Out {
@@ -14,21 +14,25 @@ struct Out {
     dbeta: Vec<f32>,
 }
 
-/// Runs forward then backward in one submit; gradients start at `acc` = (dx0, dgamma0, dbeta0).
-fn run_bn(s: Shape, x: &[f32], gamma: &[f32], beta: &[f32], gy: &[f32], acc: [&[f32]; 3]) -> Out {
+/// Both blockings run on any adapter (the coalesced GPU one included).
+const BLOCKINGS: [Blocking; 2] = [Blocking::CPU, Blocking::GPU];
+
+/// Runs forward then backward in one submit. `d` = [x, gamma, beta, gy, dx0, dgamma0, dbeta0]:
+/// the gradients start at the last three.
+fn run_bn(b: Blocking, s: Shape, d: [&[f32]; 7]) -> Out {
     let g = gpu();
     let cs = Shape::flat(s.c);
     let (tx, tg, tb, tgy) = (
-        upload(s, x),
-        upload(cs, gamma),
-        upload(cs, beta),
-        upload(s, gy),
+        upload(s, d[0]),
+        upload(cs, d[1]),
+        upload(cs, d[2]),
+        upload(s, d[3]),
     );
+    let (tdx, tdg, tdb) = (upload(s, d[4]), upload(cs, d[5]), upload(cs, d[6]));
     let ty = Tensor::zeros(g, s).unwrap();
     let tst = Tensor::zeros(g, Shape::flat(2 * s.c)).unwrap();
-    let (tdx, tdg, tdb) = (upload(s, acc[0]), upload(cs, acc[1]), upload(cs, acc[2]));
-    let mut ds = bn::forward(g, &tx, &tg, &tb, &ty, &tst).unwrap();
-    ds.extend(bn::backward(g, &tx, &tg, &tst, &tgy, &tdx, &tdg, &tdb).unwrap());
+    let mut ds = bn::forward_with(g, b, &tx, &tg, &tb, &ty, &tst).unwrap();
+    ds.extend(bn::backward_with(g, b, &tx, &tg, &tst, &tgy, &tdx, &tdg, &tdb).unwrap());
     run(&ds);
     let rd = |t: &Tensor| t.read(g).unwrap();
     Out {
@@ -55,26 +59,23 @@ fn check_shape(s: Shape, seed: u64, offset: f32) {
         rng.vec(s.c),
         rng.vec(s.c),
     );
-    let o = run_bn(s, &x, &gamma, &beta, &gy, [&dx0, &dg0, &db0]);
     let (xd, gd) = (to_f64(&x), to_f64(&gamma));
     let (y, mean, var) = reference::forward(&xd, s, &gd, &to_f64(&beta));
     let (dx, dgamma, dbeta) = reference::backward(&xd, s, &gd, &to_f64(&gy));
     let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + EPS as f64).sqrt()).collect();
-    let what = |t: &str| format!("{s:?} {t}");
     // Sums over n = H·W terms of size ~2: f32 pairwise error grows with n, hence the abs floor.
     let sum_abs = 1e-6 * s.hw() as f64;
-    assert_close(&what("y"), &o.y, &y, 1e-4, 1e-4);
-    assert_close(&what("mean"), &o.stats[..s.c], &mean, 1e-4, 1e-5);
-    assert_close(&what("invstd"), &o.stats[s.c..], &invstd, 1e-4, 1e-6);
-    assert_close(&what("dx"), &o.dx, &plus(&dx0, &dx), 1e-4, 1e-4);
-    assert_close(
-        &what("dgamma"),
-        &o.dgamma,
-        &plus(&dg0, &dgamma),
-        1e-4,
-        sum_abs,
-    );
-    assert_close(&what("dbeta"), &o.dbeta, &plus(&db0, &dbeta), 1e-4, sum_abs);
+    for b in BLOCKINGS {
+        let o = run_bn(b, s, [&x, &gamma, &beta, &gy, &dx0, &dg0, &db0]);
+        let what = |t: &str| format!("{s:?} {b:?} {t}");
+        assert_close(&what("y"), &o.y, &y, 1e-4, 1e-4);
+        assert_close(&what("mean"), &o.stats[..s.c], &mean, 1e-4, 1e-5);
+        assert_close(&what("invstd"), &o.stats[s.c..], &invstd, 1e-4, 1e-6);
+        assert_close(&what("dx"), &o.dx, &plus(&dx0, &dx), 1e-4, 1e-4);
+        let (dg, db) = (plus(&dg0, &dgamma), plus(&db0, &dbeta));
+        assert_close(&what("dgamma"), &o.dgamma, &dg, 1e-4, sum_abs);
+        assert_close(&what("dbeta"), &o.dbeta, &db, 1e-4, sum_abs);
+    }
 }
 
 #[test]
@@ -92,7 +93,7 @@ fn vec4_path_matches_reference() {
 
 #[test]
 fn large_planes_use_many_workgroups() {
-    // 16 384 pixels: 4 workgroups per channel (vec4) / 16 (scalar), 256+ partials each.
+    // 16 384 pixels: several workgroups per channel with either blocking, scalar and vec4.
     check_shape(Shape::new(2, 128, 128), 6, 0.0);
     check_shape(Shape::new(2, 127, 129), 7, 0.0);
 }
@@ -116,6 +117,7 @@ fn degenerate_and_mismatched_shapes_are_errors() {
     let c2 = Tensor::zeros(g, Shape::flat(2)).unwrap();
     assert!(bn::forward(g, &x, &c2, &c3, &x.clone(), &st).is_err());
     assert!(bn::forward(g, &x, &c3, &c3, &one, &st).is_err());
+    assert!(bn::forward(g, &x, &c3, &c3, &x.clone(), &st).is_ok());
 }
 
 #[test]
@@ -123,22 +125,19 @@ fn reference_backward_matches_finite_differences() {
     let s = Shape::new(2, 3, 5);
     let mut rng = Rng::new(10);
     let x = to_f64(&rng.vec(s.numel()));
-    let (gamma, beta, gy) = (
-        to_f64(&rng.vec(2)),
-        to_f64(&rng.vec(2)),
-        to_f64(&rng.vec(s.numel())),
-    );
+    let (gamma, beta) = (to_f64(&rng.vec(2)), to_f64(&rng.vec(2)));
+    let gy = to_f64(&rng.vec(s.numel()));
     let (dx, dgamma, dbeta) = reference::backward(&x, s, &gamma, &gy);
     let loss = |x: &[f64], g: &[f64], b: &[f64]| dot(&reference::forward(x, s, g, b).0, &gy);
     let fd_x = finite_diff(&|v| loss(v, &gamma, &beta), &x, 1e-6);
     let fd_g = finite_diff(&|v| loss(&x, v, &beta), &gamma, 1e-6);
     let fd_b = finite_diff(&|v| loss(&x, &gamma, v), &beta, 1e-6);
     for (what, an, fd) in [
-        ("dx", &dx, &fd_x),
-        ("dgamma", &dgamma, &fd_g),
-        ("dbeta", &dbeta, &fd_b),
+        ("dx", dx, fd_x),
+        ("dgamma", dgamma, fd_g),
+        ("dbeta", dbeta, fd_b),
     ] {
-        for (i, (a, f)) in an.iter().zip(fd.iter()).enumerate() {
+        for (i, (a, f)) in an.iter().zip(&fd).enumerate() {
             assert!(
                 (a - f).abs() < 1e-6 * (1.0 + f.abs()),
                 "{what}[{i}]: {a} vs fd {f}"
@@ -149,9 +148,9 @@ fn reference_backward_matches_finite_differences() {
 
 #[test]
 fn pytorch_values() {
+    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     for c in BN_CASES {
         let s = c.shape;
-        let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         // The reference itself, in f64, against PyTorch (9 significant digits).
         let (y, mean, var) = reference::forward(c.x, s, c.gamma, c.beta);
         let (dx, dgamma, dbeta) = reference::backward(c.x, s, c.gamma, c.gy);
@@ -166,23 +165,19 @@ fn pytorch_values() {
             assert_close(&format!("{} {what}", c.name), &f(got), want, 1e-6, 1e-7);
         }
         // The GPU, gradients accumulated onto zeros.
+        let (x, gamma, beta, gy) = (f(c.x), f(c.gamma), f(c.beta), f(c.gy));
         let (zx, zc) = (vec![0.0; s.numel()], vec![0.0; s.c]);
-        let o = run_bn(
-            s,
-            &f(c.x),
-            &f(c.gamma),
-            &f(c.beta),
-            &f(c.gy),
-            [&zx, &zc, &zc],
-        );
-        let var: Vec<f32> = o.stats[s.c..].iter().map(|r| 1.0 / (r * r) - EPS).collect();
-        let name = |t: &str| format!("{} gpu {t}", c.name);
-        assert_close(&name("y"), &o.y, c.y, 1e-4, 1e-5);
-        assert_close(&name("mean"), &o.stats[..s.c], c.mean, 1e-4, 1e-6);
-        assert_close(&name("var"), &var, c.var_biased, 1e-4, 1e-6);
-        assert_close(&name("dx"), &o.dx, c.dx, 1e-4, 1e-5);
-        assert_close(&name("dgamma"), &o.dgamma, c.dgamma, 1e-4, 1e-5);
-        assert_close(&name("dbeta"), &o.dbeta, c.dbeta, 1e-4, 1e-5);
+        for b in BLOCKINGS {
+            let o = run_bn(b, s, [&x, &gamma, &beta, &gy, &zx, &zc, &zc]);
+            let var: Vec<f32> = o.stats[s.c..].iter().map(|r| 1.0 / (r * r) - EPS).collect();
+            let name = |t: &str| format!("{} {b:?} gpu {t}", c.name);
+            assert_close(&name("y"), &o.y, c.y, 1e-4, 1e-5);
+            assert_close(&name("mean"), &o.stats[..s.c], c.mean, 1e-4, 1e-6);
+            assert_close(&name("var"), &var, c.var_biased, 1e-4, 1e-6);
+            assert_close(&name("dx"), &o.dx, c.dx, 1e-4, 1e-5);
+            assert_close(&name("dgamma"), &o.dgamma, c.dgamma, 1e-4, 1e-5);
+            assert_close(&name("dbeta"), &o.dbeta, c.dbeta, 1e-4, 1e-5);
+        }
     }
 }
 
@@ -204,8 +199,18 @@ fn median_ms(ds: &[&cloudfill::gpu::Dispatch], reps: usize) -> f64 {
 #[test]
 #[ignore]
 fn timing_16x256x256() {
+    time_bn(Shape::new(16, 256, 256));
+}
+
+/// As [`timing_16x256x256`] at 16×512×512 (4 MiB per tensor channel: past the caches).
+#[test]
+#[ignore]
+fn timing_16x512x512() {
+    time_bn(Shape::new(16, 512, 512));
+}
+
+fn time_bn(s: Shape) {
     let g = gpu();
-    let s = Shape::new(16, 256, 256);
     let mut rng = Rng::new(12);
     let (x, gy) = (
         upload(s, &rng.vec(s.numel())),
@@ -228,7 +233,7 @@ fn timing_16x256x256() {
         eprintln!("  {:>14}: {:.2} ms", d.entry(), median_ms(&[d], 21));
     }
     eprintln!(
-        "batch-norm 16x256x256 on {}: forward {:.2} ms, backward {:.2} ms, both {:.2} ms \
+        "batch-norm {s:?} on {}: forward {:.2} ms, backward {:.2} ms, both {:.2} ms \
          (one submit + wait, median of 21); leaky_relu on the same tensor {:.2} ms",
         g.summary(),
         median_ms(&f, 21),
