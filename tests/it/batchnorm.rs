@@ -216,29 +216,35 @@ fn time_bn(s: Shape) {
         upload(s, &rng.vec(s.numel())),
         upload(s, &rng.vec(s.numel())),
     );
-    let (gm, bt) = (
-        upload(Shape::flat(16), &rng.vec(16)),
-        upload(Shape::flat(16), &rng.vec(16)),
-    );
+    let cs = Shape::flat(s.c);
+    let (gm, bt) = (upload(cs, &rng.vec(s.c)), upload(cs, &rng.vec(s.c)));
     let z = |sh| Tensor::zeros(g, sh).unwrap();
-    let (y, st, dx) = (z(s), z(Shape::flat(32)), z(s));
-    let (dg, db) = (z(Shape::flat(16)), z(Shape::flat(16)));
-    let fwd = bn::forward(g, &x, &gm, &bt, &y, &st).unwrap();
-    let bwd = bn::backward(g, &x, &gm, &st, &gy, &dx, &dg, &db).unwrap();
+    let (y, st, dx, dg, db) = (z(s), z(Shape::flat(2 * s.c)), z(s), z(cs), z(cs));
     let act = cloudfill::ops::elementwise::act_forward(g, Default::default(), &x, &y).unwrap();
-    run(&fwd); // warm-up: pipelines, first touch of buffers
-    let (f, b): (Vec<_>, Vec<_>) = (fwd.iter().collect(), bwd.iter().collect());
-    let both: Vec<_> = fwd.iter().chain(&bwd).collect();
-    for d in &both {
-        eprintln!("  {:>14}: {:.2} ms", d.entry(), median_ms(&[d], 21));
-    }
     eprintln!(
-        "batch-norm {s:?} on {}: forward {:.2} ms, backward {:.2} ms, both {:.2} ms \
-         (one submit + wait, median of 21); leaky_relu on the same tensor {:.2} ms",
-        g.summary(),
-        median_ms(&f, 21),
-        median_ms(&b, 21),
-        median_ms(&both, 21),
-        median_ms(&[&act], 21),
+        "batch-norm {s:?} on {}, one submit + wait, median of 21:",
+        g.summary()
     );
+    eprintln!(
+        "  leaky_relu on the same tensor: {:.2} ms",
+        median_ms(&[&act], 21)
+    );
+    for bk in BLOCKINGS {
+        let fwd = bn::forward_with(g, bk, &x, &gm, &bt, &y, &st).unwrap();
+        let bwd = bn::backward_with(g, bk, &x, &gm, &st, &gy, &dx, &dg, &db).unwrap();
+        run(&fwd); // warm-up: pipelines, first touch of buffers
+        let (f, b): (Vec<_>, Vec<_>) = (fwd.iter().collect(), bwd.iter().collect());
+        let both: Vec<_> = fwd.iter().chain(&bwd).collect();
+        let passes: Vec<String> = both
+            .iter()
+            .map(|d| format!("{} {:.2}", d.entry(), median_ms(&[d], 21)))
+            .collect();
+        eprintln!(
+            "  {bk:?}: forward {:.2} ms, backward {:.2} ms, both {:.2} ms; passes: {}",
+            median_ms(&f, 21),
+            median_ms(&b, 21),
+            median_ms(&both, 21),
+            passes.join(", ")
+        );
+    }
 }
