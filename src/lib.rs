@@ -22,7 +22,7 @@
 //! let s2: Image = io::read_raster(&data.join("2019_mean.npy"), None, None)?.image;
 //! let mean = s2.clone();
 //! let s1_raw = io::read_raster(&data.join("s1.tif"), Some(&[1, 2]), None)?;
-//! let (s1, _valid) = io::sentinel::s1_preprocess(&s1_raw.image, s1_raw.valid.as_deref())?;
+//! let (s1, _valid) = io::s1_preprocess(&s1_raw.image, s1_raw.valid.as_deref())?;
 //! let mask: Mask = io::read_mask(&data.join("mask.npy"), &MaskOptions::default(), None)?;
 //! let (h, w) = (s2.h, s2.w);
 //!

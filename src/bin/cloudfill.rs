@@ -400,7 +400,7 @@ fn read_target(a: &InpaintArgs, path: &Path, win: Option<Window>) -> Result<io::
     let mut r = io::read_raster(path, bands.as_deref(), win)
         .with_context(|| format!("reading {}", path.display()))?;
     if a.s2 {
-        r.image = io::sentinel::s2_preprocess(&r.image);
+        r.image = io::s2_preprocess(&r.image);
     }
     Ok(r)
 }
@@ -480,7 +480,7 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
         let r = io::read_raster(p, Some(&[1, 2]), win)
             .with_context(|| format!("reading Sentinel-1 {}", p.display()))?;
         same_size(p, &r.image, h, w)?;
-        let (img, valid) = io::sentinel::s1_preprocess(&r.image, r.valid.as_deref())
+        let (img, valid) = io::s1_preprocess(&r.image, r.valid.as_deref())
             .with_context(|| format!("preprocessing {}", p.display()))?;
         let mut m = Mask::clear(h, w);
         let n = and_valid(&mut m.clear, &Some(valid));
@@ -570,7 +570,7 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
             "metrics": scores.as_ref().map(|(s, _)| scores_json(s)),
             "baseline_mean_fill": scores.as_ref().map(|(_, b)| scores_json(b)),
         });
-        io::write_atomic(p, serde_json::to_string_pretty(&j)?.as_bytes())?;
+        io::write_file(p, serde_json::to_string_pretty(&j)?.as_bytes())?;
     }
     Ok(())
 }

@@ -344,3 +344,10 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>)
     }
     result
 }
+
+/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, |tmp| {
+        std::fs::write(tmp, bytes).map_err(|e| file_err(path, format!("cannot write: {e}")))
+    })
+}

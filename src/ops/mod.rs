@@ -2,13 +2,27 @@
 //! [`Dispatch`](crate::gpu::Dispatch)es (they never submit or read back), and a `reference`
 //! module of slow, obvious CPU code that is the specification the tests hold the GPU to.
 pub mod adam;
+pub mod batchnorm;
+pub mod concat;
+pub mod conv2d;
 pub mod elementwise;
 pub mod loss;
 pub mod noise;
+pub mod resample;
 
 use crate::gpu::KernelSig;
 
 /// Every kernel signature of every family (the naga reflection test walks them).
 pub fn all_sigs() -> Vec<KernelSig> {
-    [elementwise::SIGS, loss::SIGS, adam::SIGS, noise::SIGS].concat()
+    [
+        elementwise::SIGS,
+        conv2d::SIGS,
+        batchnorm::SIGS,
+        resample::SIGS,
+        concat::SIGS,
+        loss::SIGS,
+        adam::SIGS,
+        noise::SIGS,
+    ]
+    .concat()
 }

@@ -1,0 +1,363 @@
+//! Training-mode BatchNorm2d on a batch of one image (`shaders/batchnorm.wgsl`).
+//!
+//! Per channel c over the n = H·W pixels i:
+//! - forward:  μ_c = Σ x / n, σ²_c = Σ (x − μ_c)² / n (biased), r_c = 1/√(σ²_c + [`EPS`]),
+//!   y = γ_c (x − μ_c) r_c + β_c; `stats` = [μ_0..μ_{C−1}, r_0..r_{C−1}] is saved for backward.
+//! - backward: x̂ = (x − μ) r; dβ_c += Σ gy; dγ_c += Σ gy·x̂;
+//!   dx += γ_c r_c (gy − Σgy/n − x̂ Σ(gy·x̂)/n).
+//!
+//! Reductions (deterministic, no atomics, no workgroup memory or barriers — those are slow on
+//! lavapipe): a `*_part` pass on a (blocks, C) grid where each invocation sums `k` units (vec4
+//! when n % 4 == 0, else f32) of one channel in f32, strided by the workgroup size so that a
+//! workgroup reads one contiguous block, then a `*_reduce` pass with one invocation per channel
+//! adding its partials pairwise (a binary-counter cascade). The variance uses shifted data (the
+//! shift is the channel's first value), so it does not cancel catastrophically. The elementwise
+//! `*_apply` pass runs on a (blocks, C) grid too, `ka` units per invocation, so per-channel
+//! values are loaded once. See [`Blocking`] for the sizes (8-wide workgroups on CPU drivers).
+//!
+//! Each call returns three dispatches: part, reduce, apply. Each call allocates its own small
+//! scratch tensors once (partials; backward's per-channel means), kept alive by the dispatches'
+//! bind groups. `y` must not alias `x`.
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
+
+/// The ε added to the variance (PyTorch's default).
+pub const EPS: f32 = 1e-5;
+const MAX_GROUPS: u32 = 65_535;
+/// Workgroup size of the reduce pass: invocations (channels) per workgroup, or the tree's width.
+const WG_CASCADE: u32 = 64;
+const WG_TREE: u32 = 256;
+
+/// Workgroup sizes and units per invocation of the `*_part` and `*_apply` passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocking {
+    /// Workgroup size of the partial-sum pass.
+    pub wg_part: u32,
+    /// Units (vec4 or f32) each partial-sum invocation adds, strided by `wg_part`.
+    pub k: u32,
+    /// Workgroup size of the elementwise pass.
+    pub wg_apply: u32,
+    /// Units each elementwise invocation handles, strided by `wg_apply`.
+    pub ka: u32,
+    /// Reduce pass: `false`: one invocation per channel adds its partials (pairwise cascade);
+    /// `true`: one workgroup of 256 per channel, strided sums then a tree in workgroup memory.
+    pub tree: bool,
+}
+
+impl Blocking {
+    /// GPUs: wide workgroups, adjacent invocations read adjacent units (coalesced); the reduce
+    /// pass is a workgroup tree per channel (a serial loop over thousands of partials would be
+    /// latency-bound on a GPU).
+    pub const GPU: Blocking = Blocking {
+        wg_part: 64,
+        k: 16,
+        wg_apply: 256,
+        ka: 4,
+        tree: true,
+    };
+    /// CPU drivers (lavapipe runs a workgroup 8 invocations at a time, one after the other):
+    /// 8-wide workgroups, so each invocation batch streams through contiguous memory; no
+    /// workgroup memory or barriers (slow there).
+    pub const CPU: Blocking = Blocking {
+        wg_part: 8,
+        k: 64,
+        wg_apply: 8,
+        ka: 16,
+        tree: false,
+    };
+    /// The blocking used on `gpu`.
+    pub fn for_gpu(gpu: &Gpu) -> Blocking {
+        if gpu.is_cpu() {
+            Blocking::CPU
+        } else {
+            Blocking::GPU
+        }
+    }
+}
+
+/// Mirror of `Params` in `batchnorm.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Params {
+    pub c: u32,
+    pub hw: u32,
+    /// Units per channel plane: hw/4 (vec4 kernels) or hw (scalar kernels).
+    pub units: u32,
+    /// Workgroups per channel in the partial pass.
+    pub blocks: u32,
+    /// Partials per channel: blocks · wg_part.
+    pub parts: u32,
+    pub eps: f32,
+    pub _p: [u32; 2],
+}
+
+const P: usize = std::mem::size_of::<Params>();
+pub const FWD_PART_V4: KernelSig = sig("fwd_part_v4", 1, 1);
+pub const FWD_PART_S: KernelSig = sig("fwd_part_s", 1, 1);
+pub const FWD_REDUCE: KernelSig = sig("fwd_reduce", 2, 1);
+pub const FWD_APPLY_V4: KernelSig = sig("fwd_apply_v4", 4, 1);
+pub const FWD_APPLY_S: KernelSig = sig("fwd_apply_s", 4, 1);
+pub const BWD_PART_V4: KernelSig = sig("bwd_part_v4", 3, 1);
+pub const BWD_PART_S: KernelSig = sig("bwd_part_s", 3, 1);
+pub const BWD_REDUCE: KernelSig = sig("bwd_reduce", 1, 3);
+pub const BWD_APPLY_V4: KernelSig = sig("bwd_apply_v4", 5, 1);
+pub const BWD_APPLY_S: KernelSig = sig("bwd_apply_s", 5, 1);
+/// Every entry point of this family.
+pub const SIGS: &[KernelSig] = &[
+    FWD_PART_V4,
+    FWD_PART_S,
+    FWD_REDUCE,
+    FWD_APPLY_V4,
+    FWD_APPLY_S,
+    BWD_PART_V4,
+    BWD_PART_S,
+    BWD_REDUCE,
+    BWD_APPLY_V4,
+    BWD_APPLY_S,
+];
+
+const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
+    KernelSig {
+        shader: Shader::BatchNorm,
+        entry,
+        reads,
+        writes,
+        params: P,
+    }
+}
+
+/// Sizes and workgroup counts of the three passes for one input shape.
+struct Plan {
+    vec4: bool,
+    b: Blocking,
+    p: Params,
+    part_groups: [u32; 3],
+    reduce_groups: [u32; 3],
+    apply_groups: [u32; 3],
+}
+
+fn plan(s: Shape, b: Blocking) -> Result<Plan> {
+    if s.hw() < 2 || s.c == 0 {
+        return Err(Error::invalid(
+            "batch-norm input",
+            format!("{s:?}: statistics over fewer than 2 pixels are degenerate"),
+        ));
+    }
+    let vec4 = s.hw() % 4 == 0;
+    let units = (if vec4 { s.hw() / 4 } else { s.hw() }) as u32;
+    let blocks = units.div_ceil(b.wg_part * b.k);
+    let c = s.c as u32;
+    let apply_blocks = units.div_ceil(b.wg_apply * b.ka);
+    if s.c > MAX_GROUPS as usize || apply_blocks.max(blocks) > MAX_GROUPS {
+        return Err(Error::TooLarge(format!(
+            "batch-norm of {s:?}: too many channels or pixels"
+        )));
+    }
+    let p = Params {
+        c,
+        hw: s.hw() as u32,
+        units,
+        blocks,
+        parts: blocks * b.wg_part,
+        eps: EPS,
+        _p: [0; 2],
+    };
+    Ok(Plan {
+        vec4,
+        b,
+        p,
+        part_groups: [blocks, c, 1],
+        reduce_groups: [if b.tree { c } else { c.div_ceil(WG_CASCADE) }, 1, 1],
+        apply_groups: [apply_blocks, c, 1],
+    })
+}
+
+fn check(what: &str, t: &Tensor, want: Shape) -> Result<()> {
+    if t.numel() != want.numel() {
+        return Err(Error::shape(format!("batch-norm {what}"), want, t.shape));
+    }
+    Ok(())
+}
+
+fn reduce_overrides(b: Blocking) -> [(&'static str, f64); 2] {
+    let wg = if b.tree { WG_TREE } else { WG_CASCADE };
+    [("WG", wg as f64), ("TREE", b.tree as u8 as f64)]
+}
+
+fn apply_overrides(b: Blocking) -> [(&'static str, f64); 2] {
+    [("WG", b.wg_apply as f64), ("KA", b.ka as f64)]
+}
+
+fn part_overrides(b: Blocking) -> [(&'static str, f64); 2] {
+    [("WG", b.wg_part as f64), ("K", b.k as f64)]
+}
+
+/// `y = γ (x − μ)/√(σ² + ε) + β` with batch statistics; writes `stats` = [μ, 1/√(σ² + ε)].
+/// `gamma`, `beta`: C values; `stats`: 2C values; `y`: the shape of `x`.
+pub fn forward(
+    gpu: &Gpu,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    y: &Tensor,
+    stats: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    forward_with(gpu, Blocking::for_gpu(gpu), x, gamma, beta, y, stats)
+}
+
+/// [`forward`] with an explicit [`Blocking`] (tests run both on any adapter).
+pub fn forward_with(
+    gpu: &Gpu,
+    blocking: Blocking,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    y: &Tensor,
+    stats: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let s = x.shape;
+    let pl = plan(s, blocking)?;
+    check("gamma", gamma, Shape::flat(s.c))?;
+    check("beta", beta, Shape::flat(s.c))?;
+    check("stats", stats, Shape::flat(2 * s.c))?;
+    check("output", y, s)?;
+    let part = Tensor::zeros(gpu, Shape::flat(2 * s.c * pl.p.parts as usize))?;
+    let (ps, aps) = if pl.vec4 {
+        (FWD_PART_V4, FWD_APPLY_V4)
+    } else {
+        (FWD_PART_S, FWD_APPLY_S)
+    };
+    let kp = gpu.kernel(ps, &part_overrides(pl.b))?;
+    let kr = gpu.kernel(FWD_REDUCE, &reduce_overrides(pl.b))?;
+    let ka = gpu.kernel(aps, &apply_overrides(pl.b))?;
+    let p = Some(&pl.p);
+    Ok(vec![
+        gpu.dispatch(&kp, &[x], &[&part], p, pl.part_groups)?,
+        gpu.dispatch(&kr, &[&part, x], &[stats], p, pl.reduce_groups)?,
+        gpu.dispatch(&ka, &[x, gamma, beta, stats], &[y], p, pl.apply_groups)?,
+    ])
+}
+
+/// Accumulates the gradients of batch-norm: `dx += γ r (gy − mean(gy) − x̂ mean(gy·x̂))`,
+/// `dgamma += Σ gy·x̂`, `dbeta += Σ gy`, with x̂ recomputed from `x` and the forward's `stats`.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    gpu: &Gpu,
+    x: &Tensor,
+    gamma: &Tensor,
+    stats: &Tensor,
+    gy: &Tensor,
+    dx: &Tensor,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let b = Blocking::for_gpu(gpu);
+    backward_with(gpu, b, x, gamma, stats, gy, dx, dgamma, dbeta)
+}
+
+/// [`backward`] with an explicit [`Blocking`].
+#[allow(clippy::too_many_arguments)]
+pub fn backward_with(
+    gpu: &Gpu,
+    blocking: Blocking,
+    x: &Tensor,
+    gamma: &Tensor,
+    stats: &Tensor,
+    gy: &Tensor,
+    dx: &Tensor,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let s = x.shape;
+    let pl = plan(s, blocking)?;
+    check("gamma", gamma, Shape::flat(s.c))?;
+    check("stats", stats, Shape::flat(2 * s.c))?;
+    check("upstream gradient", gy, s)?;
+    check("input gradient", dx, s)?;
+    check("gamma gradient", dgamma, Shape::flat(s.c))?;
+    check("beta gradient", dbeta, Shape::flat(s.c))?;
+    let part = Tensor::zeros(gpu, Shape::flat(2 * s.c * pl.p.parts as usize))?;
+    let means = Tensor::zeros(gpu, Shape::flat(2 * s.c))?;
+    let (ps, aps) = if pl.vec4 {
+        (BWD_PART_V4, BWD_APPLY_V4)
+    } else {
+        (BWD_PART_S, BWD_APPLY_S)
+    };
+    let kp = gpu.kernel(ps, &part_overrides(pl.b))?;
+    let kr = gpu.kernel(BWD_REDUCE, &reduce_overrides(pl.b))?;
+    let ka = gpu.kernel(aps, &apply_overrides(pl.b))?;
+    let p = Some(&pl.p);
+    Ok(vec![
+        gpu.dispatch(&kp, &[x, gy, stats], &[&part], p, pl.part_groups)?,
+        gpu.dispatch(&kr, &[&part], &[dgamma, dbeta, &means], p, pl.reduce_groups)?,
+        gpu.dispatch(
+            &ka,
+            &[x, gy, gamma, stats, &means],
+            &[dx],
+            p,
+            pl.apply_groups,
+        )?,
+    ])
+}
+
+/// CPU reference in f64: the textbook formulas.
+pub mod reference {
+    use super::EPS;
+    use crate::gpu::Shape;
+
+    fn mean_var(x: &[f64], s: Shape) -> (Vec<f64>, Vec<f64>) {
+        let n = s.hw() as f64;
+        let planes = x.chunks(s.hw());
+        let mean: Vec<f64> = planes.clone().map(|p| p.iter().sum::<f64>() / n).collect();
+        let var = planes
+            .zip(&mean)
+            .map(|(p, m)| p.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n)
+            .collect();
+        (mean, var)
+    }
+
+    /// (y, batch mean, biased batch variance).
+    pub fn forward(
+        x: &[f64],
+        s: Shape,
+        gamma: &[f64],
+        beta: &[f64],
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (mean, var) = mean_var(x, s);
+        let y = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let c = i / s.hw();
+                gamma[c] * (v - mean[c]) / (var[c] + EPS as f64).sqrt() + beta[c]
+            })
+            .collect();
+        (y, mean, var)
+    }
+
+    /// (dx, dgamma, dbeta) of `sum(y · gy)` — fresh values, not accumulated.
+    pub fn backward(
+        x: &[f64],
+        s: Shape,
+        gamma: &[f64],
+        gy: &[f64],
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let n = s.hw() as f64;
+        let (mean, var) = mean_var(x, s);
+        let r: Vec<f64> = var.iter().map(|v| 1.0 / (v + EPS as f64).sqrt()).collect();
+        let xh = |i: usize| (x[i] - mean[i / s.hw()]) * r[i / s.hw()];
+        let mut dgamma = vec![0.0; s.c];
+        let mut dbeta = vec![0.0; s.c];
+        for i in 0..x.len() {
+            dbeta[i / s.hw()] += gy[i];
+            dgamma[i / s.hw()] += gy[i] * xh(i);
+        }
+        let dx = (0..x.len())
+            .map(|i| {
+                let c = i / s.hw();
+                gamma[c] * r[c] * (gy[i] - dbeta[c] / n - xh(i) * dgamma[c] / n)
+            })
+            .collect();
+        (dx, dgamma, dbeta)
+    }
+}

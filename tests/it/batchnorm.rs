@@ -1,0 +1,250 @@
+//! Batch-norm kernels vs their CPU reference (scalar and vec4 paths, multi-workgroup
+//! reductions), the reference vs finite differences, and PyTorch's values.
+use crate::common::*;
+use crate::golden_layers::BN_CASES;
+use cloudfill::gpu::{Shape, Tensor};
+use cloudfill::ops::batchnorm::{self as bn, reference, Blocking, EPS};
+
+/// What the GPU computed: y, stats, and the accumulated dx, dgamma, dbeta.
+struct Out {
+    y: Vec<f32>,
+    stats: Vec<f32>,
+    dx: Vec<f32>,
+    dgamma: Vec<f32>,
+    dbeta: Vec<f32>,
+}
+
+/// Both blockings run on any adapter (the coalesced GPU one included).
+const BLOCKINGS: [Blocking; 2] = [Blocking::CPU, Blocking::GPU];
+
+/// Runs forward then backward in one submit. `d` = [x, gamma, beta, gy, dx0, dgamma0, dbeta0]:
+/// the gradients start at the last three.
+fn run_bn(b: Blocking, s: Shape, d: [&[f32]; 7]) -> Out {
+    let g = gpu();
+    let cs = Shape::flat(s.c);
+    let (tx, tg, tb, tgy) = (
+        upload(s, d[0]),
+        upload(cs, d[1]),
+        upload(cs, d[2]),
+        upload(s, d[3]),
+    );
+    let (tdx, tdg, tdb) = (upload(s, d[4]), upload(cs, d[5]), upload(cs, d[6]));
+    let ty = Tensor::zeros(g, s).unwrap();
+    let tst = Tensor::zeros(g, Shape::flat(2 * s.c)).unwrap();
+    let mut ds = bn::forward_with(g, b, &tx, &tg, &tb, &ty, &tst).unwrap();
+    ds.extend(bn::backward_with(g, b, &tx, &tg, &tst, &tgy, &tdx, &tdg, &tdb).unwrap());
+    run(&ds);
+    let rd = |t: &Tensor| t.read(g).unwrap();
+    Out {
+        y: rd(&ty),
+        stats: rd(&tst),
+        dx: rd(&tdx),
+        dgamma: rd(&tdg),
+        dbeta: rd(&tdb),
+    }
+}
+
+fn plus(a: &[f32], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(&a, &b)| a as f64 + b).collect()
+}
+
+/// GPU vs reference on random data (shifted by `offset` to test the variance's stability).
+fn check_shape(s: Shape, seed: u64, offset: f32) {
+    let mut rng = Rng::new(seed);
+    let x: Vec<f32> = rng.vec(s.numel()).iter().map(|v| v + offset).collect();
+    let (gamma, beta) = (rng.vec(s.c), rng.vec(s.c));
+    let (gy, dx0, dg0, db0) = (
+        rng.vec(s.numel()),
+        rng.vec(s.numel()),
+        rng.vec(s.c),
+        rng.vec(s.c),
+    );
+    let (xd, gd) = (to_f64(&x), to_f64(&gamma));
+    let (y, mean, var) = reference::forward(&xd, s, &gd, &to_f64(&beta));
+    let (dx, dgamma, dbeta) = reference::backward(&xd, s, &gd, &to_f64(&gy));
+    let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + EPS as f64).sqrt()).collect();
+    // Sums over n = H·W terms of size ~2: f32 pairwise error grows with n, hence the abs floor.
+    let sum_abs = 1e-6 * s.hw() as f64;
+    for b in BLOCKINGS {
+        let o = run_bn(b, s, [&x, &gamma, &beta, &gy, &dx0, &dg0, &db0]);
+        let what = |t: &str| format!("{s:?} {b:?} {t}");
+        assert_close(&what("y"), &o.y, &y, 1e-4, 1e-4);
+        assert_close(&what("mean"), &o.stats[..s.c], &mean, 1e-4, 1e-5);
+        assert_close(&what("invstd"), &o.stats[s.c..], &invstd, 1e-4, 1e-6);
+        assert_close(&what("dx"), &o.dx, &plus(&dx0, &dx), 1e-4, 1e-4);
+        let (dg, db) = (plus(&dg0, &dgamma), plus(&db0, &dbeta));
+        assert_close(&what("dgamma"), &o.dgamma, &dg, 1e-4, sum_abs);
+        assert_close(&what("dbeta"), &o.dbeta, &db, 1e-4, sum_abs);
+    }
+}
+
+#[test]
+fn scalar_path_matches_reference() {
+    check_shape(Shape::new(3, 7, 7), 1, 0.0);
+    check_shape(Shape::new(4, 9, 11), 2, 0.0);
+    check_shape(Shape::new(3, 13, 15), 3, 0.0);
+}
+
+#[test]
+fn vec4_path_matches_reference() {
+    check_shape(Shape::new(3, 9, 12), 4, 0.0); // H·W = 108 = 4·27
+    check_shape(Shape::new(5, 2, 2), 5, 0.0); // one vec4 per channel
+}
+
+#[test]
+fn large_planes_use_many_workgroups() {
+    // 16 384 pixels: several workgroups per channel with either blocking, scalar and vec4.
+    check_shape(Shape::new(2, 128, 128), 6, 0.0);
+    check_shape(Shape::new(2, 127, 129), 7, 0.0);
+}
+
+#[test]
+fn variance_is_stable_under_a_large_offset() {
+    // mean ~100 ≫ std ~1.15: a naive Σx² − (Σx)²/n in f32 would lose most digits.
+    check_shape(Shape::new(2, 64, 64), 8, 100.0);
+    check_shape(Shape::new(2, 31, 33), 9, 100.0);
+}
+
+#[test]
+fn degenerate_and_mismatched_shapes_are_errors() {
+    let g = gpu();
+    let one = Tensor::zeros(g, Shape::new(3, 1, 1)).unwrap();
+    let c3 = Tensor::zeros(g, Shape::flat(3)).unwrap();
+    let st = Tensor::zeros(g, Shape::flat(6)).unwrap();
+    assert!(bn::forward(g, &one, &c3, &c3, &one, &st).is_err());
+    assert!(bn::backward(g, &one, &c3, &st, &one, &one, &c3, &c3).is_err());
+    let x = Tensor::zeros(g, Shape::new(3, 4, 4)).unwrap();
+    let c2 = Tensor::zeros(g, Shape::flat(2)).unwrap();
+    assert!(bn::forward(g, &x, &c2, &c3, &x.clone(), &st).is_err());
+    assert!(bn::forward(g, &x, &c3, &c3, &one, &st).is_err());
+    assert!(bn::forward(g, &x, &c3, &c3, &x.clone(), &st).is_ok());
+}
+
+#[test]
+fn reference_backward_matches_finite_differences() {
+    let s = Shape::new(2, 3, 5);
+    let mut rng = Rng::new(10);
+    let x = to_f64(&rng.vec(s.numel()));
+    let (gamma, beta) = (to_f64(&rng.vec(2)), to_f64(&rng.vec(2)));
+    let gy = to_f64(&rng.vec(s.numel()));
+    let (dx, dgamma, dbeta) = reference::backward(&x, s, &gamma, &gy);
+    let loss = |x: &[f64], g: &[f64], b: &[f64]| dot(&reference::forward(x, s, g, b).0, &gy);
+    let fd_x = finite_diff(&|v| loss(v, &gamma, &beta), &x, 1e-6);
+    let fd_g = finite_diff(&|v| loss(&x, v, &beta), &gamma, 1e-6);
+    let fd_b = finite_diff(&|v| loss(&x, &gamma, v), &beta, 1e-6);
+    for (what, an, fd) in [
+        ("dx", dx, fd_x),
+        ("dgamma", dgamma, fd_g),
+        ("dbeta", dbeta, fd_b),
+    ] {
+        for (i, (a, f)) in an.iter().zip(&fd).enumerate() {
+            assert!(
+                (a - f).abs() < 1e-6 * (1.0 + f.abs()),
+                "{what}[{i}]: {a} vs fd {f}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pytorch_values() {
+    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    for c in BN_CASES {
+        let s = c.shape;
+        // The reference itself, in f64, against PyTorch (9 significant digits).
+        let (y, mean, var) = reference::forward(c.x, s, c.gamma, c.beta);
+        let (dx, dgamma, dbeta) = reference::backward(c.x, s, c.gamma, c.gy);
+        for (what, got, want) in [
+            ("ref y", &y, c.y),
+            ("ref mean", &mean, c.mean),
+            ("ref var", &var, c.var_biased),
+            ("ref dx", &dx, c.dx),
+            ("ref dgamma", &dgamma, c.dgamma),
+            ("ref dbeta", &dbeta, c.dbeta),
+        ] {
+            assert_close(&format!("{} {what}", c.name), &f(got), want, 1e-6, 1e-7);
+        }
+        // The GPU, gradients accumulated onto zeros.
+        let (x, gamma, beta, gy) = (f(c.x), f(c.gamma), f(c.beta), f(c.gy));
+        let (zx, zc) = (vec![0.0; s.numel()], vec![0.0; s.c]);
+        for b in BLOCKINGS {
+            let o = run_bn(b, s, [&x, &gamma, &beta, &gy, &zx, &zc, &zc]);
+            let var: Vec<f32> = o.stats[s.c..].iter().map(|r| 1.0 / (r * r) - EPS).collect();
+            let name = |t: &str| format!("{} {b:?} gpu {t}", c.name);
+            assert_close(&name("y"), &o.y, c.y, 1e-4, 1e-5);
+            assert_close(&name("mean"), &o.stats[..s.c], c.mean, 1e-4, 1e-6);
+            assert_close(&name("var"), &var, c.var_biased, 1e-4, 1e-6);
+            assert_close(&name("dx"), &o.dx, c.dx, 1e-4, 1e-5);
+            assert_close(&name("dgamma"), &o.dgamma, c.dgamma, 1e-4, 1e-5);
+            assert_close(&name("dbeta"), &o.dbeta, c.dbeta, 1e-4, 1e-5);
+        }
+    }
+}
+
+/// Median wall time in ms of `reps` submits (+ wait) of `ds`.
+fn median_ms(ds: &[&cloudfill::gpu::Dispatch], reps: usize) -> f64 {
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t0 = std::time::Instant::now();
+            gpu().run(ds.iter().copied()).unwrap();
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[reps / 2]
+}
+
+/// Timing of forward + backward at 16×256×256 (run with `--ignored --nocapture`), next to an
+/// elementwise activation over the same tensor (one read + one write: the memory floor).
+#[test]
+#[ignore]
+fn timing_16x256x256() {
+    time_bn(Shape::new(16, 256, 256));
+}
+
+/// As [`timing_16x256x256`] at 16×512×512 (4 MiB per tensor channel: past the caches).
+#[test]
+#[ignore]
+fn timing_16x512x512() {
+    time_bn(Shape::new(16, 512, 512));
+}
+
+fn time_bn(s: Shape) {
+    let g = gpu();
+    let mut rng = Rng::new(12);
+    let (x, gy) = (
+        upload(s, &rng.vec(s.numel())),
+        upload(s, &rng.vec(s.numel())),
+    );
+    let cs = Shape::flat(s.c);
+    let (gm, bt) = (upload(cs, &rng.vec(s.c)), upload(cs, &rng.vec(s.c)));
+    let z = |sh| Tensor::zeros(g, sh).unwrap();
+    let (y, st, dx, dg, db) = (z(s), z(Shape::flat(2 * s.c)), z(s), z(cs), z(cs));
+    let act = cloudfill::ops::elementwise::act_forward(g, Default::default(), &x, &y).unwrap();
+    eprintln!(
+        "batch-norm {s:?} on {}, one submit + wait, median of 21:",
+        g.summary()
+    );
+    eprintln!(
+        "  leaky_relu on the same tensor: {:.2} ms",
+        median_ms(&[&act], 21)
+    );
+    for bk in BLOCKINGS {
+        let fwd = bn::forward_with(g, bk, &x, &gm, &bt, &y, &st).unwrap();
+        let bwd = bn::backward_with(g, bk, &x, &gm, &st, &gy, &dx, &dg, &db).unwrap();
+        run(&fwd); // warm-up: pipelines, first touch of buffers
+        let (f, b): (Vec<_>, Vec<_>) = (fwd.iter().collect(), bwd.iter().collect());
+        let both: Vec<_> = fwd.iter().chain(&bwd).collect();
+        let passes: Vec<String> = both
+            .iter()
+            .map(|d| format!("{} {:.2}", d.entry(), median_ms(&[d], 21)))
+            .collect();
+        eprintln!(
+            "  {bk:?}: forward {:.2} ms, backward {:.2} ms, both {:.2} ms; passes: {}",
+            median_ms(&f, 21),
+            median_ms(&b, 21),
+            median_ms(&both, 21),
+            passes.join(", ")
+        );
+    }
+}
