@@ -177,8 +177,7 @@ impl<'g> Plan<'g> {
 
     /// Number of dispatches in one training step.
     pub fn dispatches_per_step(&self) -> usize {
-        self.compiled.zero_grads.len()
-            + 1
+        1
             + self.compiled.forward.len()
             + self.loss.len()
             + self.compiled.backward.len()
@@ -188,9 +187,8 @@ impl<'g> Plan<'g> {
     /// Every dispatch of one step, in order.
     pub fn step_dispatches(&self) -> impl Iterator<Item = &Dispatch> {
         let c = &self.compiled;
-        c.zero_grads
-            .iter()
-            .chain([&self.noise])
+        [&self.noise]
+            .into_iter()
             .chain(&c.forward)
             .chain(&self.loss)
             .chain(&c.backward)
@@ -204,7 +202,7 @@ impl<'g> Plan<'g> {
         let t = self.step;
         self.adam
             .set_params(self.gpu, &adam::params(&self.cfg.adam, self.n_params, t));
-        self.submit(self.step_dispatches())
+        self.submit(true, self.step_dispatches())
     }
 
     fn set_noise(&self, sigma: f32) {
@@ -213,8 +211,11 @@ impl<'g> Plan<'g> {
         self.noise.set_params(self.gpu, &p);
     }
 
-    fn submit<'a>(&self, ds: impl Iterator<Item = &'a Dispatch>) -> Result<()> {
+    fn submit<'a>(&self, zero: bool, ds: impl Iterator<Item = &'a Dispatch>) -> Result<()> {
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        if zero {
+            self.compiled.record_zero_grads(&mut enc);
+        }
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for d in ds {
@@ -230,8 +231,8 @@ impl<'g> Plan<'g> {
     pub fn gradient(&self) -> Result<f32> {
         self.set_noise(0.0);
         let c = &self.compiled;
-        let ds = c.zero_grads.iter().chain([&self.noise]).chain(&c.forward);
-        self.submit(ds.chain(&self.loss).chain(&c.backward))?;
+        let ds = [&self.noise].into_iter().chain(&c.forward);
+        self.submit(true, ds.chain(&self.loss).chain(&c.backward))?;
         self.set_noise(self.cfg.noise_std);
         self.read_loss()
     }
@@ -252,7 +253,7 @@ impl<'g> Plan<'g> {
         self.set_noise(0.0);
         let c = &self.compiled;
         let ds = [&self.noise].into_iter().chain(&c.forward).chain(&self.loss);
-        self.submit(ds)?;
+        self.submit(false, ds)?;
         self.set_noise(self.cfg.noise_std);
         c.values[self.output.0].read(self.gpu)
     }
@@ -319,6 +320,7 @@ impl Plan<'_> {
             mapped_at_creation: false,
         });
         let mut enc = dev.create_command_encoder(&Default::default());
+        self.compiled.record_zero_grads(&mut enc);
         for (i, d) in ds.iter().enumerate() {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: None,

@@ -242,10 +242,20 @@ pub struct Compiled {
     pub param_grads: Arena,
     pub param_views: Vec<Tensor>,
     pub grad_views: Vec<Tensor>,
-    /// Zeroes every gradient (parameters and activations): run first in each step.
-    pub zero_grads: Vec<Dispatch>,
     pub forward: Vec<Dispatch>,
     pub backward: Vec<Dispatch>,
+}
+
+impl Compiled {
+    /// Records the zeroing of every gradient (parameters and activations) into `enc`: buffer
+    /// clears, not dispatches, recorded before the step's compute pass.
+    pub fn record_zero_grads(&self, enc: &mut wgpu::CommandEncoder) {
+        let all = self.param_grads.all();
+        for t in self.grads.iter().flatten().chain([&all]) {
+            let (buf, offset) = t.raw();
+            enc.clear_buffer(buf, offset, Some(t.bytes()));
+        }
+    }
 }
 
 impl Tape {
@@ -266,29 +276,14 @@ impl Tape {
             .iter()
             .map(|&s| Tensor::zeros(gpu, s))
             .collect::<Result<Vec<_>>>()?;
-        let gshapes: Vec<Shape> = self
+        // One buffer per activation gradient: a backward kernel reads one gradient and writes
+        // another, and wgpu forbids binding one buffer read-only and read-write in a dispatch.
+        let grads = self
             .vars
             .iter()
             .zip(&self.needs_grad)
-            .filter(|(_, &g)| g)
-            .map(|(s, _)| *s)
-            .collect();
-        let (goffs, gfloats) = Arena::layout(&gshapes);
-        let act_grads = Arena::new(gpu, gfloats.max(4))?;
-        let mut grads = Vec::new();
-        let mut gi = 0;
-        for (s, &g) in self.vars.iter().zip(&self.needs_grad) {
-            grads.push(if g {
-                gi += 1;
-                Some(act_grads.view(goffs[gi - 1], *s)?)
-            } else {
-                None
-            });
-        }
-        let zero_grads = vec![
-            ew::fill(gpu, &param_grads.all(), 0.0)?,
-            ew::fill(gpu, &act_grads.all(), 0.0)?,
-        ];
+            .map(|(&s, &g)| g.then(|| Tensor::zeros(gpu, s)).transpose())
+            .collect::<Result<Vec<_>>>()?;
         let mut c = Compiled {
             values,
             grads,
@@ -296,7 +291,6 @@ impl Tape {
             param_grads,
             param_views,
             grad_views,
-            zero_grads,
             forward: Vec::new(),
             backward: Vec::new(),
         };

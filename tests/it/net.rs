@@ -64,7 +64,7 @@ fn golden_mini_dip_network_matches_pytorch() {
     }
     plan.step().unwrap();
     let loss = plan.read_loss().unwrap() as f64;
-    let want_loss: f64 = out["loss"].as_str().unwrap().parse().unwrap();
+    let want_loss = num(&out["loss"]);
     assert!((loss - want_loss).abs() < 1e-5 * want_loss.max(1.0), "loss {loss} vs {want_loss}");
     let y = plan.compiled.values[plan.output.0].read(g).unwrap();
     assert_close("y", &y, &to_f64(&f32s(&out["y"])), 1e-4, 1e-6);
@@ -75,17 +75,33 @@ fn golden_mini_dip_network_matches_pytorch() {
         let abs = if is_bias_before_bn(name) { 1e-6 } else { 2e-6 };
         assert_close(&format!("grad {name}"), &got, &want, 2e-3, abs);
     }
+    // Adam's first step moves each parameter by ≈ lr·g/(|g| + eps): where the true gradient is
+    // zero it normalises rounding noise into an arbitrary update. That holds for conv biases
+    // before batch-norm (golden README) and for a BN γ whose scale a later BN removes (LeakyReLU
+    // is positively homogeneous), so compare post-Adam values where PyTorch's gradient is real.
+    let lr = 0.02;
     for (name, v) in out["params_after_adam_step"].as_object().unwrap() {
-        if is_bias_before_bn(name) {
-            continue; // its PyTorch update is Adam-normalised rounding noise (golden README)
-        }
         let got = plan.read_param(name).unwrap();
-        assert_close(&format!("param {name}"), &got, &to_f64(&f32s(v)), 1e-4, 1e-5);
+        let (before, grad) = (f32s(&params[name]), f32s(&out["grads"][name]));
+        for (i, want) in f32s(v).iter().enumerate() {
+            let step = (got[i] - before[i]).abs();
+            assert!(step <= lr * 1.0001, "{name}[{i}]: Adam step {step} exceeds lr");
+            if grad[i].abs() > 1e-6 {
+                let ok = (got[i] - want).abs() <= 1e-5 + 1e-4 * want.abs();
+                assert!(ok, "param {name}[{i}] after Adam: got {}, want {want}", got[i]);
+            }
+        }
     }
     plan.render().unwrap();
     let after = plan.read_loss().unwrap() as f64;
-    let want_after: f64 = out["loss_after_step_same_x"].as_str().unwrap().parse().unwrap();
+    let want_after = num(&out["loss_after_step_same_x"]);
     assert!((after - want_after).abs() < 1e-4 * want_after, "{after} vs {want_after}");
+}
+
+fn num(v: &serde_json::Value) -> f64 {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .expect("a number")
 }
 
 fn is_bias_before_bn(name: &str) -> bool {
@@ -106,10 +122,17 @@ fn directional_derivative_of_network_and_loss() {
     let mask: Vec<f32> = (0..ch * h * w)
         .map(|_| (rng.uniform(0.0, 1.0) > 0.3) as u8 as f32)
         .collect();
+    // A smooth activation (LeakyReLU's kinks make finite differences of a whole network
+    // unreliable), and the other paths of the builder: skip branch + concat, bilinear
+    // upsampling, reflection padding, average-pool downsampling.
     let net = NetConfig {
         down: vec![8, 8],
         up: vec![8, 8],
-        skip: vec![4, 0],
+        skip: vec![4, 2],
+        act: cloudfill::ops::elementwise::Act::Swish,
+        upsample: Upsample::Bilinear,
+        padding: cloudfill::ops::conv2d::Padding::Reflection,
+        downsample: cloudfill::net::Downsample::Avg,
         ..NetConfig::default()
     };
     let problem = Problem {
@@ -172,7 +195,7 @@ fn fan_out_accumulates_gradients() {
     let one = resample::reference::upsample_backward(
         Upsample::Nearest,
         &to_f64(&half),
-        Shape::new(3, 10, 12),
+        Shape::new(3, 5, 6),
     );
     let want: Vec<f64> = one.iter().map(|v| 2.0 * v).collect();
     assert_close("fan-out gradient", &got, &want, 1e-5, 1e-6);
