@@ -130,10 +130,12 @@ impl Gpu {
             message,
         };
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(sig.shader.file()),
-            source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(sig.shader.source())),
-        });
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(sig.shader.file()),
+                source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(sig.shader.source())),
+            });
         let storage = |read_only| wgpu::BindingType::Buffer {
             ty: wgpu::BufferBindingType::Storage { read_only },
             has_dynamic_offset: false,
@@ -160,26 +162,32 @@ impl Gpu {
                 count: None,
             });
         }
-        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(sig.entry),
-            entries: &entries,
-        });
-        let pl = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(sig.entry),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(sig.entry),
-            layout: Some(&pl),
-            module: &module,
-            entry_point: Some(sig.entry),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants: overrides,
-                zero_initialize_workgroup_memory: false,
-            },
-            cache: None,
-        });
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(sig.entry),
+                entries: &entries,
+            });
+        let pl = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(sig.entry),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(sig.entry),
+                layout: Some(&pl),
+                module: &module,
+                entry_point: Some(sig.entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: overrides,
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(fail(e.to_string()));
         }

@@ -83,7 +83,11 @@ fn score(info: &wgpu::AdapterInfo) -> i32 {
         wgpu::DeviceType::Other => 10,
         wgpu::DeviceType::Cpu => 0,
     };
-    let b = if info.backend == wgpu::Backend::Gl { 0 } else { 5 };
+    let b = if info.backend == wgpu::Backend::Gl {
+        0
+    } else {
+        5
+    };
     t + b
 }
 
@@ -141,7 +145,8 @@ impl Gpu {
     pub fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
+        let wanted =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
         let features = adapter.features() & wanted;
         let desc = wgpu::DeviceDescriptor {
             label: Some("cloudfill"),

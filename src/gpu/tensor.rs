@@ -201,7 +201,10 @@ impl Arena {
         if offset % ARENA_ALIGN != 0 || offset / 4 + shape.padded() as u64 > self.floats as u64 {
             return Err(Error::invalid(
                 "arena view",
-                format!("{shape:?} at byte {offset} in an arena of {} floats", self.floats),
+                format!(
+                    "{shape:?} at byte {offset} in an arena of {} floats",
+                    self.floats
+                ),
             ));
         }
         Ok(Tensor {

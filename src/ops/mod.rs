@@ -1,11 +1,12 @@
 //! The ops: one file per kernel family, each with its Params mirror, GPU functions that build
 //! [`Dispatch`](crate::gpu::Dispatch)es (they never submit or read back), and a `reference`
 //! module of slow, obvious CPU code that is the specification the tests hold the GPU to.
+pub mod conv2d;
 pub mod elementwise;
 
 use crate::gpu::KernelSig;
 
 /// Every kernel signature of every family (the naga reflection test walks them).
 pub fn all_sigs() -> Vec<KernelSig> {
-    [elementwise::SIGS].concat()
+    [elementwise::SIGS, conv2d::SIGS].concat()
 }

@@ -3,7 +3,13 @@ use crate::common::*;
 use cloudfill::gpu::{Shape, Tensor};
 use cloudfill::ops::elementwise::{self as ew, reference, Act};
 
-const ACTS: [Act; 5] = [Act::None, Act::LeakyRelu, Act::Swish, Act::Elu, Act::Sigmoid];
+const ACTS: [Act; 5] = [
+    Act::None,
+    Act::LeakyRelu,
+    Act::Swish,
+    Act::Elu,
+    Act::Sigmoid,
+];
 
 #[test]
 fn activations_forward_and_backward_match_reference() {
@@ -24,8 +30,20 @@ fn activations_forward_and_backward_match_reference() {
         let want_dx: Vec<f64> = (0..x.len())
             .map(|i| dx0[i] as f64 + gy[i] as f64 * reference::act_grad(act, x[i] as f64))
             .collect();
-        assert_close(&format!("{act:?} y"), &ty.read(g).unwrap(), &want_y, 1e-5, 1e-6);
-        assert_close(&format!("{act:?} dx"), &tdx.read(g).unwrap(), &want_dx, 1e-5, 1e-6);
+        assert_close(
+            &format!("{act:?} y"),
+            &ty.read(g).unwrap(),
+            &want_y,
+            1e-5,
+            1e-6,
+        );
+        assert_close(
+            &format!("{act:?} dx"),
+            &tdx.read(g).unwrap(),
+            &want_dx,
+            1e-5,
+            1e-6,
+        );
     }
 }
 

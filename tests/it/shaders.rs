@@ -78,7 +78,13 @@ fn signatures_match_shader_bindings() {
             if sig.params > 0 {
                 want.push((sig.reads + sig.writes, "uniform".into(), sig.params));
             }
-            assert_eq!(used, want, "{}::{} bindings vs KernelSig", s.file(), ep.name);
+            assert_eq!(
+                used,
+                want,
+                "{}::{} bindings vs KernelSig",
+                s.file(),
+                ep.name
+            );
         }
     }
     for k in &sigs {
