@@ -1,0 +1,340 @@
+//! 2-D convolution (`shaders/conv2d.wgsl`): torch.nn.Conv2d cross-correlation on one `[C,H,W]`
+//! image, "same" padding p = (k−1)/2 (zero, or reflection as torch.nn.ReflectionPad2d), stride
+//! 1 or 2, out = ⌊(H + 2p − k)/stride⌋ + 1.
+//!
+//! - forward:         y[co,oy,ox] = b[co] + Σ_ci,ky,kx w[co,ci,ky,kx] · xp[ci, oy·s−p+ky, ox·s−p+kx]
+//! - backward_input:  dx += ∂L/∂x (every tap's gy·w added to the pixel the tap read)
+//! - backward_weight: dw[co,ci,ky,kx] += Σ_oy,ox gy[co,oy,ox] · xp[ci, oy·s−p+ky, ox·s−p+kx]
+//! - backward_bias:   db[co] += Σ_oy,ox gy[co,oy,ox]
+//!
+//! Weights are PyTorch's `[co][ci][ky][kx]`. Each function returns the dispatches of one plan
+//! step; scratch tensors (rearranged weights, partial sums) are allocated here, once, and live as
+//! long as the dispatches. Fast register-blocked kernels cover rows that are whole vec4 blocks
+//! (see [`Blocks`]); every other shape takes simple scalar kernels.
+use crate::error::{Error, Result};
+use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
+
+mod plan;
+pub use plan::Blocks;
+
+/// Padding of the input before the convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Padding {
+    /// Zeros outside the image.
+    #[default]
+    Zero,
+    /// torch.nn.ReflectionPad2d: index −1 reads 1, index H reads H−2.
+    Reflection,
+}
+
+/// A convolution layer's configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv2d {
+    pub cin: usize,
+    pub cout: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub padding: Padding,
+}
+
+impl Conv2d {
+    /// The padding on each side, (k−1)/2.
+    pub fn pad(&self) -> usize {
+        (self.k.saturating_sub(1)) / 2
+    }
+
+    /// "same" padding (k−1)/2; out = ⌊(H + 2p − k)/stride⌋ + 1. Err for even k, stride not 1|2,
+    /// channel mismatch, or reflection padding with H or W ≤ p.
+    pub fn out_shape(&self, input: Shape) -> Result<Shape> {
+        let bad = |why: String| Err(Error::invalid("conv2d", why));
+        if self.k % 2 == 0 {
+            return bad(format!(
+                "kernel size {} is even (only odd sizes have same padding)",
+                self.k
+            ));
+        }
+        if self.stride != 1 && self.stride != 2 {
+            return bad(format!(
+                "stride {} (only 1 and 2 are supported)",
+                self.stride
+            ));
+        }
+        if self.cin == 0 || self.cout == 0 {
+            return bad("zero channels".into());
+        }
+        if input.c != self.cin {
+            return Err(Error::shape("conv2d input channels", self.cin, input.c));
+        }
+        let p = self.pad();
+        if input.h == 0 || input.w == 0 {
+            return bad(format!("empty input {input:?}"));
+        }
+        if self.padding == Padding::Reflection && (input.h <= p || input.w <= p) {
+            return bad(format!(
+                "reflection padding {p} needs H and W > {p}, got {input:?}"
+            ));
+        }
+        let o = |n: usize| (n + 2 * p - self.k) / self.stride + 1;
+        Ok(Shape::new(self.cout, o(input.h), o(input.w)))
+    }
+
+    /// Number of weights, cout·cin·k·k.
+    pub fn weight_len(&self) -> usize {
+        self.cout * self.cin * self.k * self.k
+    }
+
+    fn flops(&self, out: Shape) -> f64 {
+        2.0 * (self.weight_len() * out.hw()) as f64
+    }
+}
+
+/// The multiply-adds ×2 of one forward pass (also of each backward pass), for GFLOP/s figures.
+pub fn flops(c: &Conv2d, input: Shape) -> Result<f64> {
+    Ok(c.flops(c.out_shape(input)?))
+}
+
+/// Mirror of `Params` in `conv2d.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Params {
+    pub cin: u32,
+    pub cout: u32,
+    pub h: u32,
+    pub w: u32,
+    pub ho: u32,
+    pub wo: u32,
+    pub np: u32,
+    pub rows: u32,
+    pub nch: u32,
+    pub n: u32,
+    pub _p: [u32; 2],
+}
+
+const P: usize = std::mem::size_of::<Params>();
+pub const WT: KernelSig = sig("cv_wt", 1, 1);
+pub const FWD: KernelSig = sig("cv_fwd", 3, 1);
+pub const BIN2: KernelSig = sig("cv_bin2", 2, 1);
+pub const BW: KernelSig = sig("cv_bw", 2, 1);
+pub const BB: KernelSig = sig("cv_bb", 1, 1);
+pub const SUM: KernelSig = sig("cv_sum", 1, 1);
+pub const FWD_S: KernelSig = sig("cv_fwd_s", 3, 1);
+pub const BIN_S: KernelSig = sig("cv_bin_s", 2, 1);
+pub const BW_S: KernelSig = sig("cv_bw_s", 2, 1);
+/// Every entry point of this family.
+pub const SIGS: &[KernelSig] = &[WT, FWD, BIN2, BW, BB, SUM, FWD_S, BIN_S, BW_S];
+
+const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
+    KernelSig {
+        shader: Shader::Conv2d,
+        entry,
+        reads,
+        writes,
+        params: P,
+    }
+}
+
+fn check(what: &str, t: &Tensor, want: Shape) -> Result<()> {
+    if t.shape != want {
+        return Err(Error::shape(format!("conv2d {what}"), want, t.shape));
+    }
+    Ok(())
+}
+
+fn check_len(what: &str, t: &Tensor, n: usize) -> Result<()> {
+    if t.numel() != n {
+        return Err(Error::shape(format!("conv2d {what} length"), n, t.numel()));
+    }
+    Ok(())
+}
+
+/// y = conv(x) (+ b); overwrites y.
+pub fn forward(
+    gpu: &Gpu,
+    c: &Conv2d,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    y: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    forward_with(gpu, Blocks::for_gpu(gpu), c, x, w, b, y)
+}
+
+/// dx += ∂L/∂x given gy = ∂L/∂y.
+pub fn backward_input(
+    gpu: &Gpu,
+    c: &Conv2d,
+    gy: &Tensor,
+    w: &Tensor,
+    dx: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    backward_input_with(gpu, Blocks::for_gpu(gpu), c, gy, w, dx)
+}
+
+/// dw += ∂L/∂w given the input x and gy = ∂L/∂y.
+pub fn backward_weight(
+    gpu: &Gpu,
+    c: &Conv2d,
+    x: &Tensor,
+    gy: &Tensor,
+    dw: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    backward_weight_with(gpu, Blocks::for_gpu(gpu), c, x, gy, dw)
+}
+
+/// db += Σ over pixels of gy.
+pub fn backward_bias(gpu: &Gpu, c: &Conv2d, gy: &Tensor, db: &Tensor) -> Result<Vec<Dispatch>> {
+    backward_bias_with(gpu, Blocks::for_gpu(gpu), c, gy, db)
+}
+
+/// [`forward`] with explicit blocks (tuning, and tests of the other adapter kind's blocking).
+pub fn forward_with(
+    gpu: &Gpu,
+    bl: Blocks,
+    c: &Conv2d,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    y: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let ys = c.out_shape(x.shape)?;
+    check("output", y, ys)?;
+    check_len("weight", w, c.weight_len())?;
+    if let Some(b) = b {
+        check_len("bias", b, c.cout)?;
+    }
+    plan::forward(gpu, bl.checked()?, c, x, w, b, y)
+}
+
+/// [`backward_input`] with explicit blocks.
+pub fn backward_input_with(
+    gpu: &Gpu,
+    bl: Blocks,
+    c: &Conv2d,
+    gy: &Tensor,
+    w: &Tensor,
+    dx: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    check("output gradient", gy, c.out_shape(dx.shape)?)?;
+    check_len("weight", w, c.weight_len())?;
+    plan::backward_input(gpu, bl.checked()?, c, gy, w, dx)
+}
+
+/// [`backward_weight`] with explicit blocks.
+pub fn backward_weight_with(
+    gpu: &Gpu,
+    bl: Blocks,
+    c: &Conv2d,
+    x: &Tensor,
+    gy: &Tensor,
+    dw: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    check("output gradient", gy, c.out_shape(x.shape)?)?;
+    check_len("weight gradient", dw, c.weight_len())?;
+    plan::backward_weight(gpu, bl.checked()?, c, x, gy, dw)
+}
+
+/// [`backward_bias`] with explicit blocks.
+pub fn backward_bias_with(
+    gpu: &Gpu,
+    bl: Blocks,
+    c: &Conv2d,
+    gy: &Tensor,
+    db: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    if gy.shape.c != c.cout {
+        return Err(Error::shape(
+            "conv2d output gradient channels",
+            c.cout,
+            gy.shape.c,
+        ));
+    }
+    check_len("bias gradient", db, c.cout)?;
+    plan::backward_bias(gpu, bl.checked()?, c, gy, db)
+}
+
+fn groups(n: usize, wg: u32) -> [u32; 3] {
+    groups_1d((n as u32).div_ceil(wg))
+}
+
+/// CPU reference in f64: the obvious loops. This is the specification.
+pub mod reference {
+    use super::{Conv2d, Padding};
+    use crate::gpu::Shape;
+
+    /// Padded coordinate → source coordinate (None: a zero of zero padding).
+    pub fn src(c: &Conv2d, i: isize, n: usize) -> Option<usize> {
+        let n = n as isize;
+        match c.padding {
+            Padding::Zero => (0..n).contains(&i).then_some(i as usize),
+            Padding::Reflection => {
+                let mut j = i.abs();
+                if j >= n {
+                    j = 2 * n - 2 - j;
+                }
+                Some(j as usize)
+            }
+        }
+    }
+
+    /// Calls f(weight index, y index, x index) for every tap that reads the input.
+    fn taps(c: &Conv2d, xs: Shape, mut f: impl FnMut(usize, usize, usize)) {
+        let os = c.out_shape(xs).expect("valid conv shape");
+        let (k, p, s) = (c.k, c.pad() as isize, c.stride as isize);
+        for co in 0..c.cout {
+            for ci in 0..c.cin {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let wi = ((co * c.cin + ci) * k + ky) * k + kx;
+                        for oy in 0..os.h {
+                            let Some(iy) = src(c, oy as isize * s - p + ky as isize, xs.h) else {
+                                continue;
+                            };
+                            for ox in 0..os.w {
+                                let Some(ix) = src(c, ox as isize * s - p + kx as isize, xs.w)
+                                else {
+                                    continue;
+                                };
+                                let yi = (co * os.h + oy) * os.w + ox;
+                                f(wi, yi, (ci * xs.h + iy) * xs.w + ix);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// y = conv(x) + b.
+    pub fn forward(c: &Conv2d, x: &[f64], xs: Shape, w: &[f64], b: Option<&[f64]>) -> Vec<f64> {
+        let os = c.out_shape(xs).expect("valid conv shape");
+        let mut y = vec![0.0; os.numel()];
+        if let Some(b) = b {
+            for (i, v) in y.iter_mut().enumerate() {
+                *v = b[i / os.hw()];
+            }
+        }
+        taps(c, xs, |wi, yi, xi| y[yi] += w[wi] * x[xi]);
+        y
+    }
+
+    /// (dx, dw, db) of L = Σ y·gy.
+    pub fn backward(
+        c: &Conv2d,
+        x: &[f64],
+        xs: Shape,
+        w: &[f64],
+        gy: &[f64],
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let os = c.out_shape(xs).expect("valid conv shape");
+        let mut dx = vec![0.0; xs.numel()];
+        let mut dw = vec![0.0; c.weight_len()];
+        taps(c, xs, |wi, yi, xi| {
+            dx[xi] += gy[yi] * w[wi];
+            dw[wi] += gy[yi] * x[xi];
+        });
+        let db = (0..c.cout)
+            .map(|co| gy[co * os.hw()..(co + 1) * os.hw()].iter().sum())
+            .collect();
+        (dx, dw, db)
+    }
+}

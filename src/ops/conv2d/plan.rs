@@ -1,0 +1,349 @@
+//! Building the conv2d dispatches: which kernel, which blocking, which scratch tensors.
+//!
+//! Fast path (register-blocked vec4 kernels) when the input rows and output rows are whole vec4s
+//! and the stride divides the row exactly: W % 4 = 0, Wo % 4 = 0, W = stride·Wo, k ≤ 5 (for
+//! stride-2 dx also W % 8 = 0, which follows). Everything else takes the scalar kernels.
+use super::{groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S};
+use super::{SUM, WT};
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, Shape, Tensor};
+
+/// Register-block sizes of the fast kernels, one row per adapter kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocks {
+    /// Invocations per workgroup.
+    pub wg: u32,
+    /// Output x positions per forward invocation, in vec4s (1 or 2; 1 where Wo % 8 ≠ 0).
+    pub nx4: u32,
+    /// Output channels per forward / dx invocation, in vec4s (1 or 2).
+    pub nc4: u32,
+    /// Output channels per weight-gradient invocation (≤ 8).
+    pub ncw: u32,
+    /// Invocations the reductions aim for (partial-sum chunks are sized from it).
+    pub target: usize,
+}
+
+impl Blocks {
+    /// CPU drivers (lavapipe): big blocks — each load instruction is costly, registers are not.
+    pub const CPU: Blocks = Blocks {
+        wg: 64,
+        nx4: 2,
+        nc4: 2,
+        ncw: 8,
+        target: 1024,
+    };
+    /// Real GPUs: small blocks, many invocations.
+    pub const GPU: Blocks = Blocks {
+        wg: 64,
+        nx4: 1,
+        nc4: 1,
+        ncw: 4,
+        target: 1 << 16,
+    };
+
+    /// Err unless the shaders support these sizes.
+    pub fn checked(self) -> Result<Blocks> {
+        let ok = (1..=1024).contains(&self.wg)
+            && (1..=2).contains(&self.nx4)
+            && (1..=2).contains(&self.nc4)
+            && (1..=8).contains(&self.ncw)
+            && self.target > 0;
+        if !ok {
+            return Err(Error::invalid("conv2d blocks", format!("{self:?}")));
+        }
+        Ok(self)
+    }
+
+    /// The blocks for this adapter.
+    pub fn for_gpu(gpu: &Gpu) -> Blocks {
+        if gpu.is_cpu() {
+            Blocks::CPU
+        } else {
+            Blocks::GPU
+        }
+    }
+}
+
+/// Whether the fast kernels cover input `xs` → output `os`.
+pub fn fast(c: &Conv2d, xs: Shape, os: Shape) -> bool {
+    c.k <= 5 && xs.w % 4 == 0 && os.w % 4 == 0 && xs.w == c.stride * os.w
+}
+
+type Ov = Vec<(&'static str, f64)>;
+
+fn ov(c: &Conv2d, wg: u32) -> Ov {
+    let padm = match c.padding {
+        Padding::Zero => 0.0,
+        Padding::Reflection => 1.0,
+    };
+    vec![
+        ("WG", wg as f64),
+        ("K", c.k as f64),
+        ("S", c.stride as f64),
+        ("PAD", c.pad() as f64),
+        ("PADM", padm),
+    ]
+}
+
+fn flag(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+fn params(cin: usize, cout: usize, xs: Shape, os: Shape) -> Params {
+    Params {
+        cin: cin as u32,
+        cout: cout as u32,
+        h: xs.h as u32,
+        w: xs.w as u32,
+        ho: os.h as u32,
+        wo: os.w as u32,
+        ..Default::default()
+    }
+}
+
+fn round_up(n: usize, m: usize) -> usize {
+    n.div_ceil(m) * m
+}
+
+/// Rearranged weights wt[a][ky][kx][np] (a = ci, or co with `tr`), taps flipped with `flip`.
+fn rearrange(
+    gpu: &Gpu,
+    c: &Conv2d,
+    w: &Tensor,
+    tr: bool,
+    flip: bool,
+    np: usize,
+) -> Result<(Tensor, Dispatch)> {
+    let a = if tr { c.cout } else { c.cin };
+    let n = a * c.k * c.k * np;
+    let wt = Tensor::zeros(gpu, Shape::flat(n))?;
+    let mut o = ov(c, 64);
+    o.push(("TR", flag(tr)));
+    o.push(("FLIP", flag(flip)));
+    let k = gpu.kernel(WT, &o)?;
+    let mut p = params(c.cin, c.cout, Shape::flat(0), Shape::flat(0));
+    p.np = np as u32;
+    p.n = n as u32;
+    let d = gpu.dispatch(&k, &[w], &[&wt], Some(&p), groups(n, 64))?;
+    Ok((wt, d))
+}
+
+/// `y (+)= conv(x)` with the fast kernel; wt from [`rearrange`] with `np` channels.
+#[allow(clippy::too_many_arguments)]
+fn fast_conv(
+    gpu: &Gpu,
+    bl: Blocks,
+    c: &Conv2d,
+    x: &Tensor,
+    wt: &Tensor,
+    np: usize,
+    b: Option<&Tensor>,
+    y: &Tensor,
+    acc: bool,
+) -> Result<Dispatch> {
+    let (xs, ys) = (x.shape, y.shape);
+    let nx4 = if bl.nx4 == 2 && ys.w % 8 == 0 { 2 } else { 1 };
+    let mut o = ov(c, bl.wg);
+    o.extend([
+        ("NX4", nx4 as f64),
+        ("NC4", bl.nc4 as f64),
+        ("ACC", flag(acc)),
+        ("BIAS", flag(b.is_some())),
+    ]);
+    let k = gpu.kernel(FWD, &o)?;
+    let mut p = params(xs.c, ys.c, xs, ys);
+    p.np = np as u32;
+    let n = ys.w / (4 * nx4 as usize) * ys.h * (np / (4 * bl.nc4 as usize));
+    gpu.dispatch(
+        &k,
+        &[x, wt, b.unwrap_or(x)],
+        &[y],
+        Some(&p),
+        groups(n, bl.wg),
+    )
+}
+
+pub(super) fn forward(
+    gpu: &Gpu,
+    bl: Blocks,
+    c: &Conv2d,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    y: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let (xs, ys) = (x.shape, y.shape);
+    if fast(c, xs, ys) {
+        let np = round_up(c.cout, 4 * bl.nc4 as usize);
+        let (wt, d0) = rearrange(gpu, c, w, false, false, np)?;
+        return Ok(vec![d0, fast_conv(gpu, bl, c, x, &wt, np, b, y, false)?]);
+    }
+    let mut o = ov(c, 64);
+    o.push(("BIAS", flag(b.is_some())));
+    let k = gpu.kernel(FWD_S, &o)?;
+    let p = params(c.cin, c.cout, xs, ys);
+    Ok(vec![gpu.dispatch(
+        &k,
+        &[x, w, b.unwrap_or(x)],
+        &[y],
+        Some(&p),
+        groups(ys.numel(), 64),
+    )?])
+}
+
+/// The scalar dx gather: everything, or with `border` only the reflected out-of-image taps.
+fn bin_simple(
+    gpu: &Gpu,
+    c: &Conv2d,
+    gy: &Tensor,
+    w: &Tensor,
+    dx: &Tensor,
+    border: bool,
+) -> Result<Dispatch> {
+    let mut o = ov(c, 64);
+    o.push(("BORDER", flag(border)));
+    let k = gpu.kernel(BIN_S, &o)?;
+    let p = params(c.cin, c.cout, dx.shape, gy.shape);
+    gpu.dispatch(&k, &[gy, w], &[dx], Some(&p), groups(dx.numel(), 64))
+}
+
+pub(super) fn backward_input(
+    gpu: &Gpu,
+    bl: Blocks,
+    c: &Conv2d,
+    gy: &Tensor,
+    w: &Tensor,
+    dx: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let (xs, ys) = (dx.shape, gy.shape);
+    if !fast(c, xs, ys) {
+        return Ok(vec![bin_simple(gpu, c, gy, w, dx, false)?]);
+    }
+    let np = round_up(c.cin, 4 * bl.nc4 as usize);
+    let zero = Conv2d {
+        padding: Padding::Zero,
+        ..*c
+    };
+    let mut ds = Vec::new();
+    if c.stride == 1 {
+        // dx = conv(gy, flipped transposed w) with the same padding, zero semantics.
+        let (wt, d0) = rearrange(gpu, c, w, true, true, np)?;
+        let t = Conv2d {
+            cin: c.cout,
+            cout: c.cin,
+            ..zero
+        };
+        ds.push(d0);
+        ds.push(fast_conv(gpu, bl, &t, gy, &wt, np, None, dx, true)?);
+    } else {
+        let (wt, d0) = rearrange(gpu, c, w, true, false, np)?;
+        let mut o = ov(&zero, bl.wg);
+        o.push(("NC4", bl.nc4 as f64));
+        let k = gpu.kernel(BIN2, &o)?;
+        let mut p = params(c.cin, c.cout, xs, ys);
+        p.np = np as u32;
+        let n = xs.w / 8 * xs.h * (np / (4 * bl.nc4 as usize));
+        ds.push(d0);
+        ds.push(gpu.dispatch(&k, &[gy, &wt], &[dx], Some(&p), groups(n, bl.wg))?);
+    }
+    if c.padding == Padding::Reflection {
+        ds.push(bin_simple(gpu, c, gy, w, dx, true)?);
+    }
+    Ok(ds)
+}
+
+/// `out += Σ_c part[c·stride + i]` for i < n.
+fn sum(
+    gpu: &Gpu,
+    part: &Tensor,
+    out: &Tensor,
+    n: usize,
+    stride: usize,
+    nch: usize,
+) -> Result<Dispatch> {
+    let k = gpu.kernel(SUM, &[("WG", 64.0)])?;
+    let p = Params {
+        n: n as u32,
+        np: stride as u32,
+        nch: nch as u32,
+        ..Default::default()
+    };
+    gpu.dispatch(&k, &[part], &[out], Some(&p), groups(n, 64))
+}
+
+/// Chunks of `len` items for `per` invocations per chunk, aiming at `target` invocations:
+/// (items per chunk, chunks).
+fn chunks(len: usize, per: usize, target: usize, min_items: usize) -> (usize, usize) {
+    let want = target
+        .div_ceil(per.max(1))
+        .clamp(1, len.div_ceil(min_items).max(1));
+    let rows = len.div_ceil(want).max(1);
+    (rows, len.div_ceil(rows).max(1))
+}
+
+pub(super) fn backward_weight(
+    gpu: &Gpu,
+    bl: Blocks,
+    c: &Conv2d,
+    x: &Tensor,
+    gy: &Tensor,
+    dw: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let (xs, ys) = (x.shape, gy.shape);
+    let wl = c.weight_len();
+    let mut p = params(c.cin, c.cout, xs, ys);
+    let (d, nch) = if fast(c, xs, ys) {
+        let ncb = c.cout.div_ceil(bl.ncw as usize);
+        let (rows, nch) = chunks(ys.h, c.cin * ncb, bl.target, 2);
+        (p.rows, p.nch) = (rows as u32, nch as u32);
+        let mut o = ov(c, bl.wg);
+        o.push(("NCW", bl.ncw as f64));
+        let k = gpu.kernel(BW, &o)?;
+        let part = Tensor::zeros(gpu, Shape::flat(nch * wl))?;
+        let n = c.cin * ncb * nch;
+        (
+            gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), groups(n, bl.wg))?,
+            (part, nch),
+        )
+    } else {
+        let (rows, nch) = chunks(ys.h, wl, bl.target, 8);
+        (p.rows, p.nch, p.n) = (rows as u32, nch as u32, wl as u32);
+        let k = gpu.kernel(BW_S, &ov(c, 64))?;
+        let part = Tensor::zeros(gpu, Shape::flat(nch * wl))?;
+        (
+            gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), groups(nch * wl, 64))?,
+            (part, nch),
+        )
+    };
+    let (part, nch) = nch;
+    Ok(vec![d, sum(gpu, &part, dw, wl, wl, nch)?])
+}
+
+pub(super) fn backward_bias(
+    gpu: &Gpu,
+    bl: Blocks,
+    c: &Conv2d,
+    gy: &Tensor,
+    db: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let hw = gy.shape.hw();
+    let v4 = hw % 4 == 0;
+    let len = if v4 { hw / 4 } else { hw };
+    let (rows, nch) = chunks(len, c.cout, bl.target, 64);
+    let k = gpu.kernel(BB, &[("WG", 64.0), ("V4", flag(v4))])?;
+    let p = Params {
+        cout: c.cout as u32,
+        ho: gy.shape.h as u32,
+        wo: gy.shape.w as u32,
+        rows: rows as u32,
+        nch: nch as u32,
+        ..Default::default()
+    };
+    let part = Tensor::zeros(gpu, Shape::flat(nch * c.cout))?;
+    let d = gpu.dispatch(&k, &[gy], &[&part], Some(&p), groups(nch * c.cout, 64))?;
+    Ok(vec![d, sum(gpu, &part, db, c.cout, c.cout, nch)?])
+}
