@@ -87,6 +87,16 @@ fn main() {
                 .map(|(k, v)| format!("{k} {:.0} %", 100.0 * v / total))
                 .collect();
             println!("  profile (timestamps, one pass per dispatch: {:.4} s): {}", total, parts.join(", "));
+            let top: usize = std::env::var("CLOUDFILL_BENCH_TOP")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let mut idx: Vec<usize> = (0..times.len()).collect();
+            idx.sort_by(|&a, &b| times[b].seconds.total_cmp(&times[a].seconds));
+            for &i in idx.iter().take(top) {
+                let t = &times[i];
+                println!("    #{i:<4} {:<12} {:<24} {:.2} ms", t.shader.file(), t.entry, t.seconds * 1e3);
+            }
         }
     }
 }
