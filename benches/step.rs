@@ -37,10 +37,20 @@ fn main() {
         let levels = if n >= 128 { 6 } else { 5 };
         let net = NetConfig::with_levels(levels);
         let latent: Vec<f32> = (0..2 * n * n)
-            .map(|i| if i < n * n { (i / n) as f32 / n as f32 } else { (i % n) as f32 / n as f32 })
+            .map(|i| {
+                if i < n * n {
+                    (i / n) as f32 / n as f32
+                } else {
+                    (i % n) as f32 / n as f32
+                }
+            })
             .collect();
-        let target: Vec<f32> = (0..8 * n * n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
-        let mask: Vec<f32> = (0..8 * n * n).map(|i| ((i % (n * n)) % 5 != 0) as u8 as f32).collect();
+        let target: Vec<f32> = (0..8 * n * n)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
+            .collect();
+        let mask: Vec<f32> = (0..8 * n * n)
+            .map(|i| ((i % (n * n)) % 5 != 0) as u8 as f32)
+            .collect();
         let p = Problem {
             latent: &latent,
             latent_channels: 2,
@@ -86,7 +96,11 @@ fn main() {
                 .iter()
                 .map(|(k, v)| format!("{k} {:.0} %", 100.0 * v / total))
                 .collect();
-            println!("  profile (timestamps, one pass per dispatch: {:.4} s): {}", total, parts.join(", "));
+            println!(
+                "  profile (timestamps, one pass per dispatch: {:.4} s): {}",
+                total,
+                parts.join(", ")
+            );
             let top: usize = std::env::var("CLOUDFILL_BENCH_TOP")
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -95,7 +109,12 @@ fn main() {
             idx.sort_by(|&a, &b| times[b].seconds.total_cmp(&times[a].seconds));
             for &i in idx.iter().take(top) {
                 let t = &times[i];
-                println!("    #{i:<4} {:<12} {:<24} {:.2} ms", t.shader.file(), t.entry, t.seconds * 1e3);
+                println!(
+                    "    #{i:<4} {:<12} {:<24} {:.2} ms",
+                    t.shader.file(),
+                    t.entry,
+                    t.seconds * 1e3
+                );
             }
         }
     }

@@ -77,8 +77,13 @@ pub struct Dip<'g> {
 impl<'g> Dip<'g> {
     pub fn new(gpu: &'g Gpu, cfg: DipConfig) -> Result<Dip<'g>> {
         cfg.net.validate()?;
-        if !(cfg.lr > 0.0 && cfg.lr.is_finite()) || !(cfg.noise_std >= 0.0) {
-            return Err(Error::invalid("settings", "lr must be > 0 and noise_std >= 0"));
+        let ok =
+            cfg.lr > 0.0 && cfg.lr.is_finite() && cfg.noise_std >= 0.0 && cfg.noise_std.is_finite();
+        if !ok {
+            return Err(Error::invalid(
+                "settings",
+                "lr must be > 0 and noise_std >= 0",
+            ));
         }
         Ok(Dip {
             gpu,
@@ -95,7 +100,10 @@ impl<'g> Dip<'g> {
     /// The sources, H×W×C_k each; the first is the image to inpaint, the rest are guides.
     pub fn set_target(&mut self, targets: Vec<Image>) -> Result<()> {
         let Some(first) = targets.first() else {
-            return Err(Error::invalid("sources", "at least one source image is needed"));
+            return Err(Error::invalid(
+                "sources",
+                "at least one source image is needed",
+            ));
         };
         let (h, w) = (first.h, first.w);
         for (i, t) in targets.iter().enumerate() {
@@ -103,7 +111,11 @@ impl<'g> Dip<'g> {
                 return Err(Error::shape(format!("source {i} size"), (h, w), (t.h, t.w)));
             }
             if t.c == 0 || t.data.len() != t.h * t.w * t.c {
-                return Err(Error::shape(format!("source {i} data"), t.h * t.w * t.c, t.data.len()));
+                return Err(Error::shape(
+                    format!("source {i} data"),
+                    t.h * t.w * t.c,
+                    t.data.len(),
+                ));
             }
         }
         if h == 0 || w == 0 {
@@ -119,7 +131,11 @@ impl<'g> Dip<'g> {
     /// One mask per source, H×W, true = clear.
     pub fn set_mask(&mut self, masks: Vec<Mask>) -> Result<()> {
         if masks.len() != self.targets.len() {
-            return Err(Error::shape("number of masks", self.targets.len(), masks.len()));
+            return Err(Error::shape(
+                "number of masks",
+                self.targets.len(),
+                masks.len(),
+            ));
         }
         for (i, (m, t)) in masks.iter().zip(&self.targets).enumerate() {
             if (m.h, m.w) != (t.h, t.w) || m.clear.len() != t.h * t.w {

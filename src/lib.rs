@@ -45,8 +45,8 @@
 //! - [`ops`]: one module per WGSL kernel family (`shaders/*.wgsl`), each with its CPU reference.
 pub mod error;
 pub mod gpu;
-pub mod metrics;
 pub mod io;
+pub mod metrics;
 pub mod ops;
 pub mod synthetic;
 

@@ -177,11 +177,7 @@ impl<'g> Plan<'g> {
 
     /// Number of dispatches in one training step.
     pub fn dispatches_per_step(&self) -> usize {
-        1
-            + self.compiled.forward.len()
-            + self.loss.len()
-            + self.compiled.backward.len()
-            + 1
+        1 + self.compiled.forward.len() + self.loss.len() + self.compiled.backward.len() + 1
     }
 
     /// Every dispatch of one step, in order.
@@ -252,7 +248,10 @@ impl<'g> Plan<'g> {
     pub fn render(&self) -> Result<Vec<f32>> {
         self.set_noise(0.0);
         let c = &self.compiled;
-        let ds = [&self.noise].into_iter().chain(&c.forward).chain(&self.loss);
+        let ds = [&self.noise]
+            .into_iter()
+            .chain(&c.forward)
+            .chain(&self.loss);
         self.submit(false, ds)?;
         self.set_noise(self.cfg.noise_std);
         c.values[self.output.0].read(self.gpu)

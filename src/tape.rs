@@ -131,7 +131,11 @@ impl Tape {
     pub fn conv2d(&mut self, name: &str, x: Var, conv: Conv2d, bias: bool) -> Result<Var> {
         let xs = self.shape(x);
         if xs.c != conv.cin {
-            return Err(Error::shape(format!("{name} input channels"), conv.cin, xs.c));
+            return Err(Error::shape(
+                format!("{name} input channels"),
+                conv.cin,
+                xs.c,
+            ));
         }
         let ys = conv.out_shape(xs)?;
         let bound = 1.0 / ((conv.cin * conv.k * conv.k) as f32).sqrt();

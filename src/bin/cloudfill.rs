@@ -318,7 +318,10 @@ fn demo(a: &DemoArgs) -> Result<()> {
         io::output_guard(p, a.overwrite)?;
     }
     if a.size < 16 || a.size % 16 != 0 {
-        bail!("--size must be a multiple of 16 and at least 16 (got {})", a.size);
+        bail!(
+            "--size must be a multiple of 16 and at least 16 (got {})",
+            a.size
+        );
     }
     let gpu = open_gpu(a.quiet)?;
     let scene = synthetic::scene(a.size, a.size, a.seed);
@@ -345,7 +348,14 @@ fn demo(a: &DemoArgs) -> Result<()> {
         );
     }
     let masks = vec![mask.clone(), Mask::clear(h, w)];
-    let (out, secs, _) = run_fit(&gpu, cfg, a.steps, vec![cloudy.clone(), sar], masks, a.quiet)?;
+    let (out, secs, _) = run_fit(
+        &gpu,
+        cfg,
+        a.steps,
+        vec![cloudy.clone(), sar],
+        masks,
+        a.quiet,
+    )?;
     let result_img = &out[0];
     io::write_geotiff(&result, result_img, None, &[], None)?;
     write_preview(&prev, &mask, &cloudy, result_img)?;
@@ -386,7 +396,10 @@ fn window(a: &InpaintArgs) -> Result<Option<Window>> {
             xsize: v[2],
             ysize: v[3],
         }),
-        Some(v) => bail!("--window needs XOFF,YOFF,XSIZE,YSIZE (4 numbers), got {}", v.len()),
+        Some(v) => bail!(
+            "--window needs XOFF,YOFF,XSIZE,YSIZE (4 numbers), got {}",
+            v.len()
+        ),
     })
 }
 
@@ -438,7 +451,12 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
     for p in &outs {
         io::output_guard(p, a.overwrite)?;
     }
-    let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("").to_lowercase();
+    let ext = a
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_lowercase();
     if !matches!(ext.as_str(), "tif" | "tiff" | "npy") {
         bail!("{}: --out must end in .tif, .tiff or .npy", a.out.display());
     }
@@ -474,7 +492,9 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
     let mut georef = target.georef.clone();
     let mut notes = Vec::new();
     if bad > 0 {
-        notes.push(format!("{bad} clear pixels of the target are nodata/NaN: masked out"));
+        notes.push(format!(
+            "{bad} clear pixels of the target are nodata/NaN: masked out"
+        ));
     }
     for p in &a.s1 {
         let r = io::read_raster(p, Some(&[1, 2]), win)
@@ -485,14 +505,18 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
         let mut m = Mask::clear(h, w);
         let n = and_valid(&mut m.clear, &Some(valid));
         if n > 0 {
-            notes.push(format!("{}: {n} nodata/invalid pixels masked out", p.display()));
+            notes.push(format!(
+                "{}: {n} nodata/invalid pixels masked out",
+                p.display()
+            ));
         }
         georef = georef.or(r.georef);
         sources.push(img);
         masks.push(m);
     }
     for p in &a.guide {
-        let r = io::read_raster(p, None, win).with_context(|| format!("reading guide {}", p.display()))?;
+        let r = io::read_raster(p, None, win)
+            .with_context(|| format!("reading guide {}", p.display()))?;
         same_size(p, &r.image, h, w)?;
         let mut m = Mask::clear(h, w);
         let n = and_valid(&mut m.clear, &r.valid);
@@ -508,7 +532,12 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
             let t = read_target(a, p, win)?;
             same_size(p, &t.image, h, w)?;
             if t.image.c != target.image.c {
-                bail!("{}: {} bands, the target has {}", p.display(), t.image.c, target.image.c);
+                bail!(
+                    "{}: {} bands, the target has {}",
+                    p.display(),
+                    t.image.c,
+                    target.image.c
+                );
             }
             Some(t.image)
         }
@@ -536,7 +565,8 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
         for p in 0..h * w {
             if mask.clear[p] {
                 let c = result.c;
-                result.data[p * c..(p + 1) * c].copy_from_slice(&target.image.data[p * c..(p + 1) * c]);
+                result.data[p * c..(p + 1) * c]
+                    .copy_from_slice(&target.image.data[p * c..(p + 1) * c]);
             }
         }
     }
@@ -548,10 +578,15 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
     if let Some(p) = &a.preview {
         write_preview(p, &user_mask, &target.image, &result)?;
     }
-    let scores = truth.as_ref().map(|t| score(&result, t, &target.image, &user_mask));
+    let scores = truth
+        .as_ref()
+        .map(|t| score(&result, t, &target.image, &user_mask));
     if !quiet {
-        eprintln!("done in {secs:.1} s ({:.2} steps/s); final loss {}", a.fit.steps as f64 / secs,
-            loss.map_or("-".into(), |l| format!("{l:.6}")));
+        eprintln!(
+            "done in {secs:.1} s ({:.2} steps/s); final loss {}",
+            a.fit.steps as f64 / secs,
+            loss.map_or("-".into(), |l| format!("{l:.6}"))
+        );
         eprintln!("wrote {}", a.out.display());
     }
     if let Some((s, b)) = &scores {
@@ -587,12 +622,31 @@ fn scores_json(s: &metrics::Scores) -> serde_json::Value {
 }
 
 /// Scores of the result and of the mean-fill baseline on the first 3 bands (SPEC §6).
-fn score(result: &Image, truth: &Image, input: &Image, mask: &Mask) -> (metrics::Scores, metrics::Scores) {
+fn score(
+    result: &Image,
+    truth: &Image,
+    input: &Image,
+    mask: &Mask,
+) -> (metrics::Scores, metrics::Scores) {
     let c = result.c.min(3);
-    let pick = |img: &Image| img.channels(&(0..c).collect::<Vec<_>>()).expect("bands exist");
+    let pick = |img: &Image| {
+        img.channels(&(0..c).collect::<Vec<_>>())
+            .expect("bands exist")
+    };
     let (r, t, i) = (pick(result), pick(truth), pick(input));
     let s = metrics::scores(&r.data, &t.data, r.h, r.w, c, &mask.clear);
     let base = metrics::mean_fill(&i.data, i.h, i.w, c, &mask.clear);
     let b = metrics::scores(&base, &t.data, r.h, r.w, c, &mask.clear);
     (s, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

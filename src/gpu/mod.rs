@@ -218,6 +218,6 @@ impl Gpu {
 
     /// Largest storage buffer binding this device allows, in bytes.
     pub fn max_binding(&self) -> u64 {
-        self.limits.max_storage_buffer_binding_size as u64
+        self.limits.max_storage_buffer_binding_size
     }
 }

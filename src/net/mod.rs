@@ -110,15 +110,25 @@ impl NetConfig {
                 ),
             ));
         }
-        for (what, v) in [("filter_down", &self.filter_down), ("filter_up", &self.filter_up)] {
+        for (what, v) in [
+            ("filter_down", &self.filter_down),
+            ("filter_up", &self.filter_up),
+        ] {
             if v.len() != 1 && v.len() != l {
                 return Err(Error::invalid(what, "give one size or one per level"));
             }
         }
-        let ks = self.filter_down.iter().chain(&self.filter_up).chain([&self.filter_skip]);
+        let ks = self
+            .filter_down
+            .iter()
+            .chain(&self.filter_up)
+            .chain([&self.filter_skip]);
         for &k in ks {
             if k % 2 == 0 {
-                return Err(Error::invalid("filter size", format!("{k} is even; use 1, 3, 5, …")));
+                return Err(Error::invalid(
+                    "filter size",
+                    format!("{k} is even; use 1, 3, 5, …"),
+                ));
             }
         }
         if self.down.iter().chain(&self.up).any(|&c| c == 0) {
@@ -178,8 +188,17 @@ impl NetConfig {
         );
         let d = self.down[i];
         // deeper branch
-        let stride = if self.downsample == Downsample::Stride { 2 } else { 1 };
-        let mut h = t.conv2d(&format!("down1.{i}"), x, self.conv(cin, d, kd, stride), self.bias)?;
+        let stride = if self.downsample == Downsample::Stride {
+            2
+        } else {
+            1
+        };
+        let mut h = t.conv2d(
+            &format!("down1.{i}"),
+            x,
+            self.conv(cin, d, kd, stride),
+            self.bias,
+        )?;
         h = match self.downsample {
             Downsample::Stride => h,
             Downsample::Avg => t.pool(Pool::Avg, h),
@@ -206,7 +225,12 @@ impl NetConfig {
         h = self.cba(t, (&n5.0, &n5.1), h, self.conv(c, self.up[i], ku, 1))?;
         if self.need_1x1_up {
             let n1 = (format!("up1.{i}"), format!("bn_u1.{i}"));
-            h = self.cba(t, (&n1.0, &n1.1), h, self.conv(self.up[i], self.up[i], 1, 1))?;
+            h = self.cba(
+                t,
+                (&n1.0, &n1.1),
+                h,
+                self.conv(self.up[i], self.up[i], 1, 1),
+            )?;
         }
         Ok(h)
     }

@@ -45,7 +45,10 @@ fn synthetic_scene_loss_falls_and_hole_beats_mean_fill() {
     let base = metrics::scores(&base, &s.truth, 64, 64, 3, &s.clear);
     let (o, b) = (ours.psnr_cloud.unwrap(), base.psnr_cloud.unwrap());
     eprintln!("PSNR in the hole: {o:.2} dB vs mean-fill {b:.2} dB");
-    assert!(o >= b + 3.0, "PSNR in the hole {o:.2} dB vs mean-fill {b:.2} dB");
+    assert!(
+        o >= b + 3.0,
+        "PSNR in the hole {o:.2} dB vs mean-fill {b:.2} dB"
+    );
 }
 
 fn tiny_problem(seed: u64, h: usize, w: usize) -> Vec<f32> {
@@ -53,7 +56,8 @@ fn tiny_problem(seed: u64, h: usize, w: usize) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let img: Vec<f32> = (0..h * w * 2).map(|_| rng.uniform(0.0, 1.0)).collect();
     let clear: Vec<bool> = (0..h * w).map(|i| i % 7 != 0).collect();
-    dip.set_target(vec![Image::new(h, w, 2, img).unwrap()]).unwrap();
+    dip.set_target(vec![Image::new(h, w, 2, img).unwrap()])
+        .unwrap();
     dip.set_mask(vec![Mask { h, w, clear }]).unwrap();
     dip.fit(5, |_| ControlFlow::Continue(())).unwrap();
     let out = dip.output().unwrap();
@@ -65,7 +69,10 @@ fn tiny_problem(seed: u64, h: usize, w: usize) -> Vec<f32> {
 fn same_seed_same_bits_and_odd_sizes_crop_back() {
     let a = tiny_problem(4, 20, 28); // padded to 24×32 for 3 levels
     let b = tiny_problem(4, 20, 28);
-    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "same seed, same bits");
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "same seed, same bits"
+    );
     let c = tiny_problem(5, 20, 28);
     assert!(a != c, "another seed gives another result");
 }
@@ -76,19 +83,26 @@ fn bad_input_is_a_clear_error() {
     let img = |h, w, c| Image::new(h, w, c, vec![0.5; h * w * c]).unwrap();
     let mut dip = Dip::new(g, small_cfg(3, 0)).unwrap();
     assert!(matches!(dip.set_target(vec![]), Err(Error::Invalid { .. })));
-    let e = dip.set_target(vec![img(16, 16, 3), img(16, 8, 2)]).unwrap_err();
+    let e = dip
+        .set_target(vec![img(16, 16, 3), img(16, 8, 2)])
+        .unwrap_err();
     assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
     dip.set_target(vec![img(16, 16, 3)]).unwrap();
     let e = dip.set_mask(vec![Mask::clear(8, 16)]).unwrap_err();
     assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
-    let e = dip.set_mask(vec![Mask::clear(16, 16), Mask::clear(16, 16)]).unwrap_err();
+    let e = dip
+        .set_mask(vec![Mask::clear(16, 16), Mask::clear(16, 16)])
+        .unwrap_err();
     assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
     let none = Mask {
         h: 16,
         w: 16,
         clear: vec![false; 256],
     };
-    assert!(matches!(dip.set_mask(vec![none]), Err(Error::EmptyMask { source_index: 0 })));
+    assert!(matches!(
+        dip.set_mask(vec![none]),
+        Err(Error::EmptyMask { source_index: 0 })
+    ));
     let mut nan = img(16, 16, 3);
     nan.data[7] = f32::NAN;
     dip.set_target(vec![nan]).unwrap();
@@ -102,7 +116,10 @@ fn bad_input_is_a_clear_error() {
     // larger than one storage binding of the adapter (16 channels at half resolution)
     let side = (((g.max_binding() / 16) as f64).sqrt() as usize + 64) & !1;
     if side > 20_000 {
-        eprintln!("skipped the too-large case: this adapter binds {} bytes", g.max_binding());
+        eprintln!(
+            "skipped the too-large case: this adapter binds {} bytes",
+            g.max_binding()
+        );
         return;
     }
     let mut huge = Dip::new(g, small_cfg(1, 0)).unwrap();

@@ -1,5 +1,7 @@
 //! Literal PyTorch values (torch 2.15, from ../shared/golden/golden_ops.json, first elements).
 //! Produced by e.g. `y = F.leaky_relu(x, 0.2); y.backward(gy)`; `y = torch.sigmoid(x); y.backward(gy)`.
+// The literals are PyTorch's 9-significant-digit values, kept as printed.
+#![allow(clippy::excessive_precision)]
 use cloudfill::ops::elementwise::Act;
 
 #[allow(clippy::type_complexity)]

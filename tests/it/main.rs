@@ -1,6 +1,7 @@
 //! The one integration-test binary (each tests/*.rs binary would re-link wgpu and gdal).
 mod adam;
 mod batchnorm;
+mod cli;
 mod common;
 mod concat;
 mod conv2d;

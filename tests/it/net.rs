@@ -65,7 +65,10 @@ fn golden_mini_dip_network_matches_pytorch() {
     plan.step().unwrap();
     let loss = plan.read_loss().unwrap() as f64;
     let want_loss = num(&out["loss"]);
-    assert!((loss - want_loss).abs() < 1e-5 * want_loss.max(1.0), "loss {loss} vs {want_loss}");
+    assert!(
+        (loss - want_loss).abs() < 1e-5 * want_loss.max(1.0),
+        "loss {loss} vs {want_loss}"
+    );
     let y = plan.compiled.values[plan.output.0].read(g).unwrap();
     assert_close("y", &y, &to_f64(&f32s(&out["y"])), 1e-4, 1e-6);
     for (name, v) in out["grads"].as_object().unwrap() {
@@ -85,17 +88,27 @@ fn golden_mini_dip_network_matches_pytorch() {
         let (before, grad) = (f32s(&params[name]), f32s(&out["grads"][name]));
         for (i, want) in f32s(v).iter().enumerate() {
             let step = (got[i] - before[i]).abs();
-            assert!(step <= lr * 1.0001, "{name}[{i}]: Adam step {step} exceeds lr");
+            assert!(
+                step <= lr * 1.0001,
+                "{name}[{i}]: Adam step {step} exceeds lr"
+            );
             if grad[i].abs() > 1e-6 {
                 let ok = (got[i] - want).abs() <= 1e-5 + 1e-4 * want.abs();
-                assert!(ok, "param {name}[{i}] after Adam: got {}, want {want}", got[i]);
+                assert!(
+                    ok,
+                    "param {name}[{i}] after Adam: got {}, want {want}",
+                    got[i]
+                );
             }
         }
     }
     plan.render().unwrap();
     let after = plan.read_loss().unwrap() as f64;
     let want_after = num(&out["loss_after_step_same_x"]);
-    assert!((after - want_after).abs() < 1e-4 * want_after, "{after} vs {want_after}");
+    assert!(
+        (after - want_after).abs() < 1e-4 * want_after,
+        "{after} vs {want_after}"
+    );
 }
 
 fn num(v: &serde_json::Value) -> f64 {
@@ -164,8 +177,14 @@ fn directional_derivative_of_network_and_loss() {
     };
     let fd = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps as f64);
     let an = dot(&grad, &to_f64(&v));
-    assert!(an.abs() > 1e-4, "a meaningful directional derivative ({an})");
-    assert!((fd - an).abs() < 0.02 * an.abs(), "finite difference {fd} vs gradient {an}");
+    assert!(
+        an.abs() > 1e-4,
+        "a meaningful directional derivative ({an})"
+    );
+    assert!(
+        (fd - an).abs() < 0.02 * an.abs(),
+        "finite difference {fd} vs gradient {an}"
+    );
 }
 
 /// A tensor read by two ops receives the sum of both gradients.
