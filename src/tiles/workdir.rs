@@ -126,13 +126,21 @@ pub(crate) fn read_tile_rows(
         .and_then(|_| f.read_exact(&mut header))
         .map_err(|e| err(format!("cannot read tile header: {e}")))?;
     let header = String::from_utf8_lossy(&header);
-    let shape = format!("({}, {}, {})", t.h, t.w, c);
-    if !header.contains("<f4")
-        || !header.contains(&shape)
-        || header.contains("'fortran_order': True")
-    {
+    let shape: Option<Vec<usize>> = header
+        .split_once("'shape': (")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(dims, _)| {
+            dims.split(',')
+                .filter_map(|d| d.trim().parse().ok())
+                .collect()
+        });
+    let f4 = header.contains("'<f4'") && header.contains("'fortran_order': False");
+    if !f4 || shape.as_deref() != Some(&[t.h, t.w, c][..]) {
         return Err(err(format!(
-            "expected a float32 C-order tile of shape {shape}, header {header}"
+            "expected a float32 C-order tile of shape ({}, {}, {c}), header {}",
+            t.h,
+            t.w,
+            header.trim()
         )));
     }
     let row = t.w * c * 4;

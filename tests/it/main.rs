@@ -15,3 +15,4 @@ mod net;
 mod noise;
 mod resample;
 mod shaders;
+mod tiles;
