@@ -25,7 +25,7 @@ fn clear_at(y: usize, x: usize) -> bool {
     let in_disc = discs
         .iter()
         .any(|&(cy, cx, r)| (yf - cy).powi(2) + (xf - cx).powi(2) <= r * r);
-    !in_disc && !(x < 64 && y >= 64)
+    !(in_disc || (x < 64 && y >= 64))
 }
 
 /// The scene's files: cloudy RGB target, mask, 2-band guide (all georeferenced, UTM 30N), truth.

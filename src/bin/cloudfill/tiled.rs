@@ -177,36 +177,27 @@ fn tile_names(list: &[TileRect]) -> String {
         .join(" ")
 }
 
-pub fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
-    let t = &a.tiles;
-    if t.shard.is_some() && t.work_dir.is_none() {
+/// Refuses bad flag combinations and existing outputs before any work.
+fn check_outputs(a: &InpaintArgs) -> Result<()> {
+    if a.tiles.shard.is_some() && a.tiles.work_dir.is_none() {
         bail!("--shard needs --work-dir (a folder every shard and `cloudfill merge` can reach)");
     }
-    let ext = a
-        .out
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_lowercase();
-    if !matches!(ext.as_str(), "tif" | "tiff" | "npy") {
+    let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !matches!(ext.to_lowercase().as_str(), "tif" | "tiff" | "npy") {
         bail!("{}: --out must end in .tif, .tiff or .npy", a.out.display());
     }
-    if t.shard.is_none() {
-        for p in [Some(&a.out), a.preview.as_ref(), a.metrics_json.as_ref()]
-            .into_iter()
-            .flatten()
-        {
+    if a.tiles.shard.is_none() {
+        let outs = [Some(&a.out), a.preview.as_ref(), a.metrics_json.as_ref()];
+        for p in outs.into_iter().flatten() {
             io::output_guard(p, a.overwrite)?;
         }
     }
-    let (work_dir, _temp) = match &t.work_dir {
-        Some(d) => (d.clone(), None),
-        None => {
-            let d = temp_work_dir(&a.out);
-            (d.clone(), Some(TempDir(d)))
-        }
-    };
-    let job = Job {
+    Ok(())
+}
+
+fn job(a: &InpaintArgs, work_dir: PathBuf) -> Result<Job> {
+    let t = &a.tiles;
+    Ok(Job {
         inputs: inputs(a)?,
         dip: a.fit.config(),
         steps: a.fit.steps,
@@ -216,9 +207,31 @@ pub fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
             min_clear: t.min_clear,
         },
         paste_clear: a.paste_clear,
-        work_dir: work_dir.clone(),
+        work_dir,
         shard: t.shard,
+    })
+}
+
+fn nodata_warning(a: &InpaintArgs, list: &[TileRect]) {
+    if !list.is_empty() {
+        eprintln!(
+            "warning: tiles with less than {} clear target are nodata (row,col): {}",
+            a.tiles.min_clear,
+            tile_names(list)
+        );
+    }
+}
+
+pub fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
+    check_outputs(a)?;
+    let (work_dir, _temp) = match &a.tiles.work_dir {
+        Some(d) => (d.clone(), None),
+        None => {
+            let d = temp_work_dir(&a.out);
+            (d.clone(), Some(TempDir(d)))
+        }
     };
+    let job = job(a, work_dir.clone())?;
     let gpu = open_gpu(a.quiet)?;
     let bars = Bars::new(a.quiet, a.fit.steps)?;
     let t0 = Instant::now();
@@ -234,34 +247,36 @@ pub fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
             eprintln!("{m}");
         }
     };
+    let (g, t) = (&s.grid, &job.tiles);
     say(format!(
-        "{}×{} raster, {} tiles of {}² (overlap {}): {} fitted, {} copied (no cloud), {} nodata, {} done before; {secs:.1} s",
-        s.grid.width, s.grid.height, s.grid.len(), t.tile, t.overlap, s.fitted, s.copied, s.nodata.len(), s.already_done
+        "{}×{} raster, {} tiles of {}² (overlap {}): {} fitted, {} copied (no cloud), {} nodata, \
+         {} done before; {secs:.1} s",
+        g.width,
+        g.height,
+        g.len(),
+        t.tile,
+        t.overlap,
+        s.fitted,
+        s.copied,
+        s.nodata.len(),
+        s.already_done
     ));
-    if !s.nodata.is_empty() {
-        eprintln!(
-            "warning: tiles with less than {} clear target written as nodata (row,col): {}",
-            t.min_clear,
-            tile_names(&s.nodata)
-        );
-    }
-    if let Some(sh) = t.shard {
-        let what = if s.complete {
-            "every tile is now in the work dir"
-        } else {
-            "other shards' tiles are still missing"
+    if let Some(sh) = a.tiles.shard {
+        nodata_warning(a, &s.nodata);
+        let what = match s.complete {
+            true => "every tile is now in the work dir",
+            false => "other shards' tiles are still missing",
         };
+        let (wd, out) = (work_dir.display(), a.out.display());
         say(format!(
-            "shard {}/{}: not writing {} ({what}); assemble with `cloudfill merge --work-dir {} --out {}`",
-            sh.index,
-            sh.count,
-            a.out.display(),
-            work_dir.display(),
-            a.out.display()
+            "shard {}/{}: not writing {out} ({what}); assemble with \
+             `cloudfill merge --work-dir {wd} --out {out}`",
+            sh.index, sh.count
         ));
         return Ok(());
     }
     let m = tiles::merge(&work_dir, &a.out, &a.creation_options)?;
+    nodata_warning(a, &m.nodata);
     say(format!("wrote {}", a.out.display()));
     if a.preview.is_some() || a.truth.is_some() || a.metrics_json.is_some() {
         whole_scene_reports(a, &job.inputs, m.width, m.height, secs, &gpu)?;

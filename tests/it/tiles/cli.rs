@@ -90,10 +90,15 @@ fn two_shards_and_merge_equal_the_unsharded_run() {
         "sharded + merged differs from unsharded"
     );
     assert_eq!(img.georef.unwrap().geotransform, utm_georef().geotransform);
-    // Tile (1,1) through the single-image path equals the tiled run's tile (1,1).
+    single_window_equals_its_tile(d.path());
+}
+
+/// Tile (1,1) through the single-image path (`--window`) equals the tiled run's tile (1,1).
+fn single_window_equals_its_tile(dir: &Path) {
+    let (r, s) = (reference(), scene());
     let g = Grid::new(super::W, super::H, 64, 16).unwrap();
     let t = g.tile(4);
-    let single = d.path().join("single.npy");
+    let single = dir.join("single.npy");
     let win = format!("{},{},64,64", t.x0, t.y0);
     let mut a: Vec<String> = ["inpaint", "--target", p(&s.target), "--mask", p(&s.mask)]
         .iter()
