@@ -60,3 +60,4 @@ pub mod tape;
 pub use dip::{Dip, DipConfig, Latent, StepInfo};
 pub use net::NetConfig;
 pub mod preview;
+pub mod tiles;

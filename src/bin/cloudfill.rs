@@ -14,6 +14,9 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+#[path = "cloudfill/tiled.rs"]
+mod tiled;
+
 /// Remove clouds from satellite images with Deep Image Prior, on any GPU (wgpu + WGSL).
 #[derive(Parser, Debug)]
 #[command(name = "cloudfill", version, about, long_about = None)]
@@ -28,6 +31,8 @@ enum Command {
     Demo(DemoArgs),
     /// Inpaint the cloudy pixels of a raster (GeoTIFF, any GDAL raster, or .npy).
     Inpaint(Box<InpaintArgs>),
+    /// Assemble the tiles of an `inpaint --work-dir` run (e.g. after --shard runs) into one raster.
+    Merge(tiled::MergeArgs),
     /// List the GPUs/adapters wgpu sees and which one would be used.
     Adapters,
 }
@@ -61,8 +66,8 @@ struct InpaintArgs {
     /// Treat the target as Sentinel-2 (band selection B4,B3,B2 by default, clip [0,10000], ÷2000).
     #[arg(long)]
     s2: bool,
-    /// 1-based bands of the target to use (default: all; with --s2: 4,3,2).
-    #[arg(long, value_delimiter = ',')]
+    /// 1-based bands of the target to use, or `all` (default: all; with --s2: 4,3,2).
+    #[arg(long, value_delimiter = ',', value_parser = parse_band)]
     bands: Option<Vec<usize>>,
     /// Cloud mask raster (.npy, GeoTIFF, PNG): nonzero/true = clear unless --mask-invert.
     #[arg(long)]
@@ -114,6 +119,40 @@ struct InpaintArgs {
     /// No progress bar or summary.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    tiles: tiled::TileArgs,
+}
+
+/// A 1-based band number, or `all` (as 0).
+fn parse_band(s: &str) -> Result<usize, String> {
+    match s.trim() {
+        "all" => Ok(0),
+        n => match n.parse::<usize>() {
+            Ok(b) if b >= 1 => Ok(b),
+            _ => Err(format!("{n:?} is not a band number (1, 2, ...) or `all`")),
+        },
+    }
+}
+
+/// The target's 1-based bands (`None` = all).
+fn target_bands(a: &InpaintArgs) -> Option<Vec<usize>> {
+    match (&a.bands, a.s2) {
+        (Some(b), _) if b.contains(&0) => None,
+        (Some(b), _) => Some(b.clone()),
+        (None, true) => Some(vec![4, 3, 2]),
+        (None, false) => None,
+    }
+}
+
+/// Preview bands (0-based into the target as used): red, green, blue (B4, B3, B2) with --s2
+/// when they were read, else the first three.
+fn preview_bands(a: &InpaintArgs, c: usize) -> [usize; 3] {
+    let list = target_bands(a).unwrap_or_else(|| (1..=c).collect());
+    let pos = |b: usize| list.iter().position(|&x| x == b);
+    match (a.s2, pos(4), pos(3), pos(2)) {
+        (true, Some(r), Some(g), Some(b)) => [r, g, b],
+        _ => [0, 1.min(c - 1), 2.min(c - 1)],
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -243,6 +282,7 @@ fn main() {
     let r = match cli.command {
         Command::Demo(a) => demo(&a),
         Command::Inpaint(a) => inpaint(&a),
+        Command::Merge(a) => tiled::merge(&a),
         Command::Adapters => adapters(),
     };
     if let Err(e) = r {
@@ -358,7 +398,7 @@ fn demo(a: &DemoArgs) -> Result<()> {
     )?;
     let result_img = &out[0];
     io::write_geotiff(&result, result_img, None, &[], None)?;
-    write_preview(&prev, &mask, &cloudy, result_img)?;
+    write_preview(&prev, &mask, &cloudy, result_img, [0, 1, 2])?;
     let s = metrics::scores(&result_img.data, &scene.truth, h, w, 3, &scene.clear);
     let base = metrics::mean_fill(&scene.cloudy, h, w, 3, &scene.clear);
     let b = metrics::scores(&base, &scene.truth, h, w, 3, &scene.clear);
@@ -375,8 +415,7 @@ fn demo(a: &DemoArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_preview(path: &Path, mask: &Mask, input: &Image, result: &Image) -> Result<()> {
-    let bands = [0, 1.min(input.c - 1), 2.min(input.c - 1)];
+fn write_preview(path: &Path, mask: &Mask, input: &Image, result: &Image, bands: [usize; 3]) -> Result<()> {
     let mut inp = preview::stretch_rgb(input, bands, Some(&mask.clear));
     preview::mark_cloud(&mut inp, &mask.clear);
     let res = preview::stretch_rgb(result, bands, Some(&mask.clear));
@@ -405,12 +444,7 @@ fn window(a: &InpaintArgs) -> Result<Option<Window>> {
 
 /// The target (preprocessed) and where its pixels are valid.
 fn read_target(a: &InpaintArgs, path: &Path, win: Option<Window>) -> Result<io::Raster> {
-    let bands = match (&a.bands, a.s2) {
-        (Some(b), _) => Some(b.clone()),
-        (None, true) => Some(vec![4, 3, 2]),
-        (None, false) => None,
-    };
-    let mut r = io::read_raster(path, bands.as_deref(), win)
+    let mut r = io::read_raster(path, target_bands(a).as_deref(), win)
         .with_context(|| format!("reading {}", path.display()))?;
     if a.s2 {
         r.image = io::s2_preprocess(&r.image);
@@ -444,6 +478,9 @@ fn and_valid(m: &mut [bool], valid: &Option<Vec<bool>>) -> usize {
 }
 
 fn inpaint(a: &InpaintArgs) -> Result<()> {
+    if tiled::wanted(a)? {
+        return tiled::inpaint_tiled(a);
+    }
     let outs: Vec<&PathBuf> = [Some(&a.out), a.preview.as_ref(), a.metrics_json.as_ref()]
         .into_iter()
         .flatten()
@@ -576,7 +613,7 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
         io::write_geotiff(&a.out, &result, georef.as_ref(), &a.creation_options, None)?;
     }
     if let Some(p) = &a.preview {
-        write_preview(p, &user_mask, &target.image, &result)?;
+        write_preview(p, &user_mask, &target.image, &result, preview_bands(a, target.image.c))?;
     }
     let scores = truth
         .as_ref()

@@ -81,7 +81,7 @@ pub(super) fn read_gdal(
 
 /// Parses `KEY=VALUE` creation options over the defaults (COMPRESS=DEFLATE, PREDICTOR=3,
 /// TILED=YES).
-fn parse_options(path: &Path, extra: &[String]) -> Result<RasterCreationOptions> {
+pub(crate) fn parse_options(path: &Path, extra: &[String]) -> Result<RasterCreationOptions> {
     let mut opts = RasterCreationOptions::new();
     for (k, v) in DEFAULT_OPTIONS {
         opts.set_name_value(k, v).map_err(gdal_err(path))?;

@@ -16,6 +16,7 @@ mod npy;
 mod png;
 mod sentinel;
 
+pub(crate) use geotiff::parse_options;
 pub use geotiff::write_geotiff;
 pub use mask::{read_mask, Mask, MaskOptions};
 pub use npy::write_npy;

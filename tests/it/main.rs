@@ -18,3 +18,4 @@ mod net;
 mod noise;
 mod resample;
 mod shaders;
+mod tiles;

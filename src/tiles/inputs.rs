@@ -1,0 +1,197 @@
+//! The inputs of a tiled run and how one window of them is loaded: exactly what
+//! `cloudfill inpaint` reads for a single image (target bands and Sentinel-2 scaling, the mask
+//! rules, Sentinel-1 preprocessing, guides as they are, nodata masked out), cropped to a window.
+use crate::error::Result;
+use crate::io::{self, Georef, Image, Mask, MaskOptions, Window};
+use std::path::PathBuf;
+
+/// Every input of a run, by path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inputs {
+    /// The image to inpaint.
+    pub target: PathBuf,
+    /// 1-based bands of the target (`None` = all).
+    pub bands: Option<Vec<usize>>,
+    /// Sentinel-2 scaling of the target (clip [0, 10000], ÷ 2000).
+    pub s2: bool,
+    pub mask: PathBuf,
+    pub mask_options: MaskOptions,
+    /// Sentinel-1 guides (bands 1, 2 → dB → [0, 2]).
+    pub s1: Vec<PathBuf>,
+    /// Guides used as they are (all bands).
+    pub guides: Vec<PathBuf>,
+    /// The part of the rasters to process (`None` = all of the target).
+    pub window: Option<Window>,
+}
+
+/// One window of the inputs, ready for [`crate::Dip`].
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// Target first, then Sentinel-1 guides, then the other guides.
+    pub sources: Vec<Image>,
+    /// One per source: the target's is the user's mask with nodata pixels removed.
+    pub masks: Vec<Mask>,
+    /// The mask as read (clouds only).
+    pub user_mask: Mask,
+    /// Remarks about masked-out nodata.
+    pub notes: Vec<String>,
+}
+
+/// What a run needs to know of the inputs before reading any pixel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    pub width: usize,
+    pub height: usize,
+    /// Bands of the target as used.
+    pub channels: usize,
+    /// Georeferencing of the processed region (of the target, else of the first guide that has
+    /// one, as in the single-image path).
+    pub georef: Option<Georef>,
+}
+
+fn and_valid(m: &mut [bool], valid: Option<&[bool]>) -> usize {
+    let mut n = 0;
+    if let Some(v) = valid {
+        for (c, &ok) in m.iter_mut().zip(v) {
+            if *c && !ok {
+                *c = false;
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+impl Inputs {
+    fn others(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.mask)
+            .chain(&self.s1)
+            .chain(&self.guides)
+    }
+
+    /// The processed region's size, the target's band count and the georeferencing. Checks that
+    /// every input covers the region (and has the target's size when there is no window).
+    pub fn probe(&self) -> Result<Probe> {
+        let (tw, th) = io::raster_size(&self.target)?;
+        let region = self.window.unwrap_or(Window {
+            xoff: 0,
+            yoff: 0,
+            xsize: tw,
+            ysize: th,
+        });
+        region.check(&self.target, tw, th)?;
+        for p in self.others() {
+            let (w, h) = io::raster_size(p)?;
+            let fits = match self.window {
+                None => (w, h) == (tw, th),
+                Some(_) => region.check(p, w, h).is_ok(),
+            };
+            if !fits {
+                return Err(io::file_err(
+                    p,
+                    format!("size {w}×{h} does not match the target's {tw}×{th} (or its window)"),
+                ));
+            }
+        }
+        let pixel = Window {
+            xsize: 1,
+            ysize: 1,
+            ..region
+        };
+        let first = io::read_raster(&self.target, self.bands.as_deref(), Some(pixel))?;
+        let mut georef = first.georef;
+        for p in self.s1.iter().chain(&self.guides) {
+            if georef.is_some() {
+                break;
+            }
+            georef = io::read_raster(p, Some(&[1]), Some(pixel))?.georef;
+        }
+        Ok(Probe {
+            width: region.xsize,
+            height: region.ysize,
+            channels: first.image.c,
+            georef,
+        })
+    }
+
+    /// The window `win` of the processed region (coordinates relative to the region).
+    pub fn load(&self, win: Window) -> Result<Loaded> {
+        let win = Window {
+            xoff: win.xoff + self.window.map_or(0, |r| r.xoff),
+            yoff: win.yoff + self.window.map_or(0, |r| r.yoff),
+            ..win
+        };
+        let (h, w) = (win.ysize, win.xsize);
+        let mut target = io::read_raster(&self.target, self.bands.as_deref(), Some(win))?;
+        if self.s2 {
+            target.image = io::s2_preprocess(&target.image);
+        }
+        let user_mask = io::read_mask(&self.mask, &self.mask_options, Some(win))?;
+        let mut mask = user_mask.clone();
+        let mut notes = Vec::new();
+        let bad = and_valid(&mut mask.clear, target.valid.as_deref());
+        if bad > 0 {
+            notes.push(format!(
+                "{bad} clear pixels of the target are nodata/NaN: masked out"
+            ));
+        }
+        let mut sources = vec![target.image];
+        let mut masks = vec![mask];
+        for p in &self.s1 {
+            let r = io::read_raster(p, Some(&[1, 2]), Some(win))?;
+            let (img, valid) = io::s1_preprocess(&r.image, r.valid.as_deref())?;
+            let mut m = Mask::clear(h, w);
+            let n = and_valid(&mut m.clear, Some(&valid));
+            if n > 0 {
+                notes.push(format!(
+                    "{}: {n} nodata/invalid pixels masked out",
+                    p.display()
+                ));
+            }
+            sources.push(img);
+            masks.push(m);
+        }
+        for p in &self.guides {
+            let r = io::read_raster(p, None, Some(win))?;
+            let mut m = Mask::clear(h, w);
+            let n = and_valid(&mut m.clear, r.valid.as_deref());
+            if n > 0 {
+                notes.push(format!("{}: {n} nodata/NaN pixels masked out", p.display()));
+            }
+            sources.push(r.image);
+            masks.push(m);
+        }
+        Ok(Loaded {
+            sources,
+            masks,
+            user_mask,
+            notes,
+        })
+    }
+
+    /// The settings that define the result, for the work dir's manifest (absolute paths).
+    pub(crate) fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        use serde_json::json;
+        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        let o = &self.mask_options;
+        vec![
+            ("target", json!(abs(&self.target))),
+            ("bands", json!(self.bands)),
+            ("s2", json!(self.s2)),
+            ("mask", json!(abs(&self.mask))),
+            ("mask_invert", json!(o.invert)),
+            ("cloud_values", json!(o.cloud_values)),
+            ("cloud_threshold", json!(o.cloud_threshold)),
+            ("dilate", json!(o.dilate)),
+            ("s1", json!(self.s1.iter().map(abs).collect::<Vec<_>>())),
+            (
+                "guides",
+                json!(self.guides.iter().map(abs).collect::<Vec<_>>()),
+            ),
+            (
+                "window",
+                json!(self.window.map(|r| [r.xoff, r.yoff, r.xsize, r.ysize])),
+            ),
+        ]
+    }
+}

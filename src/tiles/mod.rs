@@ -1,0 +1,312 @@
+//! Whole scenes: tiled, resumable, shardable inpainting.
+//!
+//! A scene larger than a tile is cut into overlapping tiles ([`Grid`]); each tile is fitted on
+//! its own, exactly like a single image of that window ([`Inputs::load`] reads what
+//! `cloudfill inpaint` reads, cropped to the tile, and every tile uses the run's seed); the
+//! results are blended with smooth weights (`Σ w·tile / Σ w`, see [`grid`]) so there is no seam.
+//!
+//! - A tile with no cloud (and no nodata) in the target is copied through: its result is the
+//!   (preprocessed) target, so where no other tile overlaps it the output is the input, bit for
+//!   bit.
+//! - A tile whose clear fraction is below `min_clear` is nodata (NaN) where no other tile covers.
+//! - Every finished tile is a file in the work dir ([`workdir`]); a rerun does only the missing
+//!   ones, and refuses a work dir made with other settings. [`Shard`] `I/N` does the tiles with
+//!   `index % N == I`, so N processes (or machines sharing the folder) split a scene; [`merge`]
+//!   assembles the result, a band of rows at a time.
+//!
+//! Memory: [`run`] holds one tile of every input and one network at a time; [`merge`] holds 32
+//! output rows (see [`merge`](mod@merge)).
+pub mod grid;
+mod inputs;
+pub mod merge;
+pub mod workdir;
+
+pub use grid::{Grid, TileRect};
+pub use inputs::{Inputs, Loaded, Probe};
+pub use merge::{merge, MergeSummary};
+
+use crate::dip::{Dip, DipConfig, StepInfo};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::io::{self, Window};
+use serde_json::{json, Map, Value};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::Instant;
+use workdir::TileState;
+
+/// Tile size, overlap and the nodata rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TileOptions {
+    /// Tile side in pixels, a multiple of 16 (256).
+    pub tile: usize,
+    /// Overlap of neighbouring tiles in pixels (32).
+    pub overlap: usize,
+    /// Tiles whose fraction of clear target pixels is below this are nodata (0.01).
+    pub min_clear: f64,
+}
+
+impl Default for TileOptions {
+    fn default() -> Self {
+        TileOptions {
+            tile: 256,
+            overlap: 32,
+            min_clear: 0.01,
+        }
+    }
+}
+
+/// Process only the tiles with `index % count == index_of_shard`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = Error;
+    /// `I/N` with `I < N`.
+    fn from_str(s: &str) -> Result<Shard> {
+        let bad = || Error::invalid("shard", format!("{s:?}: expected I/N with 0 <= I < N"));
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// A tiled run.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub inputs: Inputs,
+    pub dip: DipConfig,
+    /// Adam steps per tile.
+    pub steps: usize,
+    pub tiles: TileOptions,
+    /// Keep the original clear pixels (see `cloudfill inpaint --paste-clear`).
+    pub paste_clear: bool,
+    pub work_dir: PathBuf,
+    pub shard: Option<Shard>,
+}
+
+/// What became of a tile.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Outcome {
+    /// Fitted; the last loss read.
+    Fitted { loss: Option<f32> },
+    /// No cloud: the target copied through.
+    Copied,
+    /// Too little clear target: nodata.
+    NoData { clear_fraction: f64 },
+}
+
+/// Progress of [`run`]; the callback's `ControlFlow::Break` stops the run (a tile stopped
+/// during its fit is not written).
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Before the first tile: `todo` tiles of this shard remain, `done` were already finished.
+    Start {
+        grid: &'a Grid,
+        todo: usize,
+        done: usize,
+    },
+    /// A tile is loaded and about to be processed; `notes` mention nodata masked out.
+    TileStart {
+        tile: TileRect,
+        cloud_fraction: f64,
+        notes: &'a [String],
+    },
+    /// One Adam step of the tile's fit.
+    Step { tile: TileRect, info: &'a StepInfo },
+    /// The tile's file is written.
+    TileDone {
+        tile: TileRect,
+        outcome: Outcome,
+        seconds: f64,
+    },
+}
+
+/// What [`run`] did.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub grid: Grid,
+    pub probe: Probe,
+    pub fitted: usize,
+    pub copied: usize,
+    /// Tiles made nodata in this run.
+    pub nodata: Vec<TileRect>,
+    /// Tiles of this shard finished by an earlier run.
+    pub already_done: usize,
+    /// The callback stopped the run.
+    pub stopped: bool,
+    /// Every tile of the grid (all shards) is in the work dir: [`merge`] can run.
+    pub complete: bool,
+}
+
+/// The settings recorded in the manifest (a rerun must match every one).
+fn settings(job: &Job, probe: &Probe) -> Map<String, Value> {
+    let d = &job.dip;
+    let mut m: Map<String, Value> = job
+        .inputs
+        .settings()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let more = [
+        ("width", json!(probe.width)),
+        ("height", json!(probe.height)),
+        ("channels", json!(probe.channels)),
+        (
+            "geotransform",
+            json!(probe.georef.as_ref().map(|g| g.geotransform)),
+        ),
+        (
+            "projection",
+            json!(probe.georef.as_ref().map(|g| g.projection.clone())),
+        ),
+        ("tile", json!(job.tiles.tile)),
+        ("overlap", json!(job.tiles.overlap)),
+        ("min_clear", json!(job.tiles.min_clear)),
+        ("paste_clear", json!(job.paste_clear)),
+        ("steps", json!(job.steps)),
+        ("seed", json!(d.seed)),
+        ("lr", json!(d.lr)),
+        ("noise_std", json!(d.noise_std)),
+        ("latent", json!(format!("{:?}", d.latent))),
+        ("network", json!(format!("{:?}", d.net))),
+    ];
+    m.extend(more.into_iter().map(|(k, v)| (k.to_string(), v)));
+    m
+}
+
+/// Runs the tiles of `job` (of its shard) that the work dir lacks. Prints nothing: progress
+/// goes to `on_event`.
+pub fn run(
+    gpu: &Gpu,
+    job: &Job,
+    mut on_event: impl FnMut(Event) -> ControlFlow<()>,
+) -> Result<Summary> {
+    let probe = job.inputs.probe()?;
+    let t = &job.tiles;
+    let grid = Grid::new(probe.width, probe.height, t.tile, t.overlap)?;
+    if !(0.0..=1.0).contains(&t.min_clear) {
+        return Err(Error::invalid(
+            "min_clear",
+            format!("{} is not in [0, 1]", t.min_clear),
+        ));
+    }
+    job.dip.net.validate()?;
+    workdir::open(&job.work_dir, &settings(job, &probe))?;
+    let mine = |i: usize| job.shard.is_none_or(|s| i % s.count == s.index);
+    let state = |r: &TileRect| workdir::tile_state(&job.work_dir, r);
+    let todo: Vec<TileRect> = grid
+        .tiles()
+        .filter(|r| mine(r.index) && state(r) == TileState::Missing)
+        .collect();
+    let done = grid.tiles().filter(|r| mine(r.index)).count() - todo.len();
+    let mut s = Summary {
+        grid: grid.clone(),
+        probe,
+        fitted: 0,
+        copied: 0,
+        nodata: Vec::new(),
+        already_done: done,
+        stopped: false,
+        complete: false,
+    };
+    let mut stopped = on_event(Event::Start {
+        grid: &grid,
+        todo: todo.len(),
+        done,
+    })
+    .is_break();
+    for tile in &todo {
+        if stopped {
+            break;
+        }
+        let t0 = Instant::now();
+        let Some(outcome) = run_tile(gpu, job, tile, &mut on_event)? else {
+            stopped = true;
+            break;
+        };
+        match outcome {
+            Outcome::Fitted { .. } => s.fitted += 1,
+            Outcome::Copied => s.copied += 1,
+            Outcome::NoData { .. } => s.nodata.push(*tile),
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        stopped = on_event(Event::TileDone {
+            tile: *tile,
+            outcome,
+            seconds,
+        })
+        .is_break();
+    }
+    s.stopped = stopped;
+    s.complete = grid.tiles().all(|r| state(&r) != TileState::Missing);
+    Ok(s)
+}
+
+/// Loads, fits (or copies, or marks nodata) and writes one tile; `None` when stopped.
+fn run_tile(
+    gpu: &Gpu,
+    job: &Job,
+    tile: &TileRect,
+    on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
+) -> Result<Option<Outcome>> {
+    let win = Window {
+        xoff: tile.x0,
+        yoff: tile.y0,
+        xsize: tile.w,
+        ysize: tile.h,
+    };
+    let loaded = job.inputs.load(win)?;
+    let clear = &loaded.masks[0];
+    let n_clear = clear.count_clear();
+    let clear_fraction = n_clear as f64 / clear.clear.len() as f64;
+    let ev = Event::TileStart {
+        tile: *tile,
+        cloud_fraction: loaded.user_mask.cloud_fraction(),
+        notes: &loaded.notes,
+    };
+    if on_event(ev).is_break() {
+        return Ok(None);
+    }
+    let dir = &job.work_dir;
+    if n_clear == 0 || clear_fraction < job.tiles.min_clear {
+        workdir::write_nodata(dir, tile)?;
+        return Ok(Some(Outcome::NoData { clear_fraction }));
+    }
+    let target = loaded.sources[0].clone();
+    if n_clear == clear.clear.len() {
+        io::write_npy(&workdir::tile_path(dir, tile), &target)?;
+        return Ok(Some(Outcome::Copied));
+    }
+    let clear = loaded.masks[0].clear.clone();
+    let mut dip = Dip::new(gpu, job.dip.clone())?;
+    dip.set_target(loaded.sources)?;
+    dip.set_mask(loaded.masks)?;
+    let mut stopped = false;
+    let loss = dip.fit(job.steps, |info| {
+        let flow = on_event(Event::Step { tile: *tile, info });
+        stopped |= flow.is_break();
+        flow
+    })?;
+    if stopped {
+        return Ok(None);
+    }
+    let mut result = dip.output()?.swap_remove(0);
+    if job.paste_clear {
+        let c = result.c;
+        for (p, _) in clear.iter().enumerate().filter(|(_, &k)| k) {
+            result.data[p * c..(p + 1) * c].copy_from_slice(&target.data[p * c..(p + 1) * c]);
+        }
+    }
+    io::write_npy(&workdir::tile_path(dir, tile), &result)?;
+    Ok(Some(Outcome::Fitted { loss }))
+}

@@ -1,0 +1,155 @@
+//! The work dir of a tiled run: `manifest.json` (the run's settings) and one file per finished
+//! tile, each written atomically: `tile_{row}_{col}.npy` (the tile's result, H×W×C float32) or
+//! `tile_{row}_{col}.nodata` (empty: too little clear target, the tile is nodata).
+use super::grid::TileRect;
+use crate::error::{Error, Result};
+use crate::io;
+use serde_json::{Map, Value};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+const FORMAT: &str = "cloudfill-tiles/1";
+
+/// What the work dir holds for one tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TileState {
+    Missing,
+    /// `tile_{row}_{col}.npy` exists.
+    Data,
+    /// `tile_{row}_{col}.nodata` exists.
+    NoData,
+}
+
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join("manifest.json")
+}
+
+/// The result file of a tile.
+pub fn tile_path(dir: &Path, t: &TileRect) -> PathBuf {
+    dir.join(format!("tile_{}_{}.npy", t.row, t.col))
+}
+
+fn nodata_path(dir: &Path, t: &TileRect) -> PathBuf {
+    dir.join(format!("tile_{}_{}.nodata", t.row, t.col))
+}
+
+pub fn tile_state(dir: &Path, t: &TileRect) -> TileState {
+    if tile_path(dir, t).is_file() {
+        TileState::Data
+    } else if nodata_path(dir, t).is_file() {
+        TileState::NoData
+    } else {
+        TileState::Missing
+    }
+}
+
+pub(crate) fn write_nodata(dir: &Path, t: &TileRect) -> Result<()> {
+    io::write_file(&nodata_path(dir, t), b"")
+}
+
+/// The settings stored in `dir`'s manifest.
+pub fn read_manifest(dir: &Path) -> Result<Map<String, Value>> {
+    let path = manifest_path(dir);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| io::file_err(&path, format!("cannot read the work dir's manifest: {e}")))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| io::file_err(&path, format!("not a valid manifest: {e}")))?;
+    if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(io::file_err(&path, format!("not a {FORMAT} manifest")));
+    }
+    match v.get("settings") {
+        Some(Value::Object(m)) => Ok(m.clone()),
+        _ => Err(io::file_err(&path, "the manifest has no settings")),
+    }
+}
+
+/// Creates `dir` and its manifest, or checks that the manifest there has these settings
+/// (`Err` naming the first setting that differs).
+pub(crate) fn open(dir: &Path, settings: &Map<String, Value>) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| io::file_err(dir, format!("cannot create the work dir: {e}")))?;
+    let path = manifest_path(dir);
+    if !path.exists() {
+        let v = serde_json::json!({ "format": FORMAT, "settings": settings });
+        let text = serde_json::to_string_pretty(&v).expect("JSON values serialise");
+        return io::write_file(&path, text.as_bytes());
+    }
+    let old = read_manifest(dir)?;
+    let keys = settings
+        .keys()
+        .chain(old.keys().filter(|k| !settings.contains_key(*k)));
+    for k in keys {
+        let (was, now) = (old.get(k), settings.get(k));
+        if was != now {
+            let show = |v: Option<&Value>| v.map_or("(unset)".to_string(), Value::to_string);
+            return Err(Error::invalid(
+                "work dir",
+                format!(
+                    "{} was made with different settings: `{k}` was {}, now {} \
+                     (use another --work-dir, or remove it to start over)",
+                    dir.display(),
+                    show(was),
+                    show(now)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Rows `y0 .. y0 + n` of a tile file written by [`io::write_npy`] (H×W×C float32, C order),
+/// read without loading the rest of the file.
+pub(crate) fn read_tile_rows(
+    path: &Path,
+    t: &TileRect,
+    c: usize,
+    y0: usize,
+    n: usize,
+) -> Result<Vec<f32>> {
+    let err = |m: String| io::file_err(path, m);
+    let mut f = std::fs::File::open(path).map_err(|e| err(format!("cannot open tile: {e}")))?;
+    let mut head = [0u8; 12];
+    f.read_exact(&mut head)
+        .map_err(|e| err(format!("cannot read tile: {e}")))?;
+    if &head[..6] != b"\x93NUMPY" {
+        return Err(err("not a .npy file".into()));
+    }
+    let (len, start) = match head[6] {
+        1 => (u16::from_le_bytes([head[8], head[9]]) as usize, 10),
+        _ => (
+            u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize,
+            12,
+        ),
+    };
+    let mut header = vec![0u8; len];
+    f.seek(SeekFrom::Start(start as u64))
+        .and_then(|_| f.read_exact(&mut header))
+        .map_err(|e| err(format!("cannot read tile header: {e}")))?;
+    let header = String::from_utf8_lossy(&header);
+    let shape: Option<Vec<usize>> = header
+        .split_once("'shape': (")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(dims, _)| {
+            dims.split(',')
+                .filter_map(|d| d.trim().parse().ok())
+                .collect()
+        });
+    let f4 = header.contains("'<f4'") && header.contains("'fortran_order': False");
+    if !f4 || shape.as_deref() != Some(&[t.h, t.w, c][..]) {
+        return Err(err(format!(
+            "expected a float32 C-order tile of shape ({}, {}, {c}), header {}",
+            t.h,
+            t.w,
+            header.trim()
+        )));
+    }
+    let row = t.w * c * 4;
+    let mut bytes = vec![0u8; n * row];
+    f.seek(SeekFrom::Start((start + len + y0 * row) as u64))
+        .and_then(|_| f.read_exact(&mut bytes))
+        .map_err(|e| err(format!("cannot read tile rows: {e}")))?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
