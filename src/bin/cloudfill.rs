@@ -1,13 +1,10 @@
 //! `cloudfill`: remove clouds from satellite images with Deep Image Prior on any GPU.
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use cloudfill::dip::{Dip, DipConfig, Latent, StepInfo};
+use clap::Parser;
+use cloudfill::dip::{Dip, DipConfig, StepInfo};
 use cloudfill::io::{self, Image, Mask, MaskOptions, Window};
 use cloudfill::metrics;
-use cloudfill::net::{Downsample, NetConfig};
-use cloudfill::ops::conv2d::Padding;
-use cloudfill::ops::elementwise::Act;
-use cloudfill::ops::resample::Upsample;
+use cloudfill::net::NetConfig;
 use cloudfill::{preview, synthetic, Gpu};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::ops::ControlFlow;
@@ -17,265 +14,9 @@ use std::time::Instant;
 #[path = "cloudfill/tiled.rs"]
 mod tiled;
 
-/// Remove clouds from satellite images with Deep Image Prior, on any GPU (wgpu + WGSL).
-#[derive(Parser, Debug)]
-#[command(name = "cloudfill", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Inpaint the built-in synthetic scene (fields, roads, a SAR-like guide, clouds): no data needed.
-    Demo(DemoArgs),
-    /// Inpaint the cloudy pixels of a raster (GeoTIFF, any GDAL raster, or .npy).
-    Inpaint(Box<InpaintArgs>),
-    /// Assemble the tiles of an `inpaint --work-dir` run (e.g. after --shard runs) into one raster.
-    Merge(tiled::MergeArgs),
-    /// List the GPUs/adapters wgpu sees and which one would be used.
-    Adapters,
-}
-
-#[derive(Args, Debug)]
-struct DemoArgs {
-    /// Scene size in pixels (square).
-    #[arg(long, default_value_t = 128)]
-    size: usize,
-    /// Adam steps.
-    #[arg(long, default_value_t = 600)]
-    steps: usize,
-    /// Folder for demo_result.tif and demo_preview.png.
-    #[arg(long, default_value = ".")]
-    out_dir: PathBuf,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Replace existing outputs.
-    #[arg(long)]
-    overwrite: bool,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
-}
-
-#[derive(Args, Debug)]
-struct InpaintArgs {
-    /// The cloudy image to inpaint.
-    #[arg(long)]
-    target: PathBuf,
-    /// Treat the target as Sentinel-2 (band selection B4,B3,B2 by default, clip [0,10000], ÷2000).
-    #[arg(long)]
-    s2: bool,
-    /// 1-based bands of the target to use, or `all` (default: all; with --s2: 4,3,2).
-    #[arg(long, value_delimiter = ',', value_parser = parse_band)]
-    bands: Option<Vec<usize>>,
-    /// Cloud mask raster (.npy, GeoTIFF, PNG): nonzero/true = clear unless --mask-invert.
-    #[arg(long)]
-    mask: PathBuf,
-    /// The mask marks clouds (nonzero = cloud).
-    #[arg(long)]
-    mask_invert: bool,
-    /// Mask values that are cloud (class rasters, e.g. Sen2Cor SCL: 3,8,9,10).
-    #[arg(long, value_delimiter = ',')]
-    cloud_values: Option<Vec<f64>>,
-    /// Mask values >= this are cloud (probability rasters, e.g. s2cloudless 0.4).
-    #[arg(long)]
-    cloud_threshold: Option<f64>,
-    /// Grow the cloud mask by N pixels.
-    #[arg(long, default_value_t = 0)]
-    dilate: usize,
-    /// A Sentinel-1 guide (VV, VH linear power → dB → [0, 2]). Repeatable.
-    #[arg(long)]
-    s1: Vec<PathBuf>,
-    /// A guide used as it is (all its bands). Repeatable.
-    #[arg(long)]
-    guide: Vec<PathBuf>,
-    /// Crop every input: XOFF,YOFF,XSIZE,YSIZE (GDAL -srcwin order).
-    #[arg(long, value_delimiter = ',', num_args = 1)]
-    window: Option<Vec<usize>>,
-    /// Output: .tif (GeoTIFF float32, georeferenced) or .npy (H×W×C float32).
-    #[arg(long)]
-    out: PathBuf,
-    /// PNG preview: mask | input with the cloud marked | result.
-    #[arg(long)]
-    preview: Option<PathBuf>,
-    /// Cloud-free ground truth (same bands/preprocessing as the target): prints PSNR and SSIM.
-    #[arg(long)]
-    truth: Option<PathBuf>,
-    /// Write metrics, settings and timing as JSON.
-    #[arg(long)]
-    metrics_json: Option<PathBuf>,
-    #[command(flatten)]
-    fit: FitArgs,
-    /// Keep the original clear pixels in the output (only cloudy pixels are replaced).
-    #[arg(long)]
-    paste_clear: bool,
-    /// GDAL creation option for the GeoTIFF output, KEY=VALUE. Repeatable.
-    #[arg(long = "co")]
-    creation_options: Vec<String>,
-    /// Replace existing output files.
-    #[arg(long)]
-    overwrite: bool,
-    /// No progress bar or summary.
-    #[arg(long)]
-    quiet: bool,
-    #[command(flatten)]
-    tiles: tiled::TileArgs,
-}
-
-/// A 1-based band number, or `all` (as 0).
-fn parse_band(s: &str) -> Result<usize, String> {
-    match s.trim() {
-        "all" => Ok(0),
-        n => match n.parse::<usize>() {
-            Ok(b) if b >= 1 => Ok(b),
-            _ => Err(format!("{n:?} is not a band number (1, 2, ...) or `all`")),
-        },
-    }
-}
-
-/// The target's 1-based bands (`None` = all).
-fn target_bands(a: &InpaintArgs) -> Option<Vec<usize>> {
-    match (&a.bands, a.s2) {
-        (Some(b), _) if b.contains(&0) => None,
-        (Some(b), _) => Some(b.clone()),
-        (None, true) => Some(vec![4, 3, 2]),
-        (None, false) => None,
-    }
-}
-
-/// Preview bands (0-based into the target as used): red, green, blue (B4, B3, B2) with --s2
-/// when they were read, else the first three.
-fn preview_bands(a: &InpaintArgs, c: usize) -> [usize; 3] {
-    let list = target_bands(a).unwrap_or_else(|| (1..=c).collect());
-    let pos = |b: usize| list.iter().position(|&x| x == b);
-    match (a.s2, pos(4), pos(3), pos(2)) {
-        (true, Some(r), Some(g), Some(b)) => [r, g, b],
-        _ => [0, 1.min(c - 1), 2.min(c - 1)],
-    }
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LatentArg {
-    Meshgrid,
-    Noise,
-    Target,
-}
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum PaddingArg {
-    Zero,
-    Reflection,
-}
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum UpsampleArg {
-    Nearest,
-    Bilinear,
-}
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum DownsampleArg {
-    Stride,
-    Avg,
-    Max,
-}
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ActArg {
-    LeakyRelu,
-    Swish,
-    Elu,
-    None,
-}
-
-/// The fit and the network (defaults: the reference's).
-#[derive(Args, Debug)]
-struct FitArgs {
-    #[arg(long, default_value_t = 4000)]
-    steps: usize,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    #[arg(long, default_value_t = 0.02)]
-    lr: f32,
-    /// σ of the noise added to the latent every step.
-    #[arg(long, default_value_t = 0.1)]
-    noise_std: f32,
-    #[arg(long, value_enum, default_value = "meshgrid")]
-    latent: LatentArg,
-    /// Encoder widths per level.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,128,128")]
-    down: Vec<usize>,
-    /// Decoder widths per level.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,128,128")]
-    up: Vec<usize>,
-    /// Skip-branch widths per level (0 = none).
-    #[arg(long, value_delimiter = ',', default_value = "0,0,0,0,0,0")]
-    skip: Vec<usize>,
-    /// Encoder kernel size (one, or one per level).
-    #[arg(long, value_delimiter = ',', default_value = "3")]
-    filter_down: Vec<usize>,
-    /// Decoder kernel size (one, or one per level).
-    #[arg(long, value_delimiter = ',', default_value = "5")]
-    filter_up: Vec<usize>,
-    #[arg(long, value_enum, default_value = "zero")]
-    padding: PaddingArg,
-    #[arg(long, value_enum, default_value = "nearest")]
-    upsample: UpsampleArg,
-    #[arg(long, value_enum, default_value = "stride")]
-    downsample: DownsampleArg,
-    #[arg(long, value_enum, default_value = "leaky-relu")]
-    act: ActArg,
-    /// No sigmoid on the output (targets outside [0, 1]).
-    #[arg(long)]
-    no_sigmoid: bool,
-}
-
-impl FitArgs {
-    fn config(&self) -> DipConfig {
-        let mut skip = self.skip.clone();
-        skip.resize(self.down.len(), 0);
-        let net = NetConfig {
-            down: self.down.clone(),
-            up: self.up.clone(),
-            skip,
-            filter_down: self.filter_down.clone(),
-            filter_up: self.filter_up.clone(),
-            padding: match self.padding {
-                PaddingArg::Zero => Padding::Zero,
-                PaddingArg::Reflection => Padding::Reflection,
-            },
-            upsample: match self.upsample {
-                UpsampleArg::Nearest => Upsample::Nearest,
-                UpsampleArg::Bilinear => Upsample::Bilinear,
-            },
-            downsample: match self.downsample {
-                DownsampleArg::Stride => Downsample::Stride,
-                DownsampleArg::Avg => Downsample::Avg,
-                DownsampleArg::Max => Downsample::Max,
-            },
-            act: match self.act {
-                ActArg::LeakyRelu => Act::LeakyRelu,
-                ActArg::Swish => Act::Swish,
-                ActArg::Elu => Act::Elu,
-                ActArg::None => Act::None,
-            },
-            sigmoid: !self.no_sigmoid,
-            ..NetConfig::default()
-        };
-        DipConfig {
-            net,
-            lr: self.lr,
-            noise_std: self.noise_std,
-            latent: match self.latent {
-                LatentArg::Meshgrid => Latent::Meshgrid,
-                LatentArg::Noise => Latent::Noise {
-                    scale: 0.1,
-                    depth: 32,
-                },
-                LatentArg::Target => Latent::Target,
-            },
-            seed: self.seed,
-            loss_every: 10,
-        }
-    }
-}
+#[path = "cloudfill/args.rs"]
+mod args;
+pub(crate) use args::*;
 
 fn main() {
     let cli = Cli::parse();
@@ -415,7 +156,13 @@ fn demo(a: &DemoArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_preview(path: &Path, mask: &Mask, input: &Image, result: &Image, bands: [usize; 3]) -> Result<()> {
+fn write_preview(
+    path: &Path,
+    mask: &Mask,
+    input: &Image,
+    result: &Image,
+    bands: [usize; 3],
+) -> Result<()> {
     let mut inp = preview::stretch_rgb(input, bands, Some(&mask.clear));
     preview::mark_cloud(&mut inp, &mask.clear);
     let res = preview::stretch_rgb(result, bands, Some(&mask.clear));
@@ -613,7 +360,13 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
         io::write_geotiff(&a.out, &result, georef.as_ref(), &a.creation_options, None)?;
     }
     if let Some(p) = &a.preview {
-        write_preview(p, &user_mask, &target.image, &result, preview_bands(a, target.image.c))?;
+        write_preview(
+            p,
+            &user_mask,
+            &target.image,
+            &result,
+            preview_bands(a, target.image.c),
+        )?;
     }
     let scores = truth
         .as_ref()
