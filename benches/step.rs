@@ -3,7 +3,10 @@
 //! with the adapter named, the dispatch count per step and a timestamp profile of one step.
 //!
 //! `cargo bench --bench step` (a plain timing harness, not criterion: one step is long on a CPU
-//! adapter; CLOUDFILL_BENCH_STEPS sets the timed steps, default 20).
+//! adapter; CLOUDFILL_BENCH_STEPS sets the timed steps, default 20; CLOUDFILL_BENCH_SIZES a
+//! comma-separated list of sizes instead of 64,128,256; CLOUDFILL_BENCH_PLAIN=1 turns the polyphase
+//! up-convolution off, to compare with the literal upsample → BN → conv; CLOUDFILL_BENCH_TOP=N
+//! lists the N slowest dispatches).
 use cloudfill::net::NetConfig;
 use cloudfill::ops::adam::AdamConfig;
 use cloudfill::plan::{Plan, Problem, StepConfig};
@@ -16,6 +19,7 @@ fn category(shader: cloudfill::gpu::Shader, entry: &str) -> &'static str {
     match shader {
         Conv2d if entry.contains("fwd") || entry.contains("forward") => "conv forward",
         Conv2d => "conv backward",
+        Polyphase => "polyphase weights + shuffles",
         BatchNorm | Elementwise if !entry.starts_with("fill") => "batch-norm + activations",
         _ => "rest (fill, resample, loss, noise, Adam)",
     }
@@ -28,14 +32,27 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
-    let mut sizes = vec![64, 128, 256];
-    if std::env::var("CLOUDFILL_BENCH_512").is_ok() {
+    let mut sizes: Vec<usize> = match std::env::var("CLOUDFILL_BENCH_SIZES") {
+        Ok(s) => s
+            .split(',')
+            .map(|v| v.trim().parse().expect("CLOUDFILL_BENCH_SIZES: numbers"))
+            .collect(),
+        Err(_) => vec![64, 128, 256],
+    };
+    if std::env::var("CLOUDFILL_BENCH_512").is_ok() && !sizes.contains(&512) {
         sizes.push(512);
+    }
+    let plain = std::env::var("CLOUDFILL_BENCH_PLAIN").is_ok_and(|v| v == "1");
+    if plain {
+        println!("polyphase up-convolution: off (CLOUDFILL_BENCH_PLAIN=1)");
     }
     for n in sizes {
         // 64² cannot hold 6 levels (the deepest batch-norm would see one pixel): 5 levels there.
         let levels = if n >= 128 { 6 } else { 5 };
-        let net = NetConfig::with_levels(levels);
+        let net = NetConfig {
+            polyphase: !plain,
+            ..NetConfig::with_levels(levels)
+        };
         let latent: Vec<f32> = (0..2 * n * n)
             .map(|i| {
                 if i < n * n {

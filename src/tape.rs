@@ -18,6 +18,7 @@ use crate::ops::batchnorm;
 use crate::ops::concat;
 use crate::ops::conv2d::{self, Conv2d};
 use crate::ops::elementwise::{self as ew, Act};
+use crate::ops::polyphase;
 use crate::ops::resample::{self, Pool, Upsample};
 
 /// An activation (a value computed by the network).
@@ -82,6 +83,17 @@ pub enum Op {
         b: Var,
         y: Var,
     },
+    /// Nearest ×2 upsample of `x`, then `conv` (its weights and bias), in polyphase form
+    /// (see [`polyphase`]): `wp` holds the phase weights and `p` the phase outputs.
+    UpConv {
+        conv: Conv2d,
+        x: Var,
+        w: Param,
+        b: Option<Param>,
+        wp: Var,
+        p: Var,
+        y: Var,
+    },
 }
 
 /// The recorded graph.
@@ -138,6 +150,14 @@ impl Tape {
             ));
         }
         let ys = conv.out_shape(xs)?;
+        let (w, b) = self.conv_params(name, &conv, bias);
+        let y = self.var(ys, true);
+        self.ops.push(Op::Conv2d { conv, x, w, b, y });
+        Ok(y)
+    }
+
+    /// A conv's `name.weight` (and `name.bias`), PyTorch's default init.
+    fn conv_params(&mut self, name: &str, conv: &Conv2d, bias: bool) -> (Param, Option<Param>) {
         let bound = 1.0 / ((conv.cin * conv.k * conv.k) as f32).sqrt();
         let w = self.param(
             format!("{name}.weight"),
@@ -151,8 +171,43 @@ impl Tape {
                 Init::Uniform(bound),
             )
         });
+        (w, b)
+    }
+
+    /// `conv(upsample_nearest×2(x))` in exact polyphase form, with the parameters
+    /// [`conv2d`](Tape::conv2d) would create (same names, shapes and init); `conv` must be
+    /// [`polyphase::eligible`].
+    pub fn up_conv(&mut self, name: &str, x: Var, conv: Conv2d, bias: bool) -> Result<Var> {
+        if !polyphase::eligible(&conv) {
+            return Err(Error::invalid(
+                format!("{name}: polyphase up-convolution"),
+                format!("needs stride 1, zero padding and k = 5 or 7, got {conv:?}"),
+            ));
+        }
+        let xs = self.shape(x);
+        if xs.c != conv.cin {
+            return Err(Error::shape(
+                format!("{name} input channels"),
+                conv.cin,
+                xs.c,
+            ));
+        }
+        let hi = Shape::new(xs.c, 2 * xs.h, 2 * xs.w);
+        let ys = conv.out_shape(hi)?;
+        let (w, b) = self.conv_params(name, &conv, bias);
+        let pc = polyphase::phase_conv(&conv);
+        let wp = self.var(Shape::flat(pc.weight_len()), true);
+        let p = self.var(polyphase::phase_shape(&conv, xs), true);
         let y = self.var(ys, true);
-        self.ops.push(Op::Conv2d { conv, x, w, b, y });
+        self.ops.push(Op::UpConv {
+            conv,
+            x,
+            w,
+            b,
+            wp,
+            p,
+            y,
+        });
         Ok(y)
     }
 
@@ -230,6 +285,7 @@ impl Tape {
 fn reads(op: &Op) -> Vec<Var> {
     match op {
         Op::Conv2d { x, .. }
+        | Op::UpConv { x, .. }
         | Op::BatchNorm { x, .. }
         | Op::Act { x, .. }
         | Op::Upsample { x, .. }
@@ -333,6 +389,31 @@ impl Tape {
                 }
                 ds
             }
+            Op::UpConv {
+                conv,
+                x,
+                w,
+                b,
+                wp,
+                p,
+                y,
+            } => {
+                let (gy, pc) = (gy(y)?, polyphase::phase_conv(conv));
+                let gp = g(p).expect("phase outputs have gradients");
+                let gwp = g(wp).expect("phase weights have gradients");
+                let mut ds = vec![polyphase::unshuffle(gpu, conv, gy, gp)?];
+                if let Some(dx) = g(x) {
+                    ds.extend(conv2d::backward_input(gpu, &pc, gp, v(wp), dx)?);
+                }
+                ds.extend(conv2d::backward_weight(gpu, &pc, v(x), gp, gwp)?);
+                ds.push(polyphase::weights_backward(gpu, conv, gwp, pg(w))?);
+                if let Some(b) = b {
+                    if !self.only_feeds_batchnorm(*y) {
+                        ds.extend(conv2d::backward_bias(gpu, conv, gy, pg(b))?);
+                    }
+                }
+                ds
+            }
             Op::BatchNorm {
                 x,
                 gamma,
@@ -383,6 +464,27 @@ fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
     Ok(match op {
         Op::Conv2d { conv, x, w, b, y } => {
             conv2d::forward(gpu, conv, v(x), pv(w), b.as_ref().map(pv), v(y))?
+        }
+        Op::UpConv {
+            conv,
+            x,
+            w,
+            b,
+            wp,
+            p,
+            y,
+        } => {
+            let pc = polyphase::phase_conv(conv);
+            let mut ds = vec![polyphase::weights(gpu, conv, pv(w), v(wp))?];
+            ds.extend(conv2d::forward(gpu, &pc, v(x), v(wp), None, v(p))?);
+            ds.push(polyphase::shuffle(
+                gpu,
+                conv,
+                v(p),
+                b.as_ref().map(pv),
+                v(y),
+            )?);
+            ds
         }
         Op::BatchNorm {
             x,

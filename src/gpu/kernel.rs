@@ -20,11 +20,12 @@ pub enum Shader {
     Loss,
     Adam,
     Noise,
+    Polyphase,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 8] = [
+    pub const ALL: [Shader; 9] = [
         Shader::Elementwise,
         Shader::Conv2d,
         Shader::BatchNorm,
@@ -33,6 +34,7 @@ impl Shader {
         Shader::Loss,
         Shader::Adam,
         Shader::Noise,
+        Shader::Polyphase,
     ];
 
     /// File name under `shaders/`.
@@ -46,6 +48,7 @@ impl Shader {
             Shader::Loss => "loss.wgsl",
             Shader::Adam => "adam.wgsl",
             Shader::Noise => "noise.wgsl",
+            Shader::Polyphase => "polyphase.wgsl",
         }
     }
 
@@ -60,6 +63,7 @@ impl Shader {
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Adam => include_str!("../../shaders/adam.wgsl"),
             Shader::Noise => include_str!("../../shaders/noise.wgsl"),
+            Shader::Polyphase => include_str!("../../shaders/polyphase.wgsl"),
         }
     }
 }

@@ -8,6 +8,11 @@
 //! level_i(x)  = branch_i(x) → BN → conv(→up_i, k_up) → BN → act [→ conv 1×1 → BN → act]
 //! net(x)      = level_0(x) → conv 1×1 (→ C) → sigmoid?
 //! ```
+//! With [`NetConfig::polyphase`] (on by default), a level whose up-convolution follows a nearest
+//! upsample directly (no skip channels, zero padding, k = 5 or 7) runs `bn_mid` at low resolution
+//! and the conv in exact polyphase form ([`crate::ops::polyphase`]): the same function and the
+//! same parameters, 2.8× fewer multiply-adds in those convs.
+//!
 //! Parameter names follow the PyTorch reference run (`down1.{i}`, `bn_d1.{i}`, `down2.{i}`,
 //! `bn_d2.{i}`, `bn_mid.{i}`, `up5.{i}`, `bn_u5.{i}`, `up1.{i}`, `bn_u1.{i}`, `final`; skip
 //! branches `skip.{i}`, `bn_skip.{i}`), so PyTorch weights load by name.
@@ -48,6 +53,11 @@ pub struct NetConfig {
     pub act: Act,
     pub need_1x1_up: bool,
     pub sigmoid: bool,
+    /// Compute "nearest upsample → BN → k×k conv" as BN at low resolution followed by the exact
+    /// polyphase up-convolution ([`crate::ops::polyphase`]) wherever that is exact (nearest
+    /// upsampling, zero padding, no skip channels at the level, k = 5 or 7). The same function, up to
+    /// f32 rounding; `false` keeps the literal upsample → BN → conv.
+    pub polyphase: bool,
 }
 
 impl Default for NetConfig {
@@ -66,6 +76,7 @@ impl Default for NetConfig {
             act: Act::LeakyRelu,
             need_1x1_up: true,
             sigmoid: true,
+            polyphase: true,
         }
     }
 }
@@ -211,18 +222,28 @@ impl NetConfig {
         if i + 1 < self.levels() {
             h = self.level(t, i + 1, h)?;
         }
-        h = t.upsample(self.upsample, h);
-        // skip branch
-        if self.skip[i] > 0 {
-            let ns = (format!("skip.{i}"), format!("bn_skip.{i}"));
-            let conv = self.conv(cin, self.skip[i], self.filter_skip, 1);
-            let s = self.cba(t, (&ns.0, &ns.1), x, conv)?;
-            h = t.concat(s, h);
-        }
-        h = t.batchnorm(&format!("bn_mid.{i}"), h)?;
-        let c = t.shape(h).c;
         let n5 = (format!("up5.{i}"), format!("bn_u5.{i}"));
-        h = self.cba(t, (&n5.0, &n5.1), h, self.conv(c, self.up[i], ku, 1))?;
+        let up = self.conv(t.shape(h).c + self.skip[i], self.up[i], ku, 1);
+        if self.polyphase_at(i, &up) {
+            // BN commutes with nearest upsampling (every pixel repeats 4 times: the same mean and
+            // biased variance), and the conv of the upsampled image is the polyphase conv.
+            h = t.batchnorm(&format!("bn_mid.{i}"), h)?;
+            h = t.up_conv(&n5.0, h, up, self.bias)?;
+            h = t.batchnorm(&n5.1, h)?;
+            h = t.act(self.act, h);
+        } else {
+            h = t.upsample(self.upsample, h);
+            // skip branch
+            if self.skip[i] > 0 {
+                let ns = (format!("skip.{i}"), format!("bn_skip.{i}"));
+                let conv = self.conv(cin, self.skip[i], self.filter_skip, 1);
+                let s = self.cba(t, (&ns.0, &ns.1), x, conv)?;
+                h = t.concat(s, h);
+            }
+            h = t.batchnorm(&format!("bn_mid.{i}"), h)?;
+            let c = t.shape(h).c;
+            h = self.cba(t, (&n5.0, &n5.1), h, self.conv(c, self.up[i], ku, 1))?;
+        }
         if self.need_1x1_up {
             let n1 = (format!("up1.{i}"), format!("bn_u1.{i}"));
             h = self.cba(
@@ -233,6 +254,14 @@ impl NetConfig {
             )?;
         }
         Ok(h)
+    }
+
+    /// Whether level `i`'s up-convolution `up` takes the polyphase form.
+    fn polyphase_at(&self, i: usize, up: &Conv2d) -> bool {
+        self.polyphase
+            && self.upsample == Upsample::Nearest
+            && self.skip[i] == 0
+            && crate::ops::polyphase::eligible(up)
     }
 
     /// Number of trainable numbers for `in_ch` → `out_ch` (as PyTorch counts them), without

@@ -8,6 +8,7 @@ pub mod conv2d;
 pub mod elementwise;
 pub mod loss;
 pub mod noise;
+pub mod polyphase;
 pub mod resample;
 
 use crate::gpu::KernelSig;
@@ -23,6 +24,7 @@ pub fn all_sigs() -> Vec<KernelSig> {
         loss::SIGS,
         adam::SIGS,
         noise::SIGS,
+        polyphase::SIGS,
     ]
     .concat()
 }

@@ -16,6 +16,7 @@ mod loss;
 mod metrics;
 mod net;
 mod noise;
+mod polyphase;
 mod resample;
 mod shaders;
 mod tiles;

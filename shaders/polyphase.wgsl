@@ -1,0 +1,142 @@
+// polyphase.wgsl — exact polyphase form of "nearest ×2 upsample, then a k×k stride-1 conv with
+// zero padding p = (k−1)/2" (the decoder's up-convolution), channel-major [C,H,W] f32.
+//
+// With x of (Cin, H, W) at low resolution and y of (Cout, 2H, 2W), output row Y = 2i + a reads the
+// upsampled row Y + ky − p, i.e. low-resolution row i + d, d = ⌊(a + ky − p)/2⌋ ∈ [−q, q],
+// q = ⌈p/2⌉ (the same for columns with phase b). So each of the 4 phases (a, b) is a
+// K' × K' conv (K' = 2q + 1, zero padding q) of x, whose taps are sums of the original taps:
+//   pp_wt:     wp[(2a+b)·Cout + o, c, ty, tx] = Σ_{ky: ⌊(a+ky−p)/2⌋+q = ty} Σ_{kx: …= tx} w[o,c,ky,kx]
+//   pp_gw:     dw[o,c,ky,kx] += Σ_{a,b} dwp[(2a+b)·Cout + o, c, ty(a,ky), tx(b,kx)]   (its adjoint)
+//   pp_shuf:   y[o, 2i+a, 2j+b] = P[(2a+b)·Cout + o, i, j] (+ bias[o] when BIAS = 1)
+//   pp_unshuf: gP[(2a+b)·Cout + o, i, j] = gy[o, 2i+a, 2j+b]           (overwrites gP)
+// The phase conv P = conv_{K'}(x; wp) is the ordinary conv2d kernel with 4·Cout outputs.
+// Zero padding p at high resolution is exactly zero padding q at low resolution: Y + ky − p is
+// outside [0, 2H) exactly when its low-resolution row is outside [0, H).
+// pp_wt and pp_gw: one invocation per (o, c) weight pair; the shuffles: one per element written.
+// Gathers, no atomics.
+// Rust side and CPU reference: src/ops/polyphase.rs; tests: tests/it/polyphase.rs.
+override WG: u32 = 256u;
+override BIAS: u32 = 0u;
+
+// cin, cout: channels of the original conv; k, p: its size and padding; kl, q: the phase conv's
+// size and padding; h, w: the low-resolution plane; n: invocations needed.
+struct Params { cin: u32, cout: u32, k: u32, p: u32, kl: u32, q: u32, h: u32, w: u32, n: u32,
+                _p0: u32, _p1: u32, _p2: u32 }
+
+fn lin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return (wid.x + wid.y * nwg.x) * WG + lid;
+}
+
+// The phase-conv tap index of original tap kk for phase a: ⌊(a + kk − p)/2⌋ + q (always ≥ 0).
+fn ptap(a: u32, kk: u32, p: u32, q: u32) -> u32 {
+    return (a + kk + 2u * q - p) / 2u;
+}
+
+@group(0) @binding(0) var<storage, read> wt_w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wt_wp: array<f32>;
+@group(0) @binding(2) var<uniform> wt_p: Params;
+
+// Largest supported phase conv: K' ≤ 5 (k ≤ 7).
+const KLMAX: u32 = 5u;
+
+// One invocation per (o, c) pair: k² loads, 4·K'² stores.
+@compute @workgroup_size(WG)
+fn pp_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+    let i = lin(wid, nwg, lid);
+    if (i >= wt_p.n) { return; }
+    let k = wt_p.k;
+    let kl = wt_p.kl;
+    let o = i / wt_p.cin;
+    let c = i % wt_p.cin;
+    var acc: array<f32, 100>;                   // 4 · KLMAX²
+    for (var t = 0u; t < 4u * kl * kl; t++) { acc[t] = 0.0; }
+    let base = i * k * k;                       // (o · Cin + c) · k²
+    for (var ky = 0u; ky < k; ky++) {
+        for (var kx = 0u; kx < k; kx++) {
+            let v = wt_w[base + ky * k + kx];
+            for (var ph = 0u; ph < 4u; ph++) {
+                let ty = ptap(ph / 2u, ky, wt_p.p, wt_p.q);
+                let tx = ptap(ph % 2u, kx, wt_p.p, wt_p.q);
+                acc[(ph * kl + ty) * kl + tx] += v;
+            }
+        }
+    }
+    for (var ph = 0u; ph < 4u; ph++) {
+        let dst = ((ph * wt_p.cout + o) * wt_p.cin + c) * kl * kl;
+        for (var t = 0u; t < kl * kl; t++) { wt_wp[dst + t] = acc[ph * kl * kl + t]; }
+    }
+}
+
+@group(0) @binding(0) var<storage, read> gw_gwp: array<f32>;
+@group(0) @binding(1) var<storage, read_write> gw_gw: array<f32>;
+@group(0) @binding(2) var<uniform> gw_p: Params;
+
+// One invocation per (o, c) pair: 4·K'² loads, k² read-modify-writes.
+@compute @workgroup_size(WG)
+fn pp_gw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+    let i = lin(wid, nwg, lid);
+    if (i >= gw_p.n) { return; }
+    let k = gw_p.k;
+    let kl = gw_p.kl;
+    let o = i / gw_p.cin;
+    let c = i % gw_p.cin;
+    var g: array<f32, 100>;                     // 4 · KLMAX²
+    for (var ph = 0u; ph < 4u; ph++) {
+        let src = ((ph * gw_p.cout + o) * gw_p.cin + c) * kl * kl;
+        for (var t = 0u; t < kl * kl; t++) { g[ph * kl * kl + t] = gw_gwp[src + t]; }
+    }
+    let base = i * k * k;
+    for (var ky = 0u; ky < k; ky++) {
+        for (var kx = 0u; kx < k; kx++) {
+            var s = 0.0;
+            for (var ph = 0u; ph < 4u; ph++) {
+                let ty = ptap(ph / 2u, ky, gw_p.p, gw_p.q);
+                let tx = ptap(ph % 2u, kx, gw_p.p, gw_p.q);
+                s += g[(ph * kl + ty) * kl + tx];
+            }
+            gw_gw[base + ky * k + kx] += s;
+        }
+    }
+}
+
+@group(0) @binding(0) var<storage, read> sh_p4: array<f32>;
+@group(0) @binding(1) var<storage, read> sh_b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sh_y: array<f32>;
+@group(0) @binding(3) var<uniform> sh_p: Params;
+
+@compute @workgroup_size(WG)
+fn pp_shuf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let i = lin(wid, nwg, lid);
+    if (i >= sh_p.n) { return; }
+    let w2 = 2u * sh_p.w;
+    let h2 = 2u * sh_p.h;
+    let x = i % w2;
+    let y = (i / w2) % h2;
+    let o = i / (w2 * h2);
+    let ph = (y % 2u) * 2u + x % 2u;
+    var v = sh_p4[((ph * sh_p.cout + o) * sh_p.h + y / 2u) * sh_p.w + x / 2u];
+    if (BIAS == 1u) { v += sh_b[o]; }
+    sh_y[i] = v;
+}
+
+@group(0) @binding(0) var<storage, read> us_gy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> us_gp: array<f32>;
+@group(0) @binding(2) var<uniform> us_p: Params;
+
+@compute @workgroup_size(WG)
+fn pp_unshuf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = lin(wid, nwg, lid);
+    if (i >= us_p.n) { return; }
+    let j = i % us_p.w;
+    let r = (i / us_p.w) % us_p.h;
+    let po = i / (us_p.w * us_p.h);
+    let o = po % us_p.cout;
+    let ph = po / us_p.cout;
+    let y = 2u * r + ph / 2u;
+    let x = 2u * j + ph % 2u;
+    us_gp[i] = us_gy[(o * 2u * us_p.h + y) * 2u * us_p.w + x];
+}
