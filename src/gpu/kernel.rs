@@ -20,11 +20,13 @@ pub enum Shader {
     Loss,
     Adam,
     Noise,
+    /// Subgroup variants of conv2d kernels: only on devices with `Features::SUBGROUP`.
+    Conv2dSg,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 8] = [
+    pub const ALL: [Shader; 9] = [
         Shader::Elementwise,
         Shader::Conv2d,
         Shader::BatchNorm,
@@ -33,6 +35,7 @@ impl Shader {
         Shader::Loss,
         Shader::Adam,
         Shader::Noise,
+        Shader::Conv2dSg,
     ];
 
     /// File name under `shaders/`.
@@ -46,6 +49,7 @@ impl Shader {
             Shader::Loss => "loss.wgsl",
             Shader::Adam => "adam.wgsl",
             Shader::Noise => "noise.wgsl",
+            Shader::Conv2dSg => "conv2d_sg.wgsl",
         }
     }
 
@@ -60,6 +64,7 @@ impl Shader {
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Adam => include_str!("../../shaders/adam.wgsl"),
             Shader::Noise => include_str!("../../shaders/noise.wgsl"),
+            Shader::Conv2dSg => include_str!("../../shaders/conv2d_sg.wgsl"),
         }
     }
 }

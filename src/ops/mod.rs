@@ -23,6 +23,7 @@ pub fn all_sigs() -> Vec<KernelSig> {
         loss::SIGS,
         adam::SIGS,
         noise::SIGS,
+        conv2d::SG_SIGS,
     ]
     .concat()
 }
