@@ -3,7 +3,10 @@
 //! Fast path (register-blocked vec4 kernels) when the input rows and output rows are whole vec4s
 //! and the stride divides the row exactly: W % 4 = 0, Wo % 4 = 0, W = stride·Wo, k ≤ 5 (for
 //! stride-2 dx also W % 8 = 0, which follows). Everything else takes the scalar kernels.
-use super::{groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S};
+//!
+//! Subgroup path ([`Blocks::sg`], on devices with subgroups of 8): forward and stride-1 dx of
+//! fast shapes with Wo % 8 = 0 and k ∈ {1, 3, 5} take `conv2d_sg.wgsl` instead of `cv_fwd`.
+use super::{fwd_sg, groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S};
 use super::{SUM, WT};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Shape, Tensor};
@@ -21,6 +24,9 @@ pub struct Blocks {
     pub ncw: u32,
     /// Invocations the reductions aim for (partial-sum chunks are sized from it).
     pub target: usize,
+    /// Use the subgroup kernels (`conv2d_sg.wgsl`) for forward and stride-1 dx where the shape
+    /// allows and the device has subgroups of exactly 8 lanes; ignored on other devices.
+    pub sg: bool,
 }
 
 impl Blocks {
@@ -31,6 +37,7 @@ impl Blocks {
         nc4: 2,
         ncw: 8,
         target: 1024,
+        sg: false,
     };
     /// Real GPUs: small blocks, many invocations.
     pub const GPU: Blocks = Blocks {
@@ -39,6 +46,7 @@ impl Blocks {
         nc4: 1,
         ncw: 4,
         target: 1 << 16,
+        sg: false,
     };
 
     /// Err unless the shaders support these sizes.
@@ -54,14 +62,43 @@ impl Blocks {
         Ok(self)
     }
 
-    /// The blocks for this adapter.
+    /// The blocks for this adapter: the subgroup kernels on CPU adapters with subgroups of 8
+    /// (lavapipe; their 256-float register blocks would spill on a real GPU).
     pub fn for_gpu(gpu: &Gpu) -> Blocks {
         if gpu.is_cpu() {
-            Blocks::CPU
+            Blocks {
+                sg: gpu.subgroup_size() == Some(SG_LANES),
+                ..Blocks::CPU
+            }
         } else {
             Blocks::GPU
         }
     }
+}
+
+/// The subgroup size `conv2d_sg.wgsl` is tuned for (and the path's requirement).
+const SG_LANES: u32 = 8;
+/// Invocations per workgroup of the subgroup kernels (a multiple of 8).
+const SG_WG: u32 = 8;
+/// Output x, output rows and output channels per invocation of the subgroup kernels.
+const SG_PX: usize = 8;
+const SG_PY: usize = 4;
+const SG_CO: usize = 8;
+
+/// Whether the subgroup forward kernel covers input `xs` → output `os` on this device.
+pub fn fast_sg(gpu: &Gpu, bl: Blocks, c: &Conv2d, xs: Shape, os: Shape) -> bool {
+    bl.sg
+        && gpu.subgroup_size() == Some(SG_LANES)
+        && fast(c, xs, os)
+        && fwd_sg(c.k, c.stride).is_some()
+        && os.w % SG_PX == 0
+        && sg_items(os).div_ceil(SG_WG as usize) <= 65_535
+        && c.cout.div_ceil(SG_CO) <= 65_535
+}
+
+/// Invocations per channel block of the subgroup kernels.
+fn sg_items(os: Shape) -> usize {
+    os.w / SG_PX * os.h.div_ceil(SG_PY)
 }
 
 /// Whether the fast kernels cover input `xs` → output `os`.
@@ -167,6 +204,43 @@ fn fast_conv(
     )
 }
 
+/// `y (+)= conv(x)` with the subgroup kernel (see [`fast_sg`]); wt from [`rearrange`] with `np`
+/// channels, a multiple of 8.
+#[allow(clippy::too_many_arguments)]
+fn sg_conv(
+    gpu: &Gpu,
+    c: &Conv2d,
+    x: &Tensor,
+    wt: &Tensor,
+    np: usize,
+    b: Option<&Tensor>,
+    y: &Tensor,
+    acc: bool,
+) -> Result<Dispatch> {
+    let (xs, ys) = (x.shape, y.shape);
+    let sig = fwd_sg(c.k, c.stride)
+        .ok_or_else(|| Error::invalid("conv2d subgroup kernel", format!("{c:?}")))?;
+    let padm = match c.padding {
+        Padding::Zero => 0.0,
+        Padding::Reflection => 1.0,
+    };
+    let o = [
+        ("WG", SG_WG as f64),
+        ("PADM", padm),
+        ("ACC", flag(acc)),
+        ("BIAS", flag(b.is_some())),
+    ];
+    let k = gpu.kernel(sig, &o)?;
+    let mut p = params(xs.c, ys.c, xs, ys);
+    p.np = np as u32;
+    let g = [
+        sg_items(ys).div_ceil(SG_WG as usize) as u32,
+        (np / SG_CO) as u32,
+        1,
+    ];
+    gpu.dispatch(&k, &[x, wt, b.unwrap_or(x)], &[y], Some(&p), g)
+}
+
 pub(super) fn forward(
     gpu: &Gpu,
     bl: Blocks,
@@ -177,6 +251,11 @@ pub(super) fn forward(
     y: &Tensor,
 ) -> Result<Vec<Dispatch>> {
     let (xs, ys) = (x.shape, y.shape);
+    if fast_sg(gpu, bl, c, xs, ys) {
+        let np = round_up(c.cout, SG_CO);
+        let (wt, d0) = rearrange(gpu, c, w, false, false, np)?;
+        return Ok(vec![d0, sg_conv(gpu, c, x, &wt, np, b, y, false)?]);
+    }
     if fast(c, xs, ys) {
         let np = round_up(c.cout, 4 * bl.nc4 as usize);
         let (wt, d0) = rearrange(gpu, c, w, false, false, np)?;
@@ -231,14 +310,21 @@ pub(super) fn backward_input(
     let mut ds = Vec::new();
     if c.stride == 1 {
         // dx = conv(gy, flipped transposed w) with the same padding, zero semantics.
-        let (wt, d0) = rearrange(gpu, c, w, true, true, np)?;
         let t = Conv2d {
             cin: c.cout,
             cout: c.cin,
             ..zero
         };
-        ds.push(d0);
-        ds.push(fast_conv(gpu, bl, &t, gy, &wt, np, None, dx, true)?);
+        if fast_sg(gpu, bl, &t, ys, xs) {
+            let np = round_up(c.cin, SG_CO);
+            let (wt, d0) = rearrange(gpu, c, w, true, true, np)?;
+            ds.push(d0);
+            ds.push(sg_conv(gpu, &t, gy, &wt, np, None, dx, true)?);
+        } else {
+            let (wt, d0) = rearrange(gpu, c, w, true, true, np)?;
+            ds.push(d0);
+            ds.push(fast_conv(gpu, bl, &t, gy, &wt, np, None, dx, true)?);
+        }
     } else {
         let (wt, d0) = rearrange(gpu, c, w, true, false, np)?;
         let mut o = ov(&zero, bl.wg);
