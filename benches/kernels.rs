@@ -148,6 +148,9 @@ fn bench(cr: &mut Criterion) {
                         d
                     })
                 });
+                if samples.is_empty() {
+                    continue; // filtered out
+                }
                 samples.sort_by(f64::total_cmp);
                 let per = samples[samples.len() / 2] / reps as f64; // median sample (warm-up included)
                 let per_cpu = cpu / (runs * reps).max(1) as f64;

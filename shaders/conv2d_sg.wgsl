@@ -55,12 +55,13 @@ fn edge_r(r: vec4<f32>, m: vec4<f32>, at_edge: bool) -> vec4<f32> {
 
 // Padded input row i of channel ci from vec4 x4 on: [L, M0 .. M(nm−1), R, 0...] (nm = 2 or 4),
 // all zeros for a zero-padding row. Never branches (callers run broadcasts after it).
-fn row(ci: u32, i: i32, x4: u32, nm: u32) -> array<vec4<f32>, 6> {
-    let h = i32(sg_p.h);
-    let w4 = sg_p.w / 4u;
+// Input [·, hu, wu]; i: padded row index.
+fn row(ci: u32, i: i32, x4: u32, nm: u32, hu: u32, wu: u32) -> array<vec4<f32>, 6> {
+    let h = i32(hu);
+    let w4 = wu / 4u;
     let iy = src(i, h);
     let ok = iy >= 0;
-    let rb = (ci * sg_p.h + u32(clamp(iy, 0, h - 1))) * w4 + x4;
+    let rb = (ci * hu + u32(clamp(iy, 0, h - 1))) * w4 + x4;
     let z = vec4<f32>(0.0);
     let m0 = select(z, sg_x[rb], ok);
     let m1 = select(z, sg_x[rb + 1u], ok);
@@ -77,6 +78,21 @@ fn row(ci: u32, i: i32, x4: u32, nm: u32) -> array<vec4<f32>, 6> {
     let r = select(z, edge_r(sg_x[select(rb + nm, rb, at_r)], ml, at_r), ok);
     if (nm == 4u) { return array<vec4<f32>, 6>(l, m0, m1, m2, m3, r); }
     return array<vec4<f32>, 6>(l, m0, m1, r, z, z);
+}
+
+// ---- cv_bw_sg_k{K}_s{S}: dw partial sums part[ch][co][ci][ky][kx] over the output rows of
+// chunk ch (p.rows rows, a multiple of 4), like cv_bw. One invocation: one input channel (lanes:
+// consecutive ci) × 8 output channels (workgroup_id.y) × all K·K taps, walking 8 x × 4 rows at a
+// time; the 8 gy vec4s of a step are loaded one per lane and shared with subgroupBroadcast.
+// Dispatch: (⌈cin/WG⌉, ⌈cout/8⌉, chunks). ----
+@group(0) @binding(1) var<storage, read> bw_g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> bw_part: array<f32>;
+@group(0) @binding(3) var<uniform> bw_p: Params;
+
+// Stores the 8 channels' K·K sums d of input channel ci (masked: ci < cin, co < cout).
+fn bw_st(ci: u32, co: u32, ch: u32, t: u32, kk: u32, v: f32) {
+    if (ci >= bw_p.cin || co >= bw_p.cout) { return; }
+    bw_part[((ch * bw_p.cout + co) * bw_p.cin + ci) * kk + t] = v;
 }
 
 // Stores output vec4 q of row oy of channel co (masked: co < cout), with bias and ACC.
@@ -174,25 +190,25 @@ fn cv_fwd_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t0 = min(0u + lane, 1u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 2u);
+        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * M0.x; a0_1_0 += b * M0.y; a0_2_0 += b * M0.z; a0_3_0 += b * M0.w; a0_4_0 += b * M1.x; a0_5_0 += b * M1.y; a0_6_0 += b * M1.z; a0_7_0 += b * M1.w; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * M0.x; a0_1_1 += b * M0.y; a0_2_1 += b * M0.z; a0_3_1 += b * M0.w; a0_4_1 += b * M1.x; a0_5_1 += b * M1.y; a0_6_1 += b * M1.z; a0_7_1 += b * M1.w; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 2u);
+        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a1_0_0 += b * M0.x; a1_1_0 += b * M0.y; a1_2_0 += b * M0.z; a1_3_0 += b * M0.w; a1_4_0 += b * M1.x; a1_5_0 += b * M1.y; a1_6_0 += b * M1.z; a1_7_0 += b * M1.w; }
         { let b = subgroupBroadcast(wl0, 1u); a1_0_1 += b * M0.x; a1_1_1 += b * M0.y; a1_2_1 += b * M0.z; a1_3_1 += b * M0.w; a1_4_1 += b * M1.x; a1_5_1 += b * M1.y; a1_6_1 += b * M1.z; a1_7_1 += b * M1.w; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 2u);
+        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a2_0_0 += b * M0.x; a2_1_0 += b * M0.y; a2_2_0 += b * M0.z; a2_3_0 += b * M0.w; a2_4_0 += b * M1.x; a2_5_0 += b * M1.y; a2_6_0 += b * M1.z; a2_7_0 += b * M1.w; }
         { let b = subgroupBroadcast(wl0, 1u); a2_0_1 += b * M0.x; a2_1_1 += b * M0.y; a2_2_1 += b * M0.z; a2_3_1 += b * M0.w; a2_4_1 += b * M1.x; a2_5_1 += b * M1.y; a2_6_1 += b * M1.z; a2_7_1 += b * M1.w; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 2u);
+        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a3_0_0 += b * M0.x; a3_1_0 += b * M0.y; a3_2_0 += b * M0.z; a3_3_0 += b * M0.w; a3_4_0 += b * M1.x; a3_5_0 += b * M1.y; a3_6_0 += b * M1.z; a3_7_0 += b * M1.w; }
         { let b = subgroupBroadcast(wl0, 1u); a3_0_1 += b * M0.x; a3_1_1 += b * M0.y; a3_2_1 += b * M0.z; a3_3_1 += b * M0.w; a3_4_1 += b * M1.x; a3_5_1 += b * M1.y; a3_6_1 += b * M1.z; a3_7_1 += b * M1.w; }
@@ -366,7 +382,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t2 = min(16u + lane, 17u);
         let wl2 = sg_w[wb + (t2 / 2u) * np4 + t2 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 2u);
+        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * L.w; a0_1_0 += b * M0.x; a0_2_0 += b * M0.y; a0_3_0 += b * M0.z; a0_4_0 += b * M0.w; a0_5_0 += b * M1.x; a0_6_0 += b * M1.y; a0_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * L.w; a0_1_1 += b * M0.x; a0_2_1 += b * M0.y; a0_3_1 += b * M0.z; a0_4_1 += b * M0.w; a0_5_1 += b * M1.x; a0_6_1 += b * M1.y; a0_7_1 += b * M1.z; }
@@ -376,7 +392,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a0_0_1 += b * M0.y; a0_1_1 += b * M0.z; a0_2_1 += b * M0.w; a0_3_1 += b * M1.x; a0_4_1 += b * M1.y; a0_5_1 += b * M1.z; a0_6_1 += b * M1.w; a0_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 2u);
+        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 6u); a0_0_0 += b * L.w; a0_1_0 += b * M0.x; a0_2_0 += b * M0.y; a0_3_0 += b * M0.z; a0_4_0 += b * M0.w; a0_5_0 += b * M1.x; a0_6_0 += b * M1.y; a0_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl0, 7u); a0_0_1 += b * L.w; a0_1_1 += b * M0.x; a0_2_1 += b * M0.y; a0_3_1 += b * M0.z; a0_4_1 += b * M0.w; a0_5_1 += b * M1.x; a0_6_1 += b * M1.y; a0_7_1 += b * M1.z; }
@@ -392,7 +408,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a1_0_1 += b * M0.y; a1_1_1 += b * M0.z; a1_2_1 += b * M0.w; a1_3_1 += b * M1.x; a1_4_1 += b * M1.y; a1_5_1 += b * M1.z; a1_6_1 += b * M1.w; a1_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 2u);
+        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 4u); a0_0_0 += b * L.w; a0_1_0 += b * M0.x; a0_2_0 += b * M0.y; a0_3_0 += b * M0.z; a0_4_0 += b * M0.w; a0_5_0 += b * M1.x; a0_6_0 += b * M1.y; a0_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl1, 5u); a0_0_1 += b * L.w; a0_1_1 += b * M0.x; a0_2_1 += b * M0.y; a0_3_1 += b * M0.z; a0_4_1 += b * M0.w; a0_5_1 += b * M1.x; a0_6_1 += b * M1.y; a0_7_1 += b * M1.z; }
@@ -414,7 +430,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a2_0_1 += b * M0.y; a2_1_1 += b * M0.z; a2_2_1 += b * M0.w; a2_3_1 += b * M1.x; a2_4_1 += b * M1.y; a2_5_1 += b * M1.z; a2_6_1 += b * M1.w; a2_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 2u);
+        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 4u); a1_0_0 += b * L.w; a1_1_0 += b * M0.x; a1_2_0 += b * M0.y; a1_3_0 += b * M0.z; a1_4_0 += b * M0.w; a1_5_0 += b * M1.x; a1_6_0 += b * M1.y; a1_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl1, 5u); a1_0_1 += b * L.w; a1_1_1 += b * M0.x; a1_2_1 += b * M0.y; a1_3_1 += b * M0.z; a1_4_1 += b * M0.w; a1_5_1 += b * M1.x; a1_6_1 += b * M1.y; a1_7_1 += b * M1.z; }
@@ -436,7 +452,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a3_0_1 += b * M0.y; a3_1_1 += b * M0.z; a3_2_1 += b * M0.w; a3_3_1 += b * M1.x; a3_4_1 += b * M1.y; a3_5_1 += b * M1.z; a3_6_1 += b * M1.w; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 2u);
+        let v = row(ci, iy0 + 4, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 4u); a2_0_0 += b * L.w; a2_1_0 += b * M0.x; a2_2_0 += b * M0.y; a2_3_0 += b * M0.z; a2_4_0 += b * M0.w; a2_5_0 += b * M1.x; a2_6_0 += b * M1.y; a2_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl1, 5u); a2_0_1 += b * L.w; a2_1_1 += b * M0.x; a2_2_1 += b * M0.y; a2_3_1 += b * M0.z; a2_4_1 += b * M0.w; a2_5_1 += b * M1.x; a2_6_1 += b * M1.y; a2_7_1 += b * M1.z; }
@@ -452,7 +468,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a3_0_1 += b * M0.y; a3_1_1 += b * M0.z; a3_2_1 += b * M0.w; a3_3_1 += b * M1.x; a3_4_1 += b * M1.y; a3_5_1 += b * M1.z; a3_6_1 += b * M1.w; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 2u);
+        let v = row(ci, iy0 + 5, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 4u); a3_0_0 += b * L.w; a3_1_0 += b * M0.x; a3_2_0 += b * M0.y; a3_3_0 += b * M0.z; a3_4_0 += b * M0.w; a3_5_0 += b * M1.x; a3_6_0 += b * M1.y; a3_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl1, 5u); a3_0_1 += b * L.w; a3_1_1 += b * M0.x; a3_2_1 += b * M0.y; a3_3_1 += b * M0.z; a3_4_1 += b * M0.w; a3_5_1 += b * M1.x; a3_6_1 += b * M1.y; a3_7_1 += b * M1.z; }
@@ -638,7 +654,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t6 = min(48u + lane, 49u);
         let wl6 = sg_w[wb + (t6 / 2u) * np4 + t6 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 2u);
+        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -652,7 +668,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a0_0_1 += b * M0.z; a0_1_1 += b * M0.w; a0_2_1 += b * M1.x; a0_3_1 += b * M1.y; a0_4_1 += b * M1.z; a0_5_1 += b * M1.w; a0_6_1 += b * R.x; a0_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 2u);
+        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 2u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl1, 3u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -676,7 +692,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a1_0_1 += b * M0.z; a1_1_1 += b * M0.w; a1_2_1 += b * M1.x; a1_3_1 += b * M1.y; a1_4_1 += b * M1.z; a1_5_1 += b * M1.w; a1_6_1 += b * R.x; a1_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 2u);
+        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl2, 4u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl2, 5u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -710,7 +726,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a2_0_1 += b * M0.z; a2_1_1 += b * M0.w; a2_2_1 += b * M1.x; a2_3_1 += b * M1.y; a2_4_1 += b * M1.z; a2_5_1 += b * M1.w; a2_6_1 += b * R.x; a2_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 2u);
+        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl3, 6u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl3, 7u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -754,7 +770,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a3_0_1 += b * M0.z; a3_1_1 += b * M0.w; a3_2_1 += b * M1.x; a3_3_1 += b * M1.y; a3_4_1 += b * M1.z; a3_5_1 += b * M1.w; a3_6_1 += b * R.x; a3_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 2u);
+        let v = row(ci, iy0 + 4, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl5, 0u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl5, 1u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -798,7 +814,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a3_0_1 += b * M0.z; a3_1_1 += b * M0.w; a3_2_1 += b * M1.x; a3_3_1 += b * M1.y; a3_4_1 += b * M1.z; a3_5_1 += b * M1.w; a3_6_1 += b * R.x; a3_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 2u);
+        let v = row(ci, iy0 + 5, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl5, 0u); a1_0_0 += b * L.z; a1_1_0 += b * L.w; a1_2_0 += b * M0.x; a1_3_0 += b * M0.y; a1_4_0 += b * M0.z; a1_5_0 += b * M0.w; a1_6_0 += b * M1.x; a1_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl5, 1u); a1_0_1 += b * L.z; a1_1_1 += b * L.w; a1_2_1 += b * M0.x; a1_3_1 += b * M0.y; a1_4_1 += b * M0.z; a1_5_1 += b * M0.w; a1_6_1 += b * M1.x; a1_7_1 += b * M1.y; }
@@ -832,7 +848,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl3, 5u); a3_0_1 += b * M0.z; a3_1_1 += b * M0.w; a3_2_1 += b * M1.x; a3_3_1 += b * M1.y; a3_4_1 += b * M1.z; a3_5_1 += b * M1.w; a3_6_1 += b * R.x; a3_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 2u);
+        let v = row(ci, iy0 + 6, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl5, 0u); a2_0_0 += b * L.z; a2_1_0 += b * L.w; a2_2_0 += b * M0.x; a2_3_0 += b * M0.y; a2_4_0 += b * M0.z; a2_5_0 += b * M0.w; a2_6_0 += b * M1.x; a2_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl5, 1u); a2_0_1 += b * L.z; a2_1_1 += b * L.w; a2_2_1 += b * M0.x; a2_3_1 += b * M0.y; a2_4_1 += b * M0.z; a2_5_1 += b * M0.w; a2_6_1 += b * M1.x; a2_7_1 += b * M1.y; }
@@ -856,7 +872,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl4, 7u); a3_0_1 += b * M0.z; a3_1_1 += b * M0.w; a3_2_1 += b * M1.x; a3_3_1 += b * M1.y; a3_4_1 += b * M1.z; a3_5_1 += b * M1.w; a3_6_1 += b * R.x; a3_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 7, x4, 2u);
+        let v = row(ci, iy0 + 7, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl5, 0u); a3_0_0 += b * L.z; a3_1_0 += b * L.w; a3_2_0 += b * M0.x; a3_3_0 += b * M0.y; a3_4_0 += b * M0.z; a3_5_0 += b * M0.w; a3_6_0 += b * M1.x; a3_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl5, 1u); a3_0_1 += b * L.z; a3_1_1 += b * L.w; a3_2_1 += b * M0.x; a3_3_1 += b * M0.y; a3_4_1 += b * M0.z; a3_5_1 += b * M0.w; a3_6_1 += b * M1.x; a3_7_1 += b * M1.y; }
@@ -1034,25 +1050,25 @@ fn cv_fwd_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t0 = min(0u + lane, 1u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 4u);
+        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * M0.x; a0_1_0 += b * M0.z; a0_2_0 += b * M1.x; a0_3_0 += b * M1.z; a0_4_0 += b * M2.x; a0_5_0 += b * M2.z; a0_6_0 += b * M3.x; a0_7_0 += b * M3.z; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * M0.x; a0_1_1 += b * M0.z; a0_2_1 += b * M1.x; a0_3_1 += b * M1.z; a0_4_1 += b * M2.x; a0_5_1 += b * M2.z; a0_6_1 += b * M3.x; a0_7_1 += b * M3.z; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 4u);
+        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a1_0_0 += b * M0.x; a1_1_0 += b * M0.z; a1_2_0 += b * M1.x; a1_3_0 += b * M1.z; a1_4_0 += b * M2.x; a1_5_0 += b * M2.z; a1_6_0 += b * M3.x; a1_7_0 += b * M3.z; }
         { let b = subgroupBroadcast(wl0, 1u); a1_0_1 += b * M0.x; a1_1_1 += b * M0.z; a1_2_1 += b * M1.x; a1_3_1 += b * M1.z; a1_4_1 += b * M2.x; a1_5_1 += b * M2.z; a1_6_1 += b * M3.x; a1_7_1 += b * M3.z; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 4u);
+        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a2_0_0 += b * M0.x; a2_1_0 += b * M0.z; a2_2_0 += b * M1.x; a2_3_0 += b * M1.z; a2_4_0 += b * M2.x; a2_5_0 += b * M2.z; a2_6_0 += b * M3.x; a2_7_0 += b * M3.z; }
         { let b = subgroupBroadcast(wl0, 1u); a2_0_1 += b * M0.x; a2_1_1 += b * M0.z; a2_2_1 += b * M1.x; a2_3_1 += b * M1.z; a2_4_1 += b * M2.x; a2_5_1 += b * M2.z; a2_6_1 += b * M3.x; a2_7_1 += b * M3.z; }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 4u);
+        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a3_0_0 += b * M0.x; a3_1_0 += b * M0.z; a3_2_0 += b * M1.x; a3_3_0 += b * M1.z; a3_4_0 += b * M2.x; a3_5_0 += b * M2.z; a3_6_0 += b * M3.x; a3_7_0 += b * M3.z; }
         { let b = subgroupBroadcast(wl0, 1u); a3_0_1 += b * M0.x; a3_1_1 += b * M0.z; a3_2_1 += b * M1.x; a3_3_1 += b * M1.z; a3_4_1 += b * M2.x; a3_5_1 += b * M2.z; a3_6_1 += b * M3.x; a3_7_1 += b * M3.z; }
@@ -1226,7 +1242,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t2 = min(16u + lane, 17u);
         let wl2 = sg_w[wb + (t2 / 2u) * np4 + t2 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 4u);
+        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * L.w; a0_1_0 += b * M0.y; a0_2_0 += b * M0.w; a0_3_0 += b * M1.y; a0_4_0 += b * M1.w; a0_5_0 += b * M2.y; a0_6_0 += b * M2.w; a0_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * L.w; a0_1_1 += b * M0.y; a0_2_1 += b * M0.w; a0_3_1 += b * M1.y; a0_4_1 += b * M1.w; a0_5_1 += b * M2.y; a0_6_1 += b * M2.w; a0_7_1 += b * M3.y; }
@@ -1236,7 +1252,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a0_0_1 += b * M0.y; a0_1_1 += b * M0.w; a0_2_1 += b * M1.y; a0_3_1 += b * M1.w; a0_4_1 += b * M2.y; a0_5_1 += b * M2.w; a0_6_1 += b * M3.y; a0_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 4u);
+        let v = row(ci, iy0 + 1, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 6u); a0_0_0 += b * L.w; a0_1_0 += b * M0.y; a0_2_0 += b * M0.w; a0_3_0 += b * M1.y; a0_4_0 += b * M1.w; a0_5_0 += b * M2.y; a0_6_0 += b * M2.w; a0_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 7u); a0_0_1 += b * L.w; a0_1_1 += b * M0.y; a0_2_1 += b * M0.w; a0_3_1 += b * M1.y; a0_4_1 += b * M1.w; a0_5_1 += b * M2.y; a0_6_1 += b * M2.w; a0_7_1 += b * M3.y; }
@@ -1246,7 +1262,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a0_0_1 += b * M0.y; a0_1_1 += b * M0.w; a0_2_1 += b * M1.y; a0_3_1 += b * M1.w; a0_4_1 += b * M2.y; a0_5_1 += b * M2.w; a0_6_1 += b * M3.y; a0_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 4u);
+        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 4u); a0_0_0 += b * L.w; a0_1_0 += b * M0.y; a0_2_0 += b * M0.w; a0_3_0 += b * M1.y; a0_4_0 += b * M1.w; a0_5_0 += b * M2.y; a0_6_0 += b * M2.w; a0_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl1, 5u); a0_0_1 += b * L.w; a0_1_1 += b * M0.y; a0_2_1 += b * M0.w; a0_3_1 += b * M1.y; a0_4_1 += b * M1.w; a0_5_1 += b * M2.y; a0_6_1 += b * M2.w; a0_7_1 += b * M3.y; }
@@ -1262,7 +1278,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a1_0_1 += b * M0.y; a1_1_1 += b * M0.w; a1_2_1 += b * M1.y; a1_3_1 += b * M1.w; a1_4_1 += b * M2.y; a1_5_1 += b * M2.w; a1_6_1 += b * M3.y; a1_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 4u);
+        let v = row(ci, iy0 + 3, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 6u); a1_0_0 += b * L.w; a1_1_0 += b * M0.y; a1_2_0 += b * M0.w; a1_3_0 += b * M1.y; a1_4_0 += b * M1.w; a1_5_0 += b * M2.y; a1_6_0 += b * M2.w; a1_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 7u); a1_0_1 += b * L.w; a1_1_1 += b * M0.y; a1_2_1 += b * M0.w; a1_3_1 += b * M1.y; a1_4_1 += b * M1.w; a1_5_1 += b * M2.y; a1_6_1 += b * M2.w; a1_7_1 += b * M3.y; }
@@ -1272,7 +1288,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a1_0_1 += b * M0.y; a1_1_1 += b * M0.w; a1_2_1 += b * M1.y; a1_3_1 += b * M1.w; a1_4_1 += b * M2.y; a1_5_1 += b * M2.w; a1_6_1 += b * M3.y; a1_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 4u);
+        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 4u); a1_0_0 += b * L.w; a1_1_0 += b * M0.y; a1_2_0 += b * M0.w; a1_3_0 += b * M1.y; a1_4_0 += b * M1.w; a1_5_0 += b * M2.y; a1_6_0 += b * M2.w; a1_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl1, 5u); a1_0_1 += b * L.w; a1_1_1 += b * M0.y; a1_2_1 += b * M0.w; a1_3_1 += b * M1.y; a1_4_1 += b * M1.w; a1_5_1 += b * M2.y; a1_6_1 += b * M2.w; a1_7_1 += b * M3.y; }
@@ -1288,7 +1304,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a2_0_1 += b * M0.y; a2_1_1 += b * M0.w; a2_2_1 += b * M1.y; a2_3_1 += b * M1.w; a2_4_1 += b * M2.y; a2_5_1 += b * M2.w; a2_6_1 += b * M3.y; a2_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 4u);
+        let v = row(ci, iy0 + 5, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 6u); a2_0_0 += b * L.w; a2_1_0 += b * M0.y; a2_2_0 += b * M0.w; a2_3_0 += b * M1.y; a2_4_0 += b * M1.w; a2_5_0 += b * M2.y; a2_6_0 += b * M2.w; a2_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 7u); a2_0_1 += b * L.w; a2_1_1 += b * M0.y; a2_2_1 += b * M0.w; a2_3_1 += b * M1.y; a2_4_1 += b * M1.w; a2_5_1 += b * M2.y; a2_6_1 += b * M2.w; a2_7_1 += b * M3.y; }
@@ -1298,7 +1314,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a2_0_1 += b * M0.y; a2_1_1 += b * M0.w; a2_2_1 += b * M1.y; a2_3_1 += b * M1.w; a2_4_1 += b * M2.y; a2_5_1 += b * M2.w; a2_6_1 += b * M3.y; a2_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 4u);
+        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 4u); a2_0_0 += b * L.w; a2_1_0 += b * M0.y; a2_2_0 += b * M0.w; a2_3_0 += b * M1.y; a2_4_0 += b * M1.w; a2_5_0 += b * M2.y; a2_6_0 += b * M2.w; a2_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl1, 5u); a2_0_1 += b * L.w; a2_1_1 += b * M0.y; a2_2_1 += b * M0.w; a2_3_1 += b * M1.y; a2_4_1 += b * M1.w; a2_5_1 += b * M2.y; a2_6_1 += b * M2.w; a2_7_1 += b * M3.y; }
@@ -1314,7 +1330,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a3_0_1 += b * M0.y; a3_1_1 += b * M0.w; a3_2_1 += b * M1.y; a3_3_1 += b * M1.w; a3_4_1 += b * M2.y; a3_5_1 += b * M2.w; a3_6_1 += b * M3.y; a3_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 7, x4, 4u);
+        let v = row(ci, iy0 + 7, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 6u); a3_0_0 += b * L.w; a3_1_0 += b * M0.y; a3_2_0 += b * M0.w; a3_3_0 += b * M1.y; a3_4_0 += b * M1.w; a3_5_0 += b * M2.y; a3_6_0 += b * M2.w; a3_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 7u); a3_0_1 += b * L.w; a3_1_1 += b * M0.y; a3_2_1 += b * M0.w; a3_3_1 += b * M1.y; a3_4_1 += b * M1.w; a3_5_1 += b * M2.y; a3_6_1 += b * M2.w; a3_7_1 += b * M3.y; }
@@ -1324,7 +1340,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a3_0_1 += b * M0.y; a3_1_1 += b * M0.w; a3_2_1 += b * M1.y; a3_3_1 += b * M1.w; a3_4_1 += b * M2.y; a3_5_1 += b * M2.w; a3_6_1 += b * M3.y; a3_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 8, x4, 4u);
+        let v = row(ci, iy0 + 8, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 4u); a3_0_0 += b * L.w; a3_1_0 += b * M0.y; a3_2_0 += b * M0.w; a3_3_0 += b * M1.y; a3_4_0 += b * M1.w; a3_5_0 += b * M2.y; a3_6_0 += b * M2.w; a3_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl1, 5u); a3_0_1 += b * L.w; a3_1_1 += b * M0.y; a3_2_1 += b * M0.w; a3_3_1 += b * M1.y; a3_4_1 += b * M1.w; a3_5_1 += b * M2.y; a3_6_1 += b * M2.w; a3_7_1 += b * M3.y; }
@@ -1510,7 +1526,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t6 = min(48u + lane, 49u);
         let wl6 = sg_w[wb + (t6 / 2u) * np4 + t6 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 4u);
+        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1524,7 +1540,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a0_0_1 += b * M0.z; a0_1_1 += b * M1.x; a0_2_1 += b * M1.z; a0_3_1 += b * M2.x; a0_4_1 += b * M2.z; a0_5_1 += b * M3.x; a0_6_1 += b * M3.z; a0_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 4u);
+        let v = row(ci, iy0 + 1, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 2u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl1, 3u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1538,7 +1554,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a0_0_1 += b * M0.z; a0_1_1 += b * M1.x; a0_2_1 += b * M1.z; a0_3_1 += b * M2.x; a0_4_1 += b * M2.z; a0_5_1 += b * M3.x; a0_6_1 += b * M3.z; a0_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 4u);
+        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl2, 4u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl2, 5u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1562,7 +1578,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a1_0_1 += b * M0.z; a1_1_1 += b * M1.x; a1_2_1 += b * M1.z; a1_3_1 += b * M2.x; a1_4_1 += b * M2.z; a1_5_1 += b * M3.x; a1_6_1 += b * M3.z; a1_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 4u);
+        let v = row(ci, iy0 + 3, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl3, 6u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl3, 7u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1586,7 +1602,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a1_0_1 += b * M0.z; a1_1_1 += b * M1.x; a1_2_1 += b * M1.z; a1_3_1 += b * M2.x; a1_4_1 += b * M2.z; a1_5_1 += b * M3.x; a1_6_1 += b * M3.z; a1_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 4u);
+        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl5, 0u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl5, 1u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1620,7 +1636,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a2_0_1 += b * M0.z; a2_1_1 += b * M1.x; a2_2_1 += b * M1.z; a2_3_1 += b * M2.x; a2_4_1 += b * M2.z; a2_5_1 += b * M3.x; a2_6_1 += b * M3.z; a2_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 4u);
+        let v = row(ci, iy0 + 5, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl3, 6u); a1_0_0 += b * L.z; a1_1_0 += b * M0.x; a1_2_0 += b * M0.z; a1_3_0 += b * M1.x; a1_4_0 += b * M1.z; a1_5_0 += b * M2.x; a1_6_0 += b * M2.z; a1_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl3, 7u); a1_0_1 += b * L.z; a1_1_1 += b * M0.x; a1_2_1 += b * M0.z; a1_3_1 += b * M1.x; a1_4_1 += b * M1.z; a1_5_1 += b * M2.x; a1_6_1 += b * M2.z; a1_7_1 += b * M3.x; }
@@ -1644,7 +1660,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a2_0_1 += b * M0.z; a2_1_1 += b * M1.x; a2_2_1 += b * M1.z; a2_3_1 += b * M2.x; a2_4_1 += b * M2.z; a2_5_1 += b * M3.x; a2_6_1 += b * M3.z; a2_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 4u);
+        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl5, 0u); a1_0_0 += b * L.z; a1_1_0 += b * M0.x; a1_2_0 += b * M0.z; a1_3_0 += b * M1.x; a1_4_0 += b * M1.z; a1_5_0 += b * M2.x; a1_6_0 += b * M2.z; a1_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl5, 1u); a1_0_1 += b * L.z; a1_1_1 += b * M0.x; a1_2_1 += b * M0.z; a1_3_1 += b * M1.x; a1_4_1 += b * M1.z; a1_5_1 += b * M2.x; a1_6_1 += b * M2.z; a1_7_1 += b * M3.x; }
@@ -1678,7 +1694,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a3_0_1 += b * M0.z; a3_1_1 += b * M1.x; a3_2_1 += b * M1.z; a3_3_1 += b * M2.x; a3_4_1 += b * M2.z; a3_5_1 += b * M3.x; a3_6_1 += b * M3.z; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 7, x4, 4u);
+        let v = row(ci, iy0 + 7, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl3, 6u); a2_0_0 += b * L.z; a2_1_0 += b * M0.x; a2_2_0 += b * M0.z; a2_3_0 += b * M1.x; a2_4_0 += b * M1.z; a2_5_0 += b * M2.x; a2_6_0 += b * M2.z; a2_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl3, 7u); a2_0_1 += b * L.z; a2_1_1 += b * M0.x; a2_2_1 += b * M0.z; a2_3_1 += b * M1.x; a2_4_1 += b * M1.z; a2_5_1 += b * M2.x; a2_6_1 += b * M2.z; a2_7_1 += b * M3.x; }
@@ -1702,7 +1718,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a3_0_1 += b * M0.z; a3_1_1 += b * M1.x; a3_2_1 += b * M1.z; a3_3_1 += b * M2.x; a3_4_1 += b * M2.z; a3_5_1 += b * M3.x; a3_6_1 += b * M3.z; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 8, x4, 4u);
+        let v = row(ci, iy0 + 8, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl5, 0u); a2_0_0 += b * L.z; a2_1_0 += b * M0.x; a2_2_0 += b * M0.z; a2_3_0 += b * M1.x; a2_4_0 += b * M1.z; a2_5_0 += b * M2.x; a2_6_0 += b * M2.z; a2_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl5, 1u); a2_0_1 += b * L.z; a2_1_1 += b * M0.x; a2_2_1 += b * M0.z; a2_3_1 += b * M1.x; a2_4_1 += b * M1.z; a2_5_1 += b * M2.x; a2_6_1 += b * M2.z; a2_7_1 += b * M3.x; }
@@ -1726,7 +1742,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl3, 5u); a3_0_1 += b * M0.z; a3_1_1 += b * M1.x; a3_2_1 += b * M1.z; a3_3_1 += b * M2.x; a3_4_1 += b * M2.z; a3_5_1 += b * M3.x; a3_6_1 += b * M3.z; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 9, x4, 4u);
+        let v = row(ci, iy0 + 9, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl3, 6u); a3_0_0 += b * L.z; a3_1_0 += b * M0.x; a3_2_0 += b * M0.z; a3_3_0 += b * M1.x; a3_4_0 += b * M1.z; a3_5_0 += b * M2.x; a3_6_0 += b * M2.z; a3_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl3, 7u); a3_0_1 += b * L.z; a3_1_1 += b * M0.x; a3_2_1 += b * M0.z; a3_3_1 += b * M1.x; a3_4_1 += b * M1.z; a3_5_1 += b * M2.x; a3_6_1 += b * M2.z; a3_7_1 += b * M3.x; }
@@ -1740,7 +1756,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl4, 7u); a3_0_1 += b * M0.z; a3_1_1 += b * M1.x; a3_2_1 += b * M1.z; a3_3_1 += b * M2.x; a3_4_1 += b * M2.z; a3_5_1 += b * M3.x; a3_6_1 += b * M3.z; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 10, x4, 4u);
+        let v = row(ci, iy0 + 10, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl5, 0u); a3_0_0 += b * L.z; a3_1_0 += b * M0.x; a3_2_0 += b * M0.z; a3_3_0 += b * M1.x; a3_4_0 += b * M1.z; a3_5_0 += b * M2.x; a3_6_0 += b * M2.z; a3_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl5, 1u); a3_0_1 += b * L.z; a3_1_1 += b * M0.x; a3_2_1 += b * M0.z; a3_3_1 += b * M1.x; a3_4_1 += b * M1.z; a3_5_1 += b * M2.x; a3_6_1 += b * M2.z; a3_7_1 += b * M3.x; }
@@ -1830,4 +1846,2462 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
         st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
+}
+
+// dw, K = 1, stride 1.
+@compute @workgroup_size(WG)
+fn cv_bw_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let p = bw_p;
+    let ci_l = wid.x * WG + li;
+    let ci = min(ci_l, p.cin - 1u);
+    let cb = wid.y;
+    let ch = wid.z;
+    let lane = sid % 8u;
+    let co_l = cb * 8u + lane; // the channel whose gy this lane loads
+    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let wo4 = p.wo / 4u;
+    let nxb = p.wo / 8u;
+    let y1 = min(p.ho, (ch + 1u) * p.rows);
+    var d0_0 = 0.0;
+    var d1_0 = 0.0;
+    var d2_0 = 0.0;
+    var d3_0 = 0.0;
+    var d4_0 = 0.0;
+    var d5_0 = 0.0;
+    var d6_0 = 0.0;
+    var d7_0 = 0.0;
+    for (var oy0 = ch * p.rows; oy0 < y1; oy0 += 4u) {
+    let iy0 = i32(oy0 * 1u) - 0;
+    for (var xb = 0u; xb < nxb; xb++) {
+        let x4 = xb * 2u;
+        let ok0 = oy0 + 0u < y1 && co_l < p.cout;
+        let gr0 = (gb + min(oy0 + 0u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g0_0 = select(vec4<f32>(0.0), bw_g[gr0 + 0u], ok0);
+        let g0_1 = select(vec4<f32>(0.0), bw_g[gr0 + 1u], ok0);
+        let ok1 = oy0 + 1u < y1 && co_l < p.cout;
+        let gr1 = (gb + min(oy0 + 1u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g1_0 = select(vec4<f32>(0.0), bw_g[gr1 + 0u], ok1);
+        let g1_1 = select(vec4<f32>(0.0), bw_g[gr1 + 1u], ok1);
+        let ok2 = oy0 + 2u < y1 && co_l < p.cout;
+        let gr2 = (gb + min(oy0 + 2u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g2_0 = select(vec4<f32>(0.0), bw_g[gr2 + 0u], ok2);
+        let g2_1 = select(vec4<f32>(0.0), bw_g[gr2 + 1u], ok2);
+        let ok3 = oy0 + 3u < y1 && co_l < p.cout;
+        let gr3 = (gb + min(oy0 + 3u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
+        let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
+        {
+        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x1_0 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); }
+        }
+        {
+        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x1_0 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        { let b = subgroupBroadcast(g1_0, 0u); d0_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); }
+        }
+        {
+        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x1_0 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        { let b = subgroupBroadcast(g2_0, 0u); d0_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); }
+        }
+        {
+        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x1_0 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        { let b = subgroupBroadcast(g3_0, 0u); d0_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); }
+        }
+    }
+    }
+    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 1u, d0_0);
+    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 1u, d1_0);
+    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 1u, d2_0);
+    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 1u, d3_0);
+    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 1u, d4_0);
+    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 1u, d5_0);
+    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 1u, d6_0);
+    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 1u, d7_0);
+}
+
+// dw, K = 3, stride 1.
+@compute @workgroup_size(WG)
+fn cv_bw_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let p = bw_p;
+    let ci_l = wid.x * WG + li;
+    let ci = min(ci_l, p.cin - 1u);
+    let cb = wid.y;
+    let ch = wid.z;
+    let lane = sid % 8u;
+    let co_l = cb * 8u + lane; // the channel whose gy this lane loads
+    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let wo4 = p.wo / 4u;
+    let nxb = p.wo / 8u;
+    let y1 = min(p.ho, (ch + 1u) * p.rows);
+    var d0_0 = 0.0; var d0_1 = 0.0; var d0_2 = 0.0; var d0_3 = 0.0; var d0_4 = 0.0; var d0_5 = 0.0; var d0_6 = 0.0; var d0_7 = 0.0; var d0_8 = 0.0;
+    var d1_0 = 0.0; var d1_1 = 0.0; var d1_2 = 0.0; var d1_3 = 0.0; var d1_4 = 0.0; var d1_5 = 0.0; var d1_6 = 0.0; var d1_7 = 0.0; var d1_8 = 0.0;
+    var d2_0 = 0.0; var d2_1 = 0.0; var d2_2 = 0.0; var d2_3 = 0.0; var d2_4 = 0.0; var d2_5 = 0.0; var d2_6 = 0.0; var d2_7 = 0.0; var d2_8 = 0.0;
+    var d3_0 = 0.0; var d3_1 = 0.0; var d3_2 = 0.0; var d3_3 = 0.0; var d3_4 = 0.0; var d3_5 = 0.0; var d3_6 = 0.0; var d3_7 = 0.0; var d3_8 = 0.0;
+    var d4_0 = 0.0; var d4_1 = 0.0; var d4_2 = 0.0; var d4_3 = 0.0; var d4_4 = 0.0; var d4_5 = 0.0; var d4_6 = 0.0; var d4_7 = 0.0; var d4_8 = 0.0;
+    var d5_0 = 0.0; var d5_1 = 0.0; var d5_2 = 0.0; var d5_3 = 0.0; var d5_4 = 0.0; var d5_5 = 0.0; var d5_6 = 0.0; var d5_7 = 0.0; var d5_8 = 0.0;
+    var d6_0 = 0.0; var d6_1 = 0.0; var d6_2 = 0.0; var d6_3 = 0.0; var d6_4 = 0.0; var d6_5 = 0.0; var d6_6 = 0.0; var d6_7 = 0.0; var d6_8 = 0.0;
+    var d7_0 = 0.0; var d7_1 = 0.0; var d7_2 = 0.0; var d7_3 = 0.0; var d7_4 = 0.0; var d7_5 = 0.0; var d7_6 = 0.0; var d7_7 = 0.0; var d7_8 = 0.0;
+    for (var oy0 = ch * p.rows; oy0 < y1; oy0 += 4u) {
+    let iy0 = i32(oy0 * 1u) - 1;
+    for (var xb = 0u; xb < nxb; xb++) {
+        let x4 = xb * 2u;
+        let ok0 = oy0 + 0u < y1 && co_l < p.cout;
+        let gr0 = (gb + min(oy0 + 0u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g0_0 = select(vec4<f32>(0.0), bw_g[gr0 + 0u], ok0);
+        let g0_1 = select(vec4<f32>(0.0), bw_g[gr0 + 1u], ok0);
+        let ok1 = oy0 + 1u < y1 && co_l < p.cout;
+        let gr1 = (gb + min(oy0 + 1u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g1_0 = select(vec4<f32>(0.0), bw_g[gr1 + 0u], ok1);
+        let g1_1 = select(vec4<f32>(0.0), bw_g[gr1 + 1u], ok1);
+        let ok2 = oy0 + 2u < y1 && co_l < p.cout;
+        let gr2 = (gb + min(oy0 + 2u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g2_0 = select(vec4<f32>(0.0), bw_g[gr2 + 0u], ok2);
+        let g2_1 = select(vec4<f32>(0.0), bw_g[gr2 + 1u], ok2);
+        let ok3 = oy0 + 3u < y1 && co_l < p.cout;
+        let gr3 = (gb + min(oy0 + 3u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
+        let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
+        {
+        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_2 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x1_0 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_1 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_2 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_2 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x1_0 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_1 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_2 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_3 += dot(b, x0_0); d0_4 += dot(b, x0_1); d0_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_3 += dot(b, x0_0); d1_4 += dot(b, x0_1); d1_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_3 += dot(b, x0_0); d2_4 += dot(b, x0_1); d2_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_3 += dot(b, x0_0); d3_4 += dot(b, x0_1); d3_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_3 += dot(b, x0_0); d4_4 += dot(b, x0_1); d4_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_3 += dot(b, x0_0); d5_4 += dot(b, x0_1); d5_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_3 += dot(b, x0_0); d6_4 += dot(b, x0_1); d6_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_3 += dot(b, x0_0); d7_4 += dot(b, x0_1); d7_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_3 += dot(b, x1_0); d0_4 += dot(b, x1_1); d0_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_3 += dot(b, x1_0); d1_4 += dot(b, x1_1); d1_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_3 += dot(b, x1_0); d2_4 += dot(b, x1_1); d2_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_3 += dot(b, x1_0); d3_4 += dot(b, x1_1); d3_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_3 += dot(b, x1_0); d4_4 += dot(b, x1_1); d4_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_3 += dot(b, x1_0); d5_4 += dot(b, x1_1); d5_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_3 += dot(b, x1_0); d6_4 += dot(b, x1_1); d6_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_2 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x1_0 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_1 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_2 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_6 += dot(b, x0_0); d0_7 += dot(b, x0_1); d0_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_6 += dot(b, x0_0); d1_7 += dot(b, x0_1); d1_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_6 += dot(b, x0_0); d2_7 += dot(b, x0_1); d2_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_6 += dot(b, x0_0); d3_7 += dot(b, x0_1); d3_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_6 += dot(b, x0_0); d4_7 += dot(b, x0_1); d4_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_6 += dot(b, x0_0); d5_7 += dot(b, x0_1); d5_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_6 += dot(b, x0_0); d6_7 += dot(b, x0_1); d6_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_6 += dot(b, x0_0); d7_7 += dot(b, x0_1); d7_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_6 += dot(b, x1_0); d0_7 += dot(b, x1_1); d0_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_6 += dot(b, x1_0); d1_7 += dot(b, x1_1); d1_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_6 += dot(b, x1_0); d2_7 += dot(b, x1_1); d2_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_6 += dot(b, x1_0); d3_7 += dot(b, x1_1); d3_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_6 += dot(b, x1_0); d4_7 += dot(b, x1_1); d4_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_6 += dot(b, x1_0); d5_7 += dot(b, x1_1); d5_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_6 += dot(b, x1_0); d6_7 += dot(b, x1_1); d6_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_6 += dot(b, x1_0); d7_7 += dot(b, x1_1); d7_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_3 += dot(b, x0_0); d0_4 += dot(b, x0_1); d0_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_3 += dot(b, x0_0); d1_4 += dot(b, x0_1); d1_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_3 += dot(b, x0_0); d2_4 += dot(b, x0_1); d2_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_3 += dot(b, x0_0); d3_4 += dot(b, x0_1); d3_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_3 += dot(b, x0_0); d4_4 += dot(b, x0_1); d4_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_3 += dot(b, x0_0); d5_4 += dot(b, x0_1); d5_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_3 += dot(b, x0_0); d6_4 += dot(b, x0_1); d6_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_3 += dot(b, x0_0); d7_4 += dot(b, x0_1); d7_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_3 += dot(b, x1_0); d0_4 += dot(b, x1_1); d0_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_3 += dot(b, x1_0); d1_4 += dot(b, x1_1); d1_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_3 += dot(b, x1_0); d2_4 += dot(b, x1_1); d2_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_3 += dot(b, x1_0); d3_4 += dot(b, x1_1); d3_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_3 += dot(b, x1_0); d4_4 += dot(b, x1_1); d4_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_3 += dot(b, x1_0); d5_4 += dot(b, x1_1); d5_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_3 += dot(b, x1_0); d6_4 += dot(b, x1_1); d6_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_2 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x1_0 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_1 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_2 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        { let b = subgroupBroadcast(g1_0, 0u); d0_6 += dot(b, x0_0); d0_7 += dot(b, x0_1); d0_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_6 += dot(b, x0_0); d1_7 += dot(b, x0_1); d1_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_6 += dot(b, x0_0); d2_7 += dot(b, x0_1); d2_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_6 += dot(b, x0_0); d3_7 += dot(b, x0_1); d3_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_6 += dot(b, x0_0); d4_7 += dot(b, x0_1); d4_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_6 += dot(b, x0_0); d5_7 += dot(b, x0_1); d5_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_6 += dot(b, x0_0); d6_7 += dot(b, x0_1); d6_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_6 += dot(b, x0_0); d7_7 += dot(b, x0_1); d7_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_6 += dot(b, x1_0); d0_7 += dot(b, x1_1); d0_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_6 += dot(b, x1_0); d1_7 += dot(b, x1_1); d1_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_6 += dot(b, x1_0); d2_7 += dot(b, x1_1); d2_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_6 += dot(b, x1_0); d3_7 += dot(b, x1_1); d3_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_6 += dot(b, x1_0); d4_7 += dot(b, x1_1); d4_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_6 += dot(b, x1_0); d5_7 += dot(b, x1_1); d5_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_6 += dot(b, x1_0); d6_7 += dot(b, x1_1); d6_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_6 += dot(b, x1_0); d7_7 += dot(b, x1_1); d7_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_3 += dot(b, x0_0); d0_4 += dot(b, x0_1); d0_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_3 += dot(b, x0_0); d1_4 += dot(b, x0_1); d1_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_3 += dot(b, x0_0); d2_4 += dot(b, x0_1); d2_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_3 += dot(b, x0_0); d3_4 += dot(b, x0_1); d3_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_3 += dot(b, x0_0); d4_4 += dot(b, x0_1); d4_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_3 += dot(b, x0_0); d5_4 += dot(b, x0_1); d5_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_3 += dot(b, x0_0); d6_4 += dot(b, x0_1); d6_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_3 += dot(b, x0_0); d7_4 += dot(b, x0_1); d7_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_3 += dot(b, x1_0); d0_4 += dot(b, x1_1); d0_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_3 += dot(b, x1_0); d1_4 += dot(b, x1_1); d1_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_3 += dot(b, x1_0); d2_4 += dot(b, x1_1); d2_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_3 += dot(b, x1_0); d3_4 += dot(b, x1_1); d3_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_3 += dot(b, x1_0); d4_4 += dot(b, x1_1); d4_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_3 += dot(b, x1_0); d5_4 += dot(b, x1_1); d5_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_3 += dot(b, x1_0); d6_4 += dot(b, x1_1); d6_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 4, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_2 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x1_0 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_1 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_2 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        { let b = subgroupBroadcast(g2_0, 0u); d0_6 += dot(b, x0_0); d0_7 += dot(b, x0_1); d0_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_6 += dot(b, x0_0); d1_7 += dot(b, x0_1); d1_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_6 += dot(b, x0_0); d2_7 += dot(b, x0_1); d2_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_6 += dot(b, x0_0); d3_7 += dot(b, x0_1); d3_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_6 += dot(b, x0_0); d4_7 += dot(b, x0_1); d4_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_6 += dot(b, x0_0); d5_7 += dot(b, x0_1); d5_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_6 += dot(b, x0_0); d6_7 += dot(b, x0_1); d6_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_6 += dot(b, x0_0); d7_7 += dot(b, x0_1); d7_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_6 += dot(b, x1_0); d0_7 += dot(b, x1_1); d0_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_6 += dot(b, x1_0); d1_7 += dot(b, x1_1); d1_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_6 += dot(b, x1_0); d2_7 += dot(b, x1_1); d2_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_6 += dot(b, x1_0); d3_7 += dot(b, x1_1); d3_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_6 += dot(b, x1_0); d4_7 += dot(b, x1_1); d4_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_6 += dot(b, x1_0); d5_7 += dot(b, x1_1); d5_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_6 += dot(b, x1_0); d6_7 += dot(b, x1_1); d6_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_6 += dot(b, x1_0); d7_7 += dot(b, x1_1); d7_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_3 += dot(b, x0_0); d0_4 += dot(b, x0_1); d0_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_3 += dot(b, x0_0); d1_4 += dot(b, x0_1); d1_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_3 += dot(b, x0_0); d2_4 += dot(b, x0_1); d2_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_3 += dot(b, x0_0); d3_4 += dot(b, x0_1); d3_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_3 += dot(b, x0_0); d4_4 += dot(b, x0_1); d4_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_3 += dot(b, x0_0); d5_4 += dot(b, x0_1); d5_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_3 += dot(b, x0_0); d6_4 += dot(b, x0_1); d6_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_3 += dot(b, x0_0); d7_4 += dot(b, x0_1); d7_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_3 += dot(b, x1_0); d0_4 += dot(b, x1_1); d0_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_3 += dot(b, x1_0); d1_4 += dot(b, x1_1); d1_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_3 += dot(b, x1_0); d2_4 += dot(b, x1_1); d2_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_3 += dot(b, x1_0); d3_4 += dot(b, x1_1); d3_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_3 += dot(b, x1_0); d4_4 += dot(b, x1_1); d4_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_3 += dot(b, x1_0); d5_4 += dot(b, x1_1); d5_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_3 += dot(b, x1_0); d6_4 += dot(b, x1_1); d6_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 5, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_2 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x1_0 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_1 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_2 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        { let b = subgroupBroadcast(g3_0, 0u); d0_6 += dot(b, x0_0); d0_7 += dot(b, x0_1); d0_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_6 += dot(b, x0_0); d1_7 += dot(b, x0_1); d1_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_6 += dot(b, x0_0); d2_7 += dot(b, x0_1); d2_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_6 += dot(b, x0_0); d3_7 += dot(b, x0_1); d3_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_6 += dot(b, x0_0); d4_7 += dot(b, x0_1); d4_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_6 += dot(b, x0_0); d5_7 += dot(b, x0_1); d5_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_6 += dot(b, x0_0); d6_7 += dot(b, x0_1); d6_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_6 += dot(b, x0_0); d7_7 += dot(b, x0_1); d7_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_6 += dot(b, x1_0); d0_7 += dot(b, x1_1); d0_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_6 += dot(b, x1_0); d1_7 += dot(b, x1_1); d1_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_6 += dot(b, x1_0); d2_7 += dot(b, x1_1); d2_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_6 += dot(b, x1_0); d3_7 += dot(b, x1_1); d3_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_6 += dot(b, x1_0); d4_7 += dot(b, x1_1); d4_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_6 += dot(b, x1_0); d5_7 += dot(b, x1_1); d5_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_6 += dot(b, x1_0); d6_7 += dot(b, x1_1); d6_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_6 += dot(b, x1_0); d7_7 += dot(b, x1_1); d7_8 += dot(b, x1_2); }
+        }
+    }
+    }
+    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 9u, d0_0);
+    bw_st(ci_l, cb * 8u + 0u, ch, 1u, 9u, d0_1);
+    bw_st(ci_l, cb * 8u + 0u, ch, 2u, 9u, d0_2);
+    bw_st(ci_l, cb * 8u + 0u, ch, 3u, 9u, d0_3);
+    bw_st(ci_l, cb * 8u + 0u, ch, 4u, 9u, d0_4);
+    bw_st(ci_l, cb * 8u + 0u, ch, 5u, 9u, d0_5);
+    bw_st(ci_l, cb * 8u + 0u, ch, 6u, 9u, d0_6);
+    bw_st(ci_l, cb * 8u + 0u, ch, 7u, 9u, d0_7);
+    bw_st(ci_l, cb * 8u + 0u, ch, 8u, 9u, d0_8);
+    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 9u, d1_0);
+    bw_st(ci_l, cb * 8u + 1u, ch, 1u, 9u, d1_1);
+    bw_st(ci_l, cb * 8u + 1u, ch, 2u, 9u, d1_2);
+    bw_st(ci_l, cb * 8u + 1u, ch, 3u, 9u, d1_3);
+    bw_st(ci_l, cb * 8u + 1u, ch, 4u, 9u, d1_4);
+    bw_st(ci_l, cb * 8u + 1u, ch, 5u, 9u, d1_5);
+    bw_st(ci_l, cb * 8u + 1u, ch, 6u, 9u, d1_6);
+    bw_st(ci_l, cb * 8u + 1u, ch, 7u, 9u, d1_7);
+    bw_st(ci_l, cb * 8u + 1u, ch, 8u, 9u, d1_8);
+    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 9u, d2_0);
+    bw_st(ci_l, cb * 8u + 2u, ch, 1u, 9u, d2_1);
+    bw_st(ci_l, cb * 8u + 2u, ch, 2u, 9u, d2_2);
+    bw_st(ci_l, cb * 8u + 2u, ch, 3u, 9u, d2_3);
+    bw_st(ci_l, cb * 8u + 2u, ch, 4u, 9u, d2_4);
+    bw_st(ci_l, cb * 8u + 2u, ch, 5u, 9u, d2_5);
+    bw_st(ci_l, cb * 8u + 2u, ch, 6u, 9u, d2_6);
+    bw_st(ci_l, cb * 8u + 2u, ch, 7u, 9u, d2_7);
+    bw_st(ci_l, cb * 8u + 2u, ch, 8u, 9u, d2_8);
+    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 9u, d3_0);
+    bw_st(ci_l, cb * 8u + 3u, ch, 1u, 9u, d3_1);
+    bw_st(ci_l, cb * 8u + 3u, ch, 2u, 9u, d3_2);
+    bw_st(ci_l, cb * 8u + 3u, ch, 3u, 9u, d3_3);
+    bw_st(ci_l, cb * 8u + 3u, ch, 4u, 9u, d3_4);
+    bw_st(ci_l, cb * 8u + 3u, ch, 5u, 9u, d3_5);
+    bw_st(ci_l, cb * 8u + 3u, ch, 6u, 9u, d3_6);
+    bw_st(ci_l, cb * 8u + 3u, ch, 7u, 9u, d3_7);
+    bw_st(ci_l, cb * 8u + 3u, ch, 8u, 9u, d3_8);
+    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 9u, d4_0);
+    bw_st(ci_l, cb * 8u + 4u, ch, 1u, 9u, d4_1);
+    bw_st(ci_l, cb * 8u + 4u, ch, 2u, 9u, d4_2);
+    bw_st(ci_l, cb * 8u + 4u, ch, 3u, 9u, d4_3);
+    bw_st(ci_l, cb * 8u + 4u, ch, 4u, 9u, d4_4);
+    bw_st(ci_l, cb * 8u + 4u, ch, 5u, 9u, d4_5);
+    bw_st(ci_l, cb * 8u + 4u, ch, 6u, 9u, d4_6);
+    bw_st(ci_l, cb * 8u + 4u, ch, 7u, 9u, d4_7);
+    bw_st(ci_l, cb * 8u + 4u, ch, 8u, 9u, d4_8);
+    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 9u, d5_0);
+    bw_st(ci_l, cb * 8u + 5u, ch, 1u, 9u, d5_1);
+    bw_st(ci_l, cb * 8u + 5u, ch, 2u, 9u, d5_2);
+    bw_st(ci_l, cb * 8u + 5u, ch, 3u, 9u, d5_3);
+    bw_st(ci_l, cb * 8u + 5u, ch, 4u, 9u, d5_4);
+    bw_st(ci_l, cb * 8u + 5u, ch, 5u, 9u, d5_5);
+    bw_st(ci_l, cb * 8u + 5u, ch, 6u, 9u, d5_6);
+    bw_st(ci_l, cb * 8u + 5u, ch, 7u, 9u, d5_7);
+    bw_st(ci_l, cb * 8u + 5u, ch, 8u, 9u, d5_8);
+    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 9u, d6_0);
+    bw_st(ci_l, cb * 8u + 6u, ch, 1u, 9u, d6_1);
+    bw_st(ci_l, cb * 8u + 6u, ch, 2u, 9u, d6_2);
+    bw_st(ci_l, cb * 8u + 6u, ch, 3u, 9u, d6_3);
+    bw_st(ci_l, cb * 8u + 6u, ch, 4u, 9u, d6_4);
+    bw_st(ci_l, cb * 8u + 6u, ch, 5u, 9u, d6_5);
+    bw_st(ci_l, cb * 8u + 6u, ch, 6u, 9u, d6_6);
+    bw_st(ci_l, cb * 8u + 6u, ch, 7u, 9u, d6_7);
+    bw_st(ci_l, cb * 8u + 6u, ch, 8u, 9u, d6_8);
+    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 9u, d7_0);
+    bw_st(ci_l, cb * 8u + 7u, ch, 1u, 9u, d7_1);
+    bw_st(ci_l, cb * 8u + 7u, ch, 2u, 9u, d7_2);
+    bw_st(ci_l, cb * 8u + 7u, ch, 3u, 9u, d7_3);
+    bw_st(ci_l, cb * 8u + 7u, ch, 4u, 9u, d7_4);
+    bw_st(ci_l, cb * 8u + 7u, ch, 5u, 9u, d7_5);
+    bw_st(ci_l, cb * 8u + 7u, ch, 6u, 9u, d7_6);
+    bw_st(ci_l, cb * 8u + 7u, ch, 7u, 9u, d7_7);
+    bw_st(ci_l, cb * 8u + 7u, ch, 8u, 9u, d7_8);
+}
+
+// dw, K = 5, stride 1.
+@compute @workgroup_size(WG)
+fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let p = bw_p;
+    let ci_l = wid.x * WG + li;
+    let ci = min(ci_l, p.cin - 1u);
+    let cb = wid.y;
+    let ch = wid.z;
+    let lane = sid % 8u;
+    let co_l = cb * 8u + lane; // the channel whose gy this lane loads
+    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let wo4 = p.wo / 4u;
+    let nxb = p.wo / 8u;
+    let y1 = min(p.ho, (ch + 1u) * p.rows);
+    var d0_0 = 0.0; var d0_1 = 0.0; var d0_2 = 0.0; var d0_3 = 0.0; var d0_4 = 0.0; var d0_5 = 0.0; var d0_6 = 0.0; var d0_7 = 0.0; var d0_8 = 0.0; var d0_9 = 0.0; var d0_10 = 0.0; var d0_11 = 0.0; var d0_12 = 0.0; var d0_13 = 0.0; var d0_14 = 0.0; var d0_15 = 0.0; var d0_16 = 0.0; var d0_17 = 0.0; var d0_18 = 0.0; var d0_19 = 0.0; var d0_20 = 0.0; var d0_21 = 0.0; var d0_22 = 0.0; var d0_23 = 0.0; var d0_24 = 0.0;
+    var d1_0 = 0.0; var d1_1 = 0.0; var d1_2 = 0.0; var d1_3 = 0.0; var d1_4 = 0.0; var d1_5 = 0.0; var d1_6 = 0.0; var d1_7 = 0.0; var d1_8 = 0.0; var d1_9 = 0.0; var d1_10 = 0.0; var d1_11 = 0.0; var d1_12 = 0.0; var d1_13 = 0.0; var d1_14 = 0.0; var d1_15 = 0.0; var d1_16 = 0.0; var d1_17 = 0.0; var d1_18 = 0.0; var d1_19 = 0.0; var d1_20 = 0.0; var d1_21 = 0.0; var d1_22 = 0.0; var d1_23 = 0.0; var d1_24 = 0.0;
+    var d2_0 = 0.0; var d2_1 = 0.0; var d2_2 = 0.0; var d2_3 = 0.0; var d2_4 = 0.0; var d2_5 = 0.0; var d2_6 = 0.0; var d2_7 = 0.0; var d2_8 = 0.0; var d2_9 = 0.0; var d2_10 = 0.0; var d2_11 = 0.0; var d2_12 = 0.0; var d2_13 = 0.0; var d2_14 = 0.0; var d2_15 = 0.0; var d2_16 = 0.0; var d2_17 = 0.0; var d2_18 = 0.0; var d2_19 = 0.0; var d2_20 = 0.0; var d2_21 = 0.0; var d2_22 = 0.0; var d2_23 = 0.0; var d2_24 = 0.0;
+    var d3_0 = 0.0; var d3_1 = 0.0; var d3_2 = 0.0; var d3_3 = 0.0; var d3_4 = 0.0; var d3_5 = 0.0; var d3_6 = 0.0; var d3_7 = 0.0; var d3_8 = 0.0; var d3_9 = 0.0; var d3_10 = 0.0; var d3_11 = 0.0; var d3_12 = 0.0; var d3_13 = 0.0; var d3_14 = 0.0; var d3_15 = 0.0; var d3_16 = 0.0; var d3_17 = 0.0; var d3_18 = 0.0; var d3_19 = 0.0; var d3_20 = 0.0; var d3_21 = 0.0; var d3_22 = 0.0; var d3_23 = 0.0; var d3_24 = 0.0;
+    var d4_0 = 0.0; var d4_1 = 0.0; var d4_2 = 0.0; var d4_3 = 0.0; var d4_4 = 0.0; var d4_5 = 0.0; var d4_6 = 0.0; var d4_7 = 0.0; var d4_8 = 0.0; var d4_9 = 0.0; var d4_10 = 0.0; var d4_11 = 0.0; var d4_12 = 0.0; var d4_13 = 0.0; var d4_14 = 0.0; var d4_15 = 0.0; var d4_16 = 0.0; var d4_17 = 0.0; var d4_18 = 0.0; var d4_19 = 0.0; var d4_20 = 0.0; var d4_21 = 0.0; var d4_22 = 0.0; var d4_23 = 0.0; var d4_24 = 0.0;
+    var d5_0 = 0.0; var d5_1 = 0.0; var d5_2 = 0.0; var d5_3 = 0.0; var d5_4 = 0.0; var d5_5 = 0.0; var d5_6 = 0.0; var d5_7 = 0.0; var d5_8 = 0.0; var d5_9 = 0.0; var d5_10 = 0.0; var d5_11 = 0.0; var d5_12 = 0.0; var d5_13 = 0.0; var d5_14 = 0.0; var d5_15 = 0.0; var d5_16 = 0.0; var d5_17 = 0.0; var d5_18 = 0.0; var d5_19 = 0.0; var d5_20 = 0.0; var d5_21 = 0.0; var d5_22 = 0.0; var d5_23 = 0.0; var d5_24 = 0.0;
+    var d6_0 = 0.0; var d6_1 = 0.0; var d6_2 = 0.0; var d6_3 = 0.0; var d6_4 = 0.0; var d6_5 = 0.0; var d6_6 = 0.0; var d6_7 = 0.0; var d6_8 = 0.0; var d6_9 = 0.0; var d6_10 = 0.0; var d6_11 = 0.0; var d6_12 = 0.0; var d6_13 = 0.0; var d6_14 = 0.0; var d6_15 = 0.0; var d6_16 = 0.0; var d6_17 = 0.0; var d6_18 = 0.0; var d6_19 = 0.0; var d6_20 = 0.0; var d6_21 = 0.0; var d6_22 = 0.0; var d6_23 = 0.0; var d6_24 = 0.0;
+    var d7_0 = 0.0; var d7_1 = 0.0; var d7_2 = 0.0; var d7_3 = 0.0; var d7_4 = 0.0; var d7_5 = 0.0; var d7_6 = 0.0; var d7_7 = 0.0; var d7_8 = 0.0; var d7_9 = 0.0; var d7_10 = 0.0; var d7_11 = 0.0; var d7_12 = 0.0; var d7_13 = 0.0; var d7_14 = 0.0; var d7_15 = 0.0; var d7_16 = 0.0; var d7_17 = 0.0; var d7_18 = 0.0; var d7_19 = 0.0; var d7_20 = 0.0; var d7_21 = 0.0; var d7_22 = 0.0; var d7_23 = 0.0; var d7_24 = 0.0;
+    for (var oy0 = ch * p.rows; oy0 < y1; oy0 += 4u) {
+    let iy0 = i32(oy0 * 1u) - 2;
+    for (var xb = 0u; xb < nxb; xb++) {
+        let x4 = xb * 2u;
+        let ok0 = oy0 + 0u < y1 && co_l < p.cout;
+        let gr0 = (gb + min(oy0 + 0u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g0_0 = select(vec4<f32>(0.0), bw_g[gr0 + 0u], ok0);
+        let g0_1 = select(vec4<f32>(0.0), bw_g[gr0 + 1u], ok0);
+        let ok1 = oy0 + 1u < y1 && co_l < p.cout;
+        let gr1 = (gb + min(oy0 + 1u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g1_0 = select(vec4<f32>(0.0), bw_g[gr1 + 0u], ok1);
+        let g1_1 = select(vec4<f32>(0.0), bw_g[gr1 + 1u], ok1);
+        let ok2 = oy0 + 2u < y1 && co_l < p.cout;
+        let gr2 = (gb + min(oy0 + 2u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g2_0 = select(vec4<f32>(0.0), bw_g[gr2 + 0u], ok2);
+        let g2_1 = select(vec4<f32>(0.0), bw_g[gr2 + 1u], ok2);
+        let ok3 = oy0 + 3u < y1 && co_l < p.cout;
+        let gr3 = (gb + min(oy0 + 3u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
+        let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
+        {
+        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
+        let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_2 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_3 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x0_4 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_0 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_1 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_2 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_3 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        let x1_4 = vec4<f32>(M1.z, M1.w, R.x, R.y);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); d0_3 += dot(b, x0_3); d0_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); d1_3 += dot(b, x0_3); d1_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); d2_3 += dot(b, x0_3); d2_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); d3_3 += dot(b, x0_3); d3_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); d4_3 += dot(b, x0_3); d4_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); d5_3 += dot(b, x0_3); d5_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); d6_3 += dot(b, x0_3); d6_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); d7_3 += dot(b, x0_3); d7_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); d0_3 += dot(b, x1_3); d0_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); d1_3 += dot(b, x1_3); d1_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); d2_3 += dot(b, x1_3); d2_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); d3_3 += dot(b, x1_3); d3_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); d4_3 += dot(b, x1_3); d4_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); d5_3 += dot(b, x1_3); d5_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); d6_3 += dot(b, x1_3); d6_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
+        let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_2 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_3 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x0_4 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_0 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_1 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_2 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_3 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        let x1_4 = vec4<f32>(M1.z, M1.w, R.x, R.y);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_5 += dot(b, x0_0); d0_6 += dot(b, x0_1); d0_7 += dot(b, x0_2); d0_8 += dot(b, x0_3); d0_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_5 += dot(b, x0_0); d1_6 += dot(b, x0_1); d1_7 += dot(b, x0_2); d1_8 += dot(b, x0_3); d1_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_5 += dot(b, x0_0); d2_6 += dot(b, x0_1); d2_7 += dot(b, x0_2); d2_8 += dot(b, x0_3); d2_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_5 += dot(b, x0_0); d3_6 += dot(b, x0_1); d3_7 += dot(b, x0_2); d3_8 += dot(b, x0_3); d3_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_5 += dot(b, x0_0); d4_6 += dot(b, x0_1); d4_7 += dot(b, x0_2); d4_8 += dot(b, x0_3); d4_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_5 += dot(b, x0_0); d5_6 += dot(b, x0_1); d5_7 += dot(b, x0_2); d5_8 += dot(b, x0_3); d5_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_5 += dot(b, x0_0); d6_6 += dot(b, x0_1); d6_7 += dot(b, x0_2); d6_8 += dot(b, x0_3); d6_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_5 += dot(b, x0_0); d7_6 += dot(b, x0_1); d7_7 += dot(b, x0_2); d7_8 += dot(b, x0_3); d7_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_5 += dot(b, x1_0); d0_6 += dot(b, x1_1); d0_7 += dot(b, x1_2); d0_8 += dot(b, x1_3); d0_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_5 += dot(b, x1_0); d1_6 += dot(b, x1_1); d1_7 += dot(b, x1_2); d1_8 += dot(b, x1_3); d1_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_5 += dot(b, x1_0); d2_6 += dot(b, x1_1); d2_7 += dot(b, x1_2); d2_8 += dot(b, x1_3); d2_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_5 += dot(b, x1_0); d3_6 += dot(b, x1_1); d3_7 += dot(b, x1_2); d3_8 += dot(b, x1_3); d3_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_5 += dot(b, x1_0); d4_6 += dot(b, x1_1); d4_7 += dot(b, x1_2); d4_8 += dot(b, x1_3); d4_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_5 += dot(b, x1_0); d5_6 += dot(b, x1_1); d5_7 += dot(b, x1_2); d5_8 += dot(b, x1_3); d5_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_5 += dot(b, x1_0); d6_6 += dot(b, x1_1); d6_7 += dot(b, x1_2); d6_8 += dot(b, x1_3); d6_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); d0_3 += dot(b, x0_3); d0_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); d1_3 += dot(b, x0_3); d1_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); d2_3 += dot(b, x0_3); d2_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); d3_3 += dot(b, x0_3); d3_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); d4_3 += dot(b, x0_3); d4_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); d5_3 += dot(b, x0_3); d5_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); d6_3 += dot(b, x0_3); d6_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); d7_3 += dot(b, x0_3); d7_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); d0_3 += dot(b, x1_3); d0_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); d1_3 += dot(b, x1_3); d1_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); d2_3 += dot(b, x1_3); d2_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); d3_3 += dot(b, x1_3); d3_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); d4_3 += dot(b, x1_3); d4_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); d5_3 += dot(b, x1_3); d5_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); d6_3 += dot(b, x1_3); d6_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
+        let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_2 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_3 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x0_4 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_0 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_1 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_2 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_3 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        let x1_4 = vec4<f32>(M1.z, M1.w, R.x, R.y);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_10 += dot(b, x0_0); d0_11 += dot(b, x0_1); d0_12 += dot(b, x0_2); d0_13 += dot(b, x0_3); d0_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_10 += dot(b, x0_0); d1_11 += dot(b, x0_1); d1_12 += dot(b, x0_2); d1_13 += dot(b, x0_3); d1_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_10 += dot(b, x0_0); d2_11 += dot(b, x0_1); d2_12 += dot(b, x0_2); d2_13 += dot(b, x0_3); d2_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_10 += dot(b, x0_0); d3_11 += dot(b, x0_1); d3_12 += dot(b, x0_2); d3_13 += dot(b, x0_3); d3_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_10 += dot(b, x0_0); d4_11 += dot(b, x0_1); d4_12 += dot(b, x0_2); d4_13 += dot(b, x0_3); d4_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_10 += dot(b, x0_0); d5_11 += dot(b, x0_1); d5_12 += dot(b, x0_2); d5_13 += dot(b, x0_3); d5_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_10 += dot(b, x0_0); d6_11 += dot(b, x0_1); d6_12 += dot(b, x0_2); d6_13 += dot(b, x0_3); d6_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_10 += dot(b, x0_0); d7_11 += dot(b, x0_1); d7_12 += dot(b, x0_2); d7_13 += dot(b, x0_3); d7_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_10 += dot(b, x1_0); d0_11 += dot(b, x1_1); d0_12 += dot(b, x1_2); d0_13 += dot(b, x1_3); d0_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_10 += dot(b, x1_0); d1_11 += dot(b, x1_1); d1_12 += dot(b, x1_2); d1_13 += dot(b, x1_3); d1_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_10 += dot(b, x1_0); d2_11 += dot(b, x1_1); d2_12 += dot(b, x1_2); d2_13 += dot(b, x1_3); d2_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_10 += dot(b, x1_0); d3_11 += dot(b, x1_1); d3_12 += dot(b, x1_2); d3_13 += dot(b, x1_3); d3_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_10 += dot(b, x1_0); d4_11 += dot(b, x1_1); d4_12 += dot(b, x1_2); d4_13 += dot(b, x1_3); d4_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_10 += dot(b, x1_0); d5_11 += dot(b, x1_1); d5_12 += dot(b, x1_2); d5_13 += dot(b, x1_3); d5_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_10 += dot(b, x1_0); d6_11 += dot(b, x1_1); d6_12 += dot(b, x1_2); d6_13 += dot(b, x1_3); d6_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_5 += dot(b, x0_0); d0_6 += dot(b, x0_1); d0_7 += dot(b, x0_2); d0_8 += dot(b, x0_3); d0_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_5 += dot(b, x0_0); d1_6 += dot(b, x0_1); d1_7 += dot(b, x0_2); d1_8 += dot(b, x0_3); d1_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_5 += dot(b, x0_0); d2_6 += dot(b, x0_1); d2_7 += dot(b, x0_2); d2_8 += dot(b, x0_3); d2_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_5 += dot(b, x0_0); d3_6 += dot(b, x0_1); d3_7 += dot(b, x0_2); d3_8 += dot(b, x0_3); d3_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_5 += dot(b, x0_0); d4_6 += dot(b, x0_1); d4_7 += dot(b, x0_2); d4_8 += dot(b, x0_3); d4_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_5 += dot(b, x0_0); d5_6 += dot(b, x0_1); d5_7 += dot(b, x0_2); d5_8 += dot(b, x0_3); d5_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_5 += dot(b, x0_0); d6_6 += dot(b, x0_1); d6_7 += dot(b, x0_2); d6_8 += dot(b, x0_3); d6_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_5 += dot(b, x0_0); d7_6 += dot(b, x0_1); d7_7 += dot(b, x0_2); d7_8 += dot(b, x0_3); d7_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_5 += dot(b, x1_0); d0_6 += dot(b, x1_1); d0_7 += dot(b, x1_2); d0_8 += dot(b, x1_3); d0_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_5 += dot(b, x1_0); d1_6 += dot(b, x1_1); d1_7 += dot(b, x1_2); d1_8 += dot(b, x1_3); d1_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_5 += dot(b, x1_0); d2_6 += dot(b, x1_1); d2_7 += dot(b, x1_2); d2_8 += dot(b, x1_3); d2_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_5 += dot(b, x1_0); d3_6 += dot(b, x1_1); d3_7 += dot(b, x1_2); d3_8 += dot(b, x1_3); d3_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_5 += dot(b, x1_0); d4_6 += dot(b, x1_1); d4_7 += dot(b, x1_2); d4_8 += dot(b, x1_3); d4_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_5 += dot(b, x1_0); d5_6 += dot(b, x1_1); d5_7 += dot(b, x1_2); d5_8 += dot(b, x1_3); d5_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_5 += dot(b, x1_0); d6_6 += dot(b, x1_1); d6_7 += dot(b, x1_2); d6_8 += dot(b, x1_3); d6_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); d0_3 += dot(b, x0_3); d0_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); d1_3 += dot(b, x0_3); d1_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); d2_3 += dot(b, x0_3); d2_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); d3_3 += dot(b, x0_3); d3_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); d4_3 += dot(b, x0_3); d4_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); d5_3 += dot(b, x0_3); d5_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); d6_3 += dot(b, x0_3); d6_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); d7_3 += dot(b, x0_3); d7_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); d0_3 += dot(b, x1_3); d0_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); d1_3 += dot(b, x1_3); d1_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); d2_3 += dot(b, x1_3); d2_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); d3_3 += dot(b, x1_3); d3_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); d4_3 += dot(b, x1_3); d4_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); d5_3 += dot(b, x1_3); d5_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); d6_3 += dot(b, x1_3); d6_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
+        let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_2 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_3 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x0_4 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_0 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_1 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_2 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_3 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        let x1_4 = vec4<f32>(M1.z, M1.w, R.x, R.y);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_15 += dot(b, x0_0); d0_16 += dot(b, x0_1); d0_17 += dot(b, x0_2); d0_18 += dot(b, x0_3); d0_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_15 += dot(b, x0_0); d1_16 += dot(b, x0_1); d1_17 += dot(b, x0_2); d1_18 += dot(b, x0_3); d1_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_15 += dot(b, x0_0); d2_16 += dot(b, x0_1); d2_17 += dot(b, x0_2); d2_18 += dot(b, x0_3); d2_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_15 += dot(b, x0_0); d3_16 += dot(b, x0_1); d3_17 += dot(b, x0_2); d3_18 += dot(b, x0_3); d3_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_15 += dot(b, x0_0); d4_16 += dot(b, x0_1); d4_17 += dot(b, x0_2); d4_18 += dot(b, x0_3); d4_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_15 += dot(b, x0_0); d5_16 += dot(b, x0_1); d5_17 += dot(b, x0_2); d5_18 += dot(b, x0_3); d5_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_15 += dot(b, x0_0); d6_16 += dot(b, x0_1); d6_17 += dot(b, x0_2); d6_18 += dot(b, x0_3); d6_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_15 += dot(b, x0_0); d7_16 += dot(b, x0_1); d7_17 += dot(b, x0_2); d7_18 += dot(b, x0_3); d7_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_15 += dot(b, x1_0); d0_16 += dot(b, x1_1); d0_17 += dot(b, x1_2); d0_18 += dot(b, x1_3); d0_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_15 += dot(b, x1_0); d1_16 += dot(b, x1_1); d1_17 += dot(b, x1_2); d1_18 += dot(b, x1_3); d1_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_15 += dot(b, x1_0); d2_16 += dot(b, x1_1); d2_17 += dot(b, x1_2); d2_18 += dot(b, x1_3); d2_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_15 += dot(b, x1_0); d3_16 += dot(b, x1_1); d3_17 += dot(b, x1_2); d3_18 += dot(b, x1_3); d3_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_15 += dot(b, x1_0); d4_16 += dot(b, x1_1); d4_17 += dot(b, x1_2); d4_18 += dot(b, x1_3); d4_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_15 += dot(b, x1_0); d5_16 += dot(b, x1_1); d5_17 += dot(b, x1_2); d5_18 += dot(b, x1_3); d5_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_15 += dot(b, x1_0); d6_16 += dot(b, x1_1); d6_17 += dot(b, x1_2); d6_18 += dot(b, x1_3); d6_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_10 += dot(b, x0_0); d0_11 += dot(b, x0_1); d0_12 += dot(b, x0_2); d0_13 += dot(b, x0_3); d0_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_10 += dot(b, x0_0); d1_11 += dot(b, x0_1); d1_12 += dot(b, x0_2); d1_13 += dot(b, x0_3); d1_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_10 += dot(b, x0_0); d2_11 += dot(b, x0_1); d2_12 += dot(b, x0_2); d2_13 += dot(b, x0_3); d2_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_10 += dot(b, x0_0); d3_11 += dot(b, x0_1); d3_12 += dot(b, x0_2); d3_13 += dot(b, x0_3); d3_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_10 += dot(b, x0_0); d4_11 += dot(b, x0_1); d4_12 += dot(b, x0_2); d4_13 += dot(b, x0_3); d4_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_10 += dot(b, x0_0); d5_11 += dot(b, x0_1); d5_12 += dot(b, x0_2); d5_13 += dot(b, x0_3); d5_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_10 += dot(b, x0_0); d6_11 += dot(b, x0_1); d6_12 += dot(b, x0_2); d6_13 += dot(b, x0_3); d6_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_10 += dot(b, x0_0); d7_11 += dot(b, x0_1); d7_12 += dot(b, x0_2); d7_13 += dot(b, x0_3); d7_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_10 += dot(b, x1_0); d0_11 += dot(b, x1_1); d0_12 += dot(b, x1_2); d0_13 += dot(b, x1_3); d0_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_10 += dot(b, x1_0); d1_11 += dot(b, x1_1); d1_12 += dot(b, x1_2); d1_13 += dot(b, x1_3); d1_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_10 += dot(b, x1_0); d2_11 += dot(b, x1_1); d2_12 += dot(b, x1_2); d2_13 += dot(b, x1_3); d2_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_10 += dot(b, x1_0); d3_11 += dot(b, x1_1); d3_12 += dot(b, x1_2); d3_13 += dot(b, x1_3); d3_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_10 += dot(b, x1_0); d4_11 += dot(b, x1_1); d4_12 += dot(b, x1_2); d4_13 += dot(b, x1_3); d4_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_10 += dot(b, x1_0); d5_11 += dot(b, x1_1); d5_12 += dot(b, x1_2); d5_13 += dot(b, x1_3); d5_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_10 += dot(b, x1_0); d6_11 += dot(b, x1_1); d6_12 += dot(b, x1_2); d6_13 += dot(b, x1_3); d6_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_5 += dot(b, x0_0); d0_6 += dot(b, x0_1); d0_7 += dot(b, x0_2); d0_8 += dot(b, x0_3); d0_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_5 += dot(b, x0_0); d1_6 += dot(b, x0_1); d1_7 += dot(b, x0_2); d1_8 += dot(b, x0_3); d1_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_5 += dot(b, x0_0); d2_6 += dot(b, x0_1); d2_7 += dot(b, x0_2); d2_8 += dot(b, x0_3); d2_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_5 += dot(b, x0_0); d3_6 += dot(b, x0_1); d3_7 += dot(b, x0_2); d3_8 += dot(b, x0_3); d3_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_5 += dot(b, x0_0); d4_6 += dot(b, x0_1); d4_7 += dot(b, x0_2); d4_8 += dot(b, x0_3); d4_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_5 += dot(b, x0_0); d5_6 += dot(b, x0_1); d5_7 += dot(b, x0_2); d5_8 += dot(b, x0_3); d5_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_5 += dot(b, x0_0); d6_6 += dot(b, x0_1); d6_7 += dot(b, x0_2); d6_8 += dot(b, x0_3); d6_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_5 += dot(b, x0_0); d7_6 += dot(b, x0_1); d7_7 += dot(b, x0_2); d7_8 += dot(b, x0_3); d7_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_5 += dot(b, x1_0); d0_6 += dot(b, x1_1); d0_7 += dot(b, x1_2); d0_8 += dot(b, x1_3); d0_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_5 += dot(b, x1_0); d1_6 += dot(b, x1_1); d1_7 += dot(b, x1_2); d1_8 += dot(b, x1_3); d1_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_5 += dot(b, x1_0); d2_6 += dot(b, x1_1); d2_7 += dot(b, x1_2); d2_8 += dot(b, x1_3); d2_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_5 += dot(b, x1_0); d3_6 += dot(b, x1_1); d3_7 += dot(b, x1_2); d3_8 += dot(b, x1_3); d3_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_5 += dot(b, x1_0); d4_6 += dot(b, x1_1); d4_7 += dot(b, x1_2); d4_8 += dot(b, x1_3); d4_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_5 += dot(b, x1_0); d5_6 += dot(b, x1_1); d5_7 += dot(b, x1_2); d5_8 += dot(b, x1_3); d5_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_5 += dot(b, x1_0); d6_6 += dot(b, x1_1); d6_7 += dot(b, x1_2); d6_8 += dot(b, x1_3); d6_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); d0_3 += dot(b, x0_3); d0_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); d1_3 += dot(b, x0_3); d1_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); d2_3 += dot(b, x0_3); d2_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); d3_3 += dot(b, x0_3); d3_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); d4_3 += dot(b, x0_3); d4_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); d5_3 += dot(b, x0_3); d5_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); d6_3 += dot(b, x0_3); d6_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); d7_3 += dot(b, x0_3); d7_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); d0_3 += dot(b, x1_3); d0_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); d1_3 += dot(b, x1_3); d1_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); d2_3 += dot(b, x1_3); d2_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); d3_3 += dot(b, x1_3); d3_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); d4_3 += dot(b, x1_3); d4_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); d5_3 += dot(b, x1_3); d5_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); d6_3 += dot(b, x1_3); d6_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 4, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
+        let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_2 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_3 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x0_4 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_0 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_1 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_2 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_3 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        let x1_4 = vec4<f32>(M1.z, M1.w, R.x, R.y);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_20 += dot(b, x0_0); d0_21 += dot(b, x0_1); d0_22 += dot(b, x0_2); d0_23 += dot(b, x0_3); d0_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_20 += dot(b, x0_0); d1_21 += dot(b, x0_1); d1_22 += dot(b, x0_2); d1_23 += dot(b, x0_3); d1_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_20 += dot(b, x0_0); d2_21 += dot(b, x0_1); d2_22 += dot(b, x0_2); d2_23 += dot(b, x0_3); d2_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_20 += dot(b, x0_0); d3_21 += dot(b, x0_1); d3_22 += dot(b, x0_2); d3_23 += dot(b, x0_3); d3_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_20 += dot(b, x0_0); d4_21 += dot(b, x0_1); d4_22 += dot(b, x0_2); d4_23 += dot(b, x0_3); d4_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_20 += dot(b, x0_0); d5_21 += dot(b, x0_1); d5_22 += dot(b, x0_2); d5_23 += dot(b, x0_3); d5_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_20 += dot(b, x0_0); d6_21 += dot(b, x0_1); d6_22 += dot(b, x0_2); d6_23 += dot(b, x0_3); d6_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_20 += dot(b, x0_0); d7_21 += dot(b, x0_1); d7_22 += dot(b, x0_2); d7_23 += dot(b, x0_3); d7_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_20 += dot(b, x1_0); d0_21 += dot(b, x1_1); d0_22 += dot(b, x1_2); d0_23 += dot(b, x1_3); d0_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_20 += dot(b, x1_0); d1_21 += dot(b, x1_1); d1_22 += dot(b, x1_2); d1_23 += dot(b, x1_3); d1_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_20 += dot(b, x1_0); d2_21 += dot(b, x1_1); d2_22 += dot(b, x1_2); d2_23 += dot(b, x1_3); d2_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_20 += dot(b, x1_0); d3_21 += dot(b, x1_1); d3_22 += dot(b, x1_2); d3_23 += dot(b, x1_3); d3_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_20 += dot(b, x1_0); d4_21 += dot(b, x1_1); d4_22 += dot(b, x1_2); d4_23 += dot(b, x1_3); d4_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_20 += dot(b, x1_0); d5_21 += dot(b, x1_1); d5_22 += dot(b, x1_2); d5_23 += dot(b, x1_3); d5_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_20 += dot(b, x1_0); d6_21 += dot(b, x1_1); d6_22 += dot(b, x1_2); d6_23 += dot(b, x1_3); d6_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_20 += dot(b, x1_0); d7_21 += dot(b, x1_1); d7_22 += dot(b, x1_2); d7_23 += dot(b, x1_3); d7_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_15 += dot(b, x0_0); d0_16 += dot(b, x0_1); d0_17 += dot(b, x0_2); d0_18 += dot(b, x0_3); d0_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_15 += dot(b, x0_0); d1_16 += dot(b, x0_1); d1_17 += dot(b, x0_2); d1_18 += dot(b, x0_3); d1_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_15 += dot(b, x0_0); d2_16 += dot(b, x0_1); d2_17 += dot(b, x0_2); d2_18 += dot(b, x0_3); d2_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_15 += dot(b, x0_0); d3_16 += dot(b, x0_1); d3_17 += dot(b, x0_2); d3_18 += dot(b, x0_3); d3_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_15 += dot(b, x0_0); d4_16 += dot(b, x0_1); d4_17 += dot(b, x0_2); d4_18 += dot(b, x0_3); d4_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_15 += dot(b, x0_0); d5_16 += dot(b, x0_1); d5_17 += dot(b, x0_2); d5_18 += dot(b, x0_3); d5_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_15 += dot(b, x0_0); d6_16 += dot(b, x0_1); d6_17 += dot(b, x0_2); d6_18 += dot(b, x0_3); d6_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_15 += dot(b, x0_0); d7_16 += dot(b, x0_1); d7_17 += dot(b, x0_2); d7_18 += dot(b, x0_3); d7_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_15 += dot(b, x1_0); d0_16 += dot(b, x1_1); d0_17 += dot(b, x1_2); d0_18 += dot(b, x1_3); d0_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_15 += dot(b, x1_0); d1_16 += dot(b, x1_1); d1_17 += dot(b, x1_2); d1_18 += dot(b, x1_3); d1_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_15 += dot(b, x1_0); d2_16 += dot(b, x1_1); d2_17 += dot(b, x1_2); d2_18 += dot(b, x1_3); d2_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_15 += dot(b, x1_0); d3_16 += dot(b, x1_1); d3_17 += dot(b, x1_2); d3_18 += dot(b, x1_3); d3_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_15 += dot(b, x1_0); d4_16 += dot(b, x1_1); d4_17 += dot(b, x1_2); d4_18 += dot(b, x1_3); d4_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_15 += dot(b, x1_0); d5_16 += dot(b, x1_1); d5_17 += dot(b, x1_2); d5_18 += dot(b, x1_3); d5_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_15 += dot(b, x1_0); d6_16 += dot(b, x1_1); d6_17 += dot(b, x1_2); d6_18 += dot(b, x1_3); d6_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_10 += dot(b, x0_0); d0_11 += dot(b, x0_1); d0_12 += dot(b, x0_2); d0_13 += dot(b, x0_3); d0_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_10 += dot(b, x0_0); d1_11 += dot(b, x0_1); d1_12 += dot(b, x0_2); d1_13 += dot(b, x0_3); d1_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_10 += dot(b, x0_0); d2_11 += dot(b, x0_1); d2_12 += dot(b, x0_2); d2_13 += dot(b, x0_3); d2_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_10 += dot(b, x0_0); d3_11 += dot(b, x0_1); d3_12 += dot(b, x0_2); d3_13 += dot(b, x0_3); d3_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_10 += dot(b, x0_0); d4_11 += dot(b, x0_1); d4_12 += dot(b, x0_2); d4_13 += dot(b, x0_3); d4_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_10 += dot(b, x0_0); d5_11 += dot(b, x0_1); d5_12 += dot(b, x0_2); d5_13 += dot(b, x0_3); d5_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_10 += dot(b, x0_0); d6_11 += dot(b, x0_1); d6_12 += dot(b, x0_2); d6_13 += dot(b, x0_3); d6_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_10 += dot(b, x0_0); d7_11 += dot(b, x0_1); d7_12 += dot(b, x0_2); d7_13 += dot(b, x0_3); d7_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_10 += dot(b, x1_0); d0_11 += dot(b, x1_1); d0_12 += dot(b, x1_2); d0_13 += dot(b, x1_3); d0_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_10 += dot(b, x1_0); d1_11 += dot(b, x1_1); d1_12 += dot(b, x1_2); d1_13 += dot(b, x1_3); d1_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_10 += dot(b, x1_0); d2_11 += dot(b, x1_1); d2_12 += dot(b, x1_2); d2_13 += dot(b, x1_3); d2_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_10 += dot(b, x1_0); d3_11 += dot(b, x1_1); d3_12 += dot(b, x1_2); d3_13 += dot(b, x1_3); d3_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_10 += dot(b, x1_0); d4_11 += dot(b, x1_1); d4_12 += dot(b, x1_2); d4_13 += dot(b, x1_3); d4_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_10 += dot(b, x1_0); d5_11 += dot(b, x1_1); d5_12 += dot(b, x1_2); d5_13 += dot(b, x1_3); d5_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_10 += dot(b, x1_0); d6_11 += dot(b, x1_1); d6_12 += dot(b, x1_2); d6_13 += dot(b, x1_3); d6_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_5 += dot(b, x0_0); d0_6 += dot(b, x0_1); d0_7 += dot(b, x0_2); d0_8 += dot(b, x0_3); d0_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_5 += dot(b, x0_0); d1_6 += dot(b, x0_1); d1_7 += dot(b, x0_2); d1_8 += dot(b, x0_3); d1_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_5 += dot(b, x0_0); d2_6 += dot(b, x0_1); d2_7 += dot(b, x0_2); d2_8 += dot(b, x0_3); d2_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_5 += dot(b, x0_0); d3_6 += dot(b, x0_1); d3_7 += dot(b, x0_2); d3_8 += dot(b, x0_3); d3_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_5 += dot(b, x0_0); d4_6 += dot(b, x0_1); d4_7 += dot(b, x0_2); d4_8 += dot(b, x0_3); d4_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_5 += dot(b, x0_0); d5_6 += dot(b, x0_1); d5_7 += dot(b, x0_2); d5_8 += dot(b, x0_3); d5_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_5 += dot(b, x0_0); d6_6 += dot(b, x0_1); d6_7 += dot(b, x0_2); d6_8 += dot(b, x0_3); d6_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_5 += dot(b, x0_0); d7_6 += dot(b, x0_1); d7_7 += dot(b, x0_2); d7_8 += dot(b, x0_3); d7_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_5 += dot(b, x1_0); d0_6 += dot(b, x1_1); d0_7 += dot(b, x1_2); d0_8 += dot(b, x1_3); d0_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_5 += dot(b, x1_0); d1_6 += dot(b, x1_1); d1_7 += dot(b, x1_2); d1_8 += dot(b, x1_3); d1_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_5 += dot(b, x1_0); d2_6 += dot(b, x1_1); d2_7 += dot(b, x1_2); d2_8 += dot(b, x1_3); d2_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_5 += dot(b, x1_0); d3_6 += dot(b, x1_1); d3_7 += dot(b, x1_2); d3_8 += dot(b, x1_3); d3_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_5 += dot(b, x1_0); d4_6 += dot(b, x1_1); d4_7 += dot(b, x1_2); d4_8 += dot(b, x1_3); d4_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_5 += dot(b, x1_0); d5_6 += dot(b, x1_1); d5_7 += dot(b, x1_2); d5_8 += dot(b, x1_3); d5_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_5 += dot(b, x1_0); d6_6 += dot(b, x1_1); d6_7 += dot(b, x1_2); d6_8 += dot(b, x1_3); d6_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 5, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
+        let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_2 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_3 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x0_4 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_0 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_1 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_2 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_3 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        let x1_4 = vec4<f32>(M1.z, M1.w, R.x, R.y);
+        { let b = subgroupBroadcast(g1_0, 0u); d0_20 += dot(b, x0_0); d0_21 += dot(b, x0_1); d0_22 += dot(b, x0_2); d0_23 += dot(b, x0_3); d0_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_20 += dot(b, x0_0); d1_21 += dot(b, x0_1); d1_22 += dot(b, x0_2); d1_23 += dot(b, x0_3); d1_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_20 += dot(b, x0_0); d2_21 += dot(b, x0_1); d2_22 += dot(b, x0_2); d2_23 += dot(b, x0_3); d2_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_20 += dot(b, x0_0); d3_21 += dot(b, x0_1); d3_22 += dot(b, x0_2); d3_23 += dot(b, x0_3); d3_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_20 += dot(b, x0_0); d4_21 += dot(b, x0_1); d4_22 += dot(b, x0_2); d4_23 += dot(b, x0_3); d4_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_20 += dot(b, x0_0); d5_21 += dot(b, x0_1); d5_22 += dot(b, x0_2); d5_23 += dot(b, x0_3); d5_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_20 += dot(b, x0_0); d6_21 += dot(b, x0_1); d6_22 += dot(b, x0_2); d6_23 += dot(b, x0_3); d6_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_20 += dot(b, x0_0); d7_21 += dot(b, x0_1); d7_22 += dot(b, x0_2); d7_23 += dot(b, x0_3); d7_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_20 += dot(b, x1_0); d0_21 += dot(b, x1_1); d0_22 += dot(b, x1_2); d0_23 += dot(b, x1_3); d0_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_20 += dot(b, x1_0); d1_21 += dot(b, x1_1); d1_22 += dot(b, x1_2); d1_23 += dot(b, x1_3); d1_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_20 += dot(b, x1_0); d2_21 += dot(b, x1_1); d2_22 += dot(b, x1_2); d2_23 += dot(b, x1_3); d2_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_20 += dot(b, x1_0); d3_21 += dot(b, x1_1); d3_22 += dot(b, x1_2); d3_23 += dot(b, x1_3); d3_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_20 += dot(b, x1_0); d4_21 += dot(b, x1_1); d4_22 += dot(b, x1_2); d4_23 += dot(b, x1_3); d4_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_20 += dot(b, x1_0); d5_21 += dot(b, x1_1); d5_22 += dot(b, x1_2); d5_23 += dot(b, x1_3); d5_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_20 += dot(b, x1_0); d6_21 += dot(b, x1_1); d6_22 += dot(b, x1_2); d6_23 += dot(b, x1_3); d6_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_20 += dot(b, x1_0); d7_21 += dot(b, x1_1); d7_22 += dot(b, x1_2); d7_23 += dot(b, x1_3); d7_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_15 += dot(b, x0_0); d0_16 += dot(b, x0_1); d0_17 += dot(b, x0_2); d0_18 += dot(b, x0_3); d0_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_15 += dot(b, x0_0); d1_16 += dot(b, x0_1); d1_17 += dot(b, x0_2); d1_18 += dot(b, x0_3); d1_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_15 += dot(b, x0_0); d2_16 += dot(b, x0_1); d2_17 += dot(b, x0_2); d2_18 += dot(b, x0_3); d2_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_15 += dot(b, x0_0); d3_16 += dot(b, x0_1); d3_17 += dot(b, x0_2); d3_18 += dot(b, x0_3); d3_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_15 += dot(b, x0_0); d4_16 += dot(b, x0_1); d4_17 += dot(b, x0_2); d4_18 += dot(b, x0_3); d4_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_15 += dot(b, x0_0); d5_16 += dot(b, x0_1); d5_17 += dot(b, x0_2); d5_18 += dot(b, x0_3); d5_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_15 += dot(b, x0_0); d6_16 += dot(b, x0_1); d6_17 += dot(b, x0_2); d6_18 += dot(b, x0_3); d6_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_15 += dot(b, x0_0); d7_16 += dot(b, x0_1); d7_17 += dot(b, x0_2); d7_18 += dot(b, x0_3); d7_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_15 += dot(b, x1_0); d0_16 += dot(b, x1_1); d0_17 += dot(b, x1_2); d0_18 += dot(b, x1_3); d0_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_15 += dot(b, x1_0); d1_16 += dot(b, x1_1); d1_17 += dot(b, x1_2); d1_18 += dot(b, x1_3); d1_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_15 += dot(b, x1_0); d2_16 += dot(b, x1_1); d2_17 += dot(b, x1_2); d2_18 += dot(b, x1_3); d2_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_15 += dot(b, x1_0); d3_16 += dot(b, x1_1); d3_17 += dot(b, x1_2); d3_18 += dot(b, x1_3); d3_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_15 += dot(b, x1_0); d4_16 += dot(b, x1_1); d4_17 += dot(b, x1_2); d4_18 += dot(b, x1_3); d4_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_15 += dot(b, x1_0); d5_16 += dot(b, x1_1); d5_17 += dot(b, x1_2); d5_18 += dot(b, x1_3); d5_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_15 += dot(b, x1_0); d6_16 += dot(b, x1_1); d6_17 += dot(b, x1_2); d6_18 += dot(b, x1_3); d6_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_10 += dot(b, x0_0); d0_11 += dot(b, x0_1); d0_12 += dot(b, x0_2); d0_13 += dot(b, x0_3); d0_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_10 += dot(b, x0_0); d1_11 += dot(b, x0_1); d1_12 += dot(b, x0_2); d1_13 += dot(b, x0_3); d1_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_10 += dot(b, x0_0); d2_11 += dot(b, x0_1); d2_12 += dot(b, x0_2); d2_13 += dot(b, x0_3); d2_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_10 += dot(b, x0_0); d3_11 += dot(b, x0_1); d3_12 += dot(b, x0_2); d3_13 += dot(b, x0_3); d3_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_10 += dot(b, x0_0); d4_11 += dot(b, x0_1); d4_12 += dot(b, x0_2); d4_13 += dot(b, x0_3); d4_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_10 += dot(b, x0_0); d5_11 += dot(b, x0_1); d5_12 += dot(b, x0_2); d5_13 += dot(b, x0_3); d5_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_10 += dot(b, x0_0); d6_11 += dot(b, x0_1); d6_12 += dot(b, x0_2); d6_13 += dot(b, x0_3); d6_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_10 += dot(b, x0_0); d7_11 += dot(b, x0_1); d7_12 += dot(b, x0_2); d7_13 += dot(b, x0_3); d7_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_10 += dot(b, x1_0); d0_11 += dot(b, x1_1); d0_12 += dot(b, x1_2); d0_13 += dot(b, x1_3); d0_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_10 += dot(b, x1_0); d1_11 += dot(b, x1_1); d1_12 += dot(b, x1_2); d1_13 += dot(b, x1_3); d1_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_10 += dot(b, x1_0); d2_11 += dot(b, x1_1); d2_12 += dot(b, x1_2); d2_13 += dot(b, x1_3); d2_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_10 += dot(b, x1_0); d3_11 += dot(b, x1_1); d3_12 += dot(b, x1_2); d3_13 += dot(b, x1_3); d3_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_10 += dot(b, x1_0); d4_11 += dot(b, x1_1); d4_12 += dot(b, x1_2); d4_13 += dot(b, x1_3); d4_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_10 += dot(b, x1_0); d5_11 += dot(b, x1_1); d5_12 += dot(b, x1_2); d5_13 += dot(b, x1_3); d5_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_10 += dot(b, x1_0); d6_11 += dot(b, x1_1); d6_12 += dot(b, x1_2); d6_13 += dot(b, x1_3); d6_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 6, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
+        let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_2 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_3 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x0_4 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_0 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_1 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_2 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_3 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        let x1_4 = vec4<f32>(M1.z, M1.w, R.x, R.y);
+        { let b = subgroupBroadcast(g2_0, 0u); d0_20 += dot(b, x0_0); d0_21 += dot(b, x0_1); d0_22 += dot(b, x0_2); d0_23 += dot(b, x0_3); d0_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_20 += dot(b, x0_0); d1_21 += dot(b, x0_1); d1_22 += dot(b, x0_2); d1_23 += dot(b, x0_3); d1_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_20 += dot(b, x0_0); d2_21 += dot(b, x0_1); d2_22 += dot(b, x0_2); d2_23 += dot(b, x0_3); d2_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_20 += dot(b, x0_0); d3_21 += dot(b, x0_1); d3_22 += dot(b, x0_2); d3_23 += dot(b, x0_3); d3_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_20 += dot(b, x0_0); d4_21 += dot(b, x0_1); d4_22 += dot(b, x0_2); d4_23 += dot(b, x0_3); d4_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_20 += dot(b, x0_0); d5_21 += dot(b, x0_1); d5_22 += dot(b, x0_2); d5_23 += dot(b, x0_3); d5_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_20 += dot(b, x0_0); d6_21 += dot(b, x0_1); d6_22 += dot(b, x0_2); d6_23 += dot(b, x0_3); d6_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_20 += dot(b, x0_0); d7_21 += dot(b, x0_1); d7_22 += dot(b, x0_2); d7_23 += dot(b, x0_3); d7_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_20 += dot(b, x1_0); d0_21 += dot(b, x1_1); d0_22 += dot(b, x1_2); d0_23 += dot(b, x1_3); d0_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_20 += dot(b, x1_0); d1_21 += dot(b, x1_1); d1_22 += dot(b, x1_2); d1_23 += dot(b, x1_3); d1_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_20 += dot(b, x1_0); d2_21 += dot(b, x1_1); d2_22 += dot(b, x1_2); d2_23 += dot(b, x1_3); d2_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_20 += dot(b, x1_0); d3_21 += dot(b, x1_1); d3_22 += dot(b, x1_2); d3_23 += dot(b, x1_3); d3_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_20 += dot(b, x1_0); d4_21 += dot(b, x1_1); d4_22 += dot(b, x1_2); d4_23 += dot(b, x1_3); d4_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_20 += dot(b, x1_0); d5_21 += dot(b, x1_1); d5_22 += dot(b, x1_2); d5_23 += dot(b, x1_3); d5_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_20 += dot(b, x1_0); d6_21 += dot(b, x1_1); d6_22 += dot(b, x1_2); d6_23 += dot(b, x1_3); d6_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_20 += dot(b, x1_0); d7_21 += dot(b, x1_1); d7_22 += dot(b, x1_2); d7_23 += dot(b, x1_3); d7_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_15 += dot(b, x0_0); d0_16 += dot(b, x0_1); d0_17 += dot(b, x0_2); d0_18 += dot(b, x0_3); d0_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_15 += dot(b, x0_0); d1_16 += dot(b, x0_1); d1_17 += dot(b, x0_2); d1_18 += dot(b, x0_3); d1_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_15 += dot(b, x0_0); d2_16 += dot(b, x0_1); d2_17 += dot(b, x0_2); d2_18 += dot(b, x0_3); d2_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_15 += dot(b, x0_0); d3_16 += dot(b, x0_1); d3_17 += dot(b, x0_2); d3_18 += dot(b, x0_3); d3_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_15 += dot(b, x0_0); d4_16 += dot(b, x0_1); d4_17 += dot(b, x0_2); d4_18 += dot(b, x0_3); d4_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_15 += dot(b, x0_0); d5_16 += dot(b, x0_1); d5_17 += dot(b, x0_2); d5_18 += dot(b, x0_3); d5_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_15 += dot(b, x0_0); d6_16 += dot(b, x0_1); d6_17 += dot(b, x0_2); d6_18 += dot(b, x0_3); d6_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_15 += dot(b, x0_0); d7_16 += dot(b, x0_1); d7_17 += dot(b, x0_2); d7_18 += dot(b, x0_3); d7_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_15 += dot(b, x1_0); d0_16 += dot(b, x1_1); d0_17 += dot(b, x1_2); d0_18 += dot(b, x1_3); d0_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_15 += dot(b, x1_0); d1_16 += dot(b, x1_1); d1_17 += dot(b, x1_2); d1_18 += dot(b, x1_3); d1_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_15 += dot(b, x1_0); d2_16 += dot(b, x1_1); d2_17 += dot(b, x1_2); d2_18 += dot(b, x1_3); d2_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_15 += dot(b, x1_0); d3_16 += dot(b, x1_1); d3_17 += dot(b, x1_2); d3_18 += dot(b, x1_3); d3_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_15 += dot(b, x1_0); d4_16 += dot(b, x1_1); d4_17 += dot(b, x1_2); d4_18 += dot(b, x1_3); d4_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_15 += dot(b, x1_0); d5_16 += dot(b, x1_1); d5_17 += dot(b, x1_2); d5_18 += dot(b, x1_3); d5_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_15 += dot(b, x1_0); d6_16 += dot(b, x1_1); d6_17 += dot(b, x1_2); d6_18 += dot(b, x1_3); d6_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 7, x4, 2u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
+        let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
+        let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
+        let x0_2 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
+        let x0_3 = vec4<f32>(M0.y, M0.z, M0.w, M1.x);
+        let x0_4 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_0 = vec4<f32>(M0.z, M0.w, M1.x, M1.y);
+        let x1_1 = vec4<f32>(M0.w, M1.x, M1.y, M1.z);
+        let x1_2 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
+        let x1_3 = vec4<f32>(M1.y, M1.z, M1.w, R.x);
+        let x1_4 = vec4<f32>(M1.z, M1.w, R.x, R.y);
+        { let b = subgroupBroadcast(g3_0, 0u); d0_20 += dot(b, x0_0); d0_21 += dot(b, x0_1); d0_22 += dot(b, x0_2); d0_23 += dot(b, x0_3); d0_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_20 += dot(b, x0_0); d1_21 += dot(b, x0_1); d1_22 += dot(b, x0_2); d1_23 += dot(b, x0_3); d1_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_20 += dot(b, x0_0); d2_21 += dot(b, x0_1); d2_22 += dot(b, x0_2); d2_23 += dot(b, x0_3); d2_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_20 += dot(b, x0_0); d3_21 += dot(b, x0_1); d3_22 += dot(b, x0_2); d3_23 += dot(b, x0_3); d3_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_20 += dot(b, x0_0); d4_21 += dot(b, x0_1); d4_22 += dot(b, x0_2); d4_23 += dot(b, x0_3); d4_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_20 += dot(b, x0_0); d5_21 += dot(b, x0_1); d5_22 += dot(b, x0_2); d5_23 += dot(b, x0_3); d5_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_20 += dot(b, x0_0); d6_21 += dot(b, x0_1); d6_22 += dot(b, x0_2); d6_23 += dot(b, x0_3); d6_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_20 += dot(b, x0_0); d7_21 += dot(b, x0_1); d7_22 += dot(b, x0_2); d7_23 += dot(b, x0_3); d7_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_20 += dot(b, x1_0); d0_21 += dot(b, x1_1); d0_22 += dot(b, x1_2); d0_23 += dot(b, x1_3); d0_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_20 += dot(b, x1_0); d1_21 += dot(b, x1_1); d1_22 += dot(b, x1_2); d1_23 += dot(b, x1_3); d1_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_20 += dot(b, x1_0); d2_21 += dot(b, x1_1); d2_22 += dot(b, x1_2); d2_23 += dot(b, x1_3); d2_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_20 += dot(b, x1_0); d3_21 += dot(b, x1_1); d3_22 += dot(b, x1_2); d3_23 += dot(b, x1_3); d3_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_20 += dot(b, x1_0); d4_21 += dot(b, x1_1); d4_22 += dot(b, x1_2); d4_23 += dot(b, x1_3); d4_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_20 += dot(b, x1_0); d5_21 += dot(b, x1_1); d5_22 += dot(b, x1_2); d5_23 += dot(b, x1_3); d5_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_20 += dot(b, x1_0); d6_21 += dot(b, x1_1); d6_22 += dot(b, x1_2); d6_23 += dot(b, x1_3); d6_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_20 += dot(b, x1_0); d7_21 += dot(b, x1_1); d7_22 += dot(b, x1_2); d7_23 += dot(b, x1_3); d7_24 += dot(b, x1_4); }
+        }
+    }
+    }
+    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 25u, d0_0);
+    bw_st(ci_l, cb * 8u + 0u, ch, 1u, 25u, d0_1);
+    bw_st(ci_l, cb * 8u + 0u, ch, 2u, 25u, d0_2);
+    bw_st(ci_l, cb * 8u + 0u, ch, 3u, 25u, d0_3);
+    bw_st(ci_l, cb * 8u + 0u, ch, 4u, 25u, d0_4);
+    bw_st(ci_l, cb * 8u + 0u, ch, 5u, 25u, d0_5);
+    bw_st(ci_l, cb * 8u + 0u, ch, 6u, 25u, d0_6);
+    bw_st(ci_l, cb * 8u + 0u, ch, 7u, 25u, d0_7);
+    bw_st(ci_l, cb * 8u + 0u, ch, 8u, 25u, d0_8);
+    bw_st(ci_l, cb * 8u + 0u, ch, 9u, 25u, d0_9);
+    bw_st(ci_l, cb * 8u + 0u, ch, 10u, 25u, d0_10);
+    bw_st(ci_l, cb * 8u + 0u, ch, 11u, 25u, d0_11);
+    bw_st(ci_l, cb * 8u + 0u, ch, 12u, 25u, d0_12);
+    bw_st(ci_l, cb * 8u + 0u, ch, 13u, 25u, d0_13);
+    bw_st(ci_l, cb * 8u + 0u, ch, 14u, 25u, d0_14);
+    bw_st(ci_l, cb * 8u + 0u, ch, 15u, 25u, d0_15);
+    bw_st(ci_l, cb * 8u + 0u, ch, 16u, 25u, d0_16);
+    bw_st(ci_l, cb * 8u + 0u, ch, 17u, 25u, d0_17);
+    bw_st(ci_l, cb * 8u + 0u, ch, 18u, 25u, d0_18);
+    bw_st(ci_l, cb * 8u + 0u, ch, 19u, 25u, d0_19);
+    bw_st(ci_l, cb * 8u + 0u, ch, 20u, 25u, d0_20);
+    bw_st(ci_l, cb * 8u + 0u, ch, 21u, 25u, d0_21);
+    bw_st(ci_l, cb * 8u + 0u, ch, 22u, 25u, d0_22);
+    bw_st(ci_l, cb * 8u + 0u, ch, 23u, 25u, d0_23);
+    bw_st(ci_l, cb * 8u + 0u, ch, 24u, 25u, d0_24);
+    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 25u, d1_0);
+    bw_st(ci_l, cb * 8u + 1u, ch, 1u, 25u, d1_1);
+    bw_st(ci_l, cb * 8u + 1u, ch, 2u, 25u, d1_2);
+    bw_st(ci_l, cb * 8u + 1u, ch, 3u, 25u, d1_3);
+    bw_st(ci_l, cb * 8u + 1u, ch, 4u, 25u, d1_4);
+    bw_st(ci_l, cb * 8u + 1u, ch, 5u, 25u, d1_5);
+    bw_st(ci_l, cb * 8u + 1u, ch, 6u, 25u, d1_6);
+    bw_st(ci_l, cb * 8u + 1u, ch, 7u, 25u, d1_7);
+    bw_st(ci_l, cb * 8u + 1u, ch, 8u, 25u, d1_8);
+    bw_st(ci_l, cb * 8u + 1u, ch, 9u, 25u, d1_9);
+    bw_st(ci_l, cb * 8u + 1u, ch, 10u, 25u, d1_10);
+    bw_st(ci_l, cb * 8u + 1u, ch, 11u, 25u, d1_11);
+    bw_st(ci_l, cb * 8u + 1u, ch, 12u, 25u, d1_12);
+    bw_st(ci_l, cb * 8u + 1u, ch, 13u, 25u, d1_13);
+    bw_st(ci_l, cb * 8u + 1u, ch, 14u, 25u, d1_14);
+    bw_st(ci_l, cb * 8u + 1u, ch, 15u, 25u, d1_15);
+    bw_st(ci_l, cb * 8u + 1u, ch, 16u, 25u, d1_16);
+    bw_st(ci_l, cb * 8u + 1u, ch, 17u, 25u, d1_17);
+    bw_st(ci_l, cb * 8u + 1u, ch, 18u, 25u, d1_18);
+    bw_st(ci_l, cb * 8u + 1u, ch, 19u, 25u, d1_19);
+    bw_st(ci_l, cb * 8u + 1u, ch, 20u, 25u, d1_20);
+    bw_st(ci_l, cb * 8u + 1u, ch, 21u, 25u, d1_21);
+    bw_st(ci_l, cb * 8u + 1u, ch, 22u, 25u, d1_22);
+    bw_st(ci_l, cb * 8u + 1u, ch, 23u, 25u, d1_23);
+    bw_st(ci_l, cb * 8u + 1u, ch, 24u, 25u, d1_24);
+    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 25u, d2_0);
+    bw_st(ci_l, cb * 8u + 2u, ch, 1u, 25u, d2_1);
+    bw_st(ci_l, cb * 8u + 2u, ch, 2u, 25u, d2_2);
+    bw_st(ci_l, cb * 8u + 2u, ch, 3u, 25u, d2_3);
+    bw_st(ci_l, cb * 8u + 2u, ch, 4u, 25u, d2_4);
+    bw_st(ci_l, cb * 8u + 2u, ch, 5u, 25u, d2_5);
+    bw_st(ci_l, cb * 8u + 2u, ch, 6u, 25u, d2_6);
+    bw_st(ci_l, cb * 8u + 2u, ch, 7u, 25u, d2_7);
+    bw_st(ci_l, cb * 8u + 2u, ch, 8u, 25u, d2_8);
+    bw_st(ci_l, cb * 8u + 2u, ch, 9u, 25u, d2_9);
+    bw_st(ci_l, cb * 8u + 2u, ch, 10u, 25u, d2_10);
+    bw_st(ci_l, cb * 8u + 2u, ch, 11u, 25u, d2_11);
+    bw_st(ci_l, cb * 8u + 2u, ch, 12u, 25u, d2_12);
+    bw_st(ci_l, cb * 8u + 2u, ch, 13u, 25u, d2_13);
+    bw_st(ci_l, cb * 8u + 2u, ch, 14u, 25u, d2_14);
+    bw_st(ci_l, cb * 8u + 2u, ch, 15u, 25u, d2_15);
+    bw_st(ci_l, cb * 8u + 2u, ch, 16u, 25u, d2_16);
+    bw_st(ci_l, cb * 8u + 2u, ch, 17u, 25u, d2_17);
+    bw_st(ci_l, cb * 8u + 2u, ch, 18u, 25u, d2_18);
+    bw_st(ci_l, cb * 8u + 2u, ch, 19u, 25u, d2_19);
+    bw_st(ci_l, cb * 8u + 2u, ch, 20u, 25u, d2_20);
+    bw_st(ci_l, cb * 8u + 2u, ch, 21u, 25u, d2_21);
+    bw_st(ci_l, cb * 8u + 2u, ch, 22u, 25u, d2_22);
+    bw_st(ci_l, cb * 8u + 2u, ch, 23u, 25u, d2_23);
+    bw_st(ci_l, cb * 8u + 2u, ch, 24u, 25u, d2_24);
+    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 25u, d3_0);
+    bw_st(ci_l, cb * 8u + 3u, ch, 1u, 25u, d3_1);
+    bw_st(ci_l, cb * 8u + 3u, ch, 2u, 25u, d3_2);
+    bw_st(ci_l, cb * 8u + 3u, ch, 3u, 25u, d3_3);
+    bw_st(ci_l, cb * 8u + 3u, ch, 4u, 25u, d3_4);
+    bw_st(ci_l, cb * 8u + 3u, ch, 5u, 25u, d3_5);
+    bw_st(ci_l, cb * 8u + 3u, ch, 6u, 25u, d3_6);
+    bw_st(ci_l, cb * 8u + 3u, ch, 7u, 25u, d3_7);
+    bw_st(ci_l, cb * 8u + 3u, ch, 8u, 25u, d3_8);
+    bw_st(ci_l, cb * 8u + 3u, ch, 9u, 25u, d3_9);
+    bw_st(ci_l, cb * 8u + 3u, ch, 10u, 25u, d3_10);
+    bw_st(ci_l, cb * 8u + 3u, ch, 11u, 25u, d3_11);
+    bw_st(ci_l, cb * 8u + 3u, ch, 12u, 25u, d3_12);
+    bw_st(ci_l, cb * 8u + 3u, ch, 13u, 25u, d3_13);
+    bw_st(ci_l, cb * 8u + 3u, ch, 14u, 25u, d3_14);
+    bw_st(ci_l, cb * 8u + 3u, ch, 15u, 25u, d3_15);
+    bw_st(ci_l, cb * 8u + 3u, ch, 16u, 25u, d3_16);
+    bw_st(ci_l, cb * 8u + 3u, ch, 17u, 25u, d3_17);
+    bw_st(ci_l, cb * 8u + 3u, ch, 18u, 25u, d3_18);
+    bw_st(ci_l, cb * 8u + 3u, ch, 19u, 25u, d3_19);
+    bw_st(ci_l, cb * 8u + 3u, ch, 20u, 25u, d3_20);
+    bw_st(ci_l, cb * 8u + 3u, ch, 21u, 25u, d3_21);
+    bw_st(ci_l, cb * 8u + 3u, ch, 22u, 25u, d3_22);
+    bw_st(ci_l, cb * 8u + 3u, ch, 23u, 25u, d3_23);
+    bw_st(ci_l, cb * 8u + 3u, ch, 24u, 25u, d3_24);
+    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 25u, d4_0);
+    bw_st(ci_l, cb * 8u + 4u, ch, 1u, 25u, d4_1);
+    bw_st(ci_l, cb * 8u + 4u, ch, 2u, 25u, d4_2);
+    bw_st(ci_l, cb * 8u + 4u, ch, 3u, 25u, d4_3);
+    bw_st(ci_l, cb * 8u + 4u, ch, 4u, 25u, d4_4);
+    bw_st(ci_l, cb * 8u + 4u, ch, 5u, 25u, d4_5);
+    bw_st(ci_l, cb * 8u + 4u, ch, 6u, 25u, d4_6);
+    bw_st(ci_l, cb * 8u + 4u, ch, 7u, 25u, d4_7);
+    bw_st(ci_l, cb * 8u + 4u, ch, 8u, 25u, d4_8);
+    bw_st(ci_l, cb * 8u + 4u, ch, 9u, 25u, d4_9);
+    bw_st(ci_l, cb * 8u + 4u, ch, 10u, 25u, d4_10);
+    bw_st(ci_l, cb * 8u + 4u, ch, 11u, 25u, d4_11);
+    bw_st(ci_l, cb * 8u + 4u, ch, 12u, 25u, d4_12);
+    bw_st(ci_l, cb * 8u + 4u, ch, 13u, 25u, d4_13);
+    bw_st(ci_l, cb * 8u + 4u, ch, 14u, 25u, d4_14);
+    bw_st(ci_l, cb * 8u + 4u, ch, 15u, 25u, d4_15);
+    bw_st(ci_l, cb * 8u + 4u, ch, 16u, 25u, d4_16);
+    bw_st(ci_l, cb * 8u + 4u, ch, 17u, 25u, d4_17);
+    bw_st(ci_l, cb * 8u + 4u, ch, 18u, 25u, d4_18);
+    bw_st(ci_l, cb * 8u + 4u, ch, 19u, 25u, d4_19);
+    bw_st(ci_l, cb * 8u + 4u, ch, 20u, 25u, d4_20);
+    bw_st(ci_l, cb * 8u + 4u, ch, 21u, 25u, d4_21);
+    bw_st(ci_l, cb * 8u + 4u, ch, 22u, 25u, d4_22);
+    bw_st(ci_l, cb * 8u + 4u, ch, 23u, 25u, d4_23);
+    bw_st(ci_l, cb * 8u + 4u, ch, 24u, 25u, d4_24);
+    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 25u, d5_0);
+    bw_st(ci_l, cb * 8u + 5u, ch, 1u, 25u, d5_1);
+    bw_st(ci_l, cb * 8u + 5u, ch, 2u, 25u, d5_2);
+    bw_st(ci_l, cb * 8u + 5u, ch, 3u, 25u, d5_3);
+    bw_st(ci_l, cb * 8u + 5u, ch, 4u, 25u, d5_4);
+    bw_st(ci_l, cb * 8u + 5u, ch, 5u, 25u, d5_5);
+    bw_st(ci_l, cb * 8u + 5u, ch, 6u, 25u, d5_6);
+    bw_st(ci_l, cb * 8u + 5u, ch, 7u, 25u, d5_7);
+    bw_st(ci_l, cb * 8u + 5u, ch, 8u, 25u, d5_8);
+    bw_st(ci_l, cb * 8u + 5u, ch, 9u, 25u, d5_9);
+    bw_st(ci_l, cb * 8u + 5u, ch, 10u, 25u, d5_10);
+    bw_st(ci_l, cb * 8u + 5u, ch, 11u, 25u, d5_11);
+    bw_st(ci_l, cb * 8u + 5u, ch, 12u, 25u, d5_12);
+    bw_st(ci_l, cb * 8u + 5u, ch, 13u, 25u, d5_13);
+    bw_st(ci_l, cb * 8u + 5u, ch, 14u, 25u, d5_14);
+    bw_st(ci_l, cb * 8u + 5u, ch, 15u, 25u, d5_15);
+    bw_st(ci_l, cb * 8u + 5u, ch, 16u, 25u, d5_16);
+    bw_st(ci_l, cb * 8u + 5u, ch, 17u, 25u, d5_17);
+    bw_st(ci_l, cb * 8u + 5u, ch, 18u, 25u, d5_18);
+    bw_st(ci_l, cb * 8u + 5u, ch, 19u, 25u, d5_19);
+    bw_st(ci_l, cb * 8u + 5u, ch, 20u, 25u, d5_20);
+    bw_st(ci_l, cb * 8u + 5u, ch, 21u, 25u, d5_21);
+    bw_st(ci_l, cb * 8u + 5u, ch, 22u, 25u, d5_22);
+    bw_st(ci_l, cb * 8u + 5u, ch, 23u, 25u, d5_23);
+    bw_st(ci_l, cb * 8u + 5u, ch, 24u, 25u, d5_24);
+    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 25u, d6_0);
+    bw_st(ci_l, cb * 8u + 6u, ch, 1u, 25u, d6_1);
+    bw_st(ci_l, cb * 8u + 6u, ch, 2u, 25u, d6_2);
+    bw_st(ci_l, cb * 8u + 6u, ch, 3u, 25u, d6_3);
+    bw_st(ci_l, cb * 8u + 6u, ch, 4u, 25u, d6_4);
+    bw_st(ci_l, cb * 8u + 6u, ch, 5u, 25u, d6_5);
+    bw_st(ci_l, cb * 8u + 6u, ch, 6u, 25u, d6_6);
+    bw_st(ci_l, cb * 8u + 6u, ch, 7u, 25u, d6_7);
+    bw_st(ci_l, cb * 8u + 6u, ch, 8u, 25u, d6_8);
+    bw_st(ci_l, cb * 8u + 6u, ch, 9u, 25u, d6_9);
+    bw_st(ci_l, cb * 8u + 6u, ch, 10u, 25u, d6_10);
+    bw_st(ci_l, cb * 8u + 6u, ch, 11u, 25u, d6_11);
+    bw_st(ci_l, cb * 8u + 6u, ch, 12u, 25u, d6_12);
+    bw_st(ci_l, cb * 8u + 6u, ch, 13u, 25u, d6_13);
+    bw_st(ci_l, cb * 8u + 6u, ch, 14u, 25u, d6_14);
+    bw_st(ci_l, cb * 8u + 6u, ch, 15u, 25u, d6_15);
+    bw_st(ci_l, cb * 8u + 6u, ch, 16u, 25u, d6_16);
+    bw_st(ci_l, cb * 8u + 6u, ch, 17u, 25u, d6_17);
+    bw_st(ci_l, cb * 8u + 6u, ch, 18u, 25u, d6_18);
+    bw_st(ci_l, cb * 8u + 6u, ch, 19u, 25u, d6_19);
+    bw_st(ci_l, cb * 8u + 6u, ch, 20u, 25u, d6_20);
+    bw_st(ci_l, cb * 8u + 6u, ch, 21u, 25u, d6_21);
+    bw_st(ci_l, cb * 8u + 6u, ch, 22u, 25u, d6_22);
+    bw_st(ci_l, cb * 8u + 6u, ch, 23u, 25u, d6_23);
+    bw_st(ci_l, cb * 8u + 6u, ch, 24u, 25u, d6_24);
+    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 25u, d7_0);
+    bw_st(ci_l, cb * 8u + 7u, ch, 1u, 25u, d7_1);
+    bw_st(ci_l, cb * 8u + 7u, ch, 2u, 25u, d7_2);
+    bw_st(ci_l, cb * 8u + 7u, ch, 3u, 25u, d7_3);
+    bw_st(ci_l, cb * 8u + 7u, ch, 4u, 25u, d7_4);
+    bw_st(ci_l, cb * 8u + 7u, ch, 5u, 25u, d7_5);
+    bw_st(ci_l, cb * 8u + 7u, ch, 6u, 25u, d7_6);
+    bw_st(ci_l, cb * 8u + 7u, ch, 7u, 25u, d7_7);
+    bw_st(ci_l, cb * 8u + 7u, ch, 8u, 25u, d7_8);
+    bw_st(ci_l, cb * 8u + 7u, ch, 9u, 25u, d7_9);
+    bw_st(ci_l, cb * 8u + 7u, ch, 10u, 25u, d7_10);
+    bw_st(ci_l, cb * 8u + 7u, ch, 11u, 25u, d7_11);
+    bw_st(ci_l, cb * 8u + 7u, ch, 12u, 25u, d7_12);
+    bw_st(ci_l, cb * 8u + 7u, ch, 13u, 25u, d7_13);
+    bw_st(ci_l, cb * 8u + 7u, ch, 14u, 25u, d7_14);
+    bw_st(ci_l, cb * 8u + 7u, ch, 15u, 25u, d7_15);
+    bw_st(ci_l, cb * 8u + 7u, ch, 16u, 25u, d7_16);
+    bw_st(ci_l, cb * 8u + 7u, ch, 17u, 25u, d7_17);
+    bw_st(ci_l, cb * 8u + 7u, ch, 18u, 25u, d7_18);
+    bw_st(ci_l, cb * 8u + 7u, ch, 19u, 25u, d7_19);
+    bw_st(ci_l, cb * 8u + 7u, ch, 20u, 25u, d7_20);
+    bw_st(ci_l, cb * 8u + 7u, ch, 21u, 25u, d7_21);
+    bw_st(ci_l, cb * 8u + 7u, ch, 22u, 25u, d7_22);
+    bw_st(ci_l, cb * 8u + 7u, ch, 23u, 25u, d7_23);
+    bw_st(ci_l, cb * 8u + 7u, ch, 24u, 25u, d7_24);
+}
+
+// dw, K = 1, stride 2.
+@compute @workgroup_size(WG)
+fn cv_bw_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let p = bw_p;
+    let ci_l = wid.x * WG + li;
+    let ci = min(ci_l, p.cin - 1u);
+    let cb = wid.y;
+    let ch = wid.z;
+    let lane = sid % 8u;
+    let co_l = cb * 8u + lane; // the channel whose gy this lane loads
+    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let wo4 = p.wo / 4u;
+    let nxb = p.wo / 8u;
+    let y1 = min(p.ho, (ch + 1u) * p.rows);
+    var d0_0 = 0.0;
+    var d1_0 = 0.0;
+    var d2_0 = 0.0;
+    var d3_0 = 0.0;
+    var d4_0 = 0.0;
+    var d5_0 = 0.0;
+    var d6_0 = 0.0;
+    var d7_0 = 0.0;
+    for (var oy0 = ch * p.rows; oy0 < y1; oy0 += 4u) {
+    let iy0 = i32(oy0 * 2u) - 0;
+    for (var xb = 0u; xb < nxb; xb++) {
+        let x4 = xb * 4u;
+        let ok0 = oy0 + 0u < y1 && co_l < p.cout;
+        let gr0 = (gb + min(oy0 + 0u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g0_0 = select(vec4<f32>(0.0), bw_g[gr0 + 0u], ok0);
+        let g0_1 = select(vec4<f32>(0.0), bw_g[gr0 + 1u], ok0);
+        let ok1 = oy0 + 1u < y1 && co_l < p.cout;
+        let gr1 = (gb + min(oy0 + 1u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g1_0 = select(vec4<f32>(0.0), bw_g[gr1 + 0u], ok1);
+        let g1_1 = select(vec4<f32>(0.0), bw_g[gr1 + 1u], ok1);
+        let ok2 = oy0 + 2u < y1 && co_l < p.cout;
+        let gr2 = (gb + min(oy0 + 2u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g2_0 = select(vec4<f32>(0.0), bw_g[gr2 + 0u], ok2);
+        let g2_1 = select(vec4<f32>(0.0), bw_g[gr2 + 1u], ok2);
+        let ok3 = oy0 + 3u < y1 && co_l < p.cout;
+        let gr3 = (gb + min(oy0 + 3u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
+        let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
+        {
+        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x1_0 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); }
+        }
+        {
+        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x1_0 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        { let b = subgroupBroadcast(g1_0, 0u); d0_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); }
+        }
+        {
+        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x1_0 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        { let b = subgroupBroadcast(g2_0, 0u); d0_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); }
+        }
+        {
+        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x1_0 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        { let b = subgroupBroadcast(g3_0, 0u); d0_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_0 += dot(b, x0_0); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_0 += dot(b, x1_0); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); }
+        }
+    }
+    }
+    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 1u, d0_0);
+    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 1u, d1_0);
+    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 1u, d2_0);
+    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 1u, d3_0);
+    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 1u, d4_0);
+    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 1u, d5_0);
+    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 1u, d6_0);
+    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 1u, d7_0);
+}
+
+// dw, K = 3, stride 2.
+@compute @workgroup_size(WG)
+fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let p = bw_p;
+    let ci_l = wid.x * WG + li;
+    let ci = min(ci_l, p.cin - 1u);
+    let cb = wid.y;
+    let ch = wid.z;
+    let lane = sid % 8u;
+    let co_l = cb * 8u + lane; // the channel whose gy this lane loads
+    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let wo4 = p.wo / 4u;
+    let nxb = p.wo / 8u;
+    let y1 = min(p.ho, (ch + 1u) * p.rows);
+    var d0_0 = 0.0; var d0_1 = 0.0; var d0_2 = 0.0; var d0_3 = 0.0; var d0_4 = 0.0; var d0_5 = 0.0; var d0_6 = 0.0; var d0_7 = 0.0; var d0_8 = 0.0;
+    var d1_0 = 0.0; var d1_1 = 0.0; var d1_2 = 0.0; var d1_3 = 0.0; var d1_4 = 0.0; var d1_5 = 0.0; var d1_6 = 0.0; var d1_7 = 0.0; var d1_8 = 0.0;
+    var d2_0 = 0.0; var d2_1 = 0.0; var d2_2 = 0.0; var d2_3 = 0.0; var d2_4 = 0.0; var d2_5 = 0.0; var d2_6 = 0.0; var d2_7 = 0.0; var d2_8 = 0.0;
+    var d3_0 = 0.0; var d3_1 = 0.0; var d3_2 = 0.0; var d3_3 = 0.0; var d3_4 = 0.0; var d3_5 = 0.0; var d3_6 = 0.0; var d3_7 = 0.0; var d3_8 = 0.0;
+    var d4_0 = 0.0; var d4_1 = 0.0; var d4_2 = 0.0; var d4_3 = 0.0; var d4_4 = 0.0; var d4_5 = 0.0; var d4_6 = 0.0; var d4_7 = 0.0; var d4_8 = 0.0;
+    var d5_0 = 0.0; var d5_1 = 0.0; var d5_2 = 0.0; var d5_3 = 0.0; var d5_4 = 0.0; var d5_5 = 0.0; var d5_6 = 0.0; var d5_7 = 0.0; var d5_8 = 0.0;
+    var d6_0 = 0.0; var d6_1 = 0.0; var d6_2 = 0.0; var d6_3 = 0.0; var d6_4 = 0.0; var d6_5 = 0.0; var d6_6 = 0.0; var d6_7 = 0.0; var d6_8 = 0.0;
+    var d7_0 = 0.0; var d7_1 = 0.0; var d7_2 = 0.0; var d7_3 = 0.0; var d7_4 = 0.0; var d7_5 = 0.0; var d7_6 = 0.0; var d7_7 = 0.0; var d7_8 = 0.0;
+    for (var oy0 = ch * p.rows; oy0 < y1; oy0 += 4u) {
+    let iy0 = i32(oy0 * 2u) - 1;
+    for (var xb = 0u; xb < nxb; xb++) {
+        let x4 = xb * 4u;
+        let ok0 = oy0 + 0u < y1 && co_l < p.cout;
+        let gr0 = (gb + min(oy0 + 0u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g0_0 = select(vec4<f32>(0.0), bw_g[gr0 + 0u], ok0);
+        let g0_1 = select(vec4<f32>(0.0), bw_g[gr0 + 1u], ok0);
+        let ok1 = oy0 + 1u < y1 && co_l < p.cout;
+        let gr1 = (gb + min(oy0 + 1u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g1_0 = select(vec4<f32>(0.0), bw_g[gr1 + 0u], ok1);
+        let g1_1 = select(vec4<f32>(0.0), bw_g[gr1 + 1u], ok1);
+        let ok2 = oy0 + 2u < y1 && co_l < p.cout;
+        let gr2 = (gb + min(oy0 + 2u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g2_0 = select(vec4<f32>(0.0), bw_g[gr2 + 0u], ok2);
+        let g2_1 = select(vec4<f32>(0.0), bw_g[gr2 + 1u], ok2);
+        let ok3 = oy0 + 3u < y1 && co_l < p.cout;
+        let gr3 = (gb + min(oy0 + 3u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
+        let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
+        {
+        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_2 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x1_0 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_1 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_2 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 1, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_2 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x1_0 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_1 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_2 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_3 += dot(b, x0_0); d0_4 += dot(b, x0_1); d0_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_3 += dot(b, x0_0); d1_4 += dot(b, x0_1); d1_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_3 += dot(b, x0_0); d2_4 += dot(b, x0_1); d2_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_3 += dot(b, x0_0); d3_4 += dot(b, x0_1); d3_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_3 += dot(b, x0_0); d4_4 += dot(b, x0_1); d4_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_3 += dot(b, x0_0); d5_4 += dot(b, x0_1); d5_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_3 += dot(b, x0_0); d6_4 += dot(b, x0_1); d6_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_3 += dot(b, x0_0); d7_4 += dot(b, x0_1); d7_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_3 += dot(b, x1_0); d0_4 += dot(b, x1_1); d0_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_3 += dot(b, x1_0); d1_4 += dot(b, x1_1); d1_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_3 += dot(b, x1_0); d2_4 += dot(b, x1_1); d2_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_3 += dot(b, x1_0); d3_4 += dot(b, x1_1); d3_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_3 += dot(b, x1_0); d4_4 += dot(b, x1_1); d4_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_3 += dot(b, x1_0); d5_4 += dot(b, x1_1); d5_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_3 += dot(b, x1_0); d6_4 += dot(b, x1_1); d6_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_2 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x1_0 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_1 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_2 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_6 += dot(b, x0_0); d0_7 += dot(b, x0_1); d0_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_6 += dot(b, x0_0); d1_7 += dot(b, x0_1); d1_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_6 += dot(b, x0_0); d2_7 += dot(b, x0_1); d2_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_6 += dot(b, x0_0); d3_7 += dot(b, x0_1); d3_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_6 += dot(b, x0_0); d4_7 += dot(b, x0_1); d4_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_6 += dot(b, x0_0); d5_7 += dot(b, x0_1); d5_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_6 += dot(b, x0_0); d6_7 += dot(b, x0_1); d6_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_6 += dot(b, x0_0); d7_7 += dot(b, x0_1); d7_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_6 += dot(b, x1_0); d0_7 += dot(b, x1_1); d0_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_6 += dot(b, x1_0); d1_7 += dot(b, x1_1); d1_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_6 += dot(b, x1_0); d2_7 += dot(b, x1_1); d2_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_6 += dot(b, x1_0); d3_7 += dot(b, x1_1); d3_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_6 += dot(b, x1_0); d4_7 += dot(b, x1_1); d4_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_6 += dot(b, x1_0); d5_7 += dot(b, x1_1); d5_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_6 += dot(b, x1_0); d6_7 += dot(b, x1_1); d6_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_6 += dot(b, x1_0); d7_7 += dot(b, x1_1); d7_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 3, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_2 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x1_0 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_1 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_2 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        { let b = subgroupBroadcast(g1_0, 0u); d0_3 += dot(b, x0_0); d0_4 += dot(b, x0_1); d0_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_3 += dot(b, x0_0); d1_4 += dot(b, x0_1); d1_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_3 += dot(b, x0_0); d2_4 += dot(b, x0_1); d2_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_3 += dot(b, x0_0); d3_4 += dot(b, x0_1); d3_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_3 += dot(b, x0_0); d4_4 += dot(b, x0_1); d4_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_3 += dot(b, x0_0); d5_4 += dot(b, x0_1); d5_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_3 += dot(b, x0_0); d6_4 += dot(b, x0_1); d6_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_3 += dot(b, x0_0); d7_4 += dot(b, x0_1); d7_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_3 += dot(b, x1_0); d0_4 += dot(b, x1_1); d0_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_3 += dot(b, x1_0); d1_4 += dot(b, x1_1); d1_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_3 += dot(b, x1_0); d2_4 += dot(b, x1_1); d2_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_3 += dot(b, x1_0); d3_4 += dot(b, x1_1); d3_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_3 += dot(b, x1_0); d4_4 += dot(b, x1_1); d4_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_3 += dot(b, x1_0); d5_4 += dot(b, x1_1); d5_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_3 += dot(b, x1_0); d6_4 += dot(b, x1_1); d6_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_2 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x1_0 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_1 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_2 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        { let b = subgroupBroadcast(g1_0, 0u); d0_6 += dot(b, x0_0); d0_7 += dot(b, x0_1); d0_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_6 += dot(b, x0_0); d1_7 += dot(b, x0_1); d1_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_6 += dot(b, x0_0); d2_7 += dot(b, x0_1); d2_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_6 += dot(b, x0_0); d3_7 += dot(b, x0_1); d3_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_6 += dot(b, x0_0); d4_7 += dot(b, x0_1); d4_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_6 += dot(b, x0_0); d5_7 += dot(b, x0_1); d5_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_6 += dot(b, x0_0); d6_7 += dot(b, x0_1); d6_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_6 += dot(b, x0_0); d7_7 += dot(b, x0_1); d7_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_6 += dot(b, x1_0); d0_7 += dot(b, x1_1); d0_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_6 += dot(b, x1_0); d1_7 += dot(b, x1_1); d1_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_6 += dot(b, x1_0); d2_7 += dot(b, x1_1); d2_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_6 += dot(b, x1_0); d3_7 += dot(b, x1_1); d3_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_6 += dot(b, x1_0); d4_7 += dot(b, x1_1); d4_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_6 += dot(b, x1_0); d5_7 += dot(b, x1_1); d5_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_6 += dot(b, x1_0); d6_7 += dot(b, x1_1); d6_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_6 += dot(b, x1_0); d7_7 += dot(b, x1_1); d7_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 5, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_2 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x1_0 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_1 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_2 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        { let b = subgroupBroadcast(g2_0, 0u); d0_3 += dot(b, x0_0); d0_4 += dot(b, x0_1); d0_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_3 += dot(b, x0_0); d1_4 += dot(b, x0_1); d1_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_3 += dot(b, x0_0); d2_4 += dot(b, x0_1); d2_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_3 += dot(b, x0_0); d3_4 += dot(b, x0_1); d3_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_3 += dot(b, x0_0); d4_4 += dot(b, x0_1); d4_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_3 += dot(b, x0_0); d5_4 += dot(b, x0_1); d5_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_3 += dot(b, x0_0); d6_4 += dot(b, x0_1); d6_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_3 += dot(b, x0_0); d7_4 += dot(b, x0_1); d7_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_3 += dot(b, x1_0); d0_4 += dot(b, x1_1); d0_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_3 += dot(b, x1_0); d1_4 += dot(b, x1_1); d1_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_3 += dot(b, x1_0); d2_4 += dot(b, x1_1); d2_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_3 += dot(b, x1_0); d3_4 += dot(b, x1_1); d3_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_3 += dot(b, x1_0); d4_4 += dot(b, x1_1); d4_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_3 += dot(b, x1_0); d5_4 += dot(b, x1_1); d5_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_3 += dot(b, x1_0); d6_4 += dot(b, x1_1); d6_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_2 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x1_0 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_1 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_2 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        { let b = subgroupBroadcast(g2_0, 0u); d0_6 += dot(b, x0_0); d0_7 += dot(b, x0_1); d0_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_6 += dot(b, x0_0); d1_7 += dot(b, x0_1); d1_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_6 += dot(b, x0_0); d2_7 += dot(b, x0_1); d2_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_6 += dot(b, x0_0); d3_7 += dot(b, x0_1); d3_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_6 += dot(b, x0_0); d4_7 += dot(b, x0_1); d4_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_6 += dot(b, x0_0); d5_7 += dot(b, x0_1); d5_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_6 += dot(b, x0_0); d6_7 += dot(b, x0_1); d6_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_6 += dot(b, x0_0); d7_7 += dot(b, x0_1); d7_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_6 += dot(b, x1_0); d0_7 += dot(b, x1_1); d0_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_6 += dot(b, x1_0); d1_7 += dot(b, x1_1); d1_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_6 += dot(b, x1_0); d2_7 += dot(b, x1_1); d2_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_6 += dot(b, x1_0); d3_7 += dot(b, x1_1); d3_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_6 += dot(b, x1_0); d4_7 += dot(b, x1_1); d4_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_6 += dot(b, x1_0); d5_7 += dot(b, x1_1); d5_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_6 += dot(b, x1_0); d6_7 += dot(b, x1_1); d6_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_6 += dot(b, x1_0); d7_7 += dot(b, x1_1); d7_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 7, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_2 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x1_0 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_1 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_2 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        { let b = subgroupBroadcast(g3_0, 0u); d0_3 += dot(b, x0_0); d0_4 += dot(b, x0_1); d0_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_3 += dot(b, x0_0); d1_4 += dot(b, x0_1); d1_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_3 += dot(b, x0_0); d2_4 += dot(b, x0_1); d2_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_3 += dot(b, x0_0); d3_4 += dot(b, x0_1); d3_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_3 += dot(b, x0_0); d4_4 += dot(b, x0_1); d4_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_3 += dot(b, x0_0); d5_4 += dot(b, x0_1); d5_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_3 += dot(b, x0_0); d6_4 += dot(b, x0_1); d6_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_3 += dot(b, x0_0); d7_4 += dot(b, x0_1); d7_5 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_3 += dot(b, x1_0); d0_4 += dot(b, x1_1); d0_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_3 += dot(b, x1_0); d1_4 += dot(b, x1_1); d1_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_3 += dot(b, x1_0); d2_4 += dot(b, x1_1); d2_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_3 += dot(b, x1_0); d3_4 += dot(b, x1_1); d3_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_3 += dot(b, x1_0); d4_4 += dot(b, x1_1); d4_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_3 += dot(b, x1_0); d5_4 += dot(b, x1_1); d5_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_3 += dot(b, x1_0); d6_4 += dot(b, x1_1); d6_5 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
+        }
+        {
+        let v = row(ci, iy0 + 8, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_2 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x1_0 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_1 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_2 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        { let b = subgroupBroadcast(g3_0, 0u); d0_6 += dot(b, x0_0); d0_7 += dot(b, x0_1); d0_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_6 += dot(b, x0_0); d1_7 += dot(b, x0_1); d1_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_6 += dot(b, x0_0); d2_7 += dot(b, x0_1); d2_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_6 += dot(b, x0_0); d3_7 += dot(b, x0_1); d3_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_6 += dot(b, x0_0); d4_7 += dot(b, x0_1); d4_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_6 += dot(b, x0_0); d5_7 += dot(b, x0_1); d5_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_6 += dot(b, x0_0); d6_7 += dot(b, x0_1); d6_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_6 += dot(b, x0_0); d7_7 += dot(b, x0_1); d7_8 += dot(b, x0_2); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_6 += dot(b, x1_0); d0_7 += dot(b, x1_1); d0_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_6 += dot(b, x1_0); d1_7 += dot(b, x1_1); d1_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_6 += dot(b, x1_0); d2_7 += dot(b, x1_1); d2_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_6 += dot(b, x1_0); d3_7 += dot(b, x1_1); d3_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_6 += dot(b, x1_0); d4_7 += dot(b, x1_1); d4_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_6 += dot(b, x1_0); d5_7 += dot(b, x1_1); d5_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_6 += dot(b, x1_0); d6_7 += dot(b, x1_1); d6_8 += dot(b, x1_2); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_6 += dot(b, x1_0); d7_7 += dot(b, x1_1); d7_8 += dot(b, x1_2); }
+        }
+    }
+    }
+    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 9u, d0_0);
+    bw_st(ci_l, cb * 8u + 0u, ch, 1u, 9u, d0_1);
+    bw_st(ci_l, cb * 8u + 0u, ch, 2u, 9u, d0_2);
+    bw_st(ci_l, cb * 8u + 0u, ch, 3u, 9u, d0_3);
+    bw_st(ci_l, cb * 8u + 0u, ch, 4u, 9u, d0_4);
+    bw_st(ci_l, cb * 8u + 0u, ch, 5u, 9u, d0_5);
+    bw_st(ci_l, cb * 8u + 0u, ch, 6u, 9u, d0_6);
+    bw_st(ci_l, cb * 8u + 0u, ch, 7u, 9u, d0_7);
+    bw_st(ci_l, cb * 8u + 0u, ch, 8u, 9u, d0_8);
+    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 9u, d1_0);
+    bw_st(ci_l, cb * 8u + 1u, ch, 1u, 9u, d1_1);
+    bw_st(ci_l, cb * 8u + 1u, ch, 2u, 9u, d1_2);
+    bw_st(ci_l, cb * 8u + 1u, ch, 3u, 9u, d1_3);
+    bw_st(ci_l, cb * 8u + 1u, ch, 4u, 9u, d1_4);
+    bw_st(ci_l, cb * 8u + 1u, ch, 5u, 9u, d1_5);
+    bw_st(ci_l, cb * 8u + 1u, ch, 6u, 9u, d1_6);
+    bw_st(ci_l, cb * 8u + 1u, ch, 7u, 9u, d1_7);
+    bw_st(ci_l, cb * 8u + 1u, ch, 8u, 9u, d1_8);
+    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 9u, d2_0);
+    bw_st(ci_l, cb * 8u + 2u, ch, 1u, 9u, d2_1);
+    bw_st(ci_l, cb * 8u + 2u, ch, 2u, 9u, d2_2);
+    bw_st(ci_l, cb * 8u + 2u, ch, 3u, 9u, d2_3);
+    bw_st(ci_l, cb * 8u + 2u, ch, 4u, 9u, d2_4);
+    bw_st(ci_l, cb * 8u + 2u, ch, 5u, 9u, d2_5);
+    bw_st(ci_l, cb * 8u + 2u, ch, 6u, 9u, d2_6);
+    bw_st(ci_l, cb * 8u + 2u, ch, 7u, 9u, d2_7);
+    bw_st(ci_l, cb * 8u + 2u, ch, 8u, 9u, d2_8);
+    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 9u, d3_0);
+    bw_st(ci_l, cb * 8u + 3u, ch, 1u, 9u, d3_1);
+    bw_st(ci_l, cb * 8u + 3u, ch, 2u, 9u, d3_2);
+    bw_st(ci_l, cb * 8u + 3u, ch, 3u, 9u, d3_3);
+    bw_st(ci_l, cb * 8u + 3u, ch, 4u, 9u, d3_4);
+    bw_st(ci_l, cb * 8u + 3u, ch, 5u, 9u, d3_5);
+    bw_st(ci_l, cb * 8u + 3u, ch, 6u, 9u, d3_6);
+    bw_st(ci_l, cb * 8u + 3u, ch, 7u, 9u, d3_7);
+    bw_st(ci_l, cb * 8u + 3u, ch, 8u, 9u, d3_8);
+    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 9u, d4_0);
+    bw_st(ci_l, cb * 8u + 4u, ch, 1u, 9u, d4_1);
+    bw_st(ci_l, cb * 8u + 4u, ch, 2u, 9u, d4_2);
+    bw_st(ci_l, cb * 8u + 4u, ch, 3u, 9u, d4_3);
+    bw_st(ci_l, cb * 8u + 4u, ch, 4u, 9u, d4_4);
+    bw_st(ci_l, cb * 8u + 4u, ch, 5u, 9u, d4_5);
+    bw_st(ci_l, cb * 8u + 4u, ch, 6u, 9u, d4_6);
+    bw_st(ci_l, cb * 8u + 4u, ch, 7u, 9u, d4_7);
+    bw_st(ci_l, cb * 8u + 4u, ch, 8u, 9u, d4_8);
+    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 9u, d5_0);
+    bw_st(ci_l, cb * 8u + 5u, ch, 1u, 9u, d5_1);
+    bw_st(ci_l, cb * 8u + 5u, ch, 2u, 9u, d5_2);
+    bw_st(ci_l, cb * 8u + 5u, ch, 3u, 9u, d5_3);
+    bw_st(ci_l, cb * 8u + 5u, ch, 4u, 9u, d5_4);
+    bw_st(ci_l, cb * 8u + 5u, ch, 5u, 9u, d5_5);
+    bw_st(ci_l, cb * 8u + 5u, ch, 6u, 9u, d5_6);
+    bw_st(ci_l, cb * 8u + 5u, ch, 7u, 9u, d5_7);
+    bw_st(ci_l, cb * 8u + 5u, ch, 8u, 9u, d5_8);
+    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 9u, d6_0);
+    bw_st(ci_l, cb * 8u + 6u, ch, 1u, 9u, d6_1);
+    bw_st(ci_l, cb * 8u + 6u, ch, 2u, 9u, d6_2);
+    bw_st(ci_l, cb * 8u + 6u, ch, 3u, 9u, d6_3);
+    bw_st(ci_l, cb * 8u + 6u, ch, 4u, 9u, d6_4);
+    bw_st(ci_l, cb * 8u + 6u, ch, 5u, 9u, d6_5);
+    bw_st(ci_l, cb * 8u + 6u, ch, 6u, 9u, d6_6);
+    bw_st(ci_l, cb * 8u + 6u, ch, 7u, 9u, d6_7);
+    bw_st(ci_l, cb * 8u + 6u, ch, 8u, 9u, d6_8);
+    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 9u, d7_0);
+    bw_st(ci_l, cb * 8u + 7u, ch, 1u, 9u, d7_1);
+    bw_st(ci_l, cb * 8u + 7u, ch, 2u, 9u, d7_2);
+    bw_st(ci_l, cb * 8u + 7u, ch, 3u, 9u, d7_3);
+    bw_st(ci_l, cb * 8u + 7u, ch, 4u, 9u, d7_4);
+    bw_st(ci_l, cb * 8u + 7u, ch, 5u, 9u, d7_5);
+    bw_st(ci_l, cb * 8u + 7u, ch, 6u, 9u, d7_6);
+    bw_st(ci_l, cb * 8u + 7u, ch, 7u, 9u, d7_7);
+    bw_st(ci_l, cb * 8u + 7u, ch, 8u, 9u, d7_8);
+}
+
+// dw, K = 5, stride 2.
+@compute @workgroup_size(WG)
+fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let p = bw_p;
+    let ci_l = wid.x * WG + li;
+    let ci = min(ci_l, p.cin - 1u);
+    let cb = wid.y;
+    let ch = wid.z;
+    let lane = sid % 8u;
+    let co_l = cb * 8u + lane; // the channel whose gy this lane loads
+    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let wo4 = p.wo / 4u;
+    let nxb = p.wo / 8u;
+    let y1 = min(p.ho, (ch + 1u) * p.rows);
+    var d0_0 = 0.0; var d0_1 = 0.0; var d0_2 = 0.0; var d0_3 = 0.0; var d0_4 = 0.0; var d0_5 = 0.0; var d0_6 = 0.0; var d0_7 = 0.0; var d0_8 = 0.0; var d0_9 = 0.0; var d0_10 = 0.0; var d0_11 = 0.0; var d0_12 = 0.0; var d0_13 = 0.0; var d0_14 = 0.0; var d0_15 = 0.0; var d0_16 = 0.0; var d0_17 = 0.0; var d0_18 = 0.0; var d0_19 = 0.0; var d0_20 = 0.0; var d0_21 = 0.0; var d0_22 = 0.0; var d0_23 = 0.0; var d0_24 = 0.0;
+    var d1_0 = 0.0; var d1_1 = 0.0; var d1_2 = 0.0; var d1_3 = 0.0; var d1_4 = 0.0; var d1_5 = 0.0; var d1_6 = 0.0; var d1_7 = 0.0; var d1_8 = 0.0; var d1_9 = 0.0; var d1_10 = 0.0; var d1_11 = 0.0; var d1_12 = 0.0; var d1_13 = 0.0; var d1_14 = 0.0; var d1_15 = 0.0; var d1_16 = 0.0; var d1_17 = 0.0; var d1_18 = 0.0; var d1_19 = 0.0; var d1_20 = 0.0; var d1_21 = 0.0; var d1_22 = 0.0; var d1_23 = 0.0; var d1_24 = 0.0;
+    var d2_0 = 0.0; var d2_1 = 0.0; var d2_2 = 0.0; var d2_3 = 0.0; var d2_4 = 0.0; var d2_5 = 0.0; var d2_6 = 0.0; var d2_7 = 0.0; var d2_8 = 0.0; var d2_9 = 0.0; var d2_10 = 0.0; var d2_11 = 0.0; var d2_12 = 0.0; var d2_13 = 0.0; var d2_14 = 0.0; var d2_15 = 0.0; var d2_16 = 0.0; var d2_17 = 0.0; var d2_18 = 0.0; var d2_19 = 0.0; var d2_20 = 0.0; var d2_21 = 0.0; var d2_22 = 0.0; var d2_23 = 0.0; var d2_24 = 0.0;
+    var d3_0 = 0.0; var d3_1 = 0.0; var d3_2 = 0.0; var d3_3 = 0.0; var d3_4 = 0.0; var d3_5 = 0.0; var d3_6 = 0.0; var d3_7 = 0.0; var d3_8 = 0.0; var d3_9 = 0.0; var d3_10 = 0.0; var d3_11 = 0.0; var d3_12 = 0.0; var d3_13 = 0.0; var d3_14 = 0.0; var d3_15 = 0.0; var d3_16 = 0.0; var d3_17 = 0.0; var d3_18 = 0.0; var d3_19 = 0.0; var d3_20 = 0.0; var d3_21 = 0.0; var d3_22 = 0.0; var d3_23 = 0.0; var d3_24 = 0.0;
+    var d4_0 = 0.0; var d4_1 = 0.0; var d4_2 = 0.0; var d4_3 = 0.0; var d4_4 = 0.0; var d4_5 = 0.0; var d4_6 = 0.0; var d4_7 = 0.0; var d4_8 = 0.0; var d4_9 = 0.0; var d4_10 = 0.0; var d4_11 = 0.0; var d4_12 = 0.0; var d4_13 = 0.0; var d4_14 = 0.0; var d4_15 = 0.0; var d4_16 = 0.0; var d4_17 = 0.0; var d4_18 = 0.0; var d4_19 = 0.0; var d4_20 = 0.0; var d4_21 = 0.0; var d4_22 = 0.0; var d4_23 = 0.0; var d4_24 = 0.0;
+    var d5_0 = 0.0; var d5_1 = 0.0; var d5_2 = 0.0; var d5_3 = 0.0; var d5_4 = 0.0; var d5_5 = 0.0; var d5_6 = 0.0; var d5_7 = 0.0; var d5_8 = 0.0; var d5_9 = 0.0; var d5_10 = 0.0; var d5_11 = 0.0; var d5_12 = 0.0; var d5_13 = 0.0; var d5_14 = 0.0; var d5_15 = 0.0; var d5_16 = 0.0; var d5_17 = 0.0; var d5_18 = 0.0; var d5_19 = 0.0; var d5_20 = 0.0; var d5_21 = 0.0; var d5_22 = 0.0; var d5_23 = 0.0; var d5_24 = 0.0;
+    var d6_0 = 0.0; var d6_1 = 0.0; var d6_2 = 0.0; var d6_3 = 0.0; var d6_4 = 0.0; var d6_5 = 0.0; var d6_6 = 0.0; var d6_7 = 0.0; var d6_8 = 0.0; var d6_9 = 0.0; var d6_10 = 0.0; var d6_11 = 0.0; var d6_12 = 0.0; var d6_13 = 0.0; var d6_14 = 0.0; var d6_15 = 0.0; var d6_16 = 0.0; var d6_17 = 0.0; var d6_18 = 0.0; var d6_19 = 0.0; var d6_20 = 0.0; var d6_21 = 0.0; var d6_22 = 0.0; var d6_23 = 0.0; var d6_24 = 0.0;
+    var d7_0 = 0.0; var d7_1 = 0.0; var d7_2 = 0.0; var d7_3 = 0.0; var d7_4 = 0.0; var d7_5 = 0.0; var d7_6 = 0.0; var d7_7 = 0.0; var d7_8 = 0.0; var d7_9 = 0.0; var d7_10 = 0.0; var d7_11 = 0.0; var d7_12 = 0.0; var d7_13 = 0.0; var d7_14 = 0.0; var d7_15 = 0.0; var d7_16 = 0.0; var d7_17 = 0.0; var d7_18 = 0.0; var d7_19 = 0.0; var d7_20 = 0.0; var d7_21 = 0.0; var d7_22 = 0.0; var d7_23 = 0.0; var d7_24 = 0.0;
+    for (var oy0 = ch * p.rows; oy0 < y1; oy0 += 4u) {
+    let iy0 = i32(oy0 * 2u) - 2;
+    for (var xb = 0u; xb < nxb; xb++) {
+        let x4 = xb * 4u;
+        let ok0 = oy0 + 0u < y1 && co_l < p.cout;
+        let gr0 = (gb + min(oy0 + 0u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g0_0 = select(vec4<f32>(0.0), bw_g[gr0 + 0u], ok0);
+        let g0_1 = select(vec4<f32>(0.0), bw_g[gr0 + 1u], ok0);
+        let ok1 = oy0 + 1u < y1 && co_l < p.cout;
+        let gr1 = (gb + min(oy0 + 1u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g1_0 = select(vec4<f32>(0.0), bw_g[gr1 + 0u], ok1);
+        let g1_1 = select(vec4<f32>(0.0), bw_g[gr1 + 1u], ok1);
+        let ok2 = oy0 + 2u < y1 && co_l < p.cout;
+        let gr2 = (gb + min(oy0 + 2u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g2_0 = select(vec4<f32>(0.0), bw_g[gr2 + 0u], ok2);
+        let g2_1 = select(vec4<f32>(0.0), bw_g[gr2 + 1u], ok2);
+        let ok3 = oy0 + 3u < y1 && co_l < p.cout;
+        let gr3 = (gb + min(oy0 + 3u, p.ho - 1u)) * wo4 + xb * 2u;
+        let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
+        let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
+        {
+        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); d0_3 += dot(b, x0_3); d0_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); d1_3 += dot(b, x0_3); d1_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); d2_3 += dot(b, x0_3); d2_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); d3_3 += dot(b, x0_3); d3_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); d4_3 += dot(b, x0_3); d4_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); d5_3 += dot(b, x0_3); d5_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); d6_3 += dot(b, x0_3); d6_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); d7_3 += dot(b, x0_3); d7_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); d0_3 += dot(b, x1_3); d0_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); d1_3 += dot(b, x1_3); d1_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); d2_3 += dot(b, x1_3); d2_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); d3_3 += dot(b, x1_3); d3_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); d4_3 += dot(b, x1_3); d4_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); d5_3 += dot(b, x1_3); d5_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); d6_3 += dot(b, x1_3); d6_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 1, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_5 += dot(b, x0_0); d0_6 += dot(b, x0_1); d0_7 += dot(b, x0_2); d0_8 += dot(b, x0_3); d0_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_5 += dot(b, x0_0); d1_6 += dot(b, x0_1); d1_7 += dot(b, x0_2); d1_8 += dot(b, x0_3); d1_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_5 += dot(b, x0_0); d2_6 += dot(b, x0_1); d2_7 += dot(b, x0_2); d2_8 += dot(b, x0_3); d2_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_5 += dot(b, x0_0); d3_6 += dot(b, x0_1); d3_7 += dot(b, x0_2); d3_8 += dot(b, x0_3); d3_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_5 += dot(b, x0_0); d4_6 += dot(b, x0_1); d4_7 += dot(b, x0_2); d4_8 += dot(b, x0_3); d4_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_5 += dot(b, x0_0); d5_6 += dot(b, x0_1); d5_7 += dot(b, x0_2); d5_8 += dot(b, x0_3); d5_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_5 += dot(b, x0_0); d6_6 += dot(b, x0_1); d6_7 += dot(b, x0_2); d6_8 += dot(b, x0_3); d6_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_5 += dot(b, x0_0); d7_6 += dot(b, x0_1); d7_7 += dot(b, x0_2); d7_8 += dot(b, x0_3); d7_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_5 += dot(b, x1_0); d0_6 += dot(b, x1_1); d0_7 += dot(b, x1_2); d0_8 += dot(b, x1_3); d0_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_5 += dot(b, x1_0); d1_6 += dot(b, x1_1); d1_7 += dot(b, x1_2); d1_8 += dot(b, x1_3); d1_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_5 += dot(b, x1_0); d2_6 += dot(b, x1_1); d2_7 += dot(b, x1_2); d2_8 += dot(b, x1_3); d2_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_5 += dot(b, x1_0); d3_6 += dot(b, x1_1); d3_7 += dot(b, x1_2); d3_8 += dot(b, x1_3); d3_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_5 += dot(b, x1_0); d4_6 += dot(b, x1_1); d4_7 += dot(b, x1_2); d4_8 += dot(b, x1_3); d4_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_5 += dot(b, x1_0); d5_6 += dot(b, x1_1); d5_7 += dot(b, x1_2); d5_8 += dot(b, x1_3); d5_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_5 += dot(b, x1_0); d6_6 += dot(b, x1_1); d6_7 += dot(b, x1_2); d6_8 += dot(b, x1_3); d6_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_10 += dot(b, x0_0); d0_11 += dot(b, x0_1); d0_12 += dot(b, x0_2); d0_13 += dot(b, x0_3); d0_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_10 += dot(b, x0_0); d1_11 += dot(b, x0_1); d1_12 += dot(b, x0_2); d1_13 += dot(b, x0_3); d1_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_10 += dot(b, x0_0); d2_11 += dot(b, x0_1); d2_12 += dot(b, x0_2); d2_13 += dot(b, x0_3); d2_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_10 += dot(b, x0_0); d3_11 += dot(b, x0_1); d3_12 += dot(b, x0_2); d3_13 += dot(b, x0_3); d3_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_10 += dot(b, x0_0); d4_11 += dot(b, x0_1); d4_12 += dot(b, x0_2); d4_13 += dot(b, x0_3); d4_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_10 += dot(b, x0_0); d5_11 += dot(b, x0_1); d5_12 += dot(b, x0_2); d5_13 += dot(b, x0_3); d5_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_10 += dot(b, x0_0); d6_11 += dot(b, x0_1); d6_12 += dot(b, x0_2); d6_13 += dot(b, x0_3); d6_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_10 += dot(b, x0_0); d7_11 += dot(b, x0_1); d7_12 += dot(b, x0_2); d7_13 += dot(b, x0_3); d7_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_10 += dot(b, x1_0); d0_11 += dot(b, x1_1); d0_12 += dot(b, x1_2); d0_13 += dot(b, x1_3); d0_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_10 += dot(b, x1_0); d1_11 += dot(b, x1_1); d1_12 += dot(b, x1_2); d1_13 += dot(b, x1_3); d1_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_10 += dot(b, x1_0); d2_11 += dot(b, x1_1); d2_12 += dot(b, x1_2); d2_13 += dot(b, x1_3); d2_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_10 += dot(b, x1_0); d3_11 += dot(b, x1_1); d3_12 += dot(b, x1_2); d3_13 += dot(b, x1_3); d3_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_10 += dot(b, x1_0); d4_11 += dot(b, x1_1); d4_12 += dot(b, x1_2); d4_13 += dot(b, x1_3); d4_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_10 += dot(b, x1_0); d5_11 += dot(b, x1_1); d5_12 += dot(b, x1_2); d5_13 += dot(b, x1_3); d5_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_10 += dot(b, x1_0); d6_11 += dot(b, x1_1); d6_12 += dot(b, x1_2); d6_13 += dot(b, x1_3); d6_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); d0_3 += dot(b, x0_3); d0_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); d1_3 += dot(b, x0_3); d1_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); d2_3 += dot(b, x0_3); d2_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); d3_3 += dot(b, x0_3); d3_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); d4_3 += dot(b, x0_3); d4_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); d5_3 += dot(b, x0_3); d5_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); d6_3 += dot(b, x0_3); d6_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); d7_3 += dot(b, x0_3); d7_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); d0_3 += dot(b, x1_3); d0_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); d1_3 += dot(b, x1_3); d1_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); d2_3 += dot(b, x1_3); d2_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); d3_3 += dot(b, x1_3); d3_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); d4_3 += dot(b, x1_3); d4_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); d5_3 += dot(b, x1_3); d5_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); d6_3 += dot(b, x1_3); d6_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 3, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_15 += dot(b, x0_0); d0_16 += dot(b, x0_1); d0_17 += dot(b, x0_2); d0_18 += dot(b, x0_3); d0_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_15 += dot(b, x0_0); d1_16 += dot(b, x0_1); d1_17 += dot(b, x0_2); d1_18 += dot(b, x0_3); d1_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_15 += dot(b, x0_0); d2_16 += dot(b, x0_1); d2_17 += dot(b, x0_2); d2_18 += dot(b, x0_3); d2_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_15 += dot(b, x0_0); d3_16 += dot(b, x0_1); d3_17 += dot(b, x0_2); d3_18 += dot(b, x0_3); d3_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_15 += dot(b, x0_0); d4_16 += dot(b, x0_1); d4_17 += dot(b, x0_2); d4_18 += dot(b, x0_3); d4_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_15 += dot(b, x0_0); d5_16 += dot(b, x0_1); d5_17 += dot(b, x0_2); d5_18 += dot(b, x0_3); d5_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_15 += dot(b, x0_0); d6_16 += dot(b, x0_1); d6_17 += dot(b, x0_2); d6_18 += dot(b, x0_3); d6_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_15 += dot(b, x0_0); d7_16 += dot(b, x0_1); d7_17 += dot(b, x0_2); d7_18 += dot(b, x0_3); d7_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_15 += dot(b, x1_0); d0_16 += dot(b, x1_1); d0_17 += dot(b, x1_2); d0_18 += dot(b, x1_3); d0_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_15 += dot(b, x1_0); d1_16 += dot(b, x1_1); d1_17 += dot(b, x1_2); d1_18 += dot(b, x1_3); d1_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_15 += dot(b, x1_0); d2_16 += dot(b, x1_1); d2_17 += dot(b, x1_2); d2_18 += dot(b, x1_3); d2_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_15 += dot(b, x1_0); d3_16 += dot(b, x1_1); d3_17 += dot(b, x1_2); d3_18 += dot(b, x1_3); d3_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_15 += dot(b, x1_0); d4_16 += dot(b, x1_1); d4_17 += dot(b, x1_2); d4_18 += dot(b, x1_3); d4_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_15 += dot(b, x1_0); d5_16 += dot(b, x1_1); d5_17 += dot(b, x1_2); d5_18 += dot(b, x1_3); d5_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_15 += dot(b, x1_0); d6_16 += dot(b, x1_1); d6_17 += dot(b, x1_2); d6_18 += dot(b, x1_3); d6_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_5 += dot(b, x0_0); d0_6 += dot(b, x0_1); d0_7 += dot(b, x0_2); d0_8 += dot(b, x0_3); d0_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_5 += dot(b, x0_0); d1_6 += dot(b, x0_1); d1_7 += dot(b, x0_2); d1_8 += dot(b, x0_3); d1_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_5 += dot(b, x0_0); d2_6 += dot(b, x0_1); d2_7 += dot(b, x0_2); d2_8 += dot(b, x0_3); d2_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_5 += dot(b, x0_0); d3_6 += dot(b, x0_1); d3_7 += dot(b, x0_2); d3_8 += dot(b, x0_3); d3_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_5 += dot(b, x0_0); d4_6 += dot(b, x0_1); d4_7 += dot(b, x0_2); d4_8 += dot(b, x0_3); d4_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_5 += dot(b, x0_0); d5_6 += dot(b, x0_1); d5_7 += dot(b, x0_2); d5_8 += dot(b, x0_3); d5_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_5 += dot(b, x0_0); d6_6 += dot(b, x0_1); d6_7 += dot(b, x0_2); d6_8 += dot(b, x0_3); d6_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_5 += dot(b, x0_0); d7_6 += dot(b, x0_1); d7_7 += dot(b, x0_2); d7_8 += dot(b, x0_3); d7_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_5 += dot(b, x1_0); d0_6 += dot(b, x1_1); d0_7 += dot(b, x1_2); d0_8 += dot(b, x1_3); d0_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_5 += dot(b, x1_0); d1_6 += dot(b, x1_1); d1_7 += dot(b, x1_2); d1_8 += dot(b, x1_3); d1_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_5 += dot(b, x1_0); d2_6 += dot(b, x1_1); d2_7 += dot(b, x1_2); d2_8 += dot(b, x1_3); d2_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_5 += dot(b, x1_0); d3_6 += dot(b, x1_1); d3_7 += dot(b, x1_2); d3_8 += dot(b, x1_3); d3_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_5 += dot(b, x1_0); d4_6 += dot(b, x1_1); d4_7 += dot(b, x1_2); d4_8 += dot(b, x1_3); d4_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_5 += dot(b, x1_0); d5_6 += dot(b, x1_1); d5_7 += dot(b, x1_2); d5_8 += dot(b, x1_3); d5_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_5 += dot(b, x1_0); d6_6 += dot(b, x1_1); d6_7 += dot(b, x1_2); d6_8 += dot(b, x1_3); d6_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g0_0, 0u); d0_20 += dot(b, x0_0); d0_21 += dot(b, x0_1); d0_22 += dot(b, x0_2); d0_23 += dot(b, x0_3); d0_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 1u); d1_20 += dot(b, x0_0); d1_21 += dot(b, x0_1); d1_22 += dot(b, x0_2); d1_23 += dot(b, x0_3); d1_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 2u); d2_20 += dot(b, x0_0); d2_21 += dot(b, x0_1); d2_22 += dot(b, x0_2); d2_23 += dot(b, x0_3); d2_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 3u); d3_20 += dot(b, x0_0); d3_21 += dot(b, x0_1); d3_22 += dot(b, x0_2); d3_23 += dot(b, x0_3); d3_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 4u); d4_20 += dot(b, x0_0); d4_21 += dot(b, x0_1); d4_22 += dot(b, x0_2); d4_23 += dot(b, x0_3); d4_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 5u); d5_20 += dot(b, x0_0); d5_21 += dot(b, x0_1); d5_22 += dot(b, x0_2); d5_23 += dot(b, x0_3); d5_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 6u); d6_20 += dot(b, x0_0); d6_21 += dot(b, x0_1); d6_22 += dot(b, x0_2); d6_23 += dot(b, x0_3); d6_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_0, 7u); d7_20 += dot(b, x0_0); d7_21 += dot(b, x0_1); d7_22 += dot(b, x0_2); d7_23 += dot(b, x0_3); d7_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g0_1, 0u); d0_20 += dot(b, x1_0); d0_21 += dot(b, x1_1); d0_22 += dot(b, x1_2); d0_23 += dot(b, x1_3); d0_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 1u); d1_20 += dot(b, x1_0); d1_21 += dot(b, x1_1); d1_22 += dot(b, x1_2); d1_23 += dot(b, x1_3); d1_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 2u); d2_20 += dot(b, x1_0); d2_21 += dot(b, x1_1); d2_22 += dot(b, x1_2); d2_23 += dot(b, x1_3); d2_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 3u); d3_20 += dot(b, x1_0); d3_21 += dot(b, x1_1); d3_22 += dot(b, x1_2); d3_23 += dot(b, x1_3); d3_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 4u); d4_20 += dot(b, x1_0); d4_21 += dot(b, x1_1); d4_22 += dot(b, x1_2); d4_23 += dot(b, x1_3); d4_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 5u); d5_20 += dot(b, x1_0); d5_21 += dot(b, x1_1); d5_22 += dot(b, x1_2); d5_23 += dot(b, x1_3); d5_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 6u); d6_20 += dot(b, x1_0); d6_21 += dot(b, x1_1); d6_22 += dot(b, x1_2); d6_23 += dot(b, x1_3); d6_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g0_1, 7u); d7_20 += dot(b, x1_0); d7_21 += dot(b, x1_1); d7_22 += dot(b, x1_2); d7_23 += dot(b, x1_3); d7_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_0, 0u); d0_10 += dot(b, x0_0); d0_11 += dot(b, x0_1); d0_12 += dot(b, x0_2); d0_13 += dot(b, x0_3); d0_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_10 += dot(b, x0_0); d1_11 += dot(b, x0_1); d1_12 += dot(b, x0_2); d1_13 += dot(b, x0_3); d1_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_10 += dot(b, x0_0); d2_11 += dot(b, x0_1); d2_12 += dot(b, x0_2); d2_13 += dot(b, x0_3); d2_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_10 += dot(b, x0_0); d3_11 += dot(b, x0_1); d3_12 += dot(b, x0_2); d3_13 += dot(b, x0_3); d3_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_10 += dot(b, x0_0); d4_11 += dot(b, x0_1); d4_12 += dot(b, x0_2); d4_13 += dot(b, x0_3); d4_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_10 += dot(b, x0_0); d5_11 += dot(b, x0_1); d5_12 += dot(b, x0_2); d5_13 += dot(b, x0_3); d5_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_10 += dot(b, x0_0); d6_11 += dot(b, x0_1); d6_12 += dot(b, x0_2); d6_13 += dot(b, x0_3); d6_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_10 += dot(b, x0_0); d7_11 += dot(b, x0_1); d7_12 += dot(b, x0_2); d7_13 += dot(b, x0_3); d7_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_10 += dot(b, x1_0); d0_11 += dot(b, x1_1); d0_12 += dot(b, x1_2); d0_13 += dot(b, x1_3); d0_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_10 += dot(b, x1_0); d1_11 += dot(b, x1_1); d1_12 += dot(b, x1_2); d1_13 += dot(b, x1_3); d1_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_10 += dot(b, x1_0); d2_11 += dot(b, x1_1); d2_12 += dot(b, x1_2); d2_13 += dot(b, x1_3); d2_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_10 += dot(b, x1_0); d3_11 += dot(b, x1_1); d3_12 += dot(b, x1_2); d3_13 += dot(b, x1_3); d3_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_10 += dot(b, x1_0); d4_11 += dot(b, x1_1); d4_12 += dot(b, x1_2); d4_13 += dot(b, x1_3); d4_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_10 += dot(b, x1_0); d5_11 += dot(b, x1_1); d5_12 += dot(b, x1_2); d5_13 += dot(b, x1_3); d5_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_10 += dot(b, x1_0); d6_11 += dot(b, x1_1); d6_12 += dot(b, x1_2); d6_13 += dot(b, x1_3); d6_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); d0_3 += dot(b, x0_3); d0_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); d1_3 += dot(b, x0_3); d1_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); d2_3 += dot(b, x0_3); d2_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); d3_3 += dot(b, x0_3); d3_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); d4_3 += dot(b, x0_3); d4_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); d5_3 += dot(b, x0_3); d5_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); d6_3 += dot(b, x0_3); d6_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); d7_3 += dot(b, x0_3); d7_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); d0_3 += dot(b, x1_3); d0_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); d1_3 += dot(b, x1_3); d1_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); d2_3 += dot(b, x1_3); d2_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); d3_3 += dot(b, x1_3); d3_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); d4_3 += dot(b, x1_3); d4_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); d5_3 += dot(b, x1_3); d5_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); d6_3 += dot(b, x1_3); d6_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 5, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g1_0, 0u); d0_15 += dot(b, x0_0); d0_16 += dot(b, x0_1); d0_17 += dot(b, x0_2); d0_18 += dot(b, x0_3); d0_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_15 += dot(b, x0_0); d1_16 += dot(b, x0_1); d1_17 += dot(b, x0_2); d1_18 += dot(b, x0_3); d1_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_15 += dot(b, x0_0); d2_16 += dot(b, x0_1); d2_17 += dot(b, x0_2); d2_18 += dot(b, x0_3); d2_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_15 += dot(b, x0_0); d3_16 += dot(b, x0_1); d3_17 += dot(b, x0_2); d3_18 += dot(b, x0_3); d3_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_15 += dot(b, x0_0); d4_16 += dot(b, x0_1); d4_17 += dot(b, x0_2); d4_18 += dot(b, x0_3); d4_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_15 += dot(b, x0_0); d5_16 += dot(b, x0_1); d5_17 += dot(b, x0_2); d5_18 += dot(b, x0_3); d5_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_15 += dot(b, x0_0); d6_16 += dot(b, x0_1); d6_17 += dot(b, x0_2); d6_18 += dot(b, x0_3); d6_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_15 += dot(b, x0_0); d7_16 += dot(b, x0_1); d7_17 += dot(b, x0_2); d7_18 += dot(b, x0_3); d7_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_15 += dot(b, x1_0); d0_16 += dot(b, x1_1); d0_17 += dot(b, x1_2); d0_18 += dot(b, x1_3); d0_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_15 += dot(b, x1_0); d1_16 += dot(b, x1_1); d1_17 += dot(b, x1_2); d1_18 += dot(b, x1_3); d1_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_15 += dot(b, x1_0); d2_16 += dot(b, x1_1); d2_17 += dot(b, x1_2); d2_18 += dot(b, x1_3); d2_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_15 += dot(b, x1_0); d3_16 += dot(b, x1_1); d3_17 += dot(b, x1_2); d3_18 += dot(b, x1_3); d3_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_15 += dot(b, x1_0); d4_16 += dot(b, x1_1); d4_17 += dot(b, x1_2); d4_18 += dot(b, x1_3); d4_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_15 += dot(b, x1_0); d5_16 += dot(b, x1_1); d5_17 += dot(b, x1_2); d5_18 += dot(b, x1_3); d5_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_15 += dot(b, x1_0); d6_16 += dot(b, x1_1); d6_17 += dot(b, x1_2); d6_18 += dot(b, x1_3); d6_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_5 += dot(b, x0_0); d0_6 += dot(b, x0_1); d0_7 += dot(b, x0_2); d0_8 += dot(b, x0_3); d0_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_5 += dot(b, x0_0); d1_6 += dot(b, x0_1); d1_7 += dot(b, x0_2); d1_8 += dot(b, x0_3); d1_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_5 += dot(b, x0_0); d2_6 += dot(b, x0_1); d2_7 += dot(b, x0_2); d2_8 += dot(b, x0_3); d2_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_5 += dot(b, x0_0); d3_6 += dot(b, x0_1); d3_7 += dot(b, x0_2); d3_8 += dot(b, x0_3); d3_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_5 += dot(b, x0_0); d4_6 += dot(b, x0_1); d4_7 += dot(b, x0_2); d4_8 += dot(b, x0_3); d4_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_5 += dot(b, x0_0); d5_6 += dot(b, x0_1); d5_7 += dot(b, x0_2); d5_8 += dot(b, x0_3); d5_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_5 += dot(b, x0_0); d6_6 += dot(b, x0_1); d6_7 += dot(b, x0_2); d6_8 += dot(b, x0_3); d6_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_5 += dot(b, x0_0); d7_6 += dot(b, x0_1); d7_7 += dot(b, x0_2); d7_8 += dot(b, x0_3); d7_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_5 += dot(b, x1_0); d0_6 += dot(b, x1_1); d0_7 += dot(b, x1_2); d0_8 += dot(b, x1_3); d0_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_5 += dot(b, x1_0); d1_6 += dot(b, x1_1); d1_7 += dot(b, x1_2); d1_8 += dot(b, x1_3); d1_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_5 += dot(b, x1_0); d2_6 += dot(b, x1_1); d2_7 += dot(b, x1_2); d2_8 += dot(b, x1_3); d2_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_5 += dot(b, x1_0); d3_6 += dot(b, x1_1); d3_7 += dot(b, x1_2); d3_8 += dot(b, x1_3); d3_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_5 += dot(b, x1_0); d4_6 += dot(b, x1_1); d4_7 += dot(b, x1_2); d4_8 += dot(b, x1_3); d4_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_5 += dot(b, x1_0); d5_6 += dot(b, x1_1); d5_7 += dot(b, x1_2); d5_8 += dot(b, x1_3); d5_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_5 += dot(b, x1_0); d6_6 += dot(b, x1_1); d6_7 += dot(b, x1_2); d6_8 += dot(b, x1_3); d6_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g1_0, 0u); d0_20 += dot(b, x0_0); d0_21 += dot(b, x0_1); d0_22 += dot(b, x0_2); d0_23 += dot(b, x0_3); d0_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 1u); d1_20 += dot(b, x0_0); d1_21 += dot(b, x0_1); d1_22 += dot(b, x0_2); d1_23 += dot(b, x0_3); d1_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 2u); d2_20 += dot(b, x0_0); d2_21 += dot(b, x0_1); d2_22 += dot(b, x0_2); d2_23 += dot(b, x0_3); d2_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 3u); d3_20 += dot(b, x0_0); d3_21 += dot(b, x0_1); d3_22 += dot(b, x0_2); d3_23 += dot(b, x0_3); d3_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 4u); d4_20 += dot(b, x0_0); d4_21 += dot(b, x0_1); d4_22 += dot(b, x0_2); d4_23 += dot(b, x0_3); d4_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 5u); d5_20 += dot(b, x0_0); d5_21 += dot(b, x0_1); d5_22 += dot(b, x0_2); d5_23 += dot(b, x0_3); d5_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 6u); d6_20 += dot(b, x0_0); d6_21 += dot(b, x0_1); d6_22 += dot(b, x0_2); d6_23 += dot(b, x0_3); d6_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_0, 7u); d7_20 += dot(b, x0_0); d7_21 += dot(b, x0_1); d7_22 += dot(b, x0_2); d7_23 += dot(b, x0_3); d7_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g1_1, 0u); d0_20 += dot(b, x1_0); d0_21 += dot(b, x1_1); d0_22 += dot(b, x1_2); d0_23 += dot(b, x1_3); d0_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 1u); d1_20 += dot(b, x1_0); d1_21 += dot(b, x1_1); d1_22 += dot(b, x1_2); d1_23 += dot(b, x1_3); d1_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 2u); d2_20 += dot(b, x1_0); d2_21 += dot(b, x1_1); d2_22 += dot(b, x1_2); d2_23 += dot(b, x1_3); d2_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 3u); d3_20 += dot(b, x1_0); d3_21 += dot(b, x1_1); d3_22 += dot(b, x1_2); d3_23 += dot(b, x1_3); d3_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 4u); d4_20 += dot(b, x1_0); d4_21 += dot(b, x1_1); d4_22 += dot(b, x1_2); d4_23 += dot(b, x1_3); d4_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 5u); d5_20 += dot(b, x1_0); d5_21 += dot(b, x1_1); d5_22 += dot(b, x1_2); d5_23 += dot(b, x1_3); d5_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 6u); d6_20 += dot(b, x1_0); d6_21 += dot(b, x1_1); d6_22 += dot(b, x1_2); d6_23 += dot(b, x1_3); d6_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g1_1, 7u); d7_20 += dot(b, x1_0); d7_21 += dot(b, x1_1); d7_22 += dot(b, x1_2); d7_23 += dot(b, x1_3); d7_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_0, 0u); d0_10 += dot(b, x0_0); d0_11 += dot(b, x0_1); d0_12 += dot(b, x0_2); d0_13 += dot(b, x0_3); d0_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_10 += dot(b, x0_0); d1_11 += dot(b, x0_1); d1_12 += dot(b, x0_2); d1_13 += dot(b, x0_3); d1_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_10 += dot(b, x0_0); d2_11 += dot(b, x0_1); d2_12 += dot(b, x0_2); d2_13 += dot(b, x0_3); d2_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_10 += dot(b, x0_0); d3_11 += dot(b, x0_1); d3_12 += dot(b, x0_2); d3_13 += dot(b, x0_3); d3_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_10 += dot(b, x0_0); d4_11 += dot(b, x0_1); d4_12 += dot(b, x0_2); d4_13 += dot(b, x0_3); d4_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_10 += dot(b, x0_0); d5_11 += dot(b, x0_1); d5_12 += dot(b, x0_2); d5_13 += dot(b, x0_3); d5_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_10 += dot(b, x0_0); d6_11 += dot(b, x0_1); d6_12 += dot(b, x0_2); d6_13 += dot(b, x0_3); d6_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_10 += dot(b, x0_0); d7_11 += dot(b, x0_1); d7_12 += dot(b, x0_2); d7_13 += dot(b, x0_3); d7_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_10 += dot(b, x1_0); d0_11 += dot(b, x1_1); d0_12 += dot(b, x1_2); d0_13 += dot(b, x1_3); d0_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_10 += dot(b, x1_0); d1_11 += dot(b, x1_1); d1_12 += dot(b, x1_2); d1_13 += dot(b, x1_3); d1_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_10 += dot(b, x1_0); d2_11 += dot(b, x1_1); d2_12 += dot(b, x1_2); d2_13 += dot(b, x1_3); d2_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_10 += dot(b, x1_0); d3_11 += dot(b, x1_1); d3_12 += dot(b, x1_2); d3_13 += dot(b, x1_3); d3_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_10 += dot(b, x1_0); d4_11 += dot(b, x1_1); d4_12 += dot(b, x1_2); d4_13 += dot(b, x1_3); d4_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_10 += dot(b, x1_0); d5_11 += dot(b, x1_1); d5_12 += dot(b, x1_2); d5_13 += dot(b, x1_3); d5_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_10 += dot(b, x1_0); d6_11 += dot(b, x1_1); d6_12 += dot(b, x1_2); d6_13 += dot(b, x1_3); d6_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_0 += dot(b, x0_0); d0_1 += dot(b, x0_1); d0_2 += dot(b, x0_2); d0_3 += dot(b, x0_3); d0_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_0 += dot(b, x0_0); d1_1 += dot(b, x0_1); d1_2 += dot(b, x0_2); d1_3 += dot(b, x0_3); d1_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_0 += dot(b, x0_0); d2_1 += dot(b, x0_1); d2_2 += dot(b, x0_2); d2_3 += dot(b, x0_3); d2_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_0 += dot(b, x0_0); d3_1 += dot(b, x0_1); d3_2 += dot(b, x0_2); d3_3 += dot(b, x0_3); d3_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_0 += dot(b, x0_0); d4_1 += dot(b, x0_1); d4_2 += dot(b, x0_2); d4_3 += dot(b, x0_3); d4_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_0 += dot(b, x0_0); d5_1 += dot(b, x0_1); d5_2 += dot(b, x0_2); d5_3 += dot(b, x0_3); d5_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_0 += dot(b, x0_0); d6_1 += dot(b, x0_1); d6_2 += dot(b, x0_2); d6_3 += dot(b, x0_3); d6_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_0 += dot(b, x0_0); d7_1 += dot(b, x0_1); d7_2 += dot(b, x0_2); d7_3 += dot(b, x0_3); d7_4 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_0 += dot(b, x1_0); d0_1 += dot(b, x1_1); d0_2 += dot(b, x1_2); d0_3 += dot(b, x1_3); d0_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_0 += dot(b, x1_0); d1_1 += dot(b, x1_1); d1_2 += dot(b, x1_2); d1_3 += dot(b, x1_3); d1_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_0 += dot(b, x1_0); d2_1 += dot(b, x1_1); d2_2 += dot(b, x1_2); d2_3 += dot(b, x1_3); d2_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_0 += dot(b, x1_0); d3_1 += dot(b, x1_1); d3_2 += dot(b, x1_2); d3_3 += dot(b, x1_3); d3_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_0 += dot(b, x1_0); d4_1 += dot(b, x1_1); d4_2 += dot(b, x1_2); d4_3 += dot(b, x1_3); d4_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_0 += dot(b, x1_0); d5_1 += dot(b, x1_1); d5_2 += dot(b, x1_2); d5_3 += dot(b, x1_3); d5_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_0 += dot(b, x1_0); d6_1 += dot(b, x1_1); d6_2 += dot(b, x1_2); d6_3 += dot(b, x1_3); d6_4 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 7, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g2_0, 0u); d0_15 += dot(b, x0_0); d0_16 += dot(b, x0_1); d0_17 += dot(b, x0_2); d0_18 += dot(b, x0_3); d0_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_15 += dot(b, x0_0); d1_16 += dot(b, x0_1); d1_17 += dot(b, x0_2); d1_18 += dot(b, x0_3); d1_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_15 += dot(b, x0_0); d2_16 += dot(b, x0_1); d2_17 += dot(b, x0_2); d2_18 += dot(b, x0_3); d2_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_15 += dot(b, x0_0); d3_16 += dot(b, x0_1); d3_17 += dot(b, x0_2); d3_18 += dot(b, x0_3); d3_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_15 += dot(b, x0_0); d4_16 += dot(b, x0_1); d4_17 += dot(b, x0_2); d4_18 += dot(b, x0_3); d4_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_15 += dot(b, x0_0); d5_16 += dot(b, x0_1); d5_17 += dot(b, x0_2); d5_18 += dot(b, x0_3); d5_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_15 += dot(b, x0_0); d6_16 += dot(b, x0_1); d6_17 += dot(b, x0_2); d6_18 += dot(b, x0_3); d6_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_15 += dot(b, x0_0); d7_16 += dot(b, x0_1); d7_17 += dot(b, x0_2); d7_18 += dot(b, x0_3); d7_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_15 += dot(b, x1_0); d0_16 += dot(b, x1_1); d0_17 += dot(b, x1_2); d0_18 += dot(b, x1_3); d0_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_15 += dot(b, x1_0); d1_16 += dot(b, x1_1); d1_17 += dot(b, x1_2); d1_18 += dot(b, x1_3); d1_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_15 += dot(b, x1_0); d2_16 += dot(b, x1_1); d2_17 += dot(b, x1_2); d2_18 += dot(b, x1_3); d2_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_15 += dot(b, x1_0); d3_16 += dot(b, x1_1); d3_17 += dot(b, x1_2); d3_18 += dot(b, x1_3); d3_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_15 += dot(b, x1_0); d4_16 += dot(b, x1_1); d4_17 += dot(b, x1_2); d4_18 += dot(b, x1_3); d4_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_15 += dot(b, x1_0); d5_16 += dot(b, x1_1); d5_17 += dot(b, x1_2); d5_18 += dot(b, x1_3); d5_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_15 += dot(b, x1_0); d6_16 += dot(b, x1_1); d6_17 += dot(b, x1_2); d6_18 += dot(b, x1_3); d6_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_5 += dot(b, x0_0); d0_6 += dot(b, x0_1); d0_7 += dot(b, x0_2); d0_8 += dot(b, x0_3); d0_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_5 += dot(b, x0_0); d1_6 += dot(b, x0_1); d1_7 += dot(b, x0_2); d1_8 += dot(b, x0_3); d1_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_5 += dot(b, x0_0); d2_6 += dot(b, x0_1); d2_7 += dot(b, x0_2); d2_8 += dot(b, x0_3); d2_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_5 += dot(b, x0_0); d3_6 += dot(b, x0_1); d3_7 += dot(b, x0_2); d3_8 += dot(b, x0_3); d3_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_5 += dot(b, x0_0); d4_6 += dot(b, x0_1); d4_7 += dot(b, x0_2); d4_8 += dot(b, x0_3); d4_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_5 += dot(b, x0_0); d5_6 += dot(b, x0_1); d5_7 += dot(b, x0_2); d5_8 += dot(b, x0_3); d5_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_5 += dot(b, x0_0); d6_6 += dot(b, x0_1); d6_7 += dot(b, x0_2); d6_8 += dot(b, x0_3); d6_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_5 += dot(b, x0_0); d7_6 += dot(b, x0_1); d7_7 += dot(b, x0_2); d7_8 += dot(b, x0_3); d7_9 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_5 += dot(b, x1_0); d0_6 += dot(b, x1_1); d0_7 += dot(b, x1_2); d0_8 += dot(b, x1_3); d0_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_5 += dot(b, x1_0); d1_6 += dot(b, x1_1); d1_7 += dot(b, x1_2); d1_8 += dot(b, x1_3); d1_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_5 += dot(b, x1_0); d2_6 += dot(b, x1_1); d2_7 += dot(b, x1_2); d2_8 += dot(b, x1_3); d2_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_5 += dot(b, x1_0); d3_6 += dot(b, x1_1); d3_7 += dot(b, x1_2); d3_8 += dot(b, x1_3); d3_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_5 += dot(b, x1_0); d4_6 += dot(b, x1_1); d4_7 += dot(b, x1_2); d4_8 += dot(b, x1_3); d4_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_5 += dot(b, x1_0); d5_6 += dot(b, x1_1); d5_7 += dot(b, x1_2); d5_8 += dot(b, x1_3); d5_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_5 += dot(b, x1_0); d6_6 += dot(b, x1_1); d6_7 += dot(b, x1_2); d6_8 += dot(b, x1_3); d6_9 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 8, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g2_0, 0u); d0_20 += dot(b, x0_0); d0_21 += dot(b, x0_1); d0_22 += dot(b, x0_2); d0_23 += dot(b, x0_3); d0_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 1u); d1_20 += dot(b, x0_0); d1_21 += dot(b, x0_1); d1_22 += dot(b, x0_2); d1_23 += dot(b, x0_3); d1_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 2u); d2_20 += dot(b, x0_0); d2_21 += dot(b, x0_1); d2_22 += dot(b, x0_2); d2_23 += dot(b, x0_3); d2_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 3u); d3_20 += dot(b, x0_0); d3_21 += dot(b, x0_1); d3_22 += dot(b, x0_2); d3_23 += dot(b, x0_3); d3_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 4u); d4_20 += dot(b, x0_0); d4_21 += dot(b, x0_1); d4_22 += dot(b, x0_2); d4_23 += dot(b, x0_3); d4_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 5u); d5_20 += dot(b, x0_0); d5_21 += dot(b, x0_1); d5_22 += dot(b, x0_2); d5_23 += dot(b, x0_3); d5_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 6u); d6_20 += dot(b, x0_0); d6_21 += dot(b, x0_1); d6_22 += dot(b, x0_2); d6_23 += dot(b, x0_3); d6_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_0, 7u); d7_20 += dot(b, x0_0); d7_21 += dot(b, x0_1); d7_22 += dot(b, x0_2); d7_23 += dot(b, x0_3); d7_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g2_1, 0u); d0_20 += dot(b, x1_0); d0_21 += dot(b, x1_1); d0_22 += dot(b, x1_2); d0_23 += dot(b, x1_3); d0_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 1u); d1_20 += dot(b, x1_0); d1_21 += dot(b, x1_1); d1_22 += dot(b, x1_2); d1_23 += dot(b, x1_3); d1_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 2u); d2_20 += dot(b, x1_0); d2_21 += dot(b, x1_1); d2_22 += dot(b, x1_2); d2_23 += dot(b, x1_3); d2_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 3u); d3_20 += dot(b, x1_0); d3_21 += dot(b, x1_1); d3_22 += dot(b, x1_2); d3_23 += dot(b, x1_3); d3_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 4u); d4_20 += dot(b, x1_0); d4_21 += dot(b, x1_1); d4_22 += dot(b, x1_2); d4_23 += dot(b, x1_3); d4_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 5u); d5_20 += dot(b, x1_0); d5_21 += dot(b, x1_1); d5_22 += dot(b, x1_2); d5_23 += dot(b, x1_3); d5_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 6u); d6_20 += dot(b, x1_0); d6_21 += dot(b, x1_1); d6_22 += dot(b, x1_2); d6_23 += dot(b, x1_3); d6_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g2_1, 7u); d7_20 += dot(b, x1_0); d7_21 += dot(b, x1_1); d7_22 += dot(b, x1_2); d7_23 += dot(b, x1_3); d7_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_0, 0u); d0_10 += dot(b, x0_0); d0_11 += dot(b, x0_1); d0_12 += dot(b, x0_2); d0_13 += dot(b, x0_3); d0_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_10 += dot(b, x0_0); d1_11 += dot(b, x0_1); d1_12 += dot(b, x0_2); d1_13 += dot(b, x0_3); d1_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_10 += dot(b, x0_0); d2_11 += dot(b, x0_1); d2_12 += dot(b, x0_2); d2_13 += dot(b, x0_3); d2_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_10 += dot(b, x0_0); d3_11 += dot(b, x0_1); d3_12 += dot(b, x0_2); d3_13 += dot(b, x0_3); d3_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_10 += dot(b, x0_0); d4_11 += dot(b, x0_1); d4_12 += dot(b, x0_2); d4_13 += dot(b, x0_3); d4_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_10 += dot(b, x0_0); d5_11 += dot(b, x0_1); d5_12 += dot(b, x0_2); d5_13 += dot(b, x0_3); d5_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_10 += dot(b, x0_0); d6_11 += dot(b, x0_1); d6_12 += dot(b, x0_2); d6_13 += dot(b, x0_3); d6_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_10 += dot(b, x0_0); d7_11 += dot(b, x0_1); d7_12 += dot(b, x0_2); d7_13 += dot(b, x0_3); d7_14 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_10 += dot(b, x1_0); d0_11 += dot(b, x1_1); d0_12 += dot(b, x1_2); d0_13 += dot(b, x1_3); d0_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_10 += dot(b, x1_0); d1_11 += dot(b, x1_1); d1_12 += dot(b, x1_2); d1_13 += dot(b, x1_3); d1_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_10 += dot(b, x1_0); d2_11 += dot(b, x1_1); d2_12 += dot(b, x1_2); d2_13 += dot(b, x1_3); d2_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_10 += dot(b, x1_0); d3_11 += dot(b, x1_1); d3_12 += dot(b, x1_2); d3_13 += dot(b, x1_3); d3_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_10 += dot(b, x1_0); d4_11 += dot(b, x1_1); d4_12 += dot(b, x1_2); d4_13 += dot(b, x1_3); d4_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_10 += dot(b, x1_0); d5_11 += dot(b, x1_1); d5_12 += dot(b, x1_2); d5_13 += dot(b, x1_3); d5_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_10 += dot(b, x1_0); d6_11 += dot(b, x1_1); d6_12 += dot(b, x1_2); d6_13 += dot(b, x1_3); d6_14 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 9, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g3_0, 0u); d0_15 += dot(b, x0_0); d0_16 += dot(b, x0_1); d0_17 += dot(b, x0_2); d0_18 += dot(b, x0_3); d0_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_15 += dot(b, x0_0); d1_16 += dot(b, x0_1); d1_17 += dot(b, x0_2); d1_18 += dot(b, x0_3); d1_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_15 += dot(b, x0_0); d2_16 += dot(b, x0_1); d2_17 += dot(b, x0_2); d2_18 += dot(b, x0_3); d2_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_15 += dot(b, x0_0); d3_16 += dot(b, x0_1); d3_17 += dot(b, x0_2); d3_18 += dot(b, x0_3); d3_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_15 += dot(b, x0_0); d4_16 += dot(b, x0_1); d4_17 += dot(b, x0_2); d4_18 += dot(b, x0_3); d4_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_15 += dot(b, x0_0); d5_16 += dot(b, x0_1); d5_17 += dot(b, x0_2); d5_18 += dot(b, x0_3); d5_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_15 += dot(b, x0_0); d6_16 += dot(b, x0_1); d6_17 += dot(b, x0_2); d6_18 += dot(b, x0_3); d6_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_15 += dot(b, x0_0); d7_16 += dot(b, x0_1); d7_17 += dot(b, x0_2); d7_18 += dot(b, x0_3); d7_19 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_15 += dot(b, x1_0); d0_16 += dot(b, x1_1); d0_17 += dot(b, x1_2); d0_18 += dot(b, x1_3); d0_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_15 += dot(b, x1_0); d1_16 += dot(b, x1_1); d1_17 += dot(b, x1_2); d1_18 += dot(b, x1_3); d1_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_15 += dot(b, x1_0); d2_16 += dot(b, x1_1); d2_17 += dot(b, x1_2); d2_18 += dot(b, x1_3); d2_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_15 += dot(b, x1_0); d3_16 += dot(b, x1_1); d3_17 += dot(b, x1_2); d3_18 += dot(b, x1_3); d3_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_15 += dot(b, x1_0); d4_16 += dot(b, x1_1); d4_17 += dot(b, x1_2); d4_18 += dot(b, x1_3); d4_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_15 += dot(b, x1_0); d5_16 += dot(b, x1_1); d5_17 += dot(b, x1_2); d5_18 += dot(b, x1_3); d5_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_15 += dot(b, x1_0); d6_16 += dot(b, x1_1); d6_17 += dot(b, x1_2); d6_18 += dot(b, x1_3); d6_19 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
+        }
+        {
+        let v = row(ci, iy0 + 10, x4, 4u, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
+        let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
+        let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
+        let x0_2 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
+        let x0_3 = vec4<f32>(M0.y, M0.w, M1.y, M1.w);
+        let x0_4 = vec4<f32>(M0.z, M1.x, M1.z, M2.x);
+        let x1_0 = vec4<f32>(M1.z, M2.x, M2.z, M3.x);
+        let x1_1 = vec4<f32>(M1.w, M2.y, M2.w, M3.y);
+        let x1_2 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
+        let x1_3 = vec4<f32>(M2.y, M2.w, M3.y, M3.w);
+        let x1_4 = vec4<f32>(M2.z, M3.x, M3.z, R.x);
+        { let b = subgroupBroadcast(g3_0, 0u); d0_20 += dot(b, x0_0); d0_21 += dot(b, x0_1); d0_22 += dot(b, x0_2); d0_23 += dot(b, x0_3); d0_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 1u); d1_20 += dot(b, x0_0); d1_21 += dot(b, x0_1); d1_22 += dot(b, x0_2); d1_23 += dot(b, x0_3); d1_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 2u); d2_20 += dot(b, x0_0); d2_21 += dot(b, x0_1); d2_22 += dot(b, x0_2); d2_23 += dot(b, x0_3); d2_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 3u); d3_20 += dot(b, x0_0); d3_21 += dot(b, x0_1); d3_22 += dot(b, x0_2); d3_23 += dot(b, x0_3); d3_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 4u); d4_20 += dot(b, x0_0); d4_21 += dot(b, x0_1); d4_22 += dot(b, x0_2); d4_23 += dot(b, x0_3); d4_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 5u); d5_20 += dot(b, x0_0); d5_21 += dot(b, x0_1); d5_22 += dot(b, x0_2); d5_23 += dot(b, x0_3); d5_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 6u); d6_20 += dot(b, x0_0); d6_21 += dot(b, x0_1); d6_22 += dot(b, x0_2); d6_23 += dot(b, x0_3); d6_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_0, 7u); d7_20 += dot(b, x0_0); d7_21 += dot(b, x0_1); d7_22 += dot(b, x0_2); d7_23 += dot(b, x0_3); d7_24 += dot(b, x0_4); }
+        { let b = subgroupBroadcast(g3_1, 0u); d0_20 += dot(b, x1_0); d0_21 += dot(b, x1_1); d0_22 += dot(b, x1_2); d0_23 += dot(b, x1_3); d0_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 1u); d1_20 += dot(b, x1_0); d1_21 += dot(b, x1_1); d1_22 += dot(b, x1_2); d1_23 += dot(b, x1_3); d1_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 2u); d2_20 += dot(b, x1_0); d2_21 += dot(b, x1_1); d2_22 += dot(b, x1_2); d2_23 += dot(b, x1_3); d2_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 3u); d3_20 += dot(b, x1_0); d3_21 += dot(b, x1_1); d3_22 += dot(b, x1_2); d3_23 += dot(b, x1_3); d3_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 4u); d4_20 += dot(b, x1_0); d4_21 += dot(b, x1_1); d4_22 += dot(b, x1_2); d4_23 += dot(b, x1_3); d4_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 5u); d5_20 += dot(b, x1_0); d5_21 += dot(b, x1_1); d5_22 += dot(b, x1_2); d5_23 += dot(b, x1_3); d5_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 6u); d6_20 += dot(b, x1_0); d6_21 += dot(b, x1_1); d6_22 += dot(b, x1_2); d6_23 += dot(b, x1_3); d6_24 += dot(b, x1_4); }
+        { let b = subgroupBroadcast(g3_1, 7u); d7_20 += dot(b, x1_0); d7_21 += dot(b, x1_1); d7_22 += dot(b, x1_2); d7_23 += dot(b, x1_3); d7_24 += dot(b, x1_4); }
+        }
+    }
+    }
+    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 25u, d0_0);
+    bw_st(ci_l, cb * 8u + 0u, ch, 1u, 25u, d0_1);
+    bw_st(ci_l, cb * 8u + 0u, ch, 2u, 25u, d0_2);
+    bw_st(ci_l, cb * 8u + 0u, ch, 3u, 25u, d0_3);
+    bw_st(ci_l, cb * 8u + 0u, ch, 4u, 25u, d0_4);
+    bw_st(ci_l, cb * 8u + 0u, ch, 5u, 25u, d0_5);
+    bw_st(ci_l, cb * 8u + 0u, ch, 6u, 25u, d0_6);
+    bw_st(ci_l, cb * 8u + 0u, ch, 7u, 25u, d0_7);
+    bw_st(ci_l, cb * 8u + 0u, ch, 8u, 25u, d0_8);
+    bw_st(ci_l, cb * 8u + 0u, ch, 9u, 25u, d0_9);
+    bw_st(ci_l, cb * 8u + 0u, ch, 10u, 25u, d0_10);
+    bw_st(ci_l, cb * 8u + 0u, ch, 11u, 25u, d0_11);
+    bw_st(ci_l, cb * 8u + 0u, ch, 12u, 25u, d0_12);
+    bw_st(ci_l, cb * 8u + 0u, ch, 13u, 25u, d0_13);
+    bw_st(ci_l, cb * 8u + 0u, ch, 14u, 25u, d0_14);
+    bw_st(ci_l, cb * 8u + 0u, ch, 15u, 25u, d0_15);
+    bw_st(ci_l, cb * 8u + 0u, ch, 16u, 25u, d0_16);
+    bw_st(ci_l, cb * 8u + 0u, ch, 17u, 25u, d0_17);
+    bw_st(ci_l, cb * 8u + 0u, ch, 18u, 25u, d0_18);
+    bw_st(ci_l, cb * 8u + 0u, ch, 19u, 25u, d0_19);
+    bw_st(ci_l, cb * 8u + 0u, ch, 20u, 25u, d0_20);
+    bw_st(ci_l, cb * 8u + 0u, ch, 21u, 25u, d0_21);
+    bw_st(ci_l, cb * 8u + 0u, ch, 22u, 25u, d0_22);
+    bw_st(ci_l, cb * 8u + 0u, ch, 23u, 25u, d0_23);
+    bw_st(ci_l, cb * 8u + 0u, ch, 24u, 25u, d0_24);
+    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 25u, d1_0);
+    bw_st(ci_l, cb * 8u + 1u, ch, 1u, 25u, d1_1);
+    bw_st(ci_l, cb * 8u + 1u, ch, 2u, 25u, d1_2);
+    bw_st(ci_l, cb * 8u + 1u, ch, 3u, 25u, d1_3);
+    bw_st(ci_l, cb * 8u + 1u, ch, 4u, 25u, d1_4);
+    bw_st(ci_l, cb * 8u + 1u, ch, 5u, 25u, d1_5);
+    bw_st(ci_l, cb * 8u + 1u, ch, 6u, 25u, d1_6);
+    bw_st(ci_l, cb * 8u + 1u, ch, 7u, 25u, d1_7);
+    bw_st(ci_l, cb * 8u + 1u, ch, 8u, 25u, d1_8);
+    bw_st(ci_l, cb * 8u + 1u, ch, 9u, 25u, d1_9);
+    bw_st(ci_l, cb * 8u + 1u, ch, 10u, 25u, d1_10);
+    bw_st(ci_l, cb * 8u + 1u, ch, 11u, 25u, d1_11);
+    bw_st(ci_l, cb * 8u + 1u, ch, 12u, 25u, d1_12);
+    bw_st(ci_l, cb * 8u + 1u, ch, 13u, 25u, d1_13);
+    bw_st(ci_l, cb * 8u + 1u, ch, 14u, 25u, d1_14);
+    bw_st(ci_l, cb * 8u + 1u, ch, 15u, 25u, d1_15);
+    bw_st(ci_l, cb * 8u + 1u, ch, 16u, 25u, d1_16);
+    bw_st(ci_l, cb * 8u + 1u, ch, 17u, 25u, d1_17);
+    bw_st(ci_l, cb * 8u + 1u, ch, 18u, 25u, d1_18);
+    bw_st(ci_l, cb * 8u + 1u, ch, 19u, 25u, d1_19);
+    bw_st(ci_l, cb * 8u + 1u, ch, 20u, 25u, d1_20);
+    bw_st(ci_l, cb * 8u + 1u, ch, 21u, 25u, d1_21);
+    bw_st(ci_l, cb * 8u + 1u, ch, 22u, 25u, d1_22);
+    bw_st(ci_l, cb * 8u + 1u, ch, 23u, 25u, d1_23);
+    bw_st(ci_l, cb * 8u + 1u, ch, 24u, 25u, d1_24);
+    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 25u, d2_0);
+    bw_st(ci_l, cb * 8u + 2u, ch, 1u, 25u, d2_1);
+    bw_st(ci_l, cb * 8u + 2u, ch, 2u, 25u, d2_2);
+    bw_st(ci_l, cb * 8u + 2u, ch, 3u, 25u, d2_3);
+    bw_st(ci_l, cb * 8u + 2u, ch, 4u, 25u, d2_4);
+    bw_st(ci_l, cb * 8u + 2u, ch, 5u, 25u, d2_5);
+    bw_st(ci_l, cb * 8u + 2u, ch, 6u, 25u, d2_6);
+    bw_st(ci_l, cb * 8u + 2u, ch, 7u, 25u, d2_7);
+    bw_st(ci_l, cb * 8u + 2u, ch, 8u, 25u, d2_8);
+    bw_st(ci_l, cb * 8u + 2u, ch, 9u, 25u, d2_9);
+    bw_st(ci_l, cb * 8u + 2u, ch, 10u, 25u, d2_10);
+    bw_st(ci_l, cb * 8u + 2u, ch, 11u, 25u, d2_11);
+    bw_st(ci_l, cb * 8u + 2u, ch, 12u, 25u, d2_12);
+    bw_st(ci_l, cb * 8u + 2u, ch, 13u, 25u, d2_13);
+    bw_st(ci_l, cb * 8u + 2u, ch, 14u, 25u, d2_14);
+    bw_st(ci_l, cb * 8u + 2u, ch, 15u, 25u, d2_15);
+    bw_st(ci_l, cb * 8u + 2u, ch, 16u, 25u, d2_16);
+    bw_st(ci_l, cb * 8u + 2u, ch, 17u, 25u, d2_17);
+    bw_st(ci_l, cb * 8u + 2u, ch, 18u, 25u, d2_18);
+    bw_st(ci_l, cb * 8u + 2u, ch, 19u, 25u, d2_19);
+    bw_st(ci_l, cb * 8u + 2u, ch, 20u, 25u, d2_20);
+    bw_st(ci_l, cb * 8u + 2u, ch, 21u, 25u, d2_21);
+    bw_st(ci_l, cb * 8u + 2u, ch, 22u, 25u, d2_22);
+    bw_st(ci_l, cb * 8u + 2u, ch, 23u, 25u, d2_23);
+    bw_st(ci_l, cb * 8u + 2u, ch, 24u, 25u, d2_24);
+    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 25u, d3_0);
+    bw_st(ci_l, cb * 8u + 3u, ch, 1u, 25u, d3_1);
+    bw_st(ci_l, cb * 8u + 3u, ch, 2u, 25u, d3_2);
+    bw_st(ci_l, cb * 8u + 3u, ch, 3u, 25u, d3_3);
+    bw_st(ci_l, cb * 8u + 3u, ch, 4u, 25u, d3_4);
+    bw_st(ci_l, cb * 8u + 3u, ch, 5u, 25u, d3_5);
+    bw_st(ci_l, cb * 8u + 3u, ch, 6u, 25u, d3_6);
+    bw_st(ci_l, cb * 8u + 3u, ch, 7u, 25u, d3_7);
+    bw_st(ci_l, cb * 8u + 3u, ch, 8u, 25u, d3_8);
+    bw_st(ci_l, cb * 8u + 3u, ch, 9u, 25u, d3_9);
+    bw_st(ci_l, cb * 8u + 3u, ch, 10u, 25u, d3_10);
+    bw_st(ci_l, cb * 8u + 3u, ch, 11u, 25u, d3_11);
+    bw_st(ci_l, cb * 8u + 3u, ch, 12u, 25u, d3_12);
+    bw_st(ci_l, cb * 8u + 3u, ch, 13u, 25u, d3_13);
+    bw_st(ci_l, cb * 8u + 3u, ch, 14u, 25u, d3_14);
+    bw_st(ci_l, cb * 8u + 3u, ch, 15u, 25u, d3_15);
+    bw_st(ci_l, cb * 8u + 3u, ch, 16u, 25u, d3_16);
+    bw_st(ci_l, cb * 8u + 3u, ch, 17u, 25u, d3_17);
+    bw_st(ci_l, cb * 8u + 3u, ch, 18u, 25u, d3_18);
+    bw_st(ci_l, cb * 8u + 3u, ch, 19u, 25u, d3_19);
+    bw_st(ci_l, cb * 8u + 3u, ch, 20u, 25u, d3_20);
+    bw_st(ci_l, cb * 8u + 3u, ch, 21u, 25u, d3_21);
+    bw_st(ci_l, cb * 8u + 3u, ch, 22u, 25u, d3_22);
+    bw_st(ci_l, cb * 8u + 3u, ch, 23u, 25u, d3_23);
+    bw_st(ci_l, cb * 8u + 3u, ch, 24u, 25u, d3_24);
+    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 25u, d4_0);
+    bw_st(ci_l, cb * 8u + 4u, ch, 1u, 25u, d4_1);
+    bw_st(ci_l, cb * 8u + 4u, ch, 2u, 25u, d4_2);
+    bw_st(ci_l, cb * 8u + 4u, ch, 3u, 25u, d4_3);
+    bw_st(ci_l, cb * 8u + 4u, ch, 4u, 25u, d4_4);
+    bw_st(ci_l, cb * 8u + 4u, ch, 5u, 25u, d4_5);
+    bw_st(ci_l, cb * 8u + 4u, ch, 6u, 25u, d4_6);
+    bw_st(ci_l, cb * 8u + 4u, ch, 7u, 25u, d4_7);
+    bw_st(ci_l, cb * 8u + 4u, ch, 8u, 25u, d4_8);
+    bw_st(ci_l, cb * 8u + 4u, ch, 9u, 25u, d4_9);
+    bw_st(ci_l, cb * 8u + 4u, ch, 10u, 25u, d4_10);
+    bw_st(ci_l, cb * 8u + 4u, ch, 11u, 25u, d4_11);
+    bw_st(ci_l, cb * 8u + 4u, ch, 12u, 25u, d4_12);
+    bw_st(ci_l, cb * 8u + 4u, ch, 13u, 25u, d4_13);
+    bw_st(ci_l, cb * 8u + 4u, ch, 14u, 25u, d4_14);
+    bw_st(ci_l, cb * 8u + 4u, ch, 15u, 25u, d4_15);
+    bw_st(ci_l, cb * 8u + 4u, ch, 16u, 25u, d4_16);
+    bw_st(ci_l, cb * 8u + 4u, ch, 17u, 25u, d4_17);
+    bw_st(ci_l, cb * 8u + 4u, ch, 18u, 25u, d4_18);
+    bw_st(ci_l, cb * 8u + 4u, ch, 19u, 25u, d4_19);
+    bw_st(ci_l, cb * 8u + 4u, ch, 20u, 25u, d4_20);
+    bw_st(ci_l, cb * 8u + 4u, ch, 21u, 25u, d4_21);
+    bw_st(ci_l, cb * 8u + 4u, ch, 22u, 25u, d4_22);
+    bw_st(ci_l, cb * 8u + 4u, ch, 23u, 25u, d4_23);
+    bw_st(ci_l, cb * 8u + 4u, ch, 24u, 25u, d4_24);
+    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 25u, d5_0);
+    bw_st(ci_l, cb * 8u + 5u, ch, 1u, 25u, d5_1);
+    bw_st(ci_l, cb * 8u + 5u, ch, 2u, 25u, d5_2);
+    bw_st(ci_l, cb * 8u + 5u, ch, 3u, 25u, d5_3);
+    bw_st(ci_l, cb * 8u + 5u, ch, 4u, 25u, d5_4);
+    bw_st(ci_l, cb * 8u + 5u, ch, 5u, 25u, d5_5);
+    bw_st(ci_l, cb * 8u + 5u, ch, 6u, 25u, d5_6);
+    bw_st(ci_l, cb * 8u + 5u, ch, 7u, 25u, d5_7);
+    bw_st(ci_l, cb * 8u + 5u, ch, 8u, 25u, d5_8);
+    bw_st(ci_l, cb * 8u + 5u, ch, 9u, 25u, d5_9);
+    bw_st(ci_l, cb * 8u + 5u, ch, 10u, 25u, d5_10);
+    bw_st(ci_l, cb * 8u + 5u, ch, 11u, 25u, d5_11);
+    bw_st(ci_l, cb * 8u + 5u, ch, 12u, 25u, d5_12);
+    bw_st(ci_l, cb * 8u + 5u, ch, 13u, 25u, d5_13);
+    bw_st(ci_l, cb * 8u + 5u, ch, 14u, 25u, d5_14);
+    bw_st(ci_l, cb * 8u + 5u, ch, 15u, 25u, d5_15);
+    bw_st(ci_l, cb * 8u + 5u, ch, 16u, 25u, d5_16);
+    bw_st(ci_l, cb * 8u + 5u, ch, 17u, 25u, d5_17);
+    bw_st(ci_l, cb * 8u + 5u, ch, 18u, 25u, d5_18);
+    bw_st(ci_l, cb * 8u + 5u, ch, 19u, 25u, d5_19);
+    bw_st(ci_l, cb * 8u + 5u, ch, 20u, 25u, d5_20);
+    bw_st(ci_l, cb * 8u + 5u, ch, 21u, 25u, d5_21);
+    bw_st(ci_l, cb * 8u + 5u, ch, 22u, 25u, d5_22);
+    bw_st(ci_l, cb * 8u + 5u, ch, 23u, 25u, d5_23);
+    bw_st(ci_l, cb * 8u + 5u, ch, 24u, 25u, d5_24);
+    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 25u, d6_0);
+    bw_st(ci_l, cb * 8u + 6u, ch, 1u, 25u, d6_1);
+    bw_st(ci_l, cb * 8u + 6u, ch, 2u, 25u, d6_2);
+    bw_st(ci_l, cb * 8u + 6u, ch, 3u, 25u, d6_3);
+    bw_st(ci_l, cb * 8u + 6u, ch, 4u, 25u, d6_4);
+    bw_st(ci_l, cb * 8u + 6u, ch, 5u, 25u, d6_5);
+    bw_st(ci_l, cb * 8u + 6u, ch, 6u, 25u, d6_6);
+    bw_st(ci_l, cb * 8u + 6u, ch, 7u, 25u, d6_7);
+    bw_st(ci_l, cb * 8u + 6u, ch, 8u, 25u, d6_8);
+    bw_st(ci_l, cb * 8u + 6u, ch, 9u, 25u, d6_9);
+    bw_st(ci_l, cb * 8u + 6u, ch, 10u, 25u, d6_10);
+    bw_st(ci_l, cb * 8u + 6u, ch, 11u, 25u, d6_11);
+    bw_st(ci_l, cb * 8u + 6u, ch, 12u, 25u, d6_12);
+    bw_st(ci_l, cb * 8u + 6u, ch, 13u, 25u, d6_13);
+    bw_st(ci_l, cb * 8u + 6u, ch, 14u, 25u, d6_14);
+    bw_st(ci_l, cb * 8u + 6u, ch, 15u, 25u, d6_15);
+    bw_st(ci_l, cb * 8u + 6u, ch, 16u, 25u, d6_16);
+    bw_st(ci_l, cb * 8u + 6u, ch, 17u, 25u, d6_17);
+    bw_st(ci_l, cb * 8u + 6u, ch, 18u, 25u, d6_18);
+    bw_st(ci_l, cb * 8u + 6u, ch, 19u, 25u, d6_19);
+    bw_st(ci_l, cb * 8u + 6u, ch, 20u, 25u, d6_20);
+    bw_st(ci_l, cb * 8u + 6u, ch, 21u, 25u, d6_21);
+    bw_st(ci_l, cb * 8u + 6u, ch, 22u, 25u, d6_22);
+    bw_st(ci_l, cb * 8u + 6u, ch, 23u, 25u, d6_23);
+    bw_st(ci_l, cb * 8u + 6u, ch, 24u, 25u, d6_24);
+    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 25u, d7_0);
+    bw_st(ci_l, cb * 8u + 7u, ch, 1u, 25u, d7_1);
+    bw_st(ci_l, cb * 8u + 7u, ch, 2u, 25u, d7_2);
+    bw_st(ci_l, cb * 8u + 7u, ch, 3u, 25u, d7_3);
+    bw_st(ci_l, cb * 8u + 7u, ch, 4u, 25u, d7_4);
+    bw_st(ci_l, cb * 8u + 7u, ch, 5u, 25u, d7_5);
+    bw_st(ci_l, cb * 8u + 7u, ch, 6u, 25u, d7_6);
+    bw_st(ci_l, cb * 8u + 7u, ch, 7u, 25u, d7_7);
+    bw_st(ci_l, cb * 8u + 7u, ch, 8u, 25u, d7_8);
+    bw_st(ci_l, cb * 8u + 7u, ch, 9u, 25u, d7_9);
+    bw_st(ci_l, cb * 8u + 7u, ch, 10u, 25u, d7_10);
+    bw_st(ci_l, cb * 8u + 7u, ch, 11u, 25u, d7_11);
+    bw_st(ci_l, cb * 8u + 7u, ch, 12u, 25u, d7_12);
+    bw_st(ci_l, cb * 8u + 7u, ch, 13u, 25u, d7_13);
+    bw_st(ci_l, cb * 8u + 7u, ch, 14u, 25u, d7_14);
+    bw_st(ci_l, cb * 8u + 7u, ch, 15u, 25u, d7_15);
+    bw_st(ci_l, cb * 8u + 7u, ch, 16u, 25u, d7_16);
+    bw_st(ci_l, cb * 8u + 7u, ch, 17u, 25u, d7_17);
+    bw_st(ci_l, cb * 8u + 7u, ch, 18u, 25u, d7_18);
+    bw_st(ci_l, cb * 8u + 7u, ch, 19u, 25u, d7_19);
+    bw_st(ci_l, cb * 8u + 7u, ch, 20u, 25u, d7_20);
+    bw_st(ci_l, cb * 8u + 7u, ch, 21u, 25u, d7_21);
+    bw_st(ci_l, cb * 8u + 7u, ch, 22u, 25u, d7_22);
+    bw_st(ci_l, cb * 8u + 7u, ch, 23u, 25u, d7_23);
+    bw_st(ci_l, cb * 8u + 7u, ch, 24u, 25u, d7_24);
 }

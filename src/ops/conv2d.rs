@@ -11,8 +11,8 @@
 //! step; scratch tensors (rearranged weights, partial sums) are allocated here, once, and live as
 //! long as the dispatches. Fast register-blocked kernels cover rows that are whole vec4 blocks
 //! (see [`Blocks`]); every other shape takes simple scalar kernels. On CPU adapters with
-//! subgroups of 8 (lavapipe) forward and stride-1 grad-input take the subgroup kernels of
-//! `conv2d_sg.wgsl` where output rows are whole blocks of 8 ([`Blocks::sg`]).
+//! subgroups of 8 (lavapipe) forward, stride-1 grad-input and grad-weight take the subgroup
+//! kernels of `conv2d_sg.wgsl` where output rows are whole blocks of 8 ([`Blocks::sg`]).
 use crate::error::{Error, Result};
 use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
 
@@ -124,15 +124,22 @@ pub const BIN_S: KernelSig = sig("cv_bin_s", 2, 1);
 pub const BW_S: KernelSig = sig("cv_bw_s", 2, 1);
 /// Every entry point of this family.
 pub const SIGS: &[KernelSig] = &[WT, FWD, BIN2, BW, BB, SUM, FWD_S, BIN_S, BW_S];
-/// The subgroup forward kernels of `conv2d_sg.wgsl`, one per (kernel size, stride): `cv_fwd` with
-/// weights shared by `subgroupBroadcast` and 8 x × 4 rows × 8 channels per invocation.
+/// The subgroup kernels of `conv2d_sg.wgsl`, one per (kernel size, stride): `cv_fwd` with weights
+/// shared by `subgroupBroadcast` (8 x × 4 rows × 8 channels per invocation), and `cv_bw` with gy
+/// shared the same way (one input channel × 8 output channels per invocation).
 pub const SG_SIGS: &[KernelSig] = &[
-    sg_sig("cv_fwd_sg_k1_s1"),
-    sg_sig("cv_fwd_sg_k3_s1"),
-    sg_sig("cv_fwd_sg_k5_s1"),
-    sg_sig("cv_fwd_sg_k1_s2"),
-    sg_sig("cv_fwd_sg_k3_s2"),
-    sg_sig("cv_fwd_sg_k5_s2"),
+    sg_sig("cv_fwd_sg_k1_s1", 3),
+    sg_sig("cv_fwd_sg_k3_s1", 3),
+    sg_sig("cv_fwd_sg_k5_s1", 3),
+    sg_sig("cv_fwd_sg_k1_s2", 3),
+    sg_sig("cv_fwd_sg_k3_s2", 3),
+    sg_sig("cv_fwd_sg_k5_s2", 3),
+    sg_sig("cv_bw_sg_k1_s1", 2),
+    sg_sig("cv_bw_sg_k3_s1", 2),
+    sg_sig("cv_bw_sg_k5_s1", 2),
+    sg_sig("cv_bw_sg_k1_s2", 2),
+    sg_sig("cv_bw_sg_k3_s2", 2),
+    sg_sig("cv_bw_sg_k5_s2", 2),
 ];
 
 const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
@@ -145,11 +152,11 @@ const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
     }
 }
 
-const fn sg_sig(entry: &'static str) -> KernelSig {
+const fn sg_sig(entry: &'static str, reads: u32) -> KernelSig {
     KernelSig {
         shader: Shader::Conv2dSg,
         entry,
-        reads: 3,
+        reads,
         writes: 1,
         params: P,
     }
@@ -157,6 +164,15 @@ const fn sg_sig(entry: &'static str) -> KernelSig {
 
 /// The subgroup forward kernel for kernel size k and stride s (k 1, 3, 5; s 1, 2).
 fn fwd_sg(k: usize, s: usize) -> Option<KernelSig> {
+    sg_variant(k, s).map(|i| SG_SIGS[i])
+}
+
+/// The subgroup weight-gradient kernel for kernel size k and stride s.
+fn bw_sg(k: usize, s: usize) -> Option<KernelSig> {
+    sg_variant(k, s).map(|i| SG_SIGS[6 + i])
+}
+
+fn sg_variant(k: usize, s: usize) -> Option<usize> {
     let i = match k {
         1 => 0,
         3 => 1,
@@ -164,8 +180,8 @@ fn fwd_sg(k: usize, s: usize) -> Option<KernelSig> {
         _ => return None,
     };
     match s {
-        1 => Some(SG_SIGS[i]),
-        2 => Some(SG_SIGS[3 + i]),
+        1 => Some(i),
+        2 => Some(3 + i),
         _ => None,
     }
 }

@@ -152,8 +152,8 @@ fn fast_path_matches_reference() {
     }
 }
 
-/// The subgroup kernels (`conv2d_sg.wgsl`) where the adapter has subgroups of 8 (lavapipe): forward
-/// and stride-1 dx take them, and are checked against the reference with odd channel counts
+/// The subgroup kernels (`conv2d_sg.wgsl`) where the adapter has subgroups of 8 (lavapipe): forward,
+/// stride-1 dx and dw take them, and are checked against the reference with odd channel counts
 /// (partial channel blocks), heights that are not whole row blocks, k 1/3/5, stride 1/2, zero
 /// and reflection padding, bias on and off. Elsewhere the same cases must take the other paths.
 #[test]
@@ -199,13 +199,29 @@ fn subgroup_path_matches_reference() {
         if on {
             let name = format!("cv_fwd_sg_k{}_s{}", c.k, c.stride);
             assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
+            let name = format!("cv_bw_sg_k{}_s{}", c.k, c.stride);
+            assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
         }
+    }
+    // Small dw chunks (several 4-row chunks, a short last one).
+    let small = Blocks { target: 7, ..bl };
+    for (i, (c, h, w)) in [
+        (conv(3, 9, 3, 1, R), 13, 16),
+        (conv(10, 5, 5, 2, Z), 21, 16),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let entries = check(c, h, w, false, 450 + i as u64, small);
+        let want = if on { 2 + (c.stride == 1) as usize } else { 0 };
+        let n = entries.iter().filter(|e| e.contains("_sg_")).count();
+        assert_eq!(n, want, "{c:?} {h}x{w}: {entries:?}");
     }
     // Shapes the subgroup kernels do not cover fall back: Wo = 4 (the 4×4 level), k = 7.
     for (c, h, w) in [(conv(5, 6, 3, 1, R), 4, 4), (conv(3, 4, 3, 2, Z), 8, 8)] {
         let entries = check(c, h, w, true, 500, bl);
         assert!(entries.contains(&"cv_fwd"), "{c:?} {h}x{w}: {entries:?}");
-        assert!(!entries.iter().any(|e| e.starts_with("cv_fwd_sg_")));
+        assert!(!entries.iter().any(|e| e.contains("_sg_")), "{entries:?}");
     }
     let entries = check(conv(2, 3, 7, 1, Z), 9, 16, true, 501, bl);
     assert!(entries.contains(&"cv_fwd_s"), "{entries:?}");

@@ -72,12 +72,13 @@ fn edge_r(r: vec4<f32>, m: vec4<f32>, at_edge: bool) -> vec4<f32> {
 
 // Padded input row i of channel ci from vec4 x4 on: [L, M0 .. M(nm−1), R, 0...] (nm = 2 or 4),
 // all zeros for a zero-padding row. Never branches (callers run broadcasts after it).
-fn row(ci: u32, i: i32, x4: u32, nm: u32) -> array<vec4<f32>, 6> {
-    let h = i32(sg_p.h);
-    let w4 = sg_p.w / 4u;
+// Input [·, hu, wu]; i: padded row index.
+fn row(ci: u32, i: i32, x4: u32, nm: u32, hu: u32, wu: u32) -> array<vec4<f32>, 6> {
+    let h = i32(hu);
+    let w4 = wu / 4u;
     let iy = src(i, h);
     let ok = iy >= 0;
-    let rb = (ci * sg_p.h + u32(clamp(iy, 0, h - 1))) * w4 + x4;
+    let rb = (ci * hu + u32(clamp(iy, 0, h - 1))) * w4 + x4;
     let z = vec4<f32>(0.0);
     let m0 = select(z, sg_x[rb], ok);
     let m1 = select(z, sg_x[rb + 1u], ok);
@@ -94,6 +95,21 @@ fn row(ci: u32, i: i32, x4: u32, nm: u32) -> array<vec4<f32>, 6> {
     let r = select(z, edge_r(sg_x[select(rb + nm, rb, at_r)], ml, at_r), ok);
     if (nm == 4u) { return array<vec4<f32>, 6>(l, m0, m1, m2, m3, r); }
     return array<vec4<f32>, 6>(l, m0, m1, r, z, z);
+}
+
+// ---- cv_bw_sg_k{K}_s{S}: dw partial sums part[ch][co][ci][ky][kx] over the output rows of
+// chunk ch (p.rows rows, a multiple of 4), like cv_bw. One invocation: one input channel (lanes:
+// consecutive ci) × 8 output channels (workgroup_id.y) × all K·K taps, walking 8 x × 4 rows at a
+// time; the 8 gy vec4s of a step are loaded one per lane and shared with subgroupBroadcast.
+// Dispatch: (⌈cin/WG⌉, ⌈cout/8⌉, chunks). ----
+@group(0) @binding(1) var<storage, read> bw_g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> bw_part: array<f32>;
+@group(0) @binding(3) var<uniform> bw_p: Params;
+
+// Stores the 8 channels' K·K sums d of input channel ci (masked: ci < cin, co < cout).
+fn bw_st(ci: u32, co: u32, ch: u32, t: u32, kk: u32, v: f32) {
+    if (ci >= bw_p.cin || co >= bw_p.cout) { return; }
+    bw_part[((ch * bw_p.cout + co) * bw_p.cin + ci) * kk + t] = v;
 }
 
 // Stores output vec4 q of row oy of channel co (masked: co < cout), with bias and ACC.
@@ -188,7 +204,11 @@ fn entry(k: usize, s: usize) -> String {
             continue;
         }
         writeln!(w, "        {{").unwrap();
-        writeln!(w, "        let v = row(ci, iy0 + {r}, x4, {nm}u);").unwrap();
+        writeln!(
+            w,
+            "        let v = row(ci, iy0 + {r}, x4, {nm}u, p.h, p.w);"
+        )
+        .unwrap();
         let mut names = vec!["let L = v[0];".to_string()];
         for m in 0..nm {
             names.push(format!("let M{m} = v[{}];", m + 1));
@@ -243,11 +263,132 @@ fn entry(k: usize, s: usize) -> String {
     o
 }
 
+fn entry_bw(k: usize, s: usize) -> String {
+    use std::fmt::Write;
+    let pad = (k - 1) / 2;
+    let nm = 2 * s;
+    let nr = s * (PY - 1) + k;
+    let co = 4 * NC;
+    let mut o = String::new();
+    let w = &mut o;
+    writeln!(w).unwrap();
+    writeln!(w, "// dw, K = {k}, stride {s}.").unwrap();
+    writeln!(w, "@compute @workgroup_size(WG)").unwrap();
+    writeln!(w, "fn cv_bw_sg_k{k}_s{s}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,").unwrap();
+    writeln!(w, "        @builtin(subgroup_invocation_id) sid: u32) {{").unwrap();
+    writeln!(w, "    let p = bw_p;").unwrap();
+    writeln!(w, "    let ci_l = wid.x * WG + li;").unwrap();
+    writeln!(w, "    let ci = min(ci_l, p.cin - 1u);").unwrap();
+    writeln!(w, "    let cb = wid.y;").unwrap();
+    writeln!(w, "    let ch = wid.z;").unwrap();
+    writeln!(w, "    let lane = sid % {SG}u;").unwrap();
+    writeln!(
+        w,
+        "    let co_l = cb * {co}u + lane; // the channel whose gy this lane loads"
+    )
+    .unwrap();
+    writeln!(w, "    let gb = min(co_l, p.cout - 1u) * p.ho;").unwrap();
+    writeln!(w, "    let wo4 = p.wo / 4u;").unwrap();
+    writeln!(w, "    let nxb = p.wo / {PX}u;").unwrap();
+    writeln!(w, "    let y1 = min(p.ho, (ch + 1u) * p.rows);").unwrap();
+    for c in 0..co {
+        let names: Vec<String> = (0..k * k).map(|t| format!("var d{c}_{t} = 0.0;")).collect();
+        writeln!(w, "    {}", names.join(" ")).unwrap();
+    }
+    writeln!(
+        w,
+        "    for (var oy0 = ch * p.rows; oy0 < y1; oy0 += {PY}u) {{"
+    )
+    .unwrap();
+    writeln!(w, "    let iy0 = i32(oy0 * {s}u) - {pad};").unwrap();
+    writeln!(w, "    for (var xb = 0u; xb < nxb; xb++) {{").unwrap();
+    writeln!(w, "        let x4 = xb * {nm}u;").unwrap();
+    for py in 0..PY {
+        writeln!(w, "        let ok{py} = oy0 + {py}u < y1 && co_l < p.cout;").unwrap();
+        writeln!(
+            w,
+            "        let gr{py} = (gb + min(oy0 + {py}u, p.ho - 1u)) * wo4 + xb * {}u;",
+            PX / 4
+        )
+        .unwrap();
+        for q in 0..PX / 4 {
+            writeln!(
+                w,
+                "        let g{py}_{q} = select(vec4<f32>(0.0), bw_g[gr{py} + {q}u], ok{py});"
+            )
+            .unwrap();
+        }
+    }
+    for r in 0..nr {
+        let uses: Vec<(usize, usize)> = (0..PY)
+            .filter_map(|py| {
+                let ky = r as isize - (s * py) as isize;
+                (0..k as isize).contains(&ky).then_some((py, ky as usize))
+            })
+            .collect();
+        if uses.is_empty() {
+            continue;
+        }
+        writeln!(w, "        {{").unwrap();
+        writeln!(
+            w,
+            "        let v = row(ci, iy0 + {r}, x4, {nm}u, p.h, p.w);"
+        )
+        .unwrap();
+        let mut names = vec!["let L = v[0];".to_string()];
+        for m in 0..nm {
+            names.push(format!("let M{m} = v[{}];", m + 1));
+        }
+        names.push(format!("let R = v[{}];", nm + 1));
+        writeln!(w, "        {}", names.join(" ")).unwrap();
+        // the input vec4s under each (q, kx): x positions S·(4q + j) + kx − PAD, j < 4
+        for q in 0..PX / 4 {
+            for kx in 0..k {
+                let e: Vec<String> = (0..4)
+                    .map(|j| elem((s * (4 * q + j) + kx) as isize - pad as isize, nm))
+                    .collect();
+                writeln!(w, "        let x{q}_{kx} = vec4<f32>({});", e.join(", ")).unwrap();
+            }
+        }
+        for (py, ky) in uses {
+            for q in 0..PX / 4 {
+                for c in 0..co {
+                    let mut line =
+                        format!("        {{ let b = subgroupBroadcast(g{py}_{q}, {c}u);");
+                    for kx in 0..k {
+                        write!(line, " d{c}_{} += dot(b, x{q}_{kx});", ky * k + kx).unwrap();
+                    }
+                    line.push_str(" }");
+                    writeln!(w, "{line}").unwrap();
+                }
+            }
+        }
+        writeln!(w, "        }}").unwrap();
+    }
+    writeln!(w, "    }}").unwrap();
+    writeln!(w, "    }}").unwrap();
+    for c in 0..co {
+        for t in 0..k * k {
+            writeln!(
+                w,
+                "    bw_st(ci_l, cb * {co}u + {c}u, ch, {t}u, {}u, d{c}_{t});",
+                k * k
+            )
+            .unwrap();
+        }
+    }
+    writeln!(w, "}}").unwrap();
+    o
+}
+
 /// The whole `conv2d_sg.wgsl`.
 pub fn generate() -> String {
     let mut s = HEADER.to_string();
     for (k, st) in VARIANTS {
         s.push_str(&entry(k, st));
+    }
+    for (k, st) in VARIANTS {
+        s.push_str(&entry_bw(k, st));
     }
     s
 }

@@ -4,9 +4,12 @@
 //! and the stride divides the row exactly: W % 4 = 0, Wo % 4 = 0, W = stride·Wo, k ≤ 5 (for
 //! stride-2 dx also W % 8 = 0, which follows). Everything else takes the scalar kernels.
 //!
-//! Subgroup path ([`Blocks::sg`], on devices with subgroups of 8): forward and stride-1 dx of
-//! fast shapes with Wo % 8 = 0 and k ∈ {1, 3, 5} take `conv2d_sg.wgsl` instead of `cv_fwd`.
-use super::{fwd_sg, groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S};
+//! Subgroup path ([`Blocks::sg`], on devices with subgroups of 8): forward, stride-1 dx and dw
+//! of fast shapes with Wo % 8 = 0 and k ∈ {1, 3, 5} take `conv2d_sg.wgsl` instead of `cv_fwd` /
+//! `cv_bw`.
+use super::{
+    bw_sg, fwd_sg, groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S,
+};
 use super::{SUM, WT};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Shape, Tensor};
@@ -24,7 +27,7 @@ pub struct Blocks {
     pub ncw: u32,
     /// Invocations the reductions aim for (partial-sum chunks are sized from it).
     pub target: usize,
-    /// Use the subgroup kernels (`conv2d_sg.wgsl`) for forward and stride-1 dx where the shape
+    /// Use the subgroup kernels (`conv2d_sg.wgsl`) for forward, stride-1 dx and dw where the shape
     /// allows and the device has subgroups of exactly 8 lanes; ignored on other devices.
     pub sg: bool,
 }
@@ -94,6 +97,7 @@ pub fn fast_sg(gpu: &Gpu, bl: Blocks, c: &Conv2d, xs: Shape, os: Shape) -> bool 
         && os.w % SG_PX == 0
         && sg_items(os).div_ceil(SG_WG as usize) <= 65_535
         && c.cout.div_ceil(SG_CO) <= 65_535
+        && c.cin.div_ceil(SG_WG as usize) <= 65_535
 }
 
 /// Invocations per channel block of the subgroup kernels.
@@ -108,11 +112,15 @@ pub fn fast(c: &Conv2d, xs: Shape, os: Shape) -> bool {
 
 type Ov = Vec<(&'static str, f64)>;
 
-fn ov(c: &Conv2d, wg: u32) -> Ov {
-    let padm = match c.padding {
+fn padm(c: &Conv2d) -> f64 {
+    match c.padding {
         Padding::Zero => 0.0,
         Padding::Reflection => 1.0,
-    };
+    }
+}
+
+fn ov(c: &Conv2d, wg: u32) -> Ov {
+    let padm = padm(c);
     vec![
         ("WG", wg as f64),
         ("K", c.k as f64),
@@ -220,13 +228,9 @@ fn sg_conv(
     let (xs, ys) = (x.shape, y.shape);
     let sig = fwd_sg(c.k, c.stride)
         .ok_or_else(|| Error::invalid("conv2d subgroup kernel", format!("{c:?}")))?;
-    let padm = match c.padding {
-        Padding::Zero => 0.0,
-        Padding::Reflection => 1.0,
-    };
     let o = [
         ("WG", SG_WG as f64),
-        ("PADM", padm),
+        ("PADM", padm(c)),
         ("ACC", flag(acc)),
         ("BIAS", flag(b.is_some())),
     ];
@@ -382,7 +386,22 @@ pub(super) fn backward_weight(
     let (xs, ys) = (x.shape, gy.shape);
     let wl = c.weight_len();
     let mut p = params(c.cin, c.cout, xs, ys);
-    let (d, nch) = if fast(c, xs, ys) {
+    let sg = bw_sg(c.k, c.stride).filter(|_| fast_sg(gpu, bl, c, xs, ys));
+    let (d, nch) = if let Some(sig) = sg {
+        // Chunks of whole 4-row blocks; workgroups of 8 input channels × 8 output channels.
+        let (ncb, nci) = (c.cout.div_ceil(SG_CO), c.cin.div_ceil(SG_WG as usize));
+        let (rows, _) = chunks(ys.h, c.cin * ncb, bl.target, SG_PY);
+        let rows = round_up(rows, SG_PY);
+        let nch = ys.h.div_ceil(rows);
+        (p.rows, p.nch) = (rows as u32, nch as u32);
+        let k = gpu.kernel(sig, &[("WG", SG_WG as f64), ("PADM", padm(c))])?;
+        let part = Tensor::zeros(gpu, Shape::flat(nch * wl))?;
+        let g = [nci as u32, ncb as u32, nch as u32];
+        (
+            gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), g)?,
+            (part, nch),
+        )
+    } else if fast(c, xs, ys) {
         let ncb = c.cout.div_ceil(bl.ncw as usize);
         let (rows, nch) = chunks(ys.h, c.cin * ncb, bl.target, 2);
         (p.rows, p.nch) = (rows as u32, nch as u32);
