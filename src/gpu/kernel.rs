@@ -135,12 +135,14 @@ impl Gpu {
             message,
         };
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(sig.shader.file()),
-                source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(sig.shader.source())),
-            });
+        let cached = self.modules.lock().unwrap().get(&sig.shader).cloned();
+        let module = cached.unwrap_or_else(|| {
+            self.device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(sig.shader.file()),
+                    source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(sig.shader.source())),
+                })
+        });
         let storage = |read_only| wgpu::BindingType::Buffer {
             ty: wgpu::BufferBindingType::Storage { read_only },
             has_dynamic_offset: false,
@@ -196,6 +198,8 @@ impl Gpu {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(fail(e.to_string()));
         }
+        // Parsed and validated once per family: the large generated families parse slowly.
+        self.modules.lock().unwrap().insert(sig.shader, module);
         Ok(Kernel {
             sig,
             pipeline,

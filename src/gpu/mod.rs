@@ -60,6 +60,8 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
     pub(crate) kernels: Mutex<HashMap<kernel::KernelKey, Arc<Kernel>>>,
+    /// Parsed shader modules, one per family (pipelines of one family share it).
+    pub(crate) modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
@@ -183,6 +185,7 @@ impl Gpu {
             limits,
             features,
             kernels: Mutex::new(HashMap::new()),
+            modules: Mutex::new(HashMap::new()),
             errors,
         })
     }
