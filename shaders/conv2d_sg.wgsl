@@ -80,6 +80,23 @@ fn row(ci: u32, i: i32, x4: u32, nm: u32, hu: u32, wu: u32) -> array<vec4<f32>, 
     return array<vec4<f32>, 6>(l, m0, m1, r, z, z);
 }
 
+// gy row t of channel co around vec4 xb, zero padded: [L, M, R] (zeros outside [0, ho)).
+fn row_t(co: u32, t: i32, xb: u32, hu: u32, wu: u32) -> array<vec4<f32>, 3> {
+    let w4 = wu / 4u;
+    let ok = t >= 0 && t < i32(hu);
+    let rb = (co * hu + u32(clamp(t, 0, i32(hu) - 1))) * w4 + xb;
+    let z = vec4<f32>(0.0);
+    let m = select(z, sg_x[rb], ok);
+    let l = select(z, sg_x[select(rb - 1u, rb, xb == 0u)], ok && xb > 0u);
+    let r = select(z, sg_x[select(rb + 1u, rb, xb + 1u >= w4)], ok && xb + 1u < w4);
+    return array<vec4<f32>, 3>(l, m, r);
+}
+
+// ---- cv_bin2_sg_k{K}: stride-2 dx += gather (zero padding), the subgroup variant of cv_bin2, laid
+// out like cv_fwd_sg (same bindings, with x = gy, wt from cv_wt with TR (np over ci), y = dx, and
+// Params cin = cout of the conv (channels summed), cout = cin, h/w = gy's, ho/wo = dx's, ACC).
+// One invocation: 8 dx x × 4 dx rows × 8 ci; each tap feeds the 4 of the 8 x of its parity.
+
 // ---- cv_bw_sg_k{K}_s{S}: dw partial sums part[ch][co][ci][ky][kx] over the output rows of
 // chunk ch (p.rows rows, a multiple of 4), like cv_bw. One invocation: one input channel (lanes:
 // consecutive ci) × 8 output channels (workgroup_id.y) × all K·K taps, walking 8 x × 4 rows at a
@@ -1768,6 +1785,507 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl5, 7u); a3_0_1 += b * M0.y; a3_1_1 += b * M0.w; a3_2_1 += b * M1.y; a3_3_1 += b * M1.w; a3_4_1 += b * M2.y; a3_5_1 += b * M2.w; a3_6_1 += b * M3.y; a3_7_1 += b * M3.w; }
         { let b = subgroupBroadcast(wl6, 0u); a3_0_0 += b * M0.z; a3_1_0 += b * M1.x; a3_2_0 += b * M1.z; a3_3_0 += b * M2.x; a3_4_0 += b * M2.z; a3_5_0 += b * M3.x; a3_6_0 += b * M3.z; a3_7_0 += b * R.x; }
         { let b = subgroupBroadcast(wl6, 1u); a3_0_1 += b * M0.z; a3_1_1 += b * M1.x; a3_2_1 += b * M1.z; a3_3_1 += b * M2.x; a3_4_1 += b * M2.z; a3_5_1 += b * M3.x; a3_6_1 += b * M3.z; a3_7_1 += b * R.x; }
+        }
+    }
+    if (live && oy0 + 0u < p.ho) {
+        let oy = oy0 + 0u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+    }
+    if (live && oy0 + 1u < p.ho) {
+        let oy = oy0 + 1u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+    }
+    if (live && oy0 + 2u < p.ho) {
+        let oy = oy0 + 2u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+    }
+    if (live && oy0 + 3u < p.ho) {
+        let oy = oy0 + 3u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+    }
+}
+
+// dx of stride 2, K = 1.
+@compute @workgroup_size(WG)
+fn cv_bin2_sg_k1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let p = sg_p;
+    let nxb = p.wo / 8u;
+    let n = nxb * ((p.ho + 3u) / 4u);
+    let item = wid.x * WG + li;
+    let live = item < n;
+    let it = min(item, n - 1u);
+    let xb = it % nxb;
+    let oy0 = (it / nxb) * 4u;
+    let cb = wid.y;
+    let np4 = p.np / 4u;
+    let lane = sid % 8u;
+    let ty0 = i32(oy0 / 2u);
+    var a0_0_0 = vec4<f32>(0.0); var a0_0_1 = vec4<f32>(0.0); var a0_1_0 = vec4<f32>(0.0); var a0_1_1 = vec4<f32>(0.0); var a0_2_0 = vec4<f32>(0.0); var a0_2_1 = vec4<f32>(0.0); var a0_3_0 = vec4<f32>(0.0); var a0_3_1 = vec4<f32>(0.0); var a0_4_0 = vec4<f32>(0.0); var a0_4_1 = vec4<f32>(0.0); var a0_5_0 = vec4<f32>(0.0); var a0_5_1 = vec4<f32>(0.0); var a0_6_0 = vec4<f32>(0.0); var a0_6_1 = vec4<f32>(0.0); var a0_7_0 = vec4<f32>(0.0); var a0_7_1 = vec4<f32>(0.0);
+    var a1_0_0 = vec4<f32>(0.0); var a1_0_1 = vec4<f32>(0.0); var a1_1_0 = vec4<f32>(0.0); var a1_1_1 = vec4<f32>(0.0); var a1_2_0 = vec4<f32>(0.0); var a1_2_1 = vec4<f32>(0.0); var a1_3_0 = vec4<f32>(0.0); var a1_3_1 = vec4<f32>(0.0); var a1_4_0 = vec4<f32>(0.0); var a1_4_1 = vec4<f32>(0.0); var a1_5_0 = vec4<f32>(0.0); var a1_5_1 = vec4<f32>(0.0); var a1_6_0 = vec4<f32>(0.0); var a1_6_1 = vec4<f32>(0.0); var a1_7_0 = vec4<f32>(0.0); var a1_7_1 = vec4<f32>(0.0);
+    var a2_0_0 = vec4<f32>(0.0); var a2_0_1 = vec4<f32>(0.0); var a2_1_0 = vec4<f32>(0.0); var a2_1_1 = vec4<f32>(0.0); var a2_2_0 = vec4<f32>(0.0); var a2_2_1 = vec4<f32>(0.0); var a2_3_0 = vec4<f32>(0.0); var a2_3_1 = vec4<f32>(0.0); var a2_4_0 = vec4<f32>(0.0); var a2_4_1 = vec4<f32>(0.0); var a2_5_0 = vec4<f32>(0.0); var a2_5_1 = vec4<f32>(0.0); var a2_6_0 = vec4<f32>(0.0); var a2_6_1 = vec4<f32>(0.0); var a2_7_0 = vec4<f32>(0.0); var a2_7_1 = vec4<f32>(0.0);
+    var a3_0_0 = vec4<f32>(0.0); var a3_0_1 = vec4<f32>(0.0); var a3_1_0 = vec4<f32>(0.0); var a3_1_1 = vec4<f32>(0.0); var a3_2_0 = vec4<f32>(0.0); var a3_2_1 = vec4<f32>(0.0); var a3_3_0 = vec4<f32>(0.0); var a3_3_1 = vec4<f32>(0.0); var a3_4_0 = vec4<f32>(0.0); var a3_4_1 = vec4<f32>(0.0); var a3_5_0 = vec4<f32>(0.0); var a3_5_1 = vec4<f32>(0.0); var a3_6_0 = vec4<f32>(0.0); var a3_6_1 = vec4<f32>(0.0); var a3_7_0 = vec4<f32>(0.0); var a3_7_1 = vec4<f32>(0.0);
+    for (var ci = 0u; ci < p.cin; ci++) {
+        let wb = ci * 1u * np4 + cb * 2u;
+        let t0 = min(0u + lane, 1u);
+        let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
+        {
+        let v = row_t(ci, ty0 + 0, xb, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let R = v[2];
+        { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * M0.x; a0_2_0 += b * M0.y; a0_4_0 += b * M0.z; a0_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * M0.x; a0_2_1 += b * M0.y; a0_4_1 += b * M0.z; a0_6_1 += b * M0.w; }
+        }
+        {
+        let v = row_t(ci, ty0 + 1, xb, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let R = v[2];
+        { let b = subgroupBroadcast(wl0, 0u); a2_0_0 += b * M0.x; a2_2_0 += b * M0.y; a2_4_0 += b * M0.z; a2_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 1u); a2_0_1 += b * M0.x; a2_2_1 += b * M0.y; a2_4_1 += b * M0.z; a2_6_1 += b * M0.w; }
+        }
+    }
+    if (live && oy0 + 0u < p.ho) {
+        let oy = oy0 + 0u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+    }
+    if (live && oy0 + 1u < p.ho) {
+        let oy = oy0 + 1u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+    }
+    if (live && oy0 + 2u < p.ho) {
+        let oy = oy0 + 2u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+    }
+    if (live && oy0 + 3u < p.ho) {
+        let oy = oy0 + 3u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+    }
+}
+
+// dx of stride 2, K = 3.
+@compute @workgroup_size(WG)
+fn cv_bin2_sg_k3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let p = sg_p;
+    let nxb = p.wo / 8u;
+    let n = nxb * ((p.ho + 3u) / 4u);
+    let item = wid.x * WG + li;
+    let live = item < n;
+    let it = min(item, n - 1u);
+    let xb = it % nxb;
+    let oy0 = (it / nxb) * 4u;
+    let cb = wid.y;
+    let np4 = p.np / 4u;
+    let lane = sid % 8u;
+    let ty0 = i32(oy0 / 2u);
+    var a0_0_0 = vec4<f32>(0.0); var a0_0_1 = vec4<f32>(0.0); var a0_1_0 = vec4<f32>(0.0); var a0_1_1 = vec4<f32>(0.0); var a0_2_0 = vec4<f32>(0.0); var a0_2_1 = vec4<f32>(0.0); var a0_3_0 = vec4<f32>(0.0); var a0_3_1 = vec4<f32>(0.0); var a0_4_0 = vec4<f32>(0.0); var a0_4_1 = vec4<f32>(0.0); var a0_5_0 = vec4<f32>(0.0); var a0_5_1 = vec4<f32>(0.0); var a0_6_0 = vec4<f32>(0.0); var a0_6_1 = vec4<f32>(0.0); var a0_7_0 = vec4<f32>(0.0); var a0_7_1 = vec4<f32>(0.0);
+    var a1_0_0 = vec4<f32>(0.0); var a1_0_1 = vec4<f32>(0.0); var a1_1_0 = vec4<f32>(0.0); var a1_1_1 = vec4<f32>(0.0); var a1_2_0 = vec4<f32>(0.0); var a1_2_1 = vec4<f32>(0.0); var a1_3_0 = vec4<f32>(0.0); var a1_3_1 = vec4<f32>(0.0); var a1_4_0 = vec4<f32>(0.0); var a1_4_1 = vec4<f32>(0.0); var a1_5_0 = vec4<f32>(0.0); var a1_5_1 = vec4<f32>(0.0); var a1_6_0 = vec4<f32>(0.0); var a1_6_1 = vec4<f32>(0.0); var a1_7_0 = vec4<f32>(0.0); var a1_7_1 = vec4<f32>(0.0);
+    var a2_0_0 = vec4<f32>(0.0); var a2_0_1 = vec4<f32>(0.0); var a2_1_0 = vec4<f32>(0.0); var a2_1_1 = vec4<f32>(0.0); var a2_2_0 = vec4<f32>(0.0); var a2_2_1 = vec4<f32>(0.0); var a2_3_0 = vec4<f32>(0.0); var a2_3_1 = vec4<f32>(0.0); var a2_4_0 = vec4<f32>(0.0); var a2_4_1 = vec4<f32>(0.0); var a2_5_0 = vec4<f32>(0.0); var a2_5_1 = vec4<f32>(0.0); var a2_6_0 = vec4<f32>(0.0); var a2_6_1 = vec4<f32>(0.0); var a2_7_0 = vec4<f32>(0.0); var a2_7_1 = vec4<f32>(0.0);
+    var a3_0_0 = vec4<f32>(0.0); var a3_0_1 = vec4<f32>(0.0); var a3_1_0 = vec4<f32>(0.0); var a3_1_1 = vec4<f32>(0.0); var a3_2_0 = vec4<f32>(0.0); var a3_2_1 = vec4<f32>(0.0); var a3_3_0 = vec4<f32>(0.0); var a3_3_1 = vec4<f32>(0.0); var a3_4_0 = vec4<f32>(0.0); var a3_4_1 = vec4<f32>(0.0); var a3_5_0 = vec4<f32>(0.0); var a3_5_1 = vec4<f32>(0.0); var a3_6_0 = vec4<f32>(0.0); var a3_6_1 = vec4<f32>(0.0); var a3_7_0 = vec4<f32>(0.0); var a3_7_1 = vec4<f32>(0.0);
+    for (var ci = 0u; ci < p.cin; ci++) {
+        let wb = ci * 9u * np4 + cb * 2u;
+        let t0 = min(0u + lane, 17u);
+        let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
+        let t1 = min(8u + lane, 17u);
+        let wl1 = sg_w[wb + (t1 / 2u) * np4 + t1 % 2u];
+        let t2 = min(16u + lane, 17u);
+        let wl2 = sg_w[wb + (t2 / 2u) * np4 + t2 % 2u];
+        {
+        let v = row_t(ci, ty0 + 0, xb, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let R = v[2];
+        { let b = subgroupBroadcast(wl0, 6u); a0_1_0 += b * M0.y; a0_3_0 += b * M0.z; a0_5_0 += b * M0.w; a0_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 7u); a0_1_1 += b * M0.y; a0_3_1 += b * M0.z; a0_5_1 += b * M0.w; a0_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 0u); a0_0_0 += b * M0.x; a0_2_0 += b * M0.y; a0_4_0 += b * M0.z; a0_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 1u); a0_0_1 += b * M0.x; a0_2_1 += b * M0.y; a0_4_1 += b * M0.z; a0_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 2u); a0_1_0 += b * M0.x; a0_3_0 += b * M0.y; a0_5_0 += b * M0.z; a0_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 3u); a0_1_1 += b * M0.x; a0_3_1 += b * M0.y; a0_5_1 += b * M0.z; a0_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 4u); a1_1_0 += b * M0.y; a1_3_0 += b * M0.z; a1_5_0 += b * M0.w; a1_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 5u); a1_1_1 += b * M0.y; a1_3_1 += b * M0.z; a1_5_1 += b * M0.w; a1_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 6u); a1_0_0 += b * M0.x; a1_2_0 += b * M0.y; a1_4_0 += b * M0.z; a1_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 7u); a1_0_1 += b * M0.x; a1_2_1 += b * M0.y; a1_4_1 += b * M0.z; a1_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 0u); a1_1_0 += b * M0.x; a1_3_0 += b * M0.y; a1_5_0 += b * M0.z; a1_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 1u); a1_1_1 += b * M0.x; a1_3_1 += b * M0.y; a1_5_1 += b * M0.z; a1_7_1 += b * M0.w; }
+        }
+        {
+        let v = row_t(ci, ty0 + 1, xb, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let R = v[2];
+        { let b = subgroupBroadcast(wl0, 0u); a1_1_0 += b * M0.y; a1_3_0 += b * M0.z; a1_5_0 += b * M0.w; a1_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 1u); a1_1_1 += b * M0.y; a1_3_1 += b * M0.z; a1_5_1 += b * M0.w; a1_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 2u); a1_0_0 += b * M0.x; a1_2_0 += b * M0.y; a1_4_0 += b * M0.z; a1_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 3u); a1_0_1 += b * M0.x; a1_2_1 += b * M0.y; a1_4_1 += b * M0.z; a1_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 4u); a1_1_0 += b * M0.x; a1_3_0 += b * M0.y; a1_5_0 += b * M0.z; a1_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 5u); a1_1_1 += b * M0.x; a1_3_1 += b * M0.y; a1_5_1 += b * M0.z; a1_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 6u); a2_1_0 += b * M0.y; a2_3_0 += b * M0.z; a2_5_0 += b * M0.w; a2_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 7u); a2_1_1 += b * M0.y; a2_3_1 += b * M0.z; a2_5_1 += b * M0.w; a2_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 0u); a2_0_0 += b * M0.x; a2_2_0 += b * M0.y; a2_4_0 += b * M0.z; a2_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 1u); a2_0_1 += b * M0.x; a2_2_1 += b * M0.y; a2_4_1 += b * M0.z; a2_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 2u); a2_1_0 += b * M0.x; a2_3_0 += b * M0.y; a2_5_0 += b * M0.z; a2_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 3u); a2_1_1 += b * M0.x; a2_3_1 += b * M0.y; a2_5_1 += b * M0.z; a2_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 4u); a3_1_0 += b * M0.y; a3_3_0 += b * M0.z; a3_5_0 += b * M0.w; a3_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 5u); a3_1_1 += b * M0.y; a3_3_1 += b * M0.z; a3_5_1 += b * M0.w; a3_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 6u); a3_0_0 += b * M0.x; a3_2_0 += b * M0.y; a3_4_0 += b * M0.z; a3_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 7u); a3_0_1 += b * M0.x; a3_2_1 += b * M0.y; a3_4_1 += b * M0.z; a3_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 0u); a3_1_0 += b * M0.x; a3_3_0 += b * M0.y; a3_5_0 += b * M0.z; a3_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 1u); a3_1_1 += b * M0.x; a3_3_1 += b * M0.y; a3_5_1 += b * M0.z; a3_7_1 += b * M0.w; }
+        }
+        {
+        let v = row_t(ci, ty0 + 2, xb, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let R = v[2];
+        { let b = subgroupBroadcast(wl0, 0u); a3_1_0 += b * M0.y; a3_3_0 += b * M0.z; a3_5_0 += b * M0.w; a3_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 1u); a3_1_1 += b * M0.y; a3_3_1 += b * M0.z; a3_5_1 += b * M0.w; a3_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 2u); a3_0_0 += b * M0.x; a3_2_0 += b * M0.y; a3_4_0 += b * M0.z; a3_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 3u); a3_0_1 += b * M0.x; a3_2_1 += b * M0.y; a3_4_1 += b * M0.z; a3_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 4u); a3_1_0 += b * M0.x; a3_3_0 += b * M0.y; a3_5_0 += b * M0.z; a3_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 5u); a3_1_1 += b * M0.x; a3_3_1 += b * M0.y; a3_5_1 += b * M0.z; a3_7_1 += b * M0.w; }
+        }
+    }
+    if (live && oy0 + 0u < p.ho) {
+        let oy = oy0 + 0u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+    }
+    if (live && oy0 + 1u < p.ho) {
+        let oy = oy0 + 1u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+    }
+    if (live && oy0 + 2u < p.ho) {
+        let oy = oy0 + 2u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+    }
+    if (live && oy0 + 3u < p.ho) {
+        let oy = oy0 + 3u;
+        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+    }
+}
+
+// dx of stride 2, K = 5.
+@compute @workgroup_size(WG)
+fn cv_bin2_sg_k5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+    let p = sg_p;
+    let nxb = p.wo / 8u;
+    let n = nxb * ((p.ho + 3u) / 4u);
+    let item = wid.x * WG + li;
+    let live = item < n;
+    let it = min(item, n - 1u);
+    let xb = it % nxb;
+    let oy0 = (it / nxb) * 4u;
+    let cb = wid.y;
+    let np4 = p.np / 4u;
+    let lane = sid % 8u;
+    let ty0 = i32(oy0 / 2u);
+    var a0_0_0 = vec4<f32>(0.0); var a0_0_1 = vec4<f32>(0.0); var a0_1_0 = vec4<f32>(0.0); var a0_1_1 = vec4<f32>(0.0); var a0_2_0 = vec4<f32>(0.0); var a0_2_1 = vec4<f32>(0.0); var a0_3_0 = vec4<f32>(0.0); var a0_3_1 = vec4<f32>(0.0); var a0_4_0 = vec4<f32>(0.0); var a0_4_1 = vec4<f32>(0.0); var a0_5_0 = vec4<f32>(0.0); var a0_5_1 = vec4<f32>(0.0); var a0_6_0 = vec4<f32>(0.0); var a0_6_1 = vec4<f32>(0.0); var a0_7_0 = vec4<f32>(0.0); var a0_7_1 = vec4<f32>(0.0);
+    var a1_0_0 = vec4<f32>(0.0); var a1_0_1 = vec4<f32>(0.0); var a1_1_0 = vec4<f32>(0.0); var a1_1_1 = vec4<f32>(0.0); var a1_2_0 = vec4<f32>(0.0); var a1_2_1 = vec4<f32>(0.0); var a1_3_0 = vec4<f32>(0.0); var a1_3_1 = vec4<f32>(0.0); var a1_4_0 = vec4<f32>(0.0); var a1_4_1 = vec4<f32>(0.0); var a1_5_0 = vec4<f32>(0.0); var a1_5_1 = vec4<f32>(0.0); var a1_6_0 = vec4<f32>(0.0); var a1_6_1 = vec4<f32>(0.0); var a1_7_0 = vec4<f32>(0.0); var a1_7_1 = vec4<f32>(0.0);
+    var a2_0_0 = vec4<f32>(0.0); var a2_0_1 = vec4<f32>(0.0); var a2_1_0 = vec4<f32>(0.0); var a2_1_1 = vec4<f32>(0.0); var a2_2_0 = vec4<f32>(0.0); var a2_2_1 = vec4<f32>(0.0); var a2_3_0 = vec4<f32>(0.0); var a2_3_1 = vec4<f32>(0.0); var a2_4_0 = vec4<f32>(0.0); var a2_4_1 = vec4<f32>(0.0); var a2_5_0 = vec4<f32>(0.0); var a2_5_1 = vec4<f32>(0.0); var a2_6_0 = vec4<f32>(0.0); var a2_6_1 = vec4<f32>(0.0); var a2_7_0 = vec4<f32>(0.0); var a2_7_1 = vec4<f32>(0.0);
+    var a3_0_0 = vec4<f32>(0.0); var a3_0_1 = vec4<f32>(0.0); var a3_1_0 = vec4<f32>(0.0); var a3_1_1 = vec4<f32>(0.0); var a3_2_0 = vec4<f32>(0.0); var a3_2_1 = vec4<f32>(0.0); var a3_3_0 = vec4<f32>(0.0); var a3_3_1 = vec4<f32>(0.0); var a3_4_0 = vec4<f32>(0.0); var a3_4_1 = vec4<f32>(0.0); var a3_5_0 = vec4<f32>(0.0); var a3_5_1 = vec4<f32>(0.0); var a3_6_0 = vec4<f32>(0.0); var a3_6_1 = vec4<f32>(0.0); var a3_7_0 = vec4<f32>(0.0); var a3_7_1 = vec4<f32>(0.0);
+    for (var ci = 0u; ci < p.cin; ci++) {
+        let wb = ci * 25u * np4 + cb * 2u;
+        let t0 = min(0u + lane, 49u);
+        let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
+        let t1 = min(8u + lane, 49u);
+        let wl1 = sg_w[wb + (t1 / 2u) * np4 + t1 % 2u];
+        let t2 = min(16u + lane, 49u);
+        let wl2 = sg_w[wb + (t2 / 2u) * np4 + t2 % 2u];
+        let t3 = min(24u + lane, 49u);
+        let wl3 = sg_w[wb + (t3 / 2u) * np4 + t3 % 2u];
+        let t4 = min(32u + lane, 49u);
+        let wl4 = sg_w[wb + (t4 / 2u) * np4 + t4 % 2u];
+        let t5 = min(40u + lane, 49u);
+        let wl5 = sg_w[wb + (t5 / 2u) * np4 + t5 % 2u];
+        let t6 = min(48u + lane, 49u);
+        let wl6 = sg_w[wb + (t6 / 2u) * np4 + t6 % 2u];
+        {
+        let v = row_t(ci, ty0 + -1, xb, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let R = v[2];
+        { let b = subgroupBroadcast(wl5, 0u); a0_0_0 += b * M0.y; a0_2_0 += b * M0.z; a0_4_0 += b * M0.w; a0_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl5, 1u); a0_0_1 += b * M0.y; a0_2_1 += b * M0.z; a0_4_1 += b * M0.w; a0_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl5, 2u); a0_1_0 += b * M0.y; a0_3_0 += b * M0.z; a0_5_0 += b * M0.w; a0_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl5, 3u); a0_1_1 += b * M0.y; a0_3_1 += b * M0.z; a0_5_1 += b * M0.w; a0_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl5, 4u); a0_0_0 += b * M0.x; a0_2_0 += b * M0.y; a0_4_0 += b * M0.z; a0_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl5, 5u); a0_0_1 += b * M0.x; a0_2_1 += b * M0.y; a0_4_1 += b * M0.z; a0_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl5, 6u); a0_1_0 += b * M0.x; a0_3_0 += b * M0.y; a0_5_0 += b * M0.z; a0_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl5, 7u); a0_1_1 += b * M0.x; a0_3_1 += b * M0.y; a0_5_1 += b * M0.z; a0_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl6, 0u); a0_0_0 += b * L.w; a0_2_0 += b * M0.x; a0_4_0 += b * M0.y; a0_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl6, 1u); a0_0_1 += b * L.w; a0_2_1 += b * M0.x; a0_4_1 += b * M0.y; a0_6_1 += b * M0.z; }
+        }
+        {
+        let v = row_t(ci, ty0 + 0, xb, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let R = v[2];
+        { let b = subgroupBroadcast(wl2, 4u); a0_0_0 += b * M0.y; a0_2_0 += b * M0.z; a0_4_0 += b * M0.w; a0_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl2, 5u); a0_0_1 += b * M0.y; a0_2_1 += b * M0.z; a0_4_1 += b * M0.w; a0_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl2, 6u); a0_1_0 += b * M0.y; a0_3_0 += b * M0.z; a0_5_0 += b * M0.w; a0_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl2, 7u); a0_1_1 += b * M0.y; a0_3_1 += b * M0.z; a0_5_1 += b * M0.w; a0_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl3, 0u); a0_0_0 += b * M0.x; a0_2_0 += b * M0.y; a0_4_0 += b * M0.z; a0_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl3, 1u); a0_0_1 += b * M0.x; a0_2_1 += b * M0.y; a0_4_1 += b * M0.z; a0_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl3, 2u); a0_1_0 += b * M0.x; a0_3_0 += b * M0.y; a0_5_0 += b * M0.z; a0_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl3, 3u); a0_1_1 += b * M0.x; a0_3_1 += b * M0.y; a0_5_1 += b * M0.z; a0_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl3, 4u); a0_0_0 += b * L.w; a0_2_0 += b * M0.x; a0_4_0 += b * M0.y; a0_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl3, 5u); a0_0_1 += b * L.w; a0_2_1 += b * M0.x; a0_4_1 += b * M0.y; a0_6_1 += b * M0.z; }
+        { let b = subgroupBroadcast(wl3, 6u); a1_0_0 += b * M0.y; a1_2_0 += b * M0.z; a1_4_0 += b * M0.w; a1_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl3, 7u); a1_0_1 += b * M0.y; a1_2_1 += b * M0.z; a1_4_1 += b * M0.w; a1_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl4, 0u); a1_1_0 += b * M0.y; a1_3_0 += b * M0.z; a1_5_0 += b * M0.w; a1_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl4, 1u); a1_1_1 += b * M0.y; a1_3_1 += b * M0.z; a1_5_1 += b * M0.w; a1_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl4, 2u); a1_0_0 += b * M0.x; a1_2_0 += b * M0.y; a1_4_0 += b * M0.z; a1_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl4, 3u); a1_0_1 += b * M0.x; a1_2_1 += b * M0.y; a1_4_1 += b * M0.z; a1_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl4, 4u); a1_1_0 += b * M0.x; a1_3_0 += b * M0.y; a1_5_0 += b * M0.z; a1_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl4, 5u); a1_1_1 += b * M0.x; a1_3_1 += b * M0.y; a1_5_1 += b * M0.z; a1_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl4, 6u); a1_0_0 += b * L.w; a1_2_0 += b * M0.x; a1_4_0 += b * M0.y; a1_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl4, 7u); a1_0_1 += b * L.w; a1_2_1 += b * M0.x; a1_4_1 += b * M0.y; a1_6_1 += b * M0.z; }
+        { let b = subgroupBroadcast(wl5, 0u); a2_0_0 += b * M0.y; a2_2_0 += b * M0.z; a2_4_0 += b * M0.w; a2_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl5, 1u); a2_0_1 += b * M0.y; a2_2_1 += b * M0.z; a2_4_1 += b * M0.w; a2_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl5, 2u); a2_1_0 += b * M0.y; a2_3_0 += b * M0.z; a2_5_0 += b * M0.w; a2_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl5, 3u); a2_1_1 += b * M0.y; a2_3_1 += b * M0.z; a2_5_1 += b * M0.w; a2_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl5, 4u); a2_0_0 += b * M0.x; a2_2_0 += b * M0.y; a2_4_0 += b * M0.z; a2_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl5, 5u); a2_0_1 += b * M0.x; a2_2_1 += b * M0.y; a2_4_1 += b * M0.z; a2_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl5, 6u); a2_1_0 += b * M0.x; a2_3_0 += b * M0.y; a2_5_0 += b * M0.z; a2_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl5, 7u); a2_1_1 += b * M0.x; a2_3_1 += b * M0.y; a2_5_1 += b * M0.z; a2_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl6, 0u); a2_0_0 += b * L.w; a2_2_0 += b * M0.x; a2_4_0 += b * M0.y; a2_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl6, 1u); a2_0_1 += b * L.w; a2_2_1 += b * M0.x; a2_4_1 += b * M0.y; a2_6_1 += b * M0.z; }
+        }
+        {
+        let v = row_t(ci, ty0 + 1, xb, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let R = v[2];
+        { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * M0.y; a0_2_0 += b * M0.z; a0_4_0 += b * M0.w; a0_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * M0.y; a0_2_1 += b * M0.z; a0_4_1 += b * M0.w; a0_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 2u); a0_1_0 += b * M0.y; a0_3_0 += b * M0.z; a0_5_0 += b * M0.w; a0_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 3u); a0_1_1 += b * M0.y; a0_3_1 += b * M0.z; a0_5_1 += b * M0.w; a0_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 4u); a0_0_0 += b * M0.x; a0_2_0 += b * M0.y; a0_4_0 += b * M0.z; a0_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 5u); a0_0_1 += b * M0.x; a0_2_1 += b * M0.y; a0_4_1 += b * M0.z; a0_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 6u); a0_1_0 += b * M0.x; a0_3_0 += b * M0.y; a0_5_0 += b * M0.z; a0_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 7u); a0_1_1 += b * M0.x; a0_3_1 += b * M0.y; a0_5_1 += b * M0.z; a0_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 0u); a0_0_0 += b * L.w; a0_2_0 += b * M0.x; a0_4_0 += b * M0.y; a0_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl1, 1u); a0_0_1 += b * L.w; a0_2_1 += b * M0.x; a0_4_1 += b * M0.y; a0_6_1 += b * M0.z; }
+        { let b = subgroupBroadcast(wl1, 2u); a1_0_0 += b * M0.y; a1_2_0 += b * M0.z; a1_4_0 += b * M0.w; a1_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 3u); a1_0_1 += b * M0.y; a1_2_1 += b * M0.z; a1_4_1 += b * M0.w; a1_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 4u); a1_1_0 += b * M0.y; a1_3_0 += b * M0.z; a1_5_0 += b * M0.w; a1_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 5u); a1_1_1 += b * M0.y; a1_3_1 += b * M0.z; a1_5_1 += b * M0.w; a1_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 6u); a1_0_0 += b * M0.x; a1_2_0 += b * M0.y; a1_4_0 += b * M0.z; a1_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 7u); a1_0_1 += b * M0.x; a1_2_1 += b * M0.y; a1_4_1 += b * M0.z; a1_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 0u); a1_1_0 += b * M0.x; a1_3_0 += b * M0.y; a1_5_0 += b * M0.z; a1_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 1u); a1_1_1 += b * M0.x; a1_3_1 += b * M0.y; a1_5_1 += b * M0.z; a1_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 2u); a1_0_0 += b * L.w; a1_2_0 += b * M0.x; a1_4_0 += b * M0.y; a1_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl2, 3u); a1_0_1 += b * L.w; a1_2_1 += b * M0.x; a1_4_1 += b * M0.y; a1_6_1 += b * M0.z; }
+        { let b = subgroupBroadcast(wl2, 4u); a2_0_0 += b * M0.y; a2_2_0 += b * M0.z; a2_4_0 += b * M0.w; a2_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl2, 5u); a2_0_1 += b * M0.y; a2_2_1 += b * M0.z; a2_4_1 += b * M0.w; a2_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl2, 6u); a2_1_0 += b * M0.y; a2_3_0 += b * M0.z; a2_5_0 += b * M0.w; a2_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl2, 7u); a2_1_1 += b * M0.y; a2_3_1 += b * M0.z; a2_5_1 += b * M0.w; a2_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl3, 0u); a2_0_0 += b * M0.x; a2_2_0 += b * M0.y; a2_4_0 += b * M0.z; a2_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl3, 1u); a2_0_1 += b * M0.x; a2_2_1 += b * M0.y; a2_4_1 += b * M0.z; a2_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl3, 2u); a2_1_0 += b * M0.x; a2_3_0 += b * M0.y; a2_5_0 += b * M0.z; a2_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl3, 3u); a2_1_1 += b * M0.x; a2_3_1 += b * M0.y; a2_5_1 += b * M0.z; a2_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl3, 4u); a2_0_0 += b * L.w; a2_2_0 += b * M0.x; a2_4_0 += b * M0.y; a2_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl3, 5u); a2_0_1 += b * L.w; a2_2_1 += b * M0.x; a2_4_1 += b * M0.y; a2_6_1 += b * M0.z; }
+        { let b = subgroupBroadcast(wl3, 6u); a3_0_0 += b * M0.y; a3_2_0 += b * M0.z; a3_4_0 += b * M0.w; a3_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl3, 7u); a3_0_1 += b * M0.y; a3_2_1 += b * M0.z; a3_4_1 += b * M0.w; a3_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl4, 0u); a3_1_0 += b * M0.y; a3_3_0 += b * M0.z; a3_5_0 += b * M0.w; a3_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl4, 1u); a3_1_1 += b * M0.y; a3_3_1 += b * M0.z; a3_5_1 += b * M0.w; a3_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl4, 2u); a3_0_0 += b * M0.x; a3_2_0 += b * M0.y; a3_4_0 += b * M0.z; a3_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl4, 3u); a3_0_1 += b * M0.x; a3_2_1 += b * M0.y; a3_4_1 += b * M0.z; a3_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl4, 4u); a3_1_0 += b * M0.x; a3_3_0 += b * M0.y; a3_5_0 += b * M0.z; a3_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl4, 5u); a3_1_1 += b * M0.x; a3_3_1 += b * M0.y; a3_5_1 += b * M0.z; a3_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl4, 6u); a3_0_0 += b * L.w; a3_2_0 += b * M0.x; a3_4_0 += b * M0.y; a3_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl4, 7u); a3_0_1 += b * L.w; a3_2_1 += b * M0.x; a3_4_1 += b * M0.y; a3_6_1 += b * M0.z; }
+        }
+        {
+        let v = row_t(ci, ty0 + 2, xb, p.h, p.w);
+        let L = v[0]; let M0 = v[1]; let R = v[2];
+        { let b = subgroupBroadcast(wl0, 0u); a2_0_0 += b * M0.y; a2_2_0 += b * M0.z; a2_4_0 += b * M0.w; a2_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 1u); a2_0_1 += b * M0.y; a2_2_1 += b * M0.z; a2_4_1 += b * M0.w; a2_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 2u); a2_1_0 += b * M0.y; a2_3_0 += b * M0.z; a2_5_0 += b * M0.w; a2_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 3u); a2_1_1 += b * M0.y; a2_3_1 += b * M0.z; a2_5_1 += b * M0.w; a2_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl0, 4u); a2_0_0 += b * M0.x; a2_2_0 += b * M0.y; a2_4_0 += b * M0.z; a2_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 5u); a2_0_1 += b * M0.x; a2_2_1 += b * M0.y; a2_4_1 += b * M0.z; a2_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 6u); a2_1_0 += b * M0.x; a2_3_0 += b * M0.y; a2_5_0 += b * M0.z; a2_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl0, 7u); a2_1_1 += b * M0.x; a2_3_1 += b * M0.y; a2_5_1 += b * M0.z; a2_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 0u); a2_0_0 += b * L.w; a2_2_0 += b * M0.x; a2_4_0 += b * M0.y; a2_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl1, 1u); a2_0_1 += b * L.w; a2_2_1 += b * M0.x; a2_4_1 += b * M0.y; a2_6_1 += b * M0.z; }
+        { let b = subgroupBroadcast(wl1, 2u); a3_0_0 += b * M0.y; a3_2_0 += b * M0.z; a3_4_0 += b * M0.w; a3_6_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 3u); a3_0_1 += b * M0.y; a3_2_1 += b * M0.z; a3_4_1 += b * M0.w; a3_6_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 4u); a3_1_0 += b * M0.y; a3_3_0 += b * M0.z; a3_5_0 += b * M0.w; a3_7_0 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 5u); a3_1_1 += b * M0.y; a3_3_1 += b * M0.z; a3_5_1 += b * M0.w; a3_7_1 += b * R.x; }
+        { let b = subgroupBroadcast(wl1, 6u); a3_0_0 += b * M0.x; a3_2_0 += b * M0.y; a3_4_0 += b * M0.z; a3_6_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl1, 7u); a3_0_1 += b * M0.x; a3_2_1 += b * M0.y; a3_4_1 += b * M0.z; a3_6_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 0u); a3_1_0 += b * M0.x; a3_3_0 += b * M0.y; a3_5_0 += b * M0.z; a3_7_0 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 1u); a3_1_1 += b * M0.x; a3_3_1 += b * M0.y; a3_5_1 += b * M0.z; a3_7_1 += b * M0.w; }
+        { let b = subgroupBroadcast(wl2, 2u); a3_0_0 += b * L.w; a3_2_0 += b * M0.x; a3_4_0 += b * M0.y; a3_6_0 += b * M0.z; }
+        { let b = subgroupBroadcast(wl2, 3u); a3_0_1 += b * L.w; a3_2_1 += b * M0.x; a3_4_1 += b * M0.y; a3_6_1 += b * M0.z; }
         }
     }
     if (live && oy0 + 0u < p.ho) {

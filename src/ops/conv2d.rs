@@ -126,7 +126,8 @@ pub const BW_S: KernelSig = sig("cv_bw_s", 2, 1);
 pub const SIGS: &[KernelSig] = &[WT, FWD, BIN2, BW, BB, SUM, FWD_S, BIN_S, BW_S];
 /// The subgroup kernels of `conv2d_sg.wgsl`, one per (kernel size, stride): `cv_fwd` with weights
 /// shared by `subgroupBroadcast` (8 x × 4 rows × 8 channels per invocation), and `cv_bw` with gy
-/// shared the same way (one input channel × 8 output channels per invocation).
+/// shared the same way (one input channel × 8 output channels per invocation), and `cv_bin2`
+/// (stride-2 dx) laid out like the forward one.
 pub const SG_SIGS: &[KernelSig] = &[
     sg_sig("cv_fwd_sg_k1_s1", 3),
     sg_sig("cv_fwd_sg_k3_s1", 3),
@@ -140,6 +141,9 @@ pub const SG_SIGS: &[KernelSig] = &[
     sg_sig("cv_bw_sg_k1_s2", 2),
     sg_sig("cv_bw_sg_k3_s2", 2),
     sg_sig("cv_bw_sg_k5_s2", 2),
+    sg_sig("cv_bin2_sg_k1", 3),
+    sg_sig("cv_bin2_sg_k3", 3),
+    sg_sig("cv_bin2_sg_k5", 3),
 ];
 
 const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
@@ -170,6 +174,11 @@ fn fwd_sg(k: usize, s: usize) -> Option<KernelSig> {
 /// The subgroup weight-gradient kernel for kernel size k and stride s.
 fn bw_sg(k: usize, s: usize) -> Option<KernelSig> {
     sg_variant(k, s).map(|i| SG_SIGS[6 + i])
+}
+
+/// The subgroup stride-2 dx kernel for kernel size k.
+fn bin2_sg(k: usize) -> Option<KernelSig> {
+    sg_variant(k, 1).map(|i| SG_SIGS[12 + i])
 }
 
 fn sg_variant(k: usize, s: usize) -> Option<usize> {

@@ -153,7 +153,7 @@ fn fast_path_matches_reference() {
 }
 
 /// The subgroup kernels (`conv2d_sg.wgsl`) where the adapter has subgroups of 8 (lavapipe): forward,
-/// stride-1 dx and dw take them, and are checked against the reference with odd channel counts
+/// dx (stride 2: cv_bin2_sg) and dw take them, and are checked against the reference with odd channel counts
 /// (partial channel blocks), heights that are not whole row blocks, k 1/3/5, stride 1/2, zero
 /// and reflection padding, bias on and off. Elsewhere the same cases must take the other paths.
 #[test]
@@ -179,7 +179,7 @@ fn subgroup_path_matches_reference() {
         (conv(4, 11, 5, 1, R), 7, 8, true), // Wo = 8: one block per row, 2 rows in the last
         (conv(9, 7, 1, 1, Z), 6, 16, false),
         (conv(3, 17, 1, 1, R), 5, 32, true),
-        (conv(5, 7, 3, 2, Z), 15, 16, true), // dx of stride 2: cv_bin2
+        (conv(5, 7, 3, 2, Z), 15, 16, true), // dx of stride 2: cv_bin2_sg
         (conv(3, 9, 3, 2, R), 12, 32, false),
         (conv(6, 5, 5, 2, Z), 11, 16, true),
         (conv(5, 3, 5, 2, R), 16, 48, false),
@@ -191,6 +191,10 @@ fn subgroup_path_matches_reference() {
         let entries = check(c, h, w, bias, 400 + i as u64, bl);
         let sg = |e: &&&str| e.starts_with("cv_fwd_sg_");
         let want = if on { 1 + (c.stride == 1) as usize } else { 0 };
+        if on && c.stride == 2 {
+            let name = format!("cv_bin2_sg_k{}", c.k);
+            assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
+        }
         assert_eq!(
             entries.iter().filter(sg).count(),
             want,
@@ -213,16 +217,21 @@ fn subgroup_path_matches_reference() {
     .enumerate()
     {
         let entries = check(c, h, w, false, 450 + i as u64, small);
-        let want = if on { 2 + (c.stride == 1) as usize } else { 0 };
+        let want = if on { 3 } else { 0 };
         let n = entries.iter().filter(|e| e.contains("_sg_")).count();
         assert_eq!(n, want, "{c:?} {h}x{w}: {entries:?}");
     }
     // Shapes the subgroup kernels do not cover fall back: Wo = 4 (the 4×4 level), k = 7.
-    for (c, h, w) in [(conv(5, 6, 3, 1, R), 4, 4), (conv(3, 4, 3, 2, Z), 8, 8)] {
-        let entries = check(c, h, w, true, 500, bl);
-        assert!(entries.contains(&"cv_fwd"), "{c:?} {h}x{w}: {entries:?}");
-        assert!(!entries.iter().any(|e| e.contains("_sg_")), "{entries:?}");
-    }
+    let entries = check(conv(5, 6, 3, 1, R), 4, 4, true, 500, bl);
+    assert!(entries.contains(&"cv_fwd"), "{entries:?}");
+    assert!(!entries.iter().any(|e| e.contains("_sg_")), "{entries:?}");
+    // Stride 2 from 8 wide: forward and dw (Wo = 4) portable, dx (W = 8) subgroup.
+    let entries = check(conv(3, 4, 3, 2, Z), 8, 8, true, 502, bl);
+    assert!(
+        entries.contains(&"cv_fwd") && entries.contains(&"cv_bw"),
+        "{entries:?}"
+    );
+    assert_eq!(entries.contains(&"cv_bin2_sg_k3"), on, "{entries:?}");
     let entries = check(conv(2, 3, 7, 1, Z), 9, 16, true, 501, bl);
     assert!(entries.contains(&"cv_fwd_s"), "{entries:?}");
 }

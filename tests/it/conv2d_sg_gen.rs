@@ -97,6 +97,23 @@ fn row(ci: u32, i: i32, x4: u32, nm: u32, hu: u32, wu: u32) -> array<vec4<f32>, 
     return array<vec4<f32>, 6>(l, m0, m1, r, z, z);
 }
 
+// gy row t of channel co around vec4 xb, zero padded: [L, M, R] (zeros outside [0, ho)).
+fn row_t(co: u32, t: i32, xb: u32, hu: u32, wu: u32) -> array<vec4<f32>, 3> {
+    let w4 = wu / 4u;
+    let ok = t >= 0 && t < i32(hu);
+    let rb = (co * hu + u32(clamp(t, 0, i32(hu) - 1))) * w4 + xb;
+    let z = vec4<f32>(0.0);
+    let m = select(z, sg_x[rb], ok);
+    let l = select(z, sg_x[select(rb - 1u, rb, xb == 0u)], ok && xb > 0u);
+    let r = select(z, sg_x[select(rb + 1u, rb, xb + 1u >= w4)], ok && xb + 1u < w4);
+    return array<vec4<f32>, 3>(l, m, r);
+}
+
+// ---- cv_bin2_sg_k{K}: stride-2 dx += gather (zero padding), the subgroup variant of cv_bin2, laid
+// out like cv_fwd_sg (same bindings, with x = gy, wt from cv_wt with TR (np over ci), y = dx, and
+// Params cin = cout of the conv (channels summed), cout = cin, h/w = gy's, ho/wo = dx's, ACC).
+// One invocation: 8 dx x × 4 dx rows × 8 ci; each tap feeds the 4 of the 8 x of its parity.
+
 // ---- cv_bw_sg_k{K}_s{S}: dw partial sums part[ch][co][ci][ky][kx] over the output rows of
 // chunk ch (p.rows rows, a multiple of 4), like cv_bw. One invocation: one input channel (lanes:
 // consecutive ci) × 8 output channels (workgroup_id.y) × all K·K taps, walking 8 x × 4 rows at a
@@ -236,6 +253,14 @@ fn entry(k: usize, s: usize) -> String {
         writeln!(w, "        }}").unwrap();
     }
     writeln!(w, "    }}").unwrap();
+    stores(w);
+    writeln!(w, "}}").unwrap();
+    o
+}
+
+/// The masked stores of cv_fwd_sg / cv_bin2_sg.
+fn stores(w: &mut String) {
+    use std::fmt::Write;
     for py in 0..PY {
         writeln!(w, "    if (live && oy0 + {py}u < p.ho) {{").unwrap();
         writeln!(w, "        let oy = oy0 + {py}u;").unwrap();
@@ -259,8 +284,6 @@ fn entry(k: usize, s: usize) -> String {
         }
         writeln!(w, "    }}").unwrap();
     }
-    writeln!(w, "}}").unwrap();
-    o
 }
 
 fn entry_bw(k: usize, s: usize) -> String {
@@ -381,11 +404,102 @@ fn entry_bw(k: usize, s: usize) -> String {
     o
 }
 
+/// Stride-2 dx (transposed conv): dx[iy, ix] gets w[ky, kx]·gy[t, u] for iy + PAD − ky = 2t and
+/// ix + PAD − kx = 2u.
+fn entry_t2(k: usize) -> String {
+    use std::fmt::Write;
+    let pad = (k - 1) / 2;
+    let taps = NC * k * k;
+    let nw = taps.div_ceil(SG);
+    let mut o = String::new();
+    let w = &mut o;
+    writeln!(w).unwrap();
+    writeln!(w, "// dx of stride 2, K = {k}.").unwrap();
+    writeln!(w, "@compute @workgroup_size(WG)").unwrap();
+    writeln!(w, "fn cv_bin2_sg_k{k}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,").unwrap();
+    writeln!(w, "        @builtin(subgroup_invocation_id) sid: u32) {{").unwrap();
+    writeln!(w, "    let p = sg_p;").unwrap();
+    writeln!(w, "    let nxb = p.wo / {PX}u;").unwrap();
+    writeln!(w, "    let n = nxb * ((p.ho + {}u) / {PY}u);", PY - 1).unwrap();
+    writeln!(w, "    let item = wid.x * WG + li;").unwrap();
+    writeln!(w, "    let live = item < n;").unwrap();
+    writeln!(w, "    let it = min(item, n - 1u);").unwrap();
+    writeln!(w, "    let xb = it % nxb;").unwrap();
+    writeln!(w, "    let oy0 = (it / nxb) * {PY}u;").unwrap();
+    writeln!(w, "    let cb = wid.y;").unwrap();
+    writeln!(w, "    let np4 = p.np / 4u;").unwrap();
+    writeln!(w, "    let lane = sid % {SG}u;").unwrap();
+    writeln!(w, "    let ty0 = i32(oy0 / 2u);").unwrap();
+    for py in 0..PY {
+        let names: Vec<String> = (0..PX)
+            .flat_map(|px| (0..NC).map(move |c| format!("var a{py}_{px}_{c} = vec4<f32>(0.0);")))
+            .collect();
+        writeln!(w, "    {}", names.join(" ")).unwrap();
+    }
+    writeln!(w, "    for (var ci = 0u; ci < p.cin; ci++) {{").unwrap();
+    writeln!(w, "        let wb = ci * {}u * np4 + cb * {NC}u;", k * k).unwrap();
+    for j in 0..nw {
+        writeln!(
+            w,
+            "        let t{j} = min({}u + lane, {}u);",
+            j * SG,
+            taps - 1
+        )
+        .unwrap();
+        writeln!(
+            w,
+            "        let wl{j} = sg_w[wb + (t{j} / {NC}u) * np4 + t{j} % {NC}u];"
+        )
+        .unwrap();
+    }
+    // gy rows t0 + dt: dx row py uses tap ky where py + PAD − ky = 2·dt.
+    for dt in -2isize..=3 {
+        let uses: Vec<(usize, usize)> = (0..PY)
+            .flat_map(|py| (0..k).map(move |ky| (py, ky)))
+            .filter(|&(py, ky)| (py + pad) as isize - ky as isize == 2 * dt)
+            .collect();
+        if uses.is_empty() {
+            continue;
+        }
+        writeln!(w, "        {{").unwrap();
+        writeln!(w, "        let v = row_t(ci, ty0 + {dt}, xb, p.h, p.w);").unwrap();
+        writeln!(w, "        let L = v[0]; let M0 = v[1]; let R = v[2];").unwrap();
+        for (py, ky) in uses {
+            for kx in 0..k {
+                for c in 0..NC {
+                    let t = (ky * k + kx) * NC + c;
+                    let mut line = format!(
+                        "        {{ let b = subgroupBroadcast(wl{}, {}u);",
+                        t / SG,
+                        t % SG
+                    );
+                    for px in 0..PX {
+                        let d = (px + pad) as isize - kx as isize;
+                        if d % 2 == 0 {
+                            write!(line, " a{py}_{px}_{c} += b * {};", elem(d / 2, 1)).unwrap();
+                        }
+                    }
+                    line.push_str(" }");
+                    writeln!(w, "{line}").unwrap();
+                }
+            }
+        }
+        writeln!(w, "        }}").unwrap();
+    }
+    writeln!(w, "    }}").unwrap();
+    stores(w);
+    writeln!(w, "}}").unwrap();
+    o
+}
+
 /// The whole `conv2d_sg.wgsl`.
 pub fn generate() -> String {
     let mut s = HEADER.to_string();
     for (k, st) in VARIANTS {
         s.push_str(&entry(k, st));
+    }
+    for k in [1, 3, 5] {
+        s.push_str(&entry_t2(k));
     }
     for (k, st) in VARIANTS {
         s.push_str(&entry_bw(k, st));

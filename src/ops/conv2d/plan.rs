@@ -4,13 +4,13 @@
 //! and the stride divides the row exactly: W % 4 = 0, Wo % 4 = 0, W = stride·Wo, k ≤ 5 (for
 //! stride-2 dx also W % 8 = 0, which follows). Everything else takes the scalar kernels.
 //!
-//! Subgroup path ([`Blocks::sg`], on devices with subgroups of 8): forward, stride-1 dx and dw
-//! of fast shapes with Wo % 8 = 0 and k ∈ {1, 3, 5} take `conv2d_sg.wgsl` instead of `cv_fwd` /
-//! `cv_bw`.
+//! Subgroup path ([`Blocks::sg`], on devices with subgroups of 8): forward, dx and dw of fast
+//! shapes with Wo % 8 = 0 (stride-2 dx: W % 8 = 0) and k ∈ {1, 3, 5} take `conv2d_sg.wgsl`
+//! instead of `cv_fwd` / `cv_bin2` / `cv_bw`.
+use super::{bin2_sg, SUM, WT};
 use super::{
     bw_sg, fwd_sg, groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S,
 };
-use super::{SUM, WT};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Shape, Tensor};
 
@@ -27,7 +27,7 @@ pub struct Blocks {
     pub ncw: u32,
     /// Invocations the reductions aim for (partial-sum chunks are sized from it).
     pub target: usize,
-    /// Use the subgroup kernels (`conv2d_sg.wgsl`) for forward, stride-1 dx and dw where the shape
+    /// Use the subgroup kernels (`conv2d_sg.wgsl`) for forward, dx and dw where the shape
     /// allows and the device has subgroups of exactly 8 lanes; ignored on other devices.
     pub sg: bool,
 }
@@ -98,6 +98,17 @@ pub fn fast_sg(gpu: &Gpu, bl: Blocks, c: &Conv2d, xs: Shape, os: Shape) -> bool 
         && sg_items(os).div_ceil(SG_WG as usize) <= 65_535
         && c.cout.div_ceil(SG_CO) <= 65_535
         && c.cin.div_ceil(SG_WG as usize) <= 65_535
+}
+
+/// Whether the subgroup stride-2 dx kernel covers dx of shape `xs` (the fast path's shapes, with
+/// W % 8 = 0 following from W = 2·Wo, Wo % 4 = 0).
+fn bin2_sg_ok(gpu: &Gpu, bl: Blocks, c: &Conv2d, xs: Shape) -> bool {
+    bl.sg
+        && gpu.subgroup_size() == Some(SG_LANES)
+        && c.stride == 2
+        && xs.w % SG_PX == 0
+        && sg_items(xs).div_ceil(SG_WG as usize) <= 65_535
+        && c.cin.div_ceil(SG_CO) <= 65_535
 }
 
 /// Invocations per channel block of the subgroup kernels.
@@ -329,6 +340,26 @@ pub(super) fn backward_input(
             ds.push(d0);
             ds.push(fast_conv(gpu, bl, &t, gy, &wt, np, None, dx, true)?);
         }
+    } else if let Some(sig) = bin2_sg(c.k).filter(|_| bin2_sg_ok(gpu, bl, c, xs)) {
+        // The gather as cv_fwd_sg lays it out: channels summed = cout, produced = cin.
+        let np = round_up(c.cin, SG_CO);
+        let (wt, d0) = rearrange(gpu, c, w, true, false, np)?;
+        let o = [
+            ("WG", SG_WG as f64),
+            ("PADM", 0.0),
+            ("ACC", 1.0),
+            ("BIAS", 0.0),
+        ];
+        let k = gpu.kernel(sig, &o)?;
+        let mut p = params(c.cout, c.cin, ys, xs);
+        p.np = np as u32;
+        let g = [
+            sg_items(xs).div_ceil(SG_WG as usize) as u32,
+            (np / SG_CO) as u32,
+            1,
+        ];
+        ds.push(d0);
+        ds.push(gpu.dispatch(&k, &[gy, &wt, gy], &[dx], Some(&p), g)?);
     } else {
         let (wt, d0) = rearrange(gpu, c, w, true, false, np)?;
         let mut o = ov(&zero, bl.wg);
