@@ -159,7 +159,10 @@ fn main() {
     // Seam check: mean absolute error against the truth in cloud pixels, next to a tile edge
     // inside the scene (within 2 px) vs everywhere else.
     let res = io::read_raster(&out, None, None).unwrap();
-    assert_eq!(res.georef.as_ref().map(|r| r.geotransform), Some(g.geotransform));
+    assert_eq!(
+        res.georef.as_ref().map(|r| r.geotransform),
+        Some(g.geotransform)
+    );
     let img = res.image;
     let mut edge = vec![false; n * n];
     for t in sum.grid.tiles() {

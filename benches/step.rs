@@ -14,14 +14,17 @@ use cloudfill::Gpu;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-fn category(shader: cloudfill::gpu::Shader, entry: &str) -> &'static str {
+/// The profile category of dispatch `i` of a step (`fwd_end`: index one past the last forward
+/// dispatch; conv kernels are split by the half of the step they run in, because the forward
+/// kernel also serves stride-1 grad-input).
+fn category(shader: cloudfill::gpu::Shader, i: usize, fwd_end: usize) -> &'static str {
     use cloudfill::gpu::Shader::*;
     match shader {
-        Conv2d if entry.contains("fwd") || entry.contains("forward") => "conv forward",
-        Conv2d => "conv backward",
+        Conv2d | Conv2dSg if i < fwd_end => "conv forward",
+        Conv2d | Conv2dSg => "conv backward",
         Polyphase => "polyphase weights + shuffles",
-        BatchNorm | Elementwise if !entry.starts_with("fill") => "batch-norm + activations",
-        _ => "rest (fill, resample, loss, noise, Adam)",
+        BatchNorm | Elementwise => "batch-norm + activations",
+        _ => "rest (resample, loss, noise, Adam)",
     }
 }
 
@@ -106,8 +109,9 @@ fn main() {
         if let Some(times) = plan.profile_step().unwrap() {
             let total: f64 = times.iter().map(|t| t.seconds).sum();
             let mut cats: BTreeMap<&str, f64> = BTreeMap::new();
-            for t in &times {
-                *cats.entry(category(t.shader, t.entry)).or_default() += t.seconds;
+            let fwd_end = 1 + plan.compiled.forward.len();
+            for (i, t) in times.iter().enumerate() {
+                *cats.entry(category(t.shader, i, fwd_end)).or_default() += t.seconds;
             }
             let parts: Vec<String> = cats
                 .iter()

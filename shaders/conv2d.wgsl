@@ -63,9 +63,10 @@ fn edge_r(r: vec4<f32>, m: vec4<f32>, at_edge: bool) -> vec4<f32> {
 }
 
 // ---- cv_wt: wt[((a·K+ky)·K+kx)·np + b] = w[co,ci,ky',kx'], 0 for b past its count.
-//      a = ci, b = co; TR: a = co, b = ci. ky' = ky, or K−1−ky with FLIP (same for kx). ----
+//      a = ci, b = co; TR: a = co, b = ci. ky' = ky, or K−1−ky with FLIP (same for kx).
+//      One invocation per vec4 of wt (np is a multiple of 4). ----
 @group(0) @binding(0) var<storage, read> wt_w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> wt_o: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wt_o: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> wt_p: Params;
 
 @compute @workgroup_size(WG)
@@ -73,16 +74,20 @@ fn cv_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
          @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= wt_p.n) { return; }
-    let b = i % wt_p.np;
-    let t = i / wt_p.np;
+    let nb = wt_p.np / 4u;
+    let b0 = (i % nb) * 4u;
+    let t = i / nb;
     var kx = t % K;
     var ky = (t / K) % K;
     let a = t / (K * K);
     if (FLIP) { kx = K - 1u - kx; ky = K - 1u - ky; }
-    let co = select(b, a, TR);
-    let ci = select(a, b, TR);
-    var v = 0.0;
-    if (co < wt_p.cout && ci < wt_p.cin) { v = wt_w[((co * wt_p.cin + ci) * K + ky) * K + kx]; }
+    var v = vec4<f32>(0.0);
+    for (var j = 0u; j < 4u; j++) {
+        let b = b0 + j;
+        let co = select(b, a, TR);
+        let ci = select(a, b, TR);
+        if (co < wt_p.cout && ci < wt_p.cin) { v[j] = wt_w[((co * wt_p.cin + ci) * K + ky) * K + kx]; }
+    }
     wt_o[i] = v;
 }
 

@@ -17,6 +17,12 @@
 // Rust side and CPU reference: src/ops/polyphase.rs; tests: tests/it/polyphase.rs.
 override WG: u32 = 256u;
 override BIAS: u32 = 0u;
+// The conv's size and padding, and the phase conv's (pp_wt, pp_gw): constants, so the tap loops
+// unroll and the phase accumulators stay in registers.
+override K: u32 = 5u;
+override PD: u32 = 2u;
+override KL: u32 = 3u;
+override QD: u32 = 1u;
 
 // cin, cout: channels of the original conv; k, p: its size and padding; kl, q: the phase conv's
 // size and padding; h, w: the low-resolution plane; n: invocations needed.
@@ -36,7 +42,7 @@ fn ptap(a: u32, kk: u32, p: u32, q: u32) -> u32 {
 @group(0) @binding(1) var<storage, read_write> wt_wp: array<f32>;
 @group(0) @binding(2) var<uniform> wt_p: Params;
 
-// Largest supported phase conv: K' ≤ 5 (k ≤ 7).
+// Largest supported phase conv: K' ≤ 5 (K ≤ 7).
 const KLMAX: u32 = 5u;
 
 // One invocation per (o, c) pair: k² loads, 4·K'² stores.
@@ -45,26 +51,24 @@ fn pp_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
          @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= wt_p.n) { return; }
-    let k = wt_p.k;
-    let kl = wt_p.kl;
     let o = i / wt_p.cin;
     let c = i % wt_p.cin;
     var acc: array<f32, 100>;                   // 4 · KLMAX²
-    for (var t = 0u; t < 4u * kl * kl; t++) { acc[t] = 0.0; }
-    let base = i * k * k;                       // (o · Cin + c) · k²
-    for (var ky = 0u; ky < k; ky++) {
-        for (var kx = 0u; kx < k; kx++) {
-            let v = wt_w[base + ky * k + kx];
+    for (var t = 0u; t < 4u * KL * KL; t++) { acc[t] = 0.0; }
+    let base = i * K * K;                       // (o · Cin + c) · k²
+    for (var ky = 0u; ky < K; ky++) {
+        for (var kx = 0u; kx < K; kx++) {
+            let v = wt_w[base + ky * K + kx];
             for (var ph = 0u; ph < 4u; ph++) {
-                let ty = ptap(ph / 2u, ky, wt_p.p, wt_p.q);
-                let tx = ptap(ph % 2u, kx, wt_p.p, wt_p.q);
-                acc[(ph * kl + ty) * kl + tx] += v;
+                let ty = ptap(ph / 2u, ky, PD, QD);
+                let tx = ptap(ph % 2u, kx, PD, QD);
+                acc[(ph * KL + ty) * KL + tx] += v;
             }
         }
     }
     for (var ph = 0u; ph < 4u; ph++) {
-        let dst = ((ph * wt_p.cout + o) * wt_p.cin + c) * kl * kl;
-        for (var t = 0u; t < kl * kl; t++) { wt_wp[dst + t] = acc[ph * kl * kl + t]; }
+        let dst = ((ph * wt_p.cout + o) * wt_p.cin + c) * KL * KL;
+        for (var t = 0u; t < KL * KL; t++) { wt_wp[dst + t] = acc[ph * KL * KL + t]; }
     }
 }
 
@@ -78,25 +82,23 @@ fn pp_gw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
          @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= gw_p.n) { return; }
-    let k = gw_p.k;
-    let kl = gw_p.kl;
     let o = i / gw_p.cin;
     let c = i % gw_p.cin;
     var g: array<f32, 100>;                     // 4 · KLMAX²
     for (var ph = 0u; ph < 4u; ph++) {
-        let src = ((ph * gw_p.cout + o) * gw_p.cin + c) * kl * kl;
-        for (var t = 0u; t < kl * kl; t++) { g[ph * kl * kl + t] = gw_gwp[src + t]; }
+        let src = ((ph * gw_p.cout + o) * gw_p.cin + c) * KL * KL;
+        for (var t = 0u; t < KL * KL; t++) { g[ph * KL * KL + t] = gw_gwp[src + t]; }
     }
-    let base = i * k * k;
-    for (var ky = 0u; ky < k; ky++) {
-        for (var kx = 0u; kx < k; kx++) {
+    let base = i * K * K;
+    for (var ky = 0u; ky < K; ky++) {
+        for (var kx = 0u; kx < K; kx++) {
             var s = 0.0;
             for (var ph = 0u; ph < 4u; ph++) {
-                let ty = ptap(ph / 2u, ky, gw_p.p, gw_p.q);
-                let tx = ptap(ph % 2u, kx, gw_p.p, gw_p.q);
-                s += g[(ph * kl + ty) * kl + tx];
+                let ty = ptap(ph / 2u, ky, PD, QD);
+                let tx = ptap(ph % 2u, kx, PD, QD);
+                s += g[(ph * KL + ty) * KL + tx];
             }
-            gw_gw[base + ky * k + kx] += s;
+            gw_gw[base + ky * K + kx] += s;
         }
     }
 }

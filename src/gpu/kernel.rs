@@ -21,11 +21,13 @@ pub enum Shader {
     Adam,
     Noise,
     Polyphase,
+    /// Subgroup variants of conv2d kernels: only on devices with `Features::SUBGROUP`.
+    Conv2dSg,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 10] = [
         Shader::Elementwise,
         Shader::Conv2d,
         Shader::BatchNorm,
@@ -35,6 +37,7 @@ impl Shader {
         Shader::Adam,
         Shader::Noise,
         Shader::Polyphase,
+        Shader::Conv2dSg,
     ];
 
     /// File name under `shaders/`.
@@ -49,6 +52,7 @@ impl Shader {
             Shader::Adam => "adam.wgsl",
             Shader::Noise => "noise.wgsl",
             Shader::Polyphase => "polyphase.wgsl",
+            Shader::Conv2dSg => "conv2d_sg.wgsl",
         }
     }
 
@@ -64,6 +68,7 @@ impl Shader {
             Shader::Adam => include_str!("../../shaders/adam.wgsl"),
             Shader::Noise => include_str!("../../shaders/noise.wgsl"),
             Shader::Polyphase => include_str!("../../shaders/polyphase.wgsl"),
+            Shader::Conv2dSg => include_str!("../../shaders/conv2d_sg.wgsl"),
         }
     }
 }
@@ -134,12 +139,14 @@ impl Gpu {
             message,
         };
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(sig.shader.file()),
-                source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(sig.shader.source())),
-            });
+        let cached = self.modules.lock().unwrap().get(&sig.shader).cloned();
+        let module = cached.unwrap_or_else(|| {
+            self.device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(sig.shader.file()),
+                    source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(sig.shader.source())),
+                })
+        });
         let storage = |read_only| wgpu::BindingType::Buffer {
             ty: wgpu::BufferBindingType::Storage { read_only },
             has_dynamic_offset: false,
@@ -195,6 +202,8 @@ impl Gpu {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(fail(e.to_string()));
         }
+        // Parsed and validated once per family: the large generated families parse slowly.
+        self.modules.lock().unwrap().insert(sig.shader, module);
         Ok(Kernel {
             sig,
             pipeline,

@@ -6,6 +6,10 @@
 //! Two environment variables override the choice:
 //! - `CLOUDFILL_BACKEND=vulkan|metal|dx12|gl` restricts the backends searched;
 //! - `CLOUDFILL_ADAPTER=<substring>` picks the first adapter whose name contains it (case-insensitive).
+//!
+//! The device gets `Features::SUBGROUP` where the adapter has it (kernels with subgroup fast paths
+//! use it, see [`Gpu::subgroup_size`]); `CLOUDFILL_NO_SUBGROUPS=1` leaves it off, so every kernel
+//! takes its portable path.
 mod kernel;
 mod tensor;
 
@@ -56,6 +60,8 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
     pub(crate) kernels: Mutex<HashMap<kernel::KernelKey, Arc<Kernel>>>,
+    /// Parsed shader modules, one per family (pipelines of one family share it).
+    pub(crate) modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
@@ -73,6 +79,12 @@ fn backends_from_env() -> Result<wgpu::Backends> {
             )),
         },
     }
+}
+
+/// `CLOUDFILL_NO_SUBGROUPS=1` (or `true`): open devices without subgroup operations.
+fn subgroups_disabled() -> bool {
+    std::env::var("CLOUDFILL_NO_SUBGROUPS")
+        .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
 fn score(info: &wgpu::AdapterInfo) -> i32 {
@@ -145,8 +157,11 @@ impl Gpu {
     pub fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let wanted =
+        let mut wanted =
             wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
+        if !subgroups_disabled() {
+            wanted |= wgpu::Features::SUBGROUP;
+        }
         let features = adapter.features() & wanted;
         let desc = wgpu::DeviceDescriptor {
             label: Some("cloudfill"),
@@ -170,6 +185,7 @@ impl Gpu {
             limits,
             features,
             kernels: Mutex::new(HashMap::new()),
+            modules: Mutex::new(HashMap::new()),
             errors,
         })
     }
@@ -182,6 +198,13 @@ impl Gpu {
     /// True for CPU adapters (lavapipe, WARP, SwiftShader): kernels pick CPU-friendly blocking.
     pub fn is_cpu(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// The subgroup size when the device has `Features::SUBGROUP` and the adapter's subgroups
+    /// all have one size (lavapipe: 8); None otherwise, or with `CLOUDFILL_NO_SUBGROUPS=1`.
+    pub fn subgroup_size(&self) -> Option<u32> {
+        let (lo, hi) = (self.info.subgroup_min_size, self.info.subgroup_max_size);
+        (self.features.contains(wgpu::Features::SUBGROUP) && lo == hi && lo > 0).then_some(lo)
     }
 
     /// Returns the device errors raised since the last check, as one error.

@@ -10,7 +10,9 @@
 //! Weights are PyTorch's `[co][ci][ky][kx]`. Each function returns the dispatches of one plan
 //! step; scratch tensors (rearranged weights, partial sums) are allocated here, once, and live as
 //! long as the dispatches. Fast register-blocked kernels cover rows that are whole vec4 blocks
-//! (see [`Blocks`]); every other shape takes simple scalar kernels.
+//! (see [`Blocks`]); every other shape takes simple scalar kernels. On CPU adapters with
+//! subgroups of 8 (lavapipe) forward, stride-1 grad-input and grad-weight take the subgroup
+//! kernels of `conv2d_sg.wgsl` where output rows are whole blocks of 8 ([`Blocks::sg`]).
 use crate::error::{Error, Result};
 use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
 
@@ -122,6 +124,27 @@ pub const BIN_S: KernelSig = sig("cv_bin_s", 2, 1);
 pub const BW_S: KernelSig = sig("cv_bw_s", 2, 1);
 /// Every entry point of this family.
 pub const SIGS: &[KernelSig] = &[WT, FWD, BIN2, BW, BB, SUM, FWD_S, BIN_S, BW_S];
+/// The subgroup kernels of `conv2d_sg.wgsl`, one per (kernel size, stride): `cv_fwd` with weights
+/// shared by `subgroupBroadcast` (8 x × 4 rows × 8 channels per invocation), and `cv_bw` with gy
+/// shared the same way (one input channel × 8 output channels per invocation), and `cv_bin2`
+/// (stride-2 dx) laid out like the forward one.
+pub const SG_SIGS: &[KernelSig] = &[
+    sg_sig("cv_fwd_sg_k1_s1", 3),
+    sg_sig("cv_fwd_sg_k3_s1", 3),
+    sg_sig("cv_fwd_sg_k5_s1", 3),
+    sg_sig("cv_fwd_sg_k1_s2", 3),
+    sg_sig("cv_fwd_sg_k3_s2", 3),
+    sg_sig("cv_fwd_sg_k5_s2", 3),
+    sg_sig("cv_bw_sg_k1_s1", 2),
+    sg_sig("cv_bw_sg_k3_s1", 2),
+    sg_sig("cv_bw_sg_k5_s1", 2),
+    sg_sig("cv_bw_sg_k1_s2", 2),
+    sg_sig("cv_bw_sg_k3_s2", 2),
+    sg_sig("cv_bw_sg_k5_s2", 2),
+    sg_sig("cv_bin2_sg_k1", 3),
+    sg_sig("cv_bin2_sg_k3", 3),
+    sg_sig("cv_bin2_sg_k5", 3),
+];
 
 const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
     KernelSig {
@@ -130,6 +153,45 @@ const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
         reads,
         writes,
         params: P,
+    }
+}
+
+const fn sg_sig(entry: &'static str, reads: u32) -> KernelSig {
+    KernelSig {
+        shader: Shader::Conv2dSg,
+        entry,
+        reads,
+        writes: 1,
+        params: P,
+    }
+}
+
+/// The subgroup forward kernel for kernel size k and stride s (k 1, 3, 5; s 1, 2).
+fn fwd_sg(k: usize, s: usize) -> Option<KernelSig> {
+    sg_variant(k, s).map(|i| SG_SIGS[i])
+}
+
+/// The subgroup weight-gradient kernel for kernel size k and stride s.
+fn bw_sg(k: usize, s: usize) -> Option<KernelSig> {
+    sg_variant(k, s).map(|i| SG_SIGS[6 + i])
+}
+
+/// The subgroup stride-2 dx kernel for kernel size k.
+fn bin2_sg(k: usize) -> Option<KernelSig> {
+    sg_variant(k, 1).map(|i| SG_SIGS[12 + i])
+}
+
+fn sg_variant(k: usize, s: usize) -> Option<usize> {
+    let i = match k {
+        1 => 0,
+        3 => 1,
+        5 => 2,
+        _ => return None,
+    };
+    match s {
+        1 => Some(i),
+        2 => Some(3 + i),
+        _ => None,
     }
 }
 

@@ -25,6 +25,7 @@ pub fn all_sigs() -> Vec<KernelSig> {
         adam::SIGS,
         noise::SIGS,
         polyphase::SIGS,
+        conv2d::SG_SIGS,
     ]
     .concat()
 }

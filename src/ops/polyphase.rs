@@ -124,7 +124,17 @@ fn launch(
     reads: &[&Tensor],
     writes: &[&Tensor],
 ) -> Result<Dispatch> {
-    let k = gpu.kernel(sig, &[("WG", WG as f64), ("BIAS", bias as u32 as f64)])?;
+    let k = gpu.kernel(
+        sig,
+        &[
+            ("WG", WG as f64),
+            ("BIAS", bias as u32 as f64),
+            ("K", p.k as f64),
+            ("PD", p.p as f64),
+            ("KL", p.kl as f64),
+            ("QD", p.q as f64),
+        ],
+    )?;
     gpu.dispatch(&k, reads, writes, Some(&p), groups_1d(p.n.div_ceil(WG)))
 }
 

@@ -137,13 +137,103 @@ fn fast_path_matches_reference() {
         (conv(5, 12, 3, 1, Z), 5, 4, true), // 4 wide: both edges in one block
         (conv(12, 5, 3, 2, R), 10, 8, false),
     ];
+    // The portable kernels, also where the adapter would take the subgroup ones.
+    let bl = Blocks {
+        sg: false,
+        ..Blocks::for_gpu(gpu())
+    };
     for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
-        let entries = check(c, h, w, bias, 200 + i as u64, Blocks::for_gpu(gpu()));
+        let entries = check(c, h, w, bias, 200 + i as u64, bl);
         assert!(entries.contains(&"cv_fwd"), "{c:?} {h}x{w}: {entries:?}");
         assert!(entries.contains(&"cv_bw"), "{c:?} {h}x{w}: {entries:?}");
         let dx = if c.stride == 1 { "cv_fwd" } else { "cv_bin2" };
-        assert!(entries.iter().filter(|e| **e == dx).count() >= 1 + (c.stride == 1) as usize);
+        let uses = 1 + (c.stride == 1) as usize; // forward, and dx of stride 1
+        assert!(entries.iter().filter(|e| **e == dx).count() >= uses);
     }
+}
+
+/// The subgroup kernels (`conv2d_sg.wgsl`) where the adapter has subgroups of 8 (lavapipe): forward,
+/// dx (stride 2: cv_bin2_sg) and dw take them, and are checked against the reference with odd channel counts
+/// (partial channel blocks), heights that are not whole row blocks, k 1/3/5, stride 1/2, zero
+/// and reflection padding, bias on and off. Elsewhere the same cases must take the other paths.
+#[test]
+fn subgroup_path_matches_reference() {
+    let g = gpu();
+    let on = g.is_cpu() && g.subgroup_size() == Some(8);
+    let bl = Blocks {
+        sg: true,
+        ..Blocks::for_gpu(g)
+    };
+    assert_eq!(
+        Blocks::for_gpu(g).sg,
+        on,
+        "CPU adapters with subgroups of 8 take it by default"
+    );
+    if g.info.name.contains("llvmpipe") && std::env::var_os("CLOUDFILL_NO_SUBGROUPS").is_none() {
+        assert!(on, "lavapipe has subgroups of 8: {:?}", g.features);
+    }
+    let cases = [
+        (conv(3, 5, 3, 1, Z), 10, 16, true),
+        (conv(5, 9, 3, 1, R), 9, 24, false),
+        (conv(7, 3, 5, 1, Z), 13, 16, true),
+        (conv(4, 11, 5, 1, R), 7, 8, true), // Wo = 8: one block per row, 2 rows in the last
+        (conv(9, 7, 1, 1, Z), 6, 16, false),
+        (conv(3, 17, 1, 1, R), 5, 32, true),
+        (conv(5, 7, 3, 2, Z), 15, 16, true), // dx of stride 2: cv_bin2_sg
+        (conv(3, 9, 3, 2, R), 12, 32, false),
+        (conv(6, 5, 5, 2, Z), 11, 16, true),
+        (conv(5, 3, 5, 2, R), 16, 48, false),
+        (conv(3, 6, 1, 2, Z), 9, 16, true),
+        (conv(13, 19, 3, 1, Z), 18, 40, true), // 5 x blocks, 3 channel blocks
+        (conv(19, 13, 3, 1, R), 4, 64, false), // a wide row: one subgroup spans 8 x blocks
+    ];
+    for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
+        let entries = check(c, h, w, bias, 400 + i as u64, bl);
+        let sg = |e: &&&str| e.starts_with("cv_fwd_sg_");
+        let want = if on { 1 + (c.stride == 1) as usize } else { 0 };
+        if on && c.stride == 2 {
+            let name = format!("cv_bin2_sg_k{}", c.k);
+            assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
+        }
+        assert_eq!(
+            entries.iter().filter(sg).count(),
+            want,
+            "{c:?} {h}x{w}: {entries:?}"
+        );
+        if on {
+            let name = format!("cv_fwd_sg_k{}_s{}", c.k, c.stride);
+            assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
+            let name = format!("cv_bw_sg_k{}_s{}", c.k, c.stride);
+            assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
+        }
+    }
+    // Small dw chunks (several 4-row chunks, a short last one).
+    let small = Blocks { target: 7, ..bl };
+    for (i, (c, h, w)) in [
+        (conv(3, 9, 3, 1, R), 13, 16),
+        (conv(10, 5, 5, 2, Z), 21, 16),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let entries = check(c, h, w, false, 450 + i as u64, small);
+        let want = if on { 3 } else { 0 };
+        let n = entries.iter().filter(|e| e.contains("_sg_")).count();
+        assert_eq!(n, want, "{c:?} {h}x{w}: {entries:?}");
+    }
+    // Shapes the subgroup kernels do not cover fall back: Wo = 4 (the 4×4 level), k = 7.
+    let entries = check(conv(5, 6, 3, 1, R), 4, 4, true, 500, bl);
+    assert!(entries.contains(&"cv_fwd"), "{entries:?}");
+    assert!(!entries.iter().any(|e| e.contains("_sg_")), "{entries:?}");
+    // Stride 2 from 8 wide: forward and dw (Wo = 4) portable, dx (W = 8) subgroup.
+    let entries = check(conv(3, 4, 3, 2, Z), 8, 8, true, 502, bl);
+    assert!(
+        entries.contains(&"cv_fwd") && entries.contains(&"cv_bw"),
+        "{entries:?}"
+    );
+    assert_eq!(entries.contains(&"cv_bin2_sg_k3"), on, "{entries:?}");
+    let entries = check(conv(2, 3, 7, 1, Z), 9, 16, true, 501, bl);
+    assert!(entries.contains(&"cv_fwd_s"), "{entries:?}");
 }
 
 /// The other adapter kind's blocking (lavapipe runs the GPU table here, a GPU the CPU table),

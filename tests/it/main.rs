@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod concat;
 mod conv2d;
+mod conv2d_sg_gen;
 mod dip;
 mod elementwise;
 mod golden_conv;

@@ -1,14 +1,22 @@
 //! Shaders without a GPU: naga parses and validates every `shaders/*.wgsl` with no optional
-//! capabilities (portable WGSL), every kernel signature matches its shader's bindings and Params
+//! capabilities (portable WGSL; `conv2d_sg.wgsl` with subgroups and nothing else), every kernel signature matches its shader's bindings and Params
 //! size, and naga's SPIR-V, MSL and HLSL back ends translate every entry point — the portability
 //! proof for Vulkan, Metal and DX12 this GPU-less machine can give.
 use cloudfill::gpu::Shader;
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
+/// The optional capabilities a shader family may use: none, except the subgroup family.
+fn capabilities(shader: Shader) -> Capabilities {
+    match shader {
+        Shader::Conv2dSg => Capabilities::SUBGROUP,
+        _ => Capabilities::empty(),
+    }
+}
+
 fn parse(shader: Shader) -> (naga::Module, naga::valid::ModuleInfo) {
     let module = naga::front::wgsl::parse_str(shader.source())
         .unwrap_or_else(|e| panic!("{}: {}", shader.file(), e.emit_to_string(shader.source())));
-    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+    let info = Validator::new(ValidationFlags::all(), capabilities(shader))
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}: {}", shader.file(), e.emit_to_string(shader.source())));
     (module, info)

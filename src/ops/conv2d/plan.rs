@@ -3,8 +3,14 @@
 //! Fast path (register-blocked vec4 kernels) when the input rows and output rows are whole vec4s
 //! and the stride divides the row exactly: W % 4 = 0, Wo % 4 = 0, W = stride·Wo, k ≤ 5 (for
 //! stride-2 dx also W % 8 = 0, which follows). Everything else takes the scalar kernels.
-use super::{groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S};
-use super::{SUM, WT};
+//!
+//! Subgroup path ([`Blocks::sg`], on devices with subgroups of 8): forward, dx and dw of fast
+//! shapes with Wo % 8 = 0 (stride-2 dx: W % 8 = 0) and k ∈ {1, 3, 5} take `conv2d_sg.wgsl`
+//! instead of `cv_fwd` / `cv_bin2` / `cv_bw`.
+use super::{bin2_sg, SUM, WT};
+use super::{
+    bw_sg, fwd_sg, groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S,
+};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Shape, Tensor};
 
@@ -21,6 +27,9 @@ pub struct Blocks {
     pub ncw: u32,
     /// Invocations the reductions aim for (partial-sum chunks are sized from it).
     pub target: usize,
+    /// Use the subgroup kernels (`conv2d_sg.wgsl`) for forward, dx and dw where the shape
+    /// allows and the device has subgroups of exactly 8 lanes; ignored on other devices.
+    pub sg: bool,
 }
 
 impl Blocks {
@@ -31,6 +40,7 @@ impl Blocks {
         nc4: 2,
         ncw: 8,
         target: 1024,
+        sg: false,
     };
     /// Real GPUs: small blocks, many invocations.
     pub const GPU: Blocks = Blocks {
@@ -39,6 +49,7 @@ impl Blocks {
         nc4: 1,
         ncw: 4,
         target: 1 << 16,
+        sg: false,
     };
 
     /// Err unless the shaders support these sizes.
@@ -54,14 +65,55 @@ impl Blocks {
         Ok(self)
     }
 
-    /// The blocks for this adapter.
+    /// The blocks for this adapter: the subgroup kernels on CPU adapters with subgroups of 8
+    /// (lavapipe; their 256-float register blocks would spill on a real GPU).
     pub fn for_gpu(gpu: &Gpu) -> Blocks {
         if gpu.is_cpu() {
-            Blocks::CPU
+            Blocks {
+                sg: gpu.subgroup_size() == Some(SG_LANES),
+                ..Blocks::CPU
+            }
         } else {
             Blocks::GPU
         }
     }
+}
+
+/// The subgroup size `conv2d_sg.wgsl` is tuned for (and the path's requirement).
+const SG_LANES: u32 = 8;
+/// Invocations per workgroup of the subgroup kernels (a multiple of 8).
+const SG_WG: u32 = 8;
+/// Output x, output rows and output channels per invocation of the subgroup kernels.
+const SG_PX: usize = 8;
+const SG_PY: usize = 4;
+const SG_CO: usize = 8;
+
+/// Whether the subgroup forward kernel covers input `xs` → output `os` on this device.
+pub fn fast_sg(gpu: &Gpu, bl: Blocks, c: &Conv2d, xs: Shape, os: Shape) -> bool {
+    bl.sg
+        && gpu.subgroup_size() == Some(SG_LANES)
+        && fast(c, xs, os)
+        && fwd_sg(c.k, c.stride).is_some()
+        && os.w % SG_PX == 0
+        && sg_items(os).div_ceil(SG_WG as usize) <= 65_535
+        && c.cout.div_ceil(SG_CO) <= 65_535
+        && c.cin.div_ceil(SG_WG as usize) <= 65_535
+}
+
+/// Whether the subgroup stride-2 dx kernel covers dx of shape `xs` (the fast path's shapes, with
+/// W % 8 = 0 following from W = 2·Wo, Wo % 4 = 0).
+fn bin2_sg_ok(gpu: &Gpu, bl: Blocks, c: &Conv2d, xs: Shape) -> bool {
+    bl.sg
+        && gpu.subgroup_size() == Some(SG_LANES)
+        && c.stride == 2
+        && xs.w % SG_PX == 0
+        && sg_items(xs).div_ceil(SG_WG as usize) <= 65_535
+        && c.cin.div_ceil(SG_CO) <= 65_535
+}
+
+/// Invocations per channel block of the subgroup kernels.
+fn sg_items(os: Shape) -> usize {
+    os.w / SG_PX * os.h.div_ceil(SG_PY)
 }
 
 /// Whether the fast kernels cover input `xs` → output `os`.
@@ -71,11 +123,15 @@ pub fn fast(c: &Conv2d, xs: Shape, os: Shape) -> bool {
 
 type Ov = Vec<(&'static str, f64)>;
 
-fn ov(c: &Conv2d, wg: u32) -> Ov {
-    let padm = match c.padding {
+fn padm(c: &Conv2d) -> f64 {
+    match c.padding {
         Padding::Zero => 0.0,
         Padding::Reflection => 1.0,
-    };
+    }
+}
+
+fn ov(c: &Conv2d, wg: u32) -> Ov {
+    let padm = padm(c);
     vec![
         ("WG", wg as f64),
         ("K", c.k as f64),
@@ -121,14 +177,15 @@ fn rearrange(
     let a = if tr { c.cout } else { c.cin };
     let n = a * c.k * c.k * np;
     let wt = Tensor::zeros(gpu, Shape::flat(n))?;
-    let mut o = ov(c, 64);
+    let mut o = ov(c, 256);
     o.push(("TR", flag(tr)));
     o.push(("FLIP", flag(flip)));
     let k = gpu.kernel(WT, &o)?;
     let mut p = params(c.cin, c.cout, Shape::flat(0), Shape::flat(0));
     p.np = np as u32;
-    p.n = n as u32;
-    let d = gpu.dispatch(&k, &[w], &[&wt], Some(&p), groups(n, 64))?;
+    p.n = (n / 4) as u32; // one invocation per vec4 (np is a multiple of 4)
+    debug_assert_eq!(np % 4, 0);
+    let d = gpu.dispatch(&k, &[w], &[&wt], Some(&p), groups(n / 4, 256))?;
     Ok((wt, d))
 }
 
@@ -167,6 +224,39 @@ fn fast_conv(
     )
 }
 
+/// `y (+)= conv(x)` with the subgroup kernel (see [`fast_sg`]); wt from [`rearrange`] with `np`
+/// channels, a multiple of 8.
+#[allow(clippy::too_many_arguments)]
+fn sg_conv(
+    gpu: &Gpu,
+    c: &Conv2d,
+    x: &Tensor,
+    wt: &Tensor,
+    np: usize,
+    b: Option<&Tensor>,
+    y: &Tensor,
+    acc: bool,
+) -> Result<Dispatch> {
+    let (xs, ys) = (x.shape, y.shape);
+    let sig = fwd_sg(c.k, c.stride)
+        .ok_or_else(|| Error::invalid("conv2d subgroup kernel", format!("{c:?}")))?;
+    let o = [
+        ("WG", SG_WG as f64),
+        ("PADM", padm(c)),
+        ("ACC", flag(acc)),
+        ("BIAS", flag(b.is_some())),
+    ];
+    let k = gpu.kernel(sig, &o)?;
+    let mut p = params(xs.c, ys.c, xs, ys);
+    p.np = np as u32;
+    let g = [
+        sg_items(ys).div_ceil(SG_WG as usize) as u32,
+        (np / SG_CO) as u32,
+        1,
+    ];
+    gpu.dispatch(&k, &[x, wt, b.unwrap_or(x)], &[y], Some(&p), g)
+}
+
 pub(super) fn forward(
     gpu: &Gpu,
     bl: Blocks,
@@ -177,6 +267,11 @@ pub(super) fn forward(
     y: &Tensor,
 ) -> Result<Vec<Dispatch>> {
     let (xs, ys) = (x.shape, y.shape);
+    if fast_sg(gpu, bl, c, xs, ys) {
+        let np = round_up(c.cout, SG_CO);
+        let (wt, d0) = rearrange(gpu, c, w, false, false, np)?;
+        return Ok(vec![d0, sg_conv(gpu, c, x, &wt, np, b, y, false)?]);
+    }
     if fast(c, xs, ys) {
         let np = round_up(c.cout, 4 * bl.nc4 as usize);
         let (wt, d0) = rearrange(gpu, c, w, false, false, np)?;
@@ -231,14 +326,41 @@ pub(super) fn backward_input(
     let mut ds = Vec::new();
     if c.stride == 1 {
         // dx = conv(gy, flipped transposed w) with the same padding, zero semantics.
-        let (wt, d0) = rearrange(gpu, c, w, true, true, np)?;
         let t = Conv2d {
             cin: c.cout,
             cout: c.cin,
             ..zero
         };
+        if fast_sg(gpu, bl, &t, ys, xs) {
+            let np = round_up(c.cin, SG_CO);
+            let (wt, d0) = rearrange(gpu, c, w, true, true, np)?;
+            ds.push(d0);
+            ds.push(sg_conv(gpu, &t, gy, &wt, np, None, dx, true)?);
+        } else {
+            let (wt, d0) = rearrange(gpu, c, w, true, true, np)?;
+            ds.push(d0);
+            ds.push(fast_conv(gpu, bl, &t, gy, &wt, np, None, dx, true)?);
+        }
+    } else if let Some(sig) = bin2_sg(c.k).filter(|_| bin2_sg_ok(gpu, bl, c, xs)) {
+        // The gather as cv_fwd_sg lays it out: channels summed = cout, produced = cin.
+        let np = round_up(c.cin, SG_CO);
+        let (wt, d0) = rearrange(gpu, c, w, true, false, np)?;
+        let o = [
+            ("WG", SG_WG as f64),
+            ("PADM", 0.0),
+            ("ACC", 1.0),
+            ("BIAS", 0.0),
+        ];
+        let k = gpu.kernel(sig, &o)?;
+        let mut p = params(c.cout, c.cin, ys, xs);
+        p.np = np as u32;
+        let g = [
+            sg_items(xs).div_ceil(SG_WG as usize) as u32,
+            (np / SG_CO) as u32,
+            1,
+        ];
         ds.push(d0);
-        ds.push(fast_conv(gpu, bl, &t, gy, &wt, np, None, dx, true)?);
+        ds.push(gpu.dispatch(&k, &[gy, &wt, gy], &[dx], Some(&p), g)?);
     } else {
         let (wt, d0) = rearrange(gpu, c, w, true, false, np)?;
         let mut o = ov(&zero, bl.wg);
@@ -296,7 +418,22 @@ pub(super) fn backward_weight(
     let (xs, ys) = (x.shape, gy.shape);
     let wl = c.weight_len();
     let mut p = params(c.cin, c.cout, xs, ys);
-    let (d, nch) = if fast(c, xs, ys) {
+    let sg = bw_sg(c.k, c.stride).filter(|_| fast_sg(gpu, bl, c, xs, ys));
+    let (d, nch) = if let Some(sig) = sg {
+        // Chunks of whole 4-row blocks; workgroups of 8 input channels × 8 output channels.
+        let (ncb, nci) = (c.cout.div_ceil(SG_CO), c.cin.div_ceil(SG_WG as usize));
+        let (rows, _) = chunks(ys.h, c.cin * ncb, bl.target, SG_PY);
+        let rows = round_up(rows, SG_PY);
+        let nch = ys.h.div_ceil(rows);
+        (p.rows, p.nch) = (rows as u32, nch as u32);
+        let k = gpu.kernel(sig, &[("WG", SG_WG as f64), ("PADM", padm(c))])?;
+        let part = Tensor::zeros(gpu, Shape::flat(nch * wl))?;
+        let g = [nci as u32, ncb as u32, nch as u32];
+        (
+            gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), g)?,
+            (part, nch),
+        )
+    } else if fast(c, xs, ys) {
         let ncb = c.cout.div_ceil(bl.ncw as usize);
         let (rows, nch) = chunks(ys.h, c.cin * ncb, bl.target, 2);
         (p.rows, p.nch) = (rows as u32, nch as u32);
