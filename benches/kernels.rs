@@ -9,6 +9,11 @@
 //! Each case runs on the portable kernels and, where the adapter has subgroups of 8, on the
 //! subgroup kernels (`conv2d_sg.wgsl`); `CLOUDFILL_NO_SUBGROUPS=1` leaves only the portable ones.
 //!
+//! Then the other kernels of a step at the network's sizes (`layers/…`): batch-norm + LeakyReLU
+//! forward and backward at 16×256², the masked MSE (value + gradient) over 8×256², Adam over the
+//! default network's 2,442,152 parameters, the latent noise at 2×256², and the polyphase
+//! kernels of the 32→16 5×5 up-convolution at 256²; milliseconds and GB/s of compulsory traffic.
+//!
 //! `cargo bench --bench kernels` (optionally `-- <filter>`).
 use cloudfill::gpu::{Dispatch, Gpu, Shape, Tensor};
 use cloudfill::ops::conv2d::{self as cv, Blocks, Conv2d, Padding};
@@ -179,5 +184,139 @@ fn bench(cr: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Times `ds` (one submit + wait per iteration) in criterion group `g`; returns the median
+/// sample in seconds, or None when filtered out.
+fn time_one(
+    gpu: &Gpu,
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    ds: &[Dispatch],
+) -> Option<f64> {
+    gpu.run(ds).unwrap();
+    let mut samples = Vec::new();
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                gpu.run(ds).unwrap();
+            }
+            let d = t.elapsed();
+            samples.push(d.as_secs_f64() / iters as f64);
+            d
+        })
+    });
+    if samples.is_empty() {
+        return None;
+    }
+    samples.sort_by(f64::total_cmp);
+    Some(samples[samples.len() / 2])
+}
+
+fn layers(cr: &mut Criterion) {
+    use cloudfill::ops::elementwise::{self as ew, Act};
+    use cloudfill::ops::{adam, batchnorm as bn, loss, noise, polyphase as pp};
+    let gpu = Gpu::new().expect("a GPU adapter");
+    let mut g = cr.benchmark_group("layers");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    let mut lines = Vec::new();
+    let mut report = |name: &str, ds: &[Dispatch], bytes: f64| {
+        if let Some(t) = time_one(&gpu, &mut g, name, ds) {
+            let kernels: Vec<&str> = ds.iter().map(|d| d.entry()).collect();
+            lines.push(format!(
+                "{name:<34} {:>8.3} ms {:>6.2} GB/s  ({})",
+                t * 1e3,
+                bytes / t / 1e9,
+                kernels.join(" + ")
+            ));
+        }
+    };
+    let f = 4.0; // bytes per float
+    let s = Shape::new(16, 256, 256);
+    let n = s.numel() as f64;
+    let (x, gy) = (filled(&gpu, s, 1), filled(&gpu, s, 2));
+    let (gamma, beta) = (
+        filled(&gpu, Shape::flat(16), 3),
+        filled(&gpu, Shape::flat(16), 4),
+    );
+    let z = |sh: Shape| Tensor::zeros(&gpu, sh).unwrap();
+    let (ybn, yact, stats) = (z(s), z(s), z(Shape::flat(32)));
+    let (dybn, dx, dg, db) = (z(s), z(s), z(Shape::flat(16)), z(Shape::flat(16)));
+    let mut fwd = bn::forward(&gpu, &x, &gamma, &beta, &ybn, &stats).unwrap();
+    fwd.push(ew::act_forward(&gpu, Act::LeakyRelu, &ybn, &yact).unwrap());
+    // reads x twice, writes y_bn, reads it, writes y_act
+    report("bn + leaky_relu forward 16x256²", &fwd, 5.0 * n * f);
+    let mut bwd = vec![ew::act_backward(&gpu, Act::LeakyRelu, &ybn, &yact, &gy, &dybn).unwrap()];
+    bwd.extend(bn::backward(&gpu, &x, &gamma, &stats, &dybn, &dx, &dg, &db).unwrap());
+    report("leaky_relu + bn backward 16x256²", &bwd, 9.0 * n * f);
+
+    let ls = Shape::new(8, 256, 256);
+    let (out, target) = (filled(&gpu, ls, 5), filled(&gpu, ls, 6));
+    let mask_v: Vec<f32> = (0..ls.numel()).map(|i| (i % 5 != 0) as u8 as f32).collect();
+    let mask = Tensor::from_slice(&gpu, ls, &mask_v).unwrap();
+    let count = mask_v.iter().filter(|&&m| m > 0.0).count();
+    let (dout, lossv) = (z(ls), z(Shape::flat(1)));
+    let ds = loss::masked_mse(&gpu, &out, &target, &mask, count, &dout, &lossv).unwrap();
+    report(
+        "masked MSE + gradient 8x256²",
+        &ds,
+        4.0 * ls.numel() as f64 * f,
+    );
+
+    let np = 2_442_152;
+    let ps = Shape::flat(np);
+    let (p, gr, m, v) = (filled(&gpu, ps, 7), filled(&gpu, ps, 8), z(ps), z(ps));
+    let cfg = adam::AdamConfig::default();
+    let d = adam::step(&gpu, &cfg, &p, &gr, &m, &v).unwrap();
+    report("Adam 2,442,152 params", &[d], 7.0 * np as f64 * f);
+
+    let lat = filled(&gpu, Shape::new(2, 256, 256), 9);
+    let lo = z(lat.shape);
+    let d = noise::latent_noise(&gpu, &lat, 0.1, 1, &lo).unwrap();
+    report("latent noise 2x256²", &[d], 2.0 * lat.numel() as f64 * f);
+
+    let c = Conv2d {
+        cin: 32,
+        cout: 16,
+        k: 5,
+        stride: 1,
+        padding: Padding::Zero,
+    };
+    let w = filled(&gpu, Shape::flat(c.weight_len()), 10);
+    let wp = z(Shape::flat(pp::phase_conv(&c).weight_len()));
+    report(
+        "polyphase weights 32->16 k5",
+        &[pp::weights(&gpu, &c, &w, &wp).unwrap()],
+        0.0,
+    );
+    let dw = z(w.shape);
+    report(
+        "polyphase weight grad 32->16 k5",
+        &[pp::weights_backward(&gpu, &c, &wp, &dw).unwrap()],
+        0.0,
+    );
+    let lo_s = Shape::new(32, 128, 128);
+    let p4 = filled(&gpu, pp::phase_shape(&c, lo_s), 11);
+    let y = z(Shape::new(16, 256, 256));
+    let d = pp::shuffle(&gpu, &c, &p4, None, &y).unwrap();
+    report(
+        "polyphase shuffle 16x256²",
+        &[d],
+        2.0 * y.numel() as f64 * f,
+    );
+    let d = pp::unshuffle(&gpu, &c, &y, &p4).unwrap();
+    report(
+        "polyphase unshuffle 16x256²",
+        &[d],
+        2.0 * y.numel() as f64 * f,
+    );
+    g.finish();
+    println!("\nadapter: {}", gpu.summary());
+    for l in lines {
+        println!("{l}");
+    }
+}
+
+criterion_group!(benches, bench, layers);
 criterion_main!(benches);

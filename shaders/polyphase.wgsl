@@ -142,3 +142,49 @@ fn pp_unshuf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     let x = 2u * j + ph % 2u;
     us_gp[i] = us_gy[(o * 2u * us_p.h + y) * 2u * us_p.w + x];
 }
+
+// ---- Vector forms of the shuffles, for an even low-resolution width W: one invocation per
+//      vec4 of y (4 columns 4m..4m+3 of row Y = 2i + a), which are the vec2s at column 2m of
+//      phases (a, 0) and (a, 1) of P, interleaved. ----
+@group(0) @binding(0) var<storage, read> shv_p4: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read> shv_b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> shv_y: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> shv_p: Params;
+
+@compute @workgroup_size(WG)
+fn pp_shuf_v(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = lin(wid, nwg, lid);
+    if (i >= shv_p.n) { return; }
+    let hw = shv_p.w / 2u;                      // vec2s per low-resolution row
+    let m = i % hw;
+    let yy = (i / hw) % (2u * shv_p.h);
+    let o = i / (hw * 2u * shv_p.h);
+    let a = yy % 2u;
+    let r = yy / 2u;
+    let p0 = shv_p4[(((2u * a) * shv_p.cout + o) * shv_p.h + r) * hw + m];
+    let p1 = shv_p4[(((2u * a + 1u) * shv_p.cout + o) * shv_p.h + r) * hw + m];
+    var v = vec4<f32>(p0.x, p1.x, p0.y, p1.y);
+    if (BIAS == 1u) { v += vec4<f32>(shv_b[o]); }
+    shv_y[i] = v;
+}
+
+@group(0) @binding(0) var<storage, read> usv_gy: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> usv_gp: array<vec2<f32>>;
+@group(0) @binding(2) var<uniform> usv_p: Params;
+
+@compute @workgroup_size(WG)
+fn pp_unshuf_v(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let i = lin(wid, nwg, lid);
+    if (i >= usv_p.n) { return; }
+    let hw = usv_p.w / 2u;
+    let m = i % hw;
+    let yy = (i / hw) % (2u * usv_p.h);
+    let o = i / (hw * 2u * usv_p.h);
+    let a = yy % 2u;
+    let r = yy / 2u;
+    let v = usv_gy[i];
+    usv_gp[(((2u * a) * usv_p.cout + o) * usv_p.h + r) * hw + m] = v.xz;
+    usv_gp[(((2u * a + 1u) * usv_p.cout + o) * usv_p.h + r) * hw + m] = v.yw;
+}

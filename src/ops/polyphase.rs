@@ -14,6 +14,8 @@
 //!   (x, gP → dwp), `pp_gw` (dwp → dw, the adjoint of `pp_wt`); the bias gradient is the conv2d
 //!   one on gy.
 //!
+//! The shuffles read and write vec2/vec4 where the low-resolution width is even.
+//!
 //! Only zero padding is exact this way (reflection at high resolution is not a low-resolution
 //! reflection); [`eligible`] says when the network builder may use it.
 use crate::error::{Error, Result};
@@ -43,8 +45,10 @@ pub const WT: KernelSig = sig("pp_wt", 1, 1);
 pub const GW: KernelSig = sig("pp_gw", 1, 1);
 pub const SHUF: KernelSig = sig("pp_shuf", 2, 1);
 pub const UNSHUF: KernelSig = sig("pp_unshuf", 1, 1);
+pub const SHUF_V: KernelSig = sig("pp_shuf_v", 2, 1);
+pub const UNSHUF_V: KernelSig = sig("pp_unshuf_v", 1, 1);
 /// Every entry point of this family.
-pub const SIGS: &[KernelSig] = &[WT, GW, SHUF, UNSHUF];
+pub const SIGS: &[KernelSig] = &[WT, GW, SHUF, UNSHUF, SHUF_V, UNSHUF_V];
 
 const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
     KernelSig {
@@ -195,8 +199,13 @@ pub fn shuffle(
     }
     // Without a bias the kernel never reads its bias binding: P stands in for it.
     let bias = b.unwrap_or(p4);
-    let pr = params(c, lo, y.numel());
-    launch(gpu, SHUF, b.is_some(), pr, &[p4, bias], &[y])
+    // An even low-resolution width: vec2 reads, vec4 writes.
+    let (sig, n) = if lo.w % 2 == 0 {
+        (SHUF_V, y.numel() / 4)
+    } else {
+        (SHUF, y.numel())
+    };
+    launch(gpu, sig, b.is_some(), params(c, lo, n), &[p4, bias], &[y])
 }
 
 /// gP[(2a+b)·Cout + o, i, j] = gy[o, 2i+a, 2j+b]; overwrites gP.
@@ -213,7 +222,12 @@ pub fn unshuffle(gpu: &Gpu, c: &Conv2d, gy: &Tensor, gp: &Tensor) -> Result<Disp
     if gy.shape != hi {
         return Err(Error::shape("polyphase output gradient", hi, gy.shape));
     }
-    launch(gpu, UNSHUF, false, params(c, lo, gp.numel()), &[gy], &[gp])
+    let (sig, n) = if lo.w % 2 == 0 {
+        (UNSHUF_V, gy.numel() / 4)
+    } else {
+        (UNSHUF, gp.numel())
+    };
+    launch(gpu, sig, false, params(c, lo, n), &[gy], &[gp])
 }
 
 /// CPU reference in f64, written from the definition (phase tap sums, index shuffles) so that
