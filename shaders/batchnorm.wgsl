@@ -13,11 +13,17 @@
 //   *_apply:  elementwise; workgroup (b, c) does block b of WG·KA units of channel c, so the
 //             per-channel values are loaded once per invocation.
 //   Suffix _v4: vec4 units (needs n % 4 == 0); _s: scalar fallback.
+// Fused with the activation that follows (ACT as in elementwise.wgsl), vec4 only:
+//   fwd_apply_act_v4: writes y = BN(x) and ya = f(y) in one pass;
+//   bwd_part_act_v4, bwd_apply_act_v4: the backward of f∘BN, taking gy = gya · f'(y) on the fly
+//             (no activation-gradient pass, no gy buffer).
 // Rust side and CPU reference: src/ops/batchnorm.rs; tests: tests/it/batchnorm.rs.
 override WG: u32 = 64u;
 override K: u32 = 16u;
 override KA: u32 = 4u;
 override TREE: bool = false;
+override ACT: u32 = 0u;
+override SLOPE: f32 = 0.2;
 
 // units: units per channel plane (n/4 for _v4, n for _s); blocks: workgroups per channel in
 // *_part; parts = blocks·WG partials per channel.
@@ -310,5 +316,113 @@ fn bwd_apply_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         let i = c * bas_p.units + u;
         let xh = (bas_x[i] - mu) * r;
         bas_dx[i] += a * (bas_gy[i] - mg - xh * mgx);
+    }
+}
+
+// --- fused with the activation: f and f' exactly as in elementwise.wgsl ------------------------
+fn sigm(x: vec4<f32>) -> vec4<f32> { return 1.0 / (1.0 + exp(-x)); }
+
+fn act(x: vec4<f32>) -> vec4<f32> {
+    switch ACT {
+        case 1u: { return select(SLOPE * x, x, x > vec4<f32>(0.0)); }
+        case 2u: { return x * sigm(x); }
+        case 3u: { return select(exp(min(x, vec4<f32>(0.0))) - 1.0, x, x > vec4<f32>(0.0)); }
+        case 4u: { return sigm(x); }
+        default: { return x; }
+    }
+}
+
+// f'(x), given x and y = f(x).
+fn act_grad(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
+    let one = vec4<f32>(1.0);
+    switch ACT {
+        case 1u: { return select(vec4<f32>(SLOPE), one, x > vec4<f32>(0.0)); }
+        case 2u: { let s = sigm(x); return s + x * s * (one - s); }
+        case 3u: { return select(exp(min(x, vec4<f32>(0.0))), one, x > vec4<f32>(0.0)); }
+        case 4u: { return y * (one - y); }
+        default: { return one; }
+    }
+}
+
+@group(0) @binding(0) var<storage, read> faa_x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> faa_gamma: array<f32>;
+@group(0) @binding(2) var<storage, read> faa_beta: array<f32>;
+@group(0) @binding(3) var<storage, read> faa_stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> faa_y: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> faa_ya: array<vec4<f32>>;
+@group(0) @binding(6) var<uniform> faa_p: Params;
+
+@compute @workgroup_size(WG)
+fn fwd_apply_act_v4(@builtin(workgroup_id) wid: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+    let c = wid.y;
+    let a = faa_gamma[c] * faa_stats[faa_p.c + c];
+    let m = faa_stats[c];
+    let b = faa_beta[c];
+    for (var t = 0u; t < KA; t++) {
+        let u = (wid.x * KA + t) * WG + lid;
+        if (u >= faa_p.units) { break; }
+        let i = c * faa_p.units + u;
+        let y = (faa_x[i] - m) * a + b;
+        faa_y[i] = y;
+        faa_ya[i] = act(y);
+    }
+}
+
+@group(0) @binding(0) var<storage, read> bpa_x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> bpa_gya: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bpa_y: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bpa_ya: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> bpa_stats: array<f32>;
+@group(0) @binding(5) var<storage, read_write> bpa_part: array<vec2<f32>>;
+@group(0) @binding(6) var<uniform> bpa_p: Params;
+
+@compute @workgroup_size(WG)
+fn bwd_part_act_v4(@builtin(workgroup_id) wid: vec3<u32>,
+                   @builtin(local_invocation_index) lid: u32) {
+    let c = wid.y;
+    let b = wid.x;
+    let base = c * bpa_p.units;
+    let mu = bpa_stats[c];
+    let r = bpa_stats[bpa_p.c + c];
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    for (var t = 0u; t < K; t++) {
+        let u = (b * K + t) * WG + lid;
+        if (u >= bpa_p.units) { break; }
+        let i = base + u;
+        let gy = bpa_gya[i] * act_grad(bpa_y[i], bpa_ya[i]);
+        s1 += gy;
+        s2 += gy * ((bpa_x[i] - mu) * r);
+    }
+    bpa_part[c * bpa_p.parts + b * WG + lid] = vec2<f32>(hsum(s1), hsum(s2));
+}
+
+@group(0) @binding(0) var<storage, read> baa_x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> baa_gya: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> baa_y: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> baa_ya: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> baa_gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> baa_stats: array<f32>;
+@group(0) @binding(6) var<storage, read> baa_means: array<f32>;
+@group(0) @binding(7) var<storage, read_write> baa_dx: array<vec4<f32>>;
+@group(0) @binding(8) var<uniform> baa_p: Params;
+
+@compute @workgroup_size(WG)
+fn bwd_apply_act_v4(@builtin(workgroup_id) wid: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+    let c = wid.y;
+    let r = baa_stats[baa_p.c + c];
+    let mu = baa_stats[c];
+    let a = baa_gamma[c] * r;
+    let mg = baa_means[c];
+    let mgx = baa_means[baa_p.c + c];
+    for (var t = 0u; t < KA; t++) {
+        let u = (wid.x * KA + t) * WG + lid;
+        if (u >= baa_p.units) { break; }
+        let i = c * baa_p.units + u;
+        let gy = baa_gya[i] * act_grad(baa_y[i], baa_ya[i]);
+        let xh = (baa_x[i] - mu) * r;
+        baa_dx[i] += a * (gy - mg - xh * mgx);
     }
 }

@@ -319,8 +319,17 @@ impl Compiled {
 }
 
 impl Tape {
-    /// Allocates everything and builds the dispatch lists.
+    /// Allocates everything and builds the dispatch lists, fusing each batch-norm with the
+    /// activation that follows it where that is possible (see [`Tape::compile_with`]).
     pub fn compile(&self, gpu: &Gpu) -> Result<Compiled> {
+        self.compile_with(gpu, true)
+    }
+
+    /// [`Tape::compile`]; with `fuse`, a batch-norm whose output only feeds the activation
+    /// recorded right after it (H·W a multiple of 4) runs as one fused forward pass and one fused
+    /// backward ([`batchnorm::forward_act`], [`batchnorm::backward_act`]): the same numbers,
+    /// two dispatches and two passes over the tensor fewer.
+    pub fn compile_with(&self, gpu: &Gpu, fuse: bool) -> Result<Compiled> {
         let pshapes: Vec<Shape> = self.params.iter().map(|p| p.shape).collect();
         let (poffs, pfloats) = Arena::layout(&pshapes);
         let params = Arena::new(gpu, pfloats)?;
@@ -354,15 +363,95 @@ impl Tape {
             forward: Vec::new(),
             backward: Vec::new(),
         };
-        for op in &self.ops {
-            let ds = forward_op(gpu, &c, op)?;
+        let fused: Vec<Option<(Act, Var)>> = (0..self.ops.len())
+            .map(|i| if fuse { self.fused_act(i) } else { None })
+            .collect();
+        let is_fused_act = |i: usize| i > 0 && fused[i - 1].is_some();
+        for (i, op) in self.ops.iter().enumerate() {
+            let ds = match (op, fused[i]) {
+                _ if is_fused_act(i) => vec![],
+                (
+                    Op::BatchNorm {
+                        x,
+                        gamma,
+                        beta,
+                        y,
+                        stats,
+                    },
+                    Some((act, ya)),
+                ) => {
+                    let (v, pv) = (|t: &Var| &c.values[t.0], |p: &Param| &c.param_views[p.0]);
+                    batchnorm::forward_act(
+                        gpu,
+                        act,
+                        v(x),
+                        pv(gamma),
+                        pv(beta),
+                        v(y),
+                        v(&ya),
+                        v(stats),
+                    )?
+                }
+                _ => forward_op(gpu, &c, op)?,
+            };
             c.forward.extend(ds);
         }
-        for op in self.ops.iter().rev() {
-            let ds = self.backward_op(gpu, &c, op)?;
+        for (i, op) in self.ops.iter().enumerate().rev() {
+            let ds = match (op, fused[i]) {
+                _ if is_fused_act(i) => vec![],
+                (
+                    Op::BatchNorm {
+                        x,
+                        gamma,
+                        beta,
+                        y,
+                        stats,
+                    },
+                    Some((act, ya)),
+                ) => {
+                    let v = |t: &Var| &c.values[t.0];
+                    let (pv, pg) = (
+                        |p: &Param| &c.param_views[p.0],
+                        |p: &Param| &c.grad_views[p.0],
+                    );
+                    let g = |t: &Var| {
+                        c.grads[t.0].as_ref().ok_or_else(|| {
+                            Error::invalid("tape", format!("var {} has no gradient", t.0))
+                        })
+                    };
+                    batchnorm::backward_act(
+                        gpu,
+                        act,
+                        v(x),
+                        pv(gamma),
+                        v(stats),
+                        v(y),
+                        v(&ya),
+                        g(&ya)?,
+                        g(x)?,
+                        pg(gamma),
+                        pg(beta),
+                    )?
+                }
+                _ => self.backward_op(gpu, &c, op)?,
+            };
             c.backward.extend(ds);
         }
         Ok(c)
+    }
+
+    /// `Some((act, its output))` when op `i` is a batch-norm that fuses with the activation
+    /// recorded right after it: that activation is the only reader of its output, and the
+    /// shape suits the fused kernels.
+    fn fused_act(&self, i: usize) -> Option<(Act, Var)> {
+        let Op::BatchNorm { y, .. } = self.ops.get(i)? else {
+            return None;
+        };
+        let Op::Act { act, x, y: ya } = self.ops.get(i + 1)? else {
+            return None;
+        };
+        let readers = self.ops.iter().filter(|op| reads(op).contains(y)).count();
+        (x == y && readers == 1 && batchnorm::fusable(self.shape(*y))).then_some((*act, *ya))
     }
 
     /// The backward rule of each op: gradients of its inputs (and parameters) from its output's.

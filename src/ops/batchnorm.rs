@@ -20,6 +20,7 @@
 //! bind groups. `y` must not alias `x`.
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
+use crate::ops::elementwise::{self as ew, Act};
 
 /// The ε added to the variance (PyTorch's default).
 pub const EPS: f32 = 1e-5;
@@ -102,8 +103,14 @@ pub const BWD_PART_S: KernelSig = sig("bwd_part_s", 3, 1);
 pub const BWD_REDUCE: KernelSig = sig("bwd_reduce", 1, 3);
 pub const BWD_APPLY_V4: KernelSig = sig("bwd_apply_v4", 5, 1);
 pub const BWD_APPLY_S: KernelSig = sig("bwd_apply_s", 5, 1);
+pub const FWD_APPLY_ACT_V4: KernelSig = sig("fwd_apply_act_v4", 4, 2);
+pub const BWD_PART_ACT_V4: KernelSig = sig("bwd_part_act_v4", 5, 1);
+pub const BWD_APPLY_ACT_V4: KernelSig = sig("bwd_apply_act_v4", 7, 1);
 /// Every entry point of this family.
 pub const SIGS: &[KernelSig] = &[
+    FWD_APPLY_ACT_V4,
+    BWD_PART_ACT_V4,
+    BWD_APPLY_ACT_V4,
     FWD_PART_V4,
     FWD_PART_S,
     FWD_REDUCE,
@@ -298,6 +305,122 @@ pub fn backward_with(
             pl.apply_groups,
         )?,
     ])
+}
+
+/// Whether [`forward_act`] / [`backward_act`] take a tensor of this shape (H·W a multiple of 4).
+pub fn fusable(s: Shape) -> bool {
+    s.hw() >= 4 && s.hw() % 4 == 0 && s.c > 0
+}
+
+/// Overrides of a fused kernel: its workgroup size, its blocking constant, and the activation.
+fn act_overrides(wg: u32, kk: (&'static str, u32), act: Act) -> Ov {
+    let mut o = vec![("WG", wg as f64), (kk.0, kk.1 as f64)];
+    o.extend(
+        ew::act_overrides(act)
+            .into_iter()
+            .filter(|(k, _)| *k != "WG"),
+    );
+    o
+}
+
+type Ov = Vec<(&'static str, f64)>;
+
+/// Batch-norm followed by `act`, fused: `y = BN(x)` and `ya = act(y)` in the apply pass (one
+/// pass and one dispatch fewer than [`forward`] + an activation). Needs [`fusable`] shapes.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_act(
+    gpu: &Gpu,
+    act: Act,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    y: &Tensor,
+    ya: &Tensor,
+    stats: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let s = x.shape;
+    check_fusable(s)?;
+    check("activation output", ya, s)?;
+    let b = Blocking::for_gpu(gpu);
+    let mut ds = forward_with(gpu, b, x, gamma, beta, y, stats)?;
+    let pl = plan(s, b)?;
+    let ka = gpu.kernel(
+        FWD_APPLY_ACT_V4,
+        &act_overrides(b.wg_apply, ("KA", b.ka), act),
+    )?;
+    let last = ds.len() - 1;
+    ds[last] = gpu.dispatch(
+        &ka,
+        &[x, gamma, beta, stats],
+        &[y, ya],
+        Some(&pl.p),
+        pl.apply_groups,
+    )?;
+    Ok(ds)
+}
+
+/// The backward of `act ∘ BN`, fused: like [`backward`] with `gy = gya · act'(y)` computed on the
+/// fly from the forward's `y` (BN output) and `ya` (activation output). Needs [`fusable`] shapes.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_act(
+    gpu: &Gpu,
+    act: Act,
+    x: &Tensor,
+    gamma: &Tensor,
+    stats: &Tensor,
+    y: &Tensor,
+    ya: &Tensor,
+    gya: &Tensor,
+    dx: &Tensor,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let s = x.shape;
+    check_fusable(s)?;
+    let b = Blocking::for_gpu(gpu);
+    let pl = plan(s, b)?;
+    for (what, t) in [
+        ("output", y),
+        ("activation output", ya),
+        ("upstream gradient", gya),
+    ] {
+        check(what, t, s)?;
+    }
+    check("gamma", gamma, Shape::flat(s.c))?;
+    check("stats", stats, Shape::flat(2 * s.c))?;
+    check("input gradient", dx, s)?;
+    check("gamma gradient", dgamma, Shape::flat(s.c))?;
+    check("beta gradient", dbeta, Shape::flat(s.c))?;
+    let part = Tensor::zeros(gpu, Shape::flat(2 * s.c * pl.p.parts as usize))?;
+    let means = Tensor::zeros(gpu, Shape::flat(2 * s.c))?;
+    let kp = gpu.kernel(BWD_PART_ACT_V4, &act_overrides(b.wg_part, ("K", b.k), act))?;
+    let kr = gpu.kernel(BWD_REDUCE, &reduce_overrides(b))?;
+    let ka = gpu.kernel(
+        BWD_APPLY_ACT_V4,
+        &act_overrides(b.wg_apply, ("KA", b.ka), act),
+    )?;
+    let p = Some(&pl.p);
+    Ok(vec![
+        gpu.dispatch(&kp, &[x, gya, y, ya, stats], &[&part], p, pl.part_groups)?,
+        gpu.dispatch(&kr, &[&part], &[dgamma, dbeta, &means], p, pl.reduce_groups)?,
+        gpu.dispatch(
+            &ka,
+            &[x, gya, y, ya, gamma, stats, &means],
+            &[dx],
+            p,
+            pl.apply_groups,
+        )?,
+    ])
+}
+
+fn check_fusable(s: Shape) -> Result<()> {
+    if !fusable(s) {
+        return Err(Error::invalid(
+            "fused batch-norm + activation",
+            format!("{s:?}: needs H·W a multiple of 4"),
+        ));
+    }
+    Ok(())
 }
 
 /// CPU reference in f64: the textbook formulas.

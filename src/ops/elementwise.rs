@@ -113,7 +113,7 @@ pub fn add_into(gpu: &Gpu, a: &Tensor, y: &Tensor) -> Result<Dispatch> {
     gpu.dispatch(&k, &[a], &[y], Some(&p), g)
 }
 
-fn act_overrides(act: Act) -> [(&'static str, f64); 3] {
+pub(crate) fn act_overrides(act: Act) -> [(&'static str, f64); 3] {
     [
         ("WG", WG as f64),
         ("ACT", act.code()),

@@ -180,3 +180,84 @@ fn pytorch_values() {
         }
     }
 }
+
+/// Batch-norm fused with the activation that follows (forward: y and act(y) in one pass;
+/// backward: act' applied on the fly) vs the CPU reference of BN then the activation.
+#[test]
+fn fused_batchnorm_activation_matches_reference() {
+    use cloudfill::ops::elementwise::{reference as ew_ref, Act};
+    let g = gpu();
+    let mut rng = Rng::new(77);
+    for (s, act) in [
+        (Shape::new(3, 4, 8), Act::LeakyRelu),
+        (Shape::new(5, 6, 6), Act::Swish),
+        (Shape::new(2, 32, 64), Act::Elu),
+        (Shape::new(4, 2, 2), Act::LeakyRelu),
+    ] {
+        let cs = Shape::flat(s.c);
+        let (x, gamma, beta, gya) = (
+            rng.vec(s.numel()),
+            rng.vec(s.c),
+            rng.vec(s.c),
+            rng.vec(s.numel()),
+        );
+        let (dx0, dg0, db0) = (rng.vec(s.numel()), rng.vec(s.c), rng.vec(s.c));
+        let (tx, tg, tb, tgya) = (
+            upload(s, &x),
+            upload(cs, &gamma),
+            upload(cs, &beta),
+            upload(s, &gya),
+        );
+        let (tdx, tdg, tdb) = (upload(s, &dx0), upload(cs, &dg0), upload(cs, &db0));
+        let (ty, tya) = (Tensor::zeros(g, s).unwrap(), Tensor::zeros(g, s).unwrap());
+        let tst = Tensor::zeros(g, Shape::flat(2 * s.c)).unwrap();
+        let mut ds = bn::forward_act(g, act, &tx, &tg, &tb, &ty, &tya, &tst).unwrap();
+        ds.extend(
+            bn::backward_act(g, act, &tx, &tg, &tst, &ty, &tya, &tgya, &tdx, &tdg, &tdb).unwrap(),
+        );
+        run(&ds);
+        let (x64, g64, b64) = (to_f64(&x), to_f64(&gamma), to_f64(&beta));
+        let (y, _, _) = reference::forward(&x64, s, &g64, &b64);
+        let ya: Vec<f64> = y.iter().map(|&v| ew_ref::act(act, v)).collect();
+        let gy: Vec<f64> = y
+            .iter()
+            .zip(&gya)
+            .map(|(&v, &gv)| gv as f64 * ew_ref::act_grad(act, v))
+            .collect();
+        let (dx, dgm, dbt) = reference::backward(&x64, s, &g64, &gy);
+        let plus = |a: &[f64], b: &[f32]| -> Vec<f64> {
+            a.iter().zip(b).map(|(a, b)| a + *b as f64).collect()
+        };
+        let what = |t: &str| format!("{s:?} {act:?} {t}");
+        assert_close(&what("y"), &ty.read(g).unwrap(), &y, 1e-4, 1e-5);
+        assert_close(&what("act(y)"), &tya.read(g).unwrap(), &ya, 1e-4, 1e-5);
+        assert_close(
+            &what("dx"),
+            &tdx.read(g).unwrap(),
+            &plus(&dx, &dx0),
+            1e-3,
+            1e-4,
+        );
+        assert_close(
+            &what("dgamma"),
+            &tdg.read(g).unwrap(),
+            &plus(&dgm, &dg0),
+            1e-3,
+            1e-4,
+        );
+        assert_close(
+            &what("dbeta"),
+            &tdb.read(g).unwrap(),
+            &plus(&dbt, &db0),
+            1e-3,
+            1e-4,
+        );
+    }
+    // H·W not a multiple of 4: not fusable, an error rather than wrong numbers.
+    let s = Shape::new(2, 3, 3);
+    assert!(!bn::fusable(s));
+    let t = Tensor::zeros(g, s).unwrap();
+    let c = Tensor::zeros(g, Shape::flat(2)).unwrap();
+    let st = Tensor::zeros(g, Shape::flat(4)).unwrap();
+    assert!(bn::forward_act(g, Act::LeakyRelu, &t, &c, &c, &t, &t, &st).is_err());
+}

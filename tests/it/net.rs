@@ -220,3 +220,54 @@ fn fan_out_accumulates_gradients() {
     assert_close("fan-out gradient", &got, &want, 1e-5, 1e-6);
     let _ = Tensor::zeros(g, Shape::flat(1));
 }
+
+/// The tape with batch-norm + activation fused and without: the same output and gradients.
+#[test]
+fn fused_and_unfused_tapes_agree() {
+    use cloudfill::ops::elementwise::Act;
+    let g = gpu();
+    let mut rng = Rng::new(12);
+    for act in [Act::LeakyRelu, Act::Swish] {
+        let net = NetConfig {
+            act,
+            skip: vec![2, 0, 0],
+            ..NetConfig::with_levels(3)
+        };
+        let mut tape = Tape::new();
+        let x = tape.input(Shape::new(2, 32, 32));
+        let y = net.build(&mut tape, x, 3).unwrap();
+        let a = tape.compile_with(g, true).unwrap();
+        let b = tape.compile_with(g, false).unwrap();
+        assert!(
+            a.forward.len() + 10 < b.forward.len() && a.backward.len() + 10 < b.backward.len(),
+            "fusion removes dispatches ({} vs {} forward)",
+            a.forward.len(),
+            b.forward.len()
+        );
+        let n = a.params.all().numel(); // the arena, alignment gaps included
+        let theta: Vec<f32> = (0..n).map(|_| rng.uniform(-0.3, 0.3)).collect();
+        let input = rng.vec(2 * 32 * 32);
+        let gy = rng.vec(3 * 32 * 32);
+        let mut outs = Vec::new();
+        for c in [&a, &b] {
+            c.params.all().write(g, &theta).unwrap();
+            c.values[x.0].write(g, &input).unwrap();
+            g.run(&c.forward).unwrap();
+            c.grads[y.0].as_ref().unwrap().write(g, &gy).unwrap();
+            g.run(&c.backward).unwrap();
+            outs.push((
+                c.values[y.0].read(g).unwrap(),
+                c.param_grads.all().read(g).unwrap(),
+            ));
+        }
+        assert_close("output", &outs[0].0, &to_f64(&outs[1].0), 1e-5, 1e-6);
+        let scale = outs[1].1.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+        assert_close(
+            "gradients",
+            &outs[0].1,
+            &to_f64(&outs[1].1),
+            1e-3,
+            1e-5 * scale,
+        );
+    }
+}
