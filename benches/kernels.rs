@@ -10,7 +10,7 @@
 //! subgroup kernels (`conv2d_sg.wgsl`); `CLOUDFILL_NO_SUBGROUPS=1` leaves only the portable ones.
 //!
 //! Then the other kernels of a step at the network's sizes (`layers/…`): batch-norm + LeakyReLU
-//! forward and backward at 16×256², the masked MSE (value + gradient) over 8×256², Adam over the
+//! forward and backward at 16×256² (separate, and fused as the tape runs them), the masked MSE (value + gradient) over 8×256², Adam over the
 //! default network's 2,442,152 parameters, the latent noise at 2×256², and the polyphase
 //! kernels of the 32→16 5×5 up-convolution at 256²; milliseconds and GB/s of compulsory traffic.
 //!
@@ -250,6 +250,14 @@ fn layers(cr: &mut Criterion) {
     let mut bwd = vec![ew::act_backward(&gpu, Act::LeakyRelu, &ybn, &yact, &gy, &dybn).unwrap()];
     bwd.extend(bn::backward(&gpu, &x, &gamma, &stats, &dybn, &dx, &dg, &db).unwrap());
     report("leaky_relu + bn backward 16x256²", &bwd, 9.0 * n * f);
+    let act = Act::LeakyRelu;
+    let fwd = bn::forward_act(&gpu, act, &x, &gamma, &beta, &ybn, &yact, &stats).unwrap();
+    report("bn + leaky_relu fused forward", &fwd, 4.0 * n * f);
+    let bwd = bn::backward_act(
+        &gpu, act, &x, &gamma, &stats, &ybn, &yact, &gy, &dx, &dg, &db,
+    )
+    .unwrap();
+    report("leaky_relu + bn fused backward", &bwd, 10.0 * n * f);
 
     let ls = Shape::new(8, 256, 256);
     let (out, target) = (filled(&gpu, ls, 5), filled(&gpu, ls, 6));
