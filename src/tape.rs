@@ -368,72 +368,18 @@ impl Tape {
             .collect();
         let is_fused_act = |i: usize| i > 0 && fused[i - 1].is_some();
         for (i, op) in self.ops.iter().enumerate() {
-            let ds = match (op, fused[i]) {
+            let ds = match fused[i] {
                 _ if is_fused_act(i) => vec![],
-                (
-                    Op::BatchNorm {
-                        x,
-                        gamma,
-                        beta,
-                        y,
-                        stats,
-                    },
-                    Some((act, ya)),
-                ) => {
-                    let (v, pv) = (|t: &Var| &c.values[t.0], |p: &Param| &c.param_views[p.0]);
-                    batchnorm::forward_act(
-                        gpu,
-                        act,
-                        v(x),
-                        pv(gamma),
-                        pv(beta),
-                        v(y),
-                        v(&ya),
-                        v(stats),
-                    )?
-                }
-                _ => forward_op(gpu, &c, op)?,
+                Some((act, ya)) => fused_forward(gpu, &c, op, act, ya)?,
+                None => forward_op(gpu, &c, op)?,
             };
             c.forward.extend(ds);
         }
         for (i, op) in self.ops.iter().enumerate().rev() {
-            let ds = match (op, fused[i]) {
+            let ds = match fused[i] {
                 _ if is_fused_act(i) => vec![],
-                (
-                    Op::BatchNorm {
-                        x,
-                        gamma,
-                        beta,
-                        y,
-                        stats,
-                    },
-                    Some((act, ya)),
-                ) => {
-                    let v = |t: &Var| &c.values[t.0];
-                    let (pv, pg) = (
-                        |p: &Param| &c.param_views[p.0],
-                        |p: &Param| &c.grad_views[p.0],
-                    );
-                    let g = |t: &Var| {
-                        c.grads[t.0].as_ref().ok_or_else(|| {
-                            Error::invalid("tape", format!("var {} has no gradient", t.0))
-                        })
-                    };
-                    batchnorm::backward_act(
-                        gpu,
-                        act,
-                        v(x),
-                        pv(gamma),
-                        v(stats),
-                        v(y),
-                        v(&ya),
-                        g(&ya)?,
-                        g(x)?,
-                        pg(gamma),
-                        pg(beta),
-                    )?
-                }
-                _ => self.backward_op(gpu, &c, op)?,
+                Some((act, ya)) => fused_backward(gpu, &c, op, act, ya)?,
+                None => self.backward_op(gpu, &c, op)?,
             };
             c.backward.extend(ds);
         }
@@ -545,6 +491,67 @@ impl Tape {
             },
         })
     }
+}
+
+/// Forward of batch-norm `op` fused with the activation `act` that writes `ya`.
+fn fused_forward(gpu: &Gpu, c: &Compiled, op: &Op, act: Act, ya: Var) -> Result<Vec<Dispatch>> {
+    let Op::BatchNorm {
+        x,
+        gamma,
+        beta,
+        y,
+        stats,
+    } = op
+    else {
+        return Err(Error::invalid(
+            "tape",
+            "only a batch-norm fuses with an activation",
+        ));
+    };
+    let (v, pv) = (|t: &Var| &c.values[t.0], |p: &Param| &c.param_views[p.0]);
+    let (x, y, ya, stats) = (v(x), v(y), v(&ya), v(stats));
+    batchnorm::forward_act(gpu, act, x, pv(gamma), pv(beta), y, ya, stats)
+}
+
+/// Backward of [`fused_forward`]: from the gradient of `ya` to those of x, γ and β.
+fn fused_backward(gpu: &Gpu, c: &Compiled, op: &Op, act: Act, ya: Var) -> Result<Vec<Dispatch>> {
+    let Op::BatchNorm {
+        x,
+        gamma,
+        beta,
+        y,
+        stats,
+    } = op
+    else {
+        return Err(Error::invalid(
+            "tape",
+            "only a batch-norm fuses with an activation",
+        ));
+    };
+    let v = |t: &Var| &c.values[t.0];
+    let (pv, pg) = (
+        |p: &Param| &c.param_views[p.0],
+        |p: &Param| &c.grad_views[p.0],
+    );
+    let g = |t: &Var| {
+        c.grads[t.0]
+            .as_ref()
+            .ok_or_else(|| Error::invalid("tape", format!("var {} has no gradient", t.0)))
+    };
+    let (gya, dx) = (g(&ya)?, g(x)?);
+    batchnorm::backward_act(
+        gpu,
+        act,
+        v(x),
+        pv(gamma),
+        v(stats),
+        v(y),
+        v(&ya),
+        gya,
+        dx,
+        pg(gamma),
+        pg(beta),
+    )
 }
 
 fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
