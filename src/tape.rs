@@ -345,12 +345,23 @@ impl Tape {
             .iter()
             .map(|&s| Tensor::zeros(gpu, s))
             .collect::<Result<Vec<_>>>()?;
+        let fused: Vec<Option<(Act, Var)>> = (0..self.ops.len())
+            .map(|i| if fuse { self.fused_act(i) } else { None })
+            .collect();
+        // The output of a batch-norm fused with its activation needs no gradient buffer: the
+        // fused backward goes from the activation's gradient straight to the input's.
+        let mut needs_grad = self.needs_grad.clone();
+        for (op, f) in self.ops.iter().zip(&fused) {
+            if let (Op::BatchNorm { y, .. }, Some(_)) = (op, f) {
+                needs_grad[y.0] = false;
+            }
+        }
         // One buffer per activation gradient: a backward kernel reads one gradient and writes
         // another, and wgpu forbids binding one buffer read-only and read-write in a dispatch.
         let grads = self
             .vars
             .iter()
-            .zip(&self.needs_grad)
+            .zip(&needs_grad)
             .map(|(&s, &g)| g.then(|| Tensor::zeros(gpu, s)).transpose())
             .collect::<Result<Vec<_>>>()?;
         let mut c = Compiled {
@@ -363,9 +374,6 @@ impl Tape {
             forward: Vec::new(),
             backward: Vec::new(),
         };
-        let fused: Vec<Option<(Act, Var)>> = (0..self.ops.len())
-            .map(|i| if fuse { self.fused_act(i) } else { None })
-            .collect();
         let is_fused_act = |i: usize| i > 0 && fused[i - 1].is_some();
         for (i, op) in self.ops.iter().enumerate() {
             let ds = match fused[i] {
