@@ -2,24 +2,30 @@
 //! activation, gradient and parameter once and turns the ops into two dispatch lists — forward in
 //! recording order, backward in reverse — that are replayed every step.
 //!
-//! Backward rules are one `match` over [`Op`] in [`Tape::backward_op`]. Every backward kernel
-//! *accumulates* (`+=`) into gradient buffers, so a tensor used twice (a skip branch and the deeper
-//! branch both read a level's input) receives the sum by construction. Gradients of activations
-//! live in one arena and those of parameters in another (with the same offsets as the parameter
-//! arena, so Adam is one dispatch over flat buffers): one fill each zeroes them.
+//! Backward rules are one `match` over [`Op`] in `Tape::backward_op` (below); compiling, the
+//! forward rules and the fusions are in `tape/compile.rs`. Every backward kernel *accumulates*
+//! (`+=`) into gradient buffers, so a tensor used twice (a skip branch and the deeper branch both
+//! read a level's input) receives the sum by construction. Parameter gradients live in one flat
+//! arena with the parameters' offsets (Adam is one dispatch over flat buffers); each activation
+//! gradient has its own buffer (wgpu forbids binding one buffer read-only and read-write in a
+//! dispatch). All are zeroed by buffer clears recorded before each step's pass.
 //!
-//! Two exact shortcuts: the network input needs no gradient (so the first conv skips its
-//! grad-input), and a conv whose only consumer is a training-mode batch-norm gets no bias
-//! gradient — BN removes any per-channel constant, so that gradient is exactly zero. The bias
-//! parameter is kept (it counts, and is initialised) as in the reference.
+//! Exact shortcuts: the network input needs no gradient (so the first conv skips its
+//! grad-input); a conv whose only consumer is a training-mode batch-norm gets no bias gradient —
+//! BN removes any per-channel constant, so that gradient is exactly zero (the bias parameter is
+//! kept: it counts, and is initialised, as in the reference); a batch-norm followed by its only
+//! reader, an activation, runs fused with it ([`Tape::compile_with`]).
 use crate::error::{Error, Result};
-use crate::gpu::{Arena, Dispatch, Gpu, Shape, Tensor};
+use crate::gpu::{Dispatch, Gpu, Shape};
 use crate::ops::batchnorm;
 use crate::ops::concat;
 use crate::ops::conv2d::{self, Conv2d};
 use crate::ops::elementwise::{self as ew, Act};
 use crate::ops::polyphase;
 use crate::ops::resample::{self, Pool, Upsample};
+
+mod compile;
+pub use compile::Compiled;
 
 /// An activation (a value computed by the network).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -294,120 +300,7 @@ fn reads(op: &Op) -> Vec<Var> {
     }
 }
 
-/// A compiled tape: every buffer allocated, forward and backward dispatch lists built.
-pub struct Compiled {
-    pub values: Vec<Tensor>,
-    pub grads: Vec<Option<Tensor>>,
-    pub params: Arena,
-    pub param_grads: Arena,
-    pub param_views: Vec<Tensor>,
-    pub grad_views: Vec<Tensor>,
-    pub forward: Vec<Dispatch>,
-    pub backward: Vec<Dispatch>,
-}
-
-impl Compiled {
-    /// Records the zeroing of every gradient (parameters and activations) into `enc`: buffer
-    /// clears, not dispatches, recorded before the step's compute pass.
-    pub fn record_zero_grads(&self, enc: &mut wgpu::CommandEncoder) {
-        let all = self.param_grads.all();
-        for t in self.grads.iter().flatten().chain([&all]) {
-            let (buf, offset) = t.raw();
-            enc.clear_buffer(buf, offset, Some(t.bytes()));
-        }
-    }
-}
-
 impl Tape {
-    /// Allocates everything and builds the dispatch lists, fusing each batch-norm with the
-    /// activation that follows it where that is possible (see [`Tape::compile_with`]).
-    pub fn compile(&self, gpu: &Gpu) -> Result<Compiled> {
-        self.compile_with(gpu, true)
-    }
-
-    /// [`Tape::compile`]; with `fuse`, a batch-norm whose output only feeds the activation
-    /// recorded right after it (H·W a multiple of 4) runs as one fused forward pass and one fused
-    /// backward ([`batchnorm::forward_act`], [`batchnorm::backward_act`]): the same numbers,
-    /// two dispatches and two passes over the tensor fewer.
-    pub fn compile_with(&self, gpu: &Gpu, fuse: bool) -> Result<Compiled> {
-        let pshapes: Vec<Shape> = self.params.iter().map(|p| p.shape).collect();
-        let (poffs, pfloats) = Arena::layout(&pshapes);
-        let params = Arena::new(gpu, pfloats)?;
-        let param_grads = Arena::new(gpu, pfloats)?;
-        let mut param_views = Vec::new();
-        let mut grad_views = Vec::new();
-        for (s, &o) in pshapes.iter().zip(&poffs) {
-            param_views.push(params.view(o, *s)?);
-            grad_views.push(param_grads.view(o, *s)?);
-        }
-        let values = self
-            .vars
-            .iter()
-            .map(|&s| Tensor::zeros(gpu, s))
-            .collect::<Result<Vec<_>>>()?;
-        let fused: Vec<Option<(Act, Var)>> = (0..self.ops.len())
-            .map(|i| if fuse { self.fused_act(i) } else { None })
-            .collect();
-        // The output of a batch-norm fused with its activation needs no gradient buffer: the
-        // fused backward goes from the activation's gradient straight to the input's.
-        let mut needs_grad = self.needs_grad.clone();
-        for (op, f) in self.ops.iter().zip(&fused) {
-            if let (Op::BatchNorm { y, .. }, Some(_)) = (op, f) {
-                needs_grad[y.0] = false;
-            }
-        }
-        // One buffer per activation gradient: a backward kernel reads one gradient and writes
-        // another, and wgpu forbids binding one buffer read-only and read-write in a dispatch.
-        let grads = self
-            .vars
-            .iter()
-            .zip(&needs_grad)
-            .map(|(&s, &g)| g.then(|| Tensor::zeros(gpu, s)).transpose())
-            .collect::<Result<Vec<_>>>()?;
-        let mut c = Compiled {
-            values,
-            grads,
-            params,
-            param_grads,
-            param_views,
-            grad_views,
-            forward: Vec::new(),
-            backward: Vec::new(),
-        };
-        let is_fused_act = |i: usize| i > 0 && fused[i - 1].is_some();
-        for (i, op) in self.ops.iter().enumerate() {
-            let ds = match fused[i] {
-                _ if is_fused_act(i) => vec![],
-                Some((act, ya)) => fused_forward(gpu, &c, op, act, ya)?,
-                None => forward_op(gpu, &c, op)?,
-            };
-            c.forward.extend(ds);
-        }
-        for (i, op) in self.ops.iter().enumerate().rev() {
-            let ds = match fused[i] {
-                _ if is_fused_act(i) => vec![],
-                Some((act, ya)) => fused_backward(gpu, &c, op, act, ya)?,
-                None => self.backward_op(gpu, &c, op)?,
-            };
-            c.backward.extend(ds);
-        }
-        Ok(c)
-    }
-
-    /// `Some((act, its output))` when op `i` is a batch-norm that fuses with the activation
-    /// recorded right after it: that activation is the only reader of its output, and the
-    /// shape suits the fused kernels.
-    fn fused_act(&self, i: usize) -> Option<(Act, Var)> {
-        let Op::BatchNorm { y, .. } = self.ops.get(i)? else {
-            return None;
-        };
-        let Op::Act { act, x, y: ya } = self.ops.get(i + 1)? else {
-            return None;
-        };
-        let readers = self.ops.iter().filter(|op| reads(op).contains(y)).count();
-        (x == y && readers == 1 && batchnorm::fusable(self.shape(*y))).then_some((*act, *ya))
-    }
-
     /// The backward rule of each op: gradients of its inputs (and parameters) from its output's.
     fn backward_op(&self, gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
         let v = |x: &Var| &c.values[x.0];
@@ -499,107 +392,4 @@ impl Tape {
             },
         })
     }
-}
-
-/// Forward of batch-norm `op` fused with the activation `act` that writes `ya`.
-fn fused_forward(gpu: &Gpu, c: &Compiled, op: &Op, act: Act, ya: Var) -> Result<Vec<Dispatch>> {
-    let Op::BatchNorm {
-        x,
-        gamma,
-        beta,
-        y,
-        stats,
-    } = op
-    else {
-        return Err(Error::invalid(
-            "tape",
-            "only a batch-norm fuses with an activation",
-        ));
-    };
-    let (v, pv) = (|t: &Var| &c.values[t.0], |p: &Param| &c.param_views[p.0]);
-    let (x, y, ya, stats) = (v(x), v(y), v(&ya), v(stats));
-    batchnorm::forward_act(gpu, act, x, pv(gamma), pv(beta), y, ya, stats)
-}
-
-/// Backward of [`fused_forward`]: from the gradient of `ya` to those of x, γ and β.
-fn fused_backward(gpu: &Gpu, c: &Compiled, op: &Op, act: Act, ya: Var) -> Result<Vec<Dispatch>> {
-    let Op::BatchNorm {
-        x,
-        gamma,
-        beta,
-        y,
-        stats,
-    } = op
-    else {
-        return Err(Error::invalid(
-            "tape",
-            "only a batch-norm fuses with an activation",
-        ));
-    };
-    let v = |t: &Var| &c.values[t.0];
-    let (pv, pg) = (
-        |p: &Param| &c.param_views[p.0],
-        |p: &Param| &c.grad_views[p.0],
-    );
-    let g = |t: &Var| {
-        c.grads[t.0]
-            .as_ref()
-            .ok_or_else(|| Error::invalid("tape", format!("var {} has no gradient", t.0)))
-    };
-    let (gya, dx) = (g(&ya)?, g(x)?);
-    batchnorm::backward_act(
-        gpu,
-        act,
-        v(x),
-        pv(gamma),
-        v(stats),
-        v(y),
-        v(&ya),
-        gya,
-        dx,
-        pg(gamma),
-        pg(beta),
-    )
-}
-
-fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
-    let v = |x: &Var| &c.values[x.0];
-    let pv = |p: &Param| &c.param_views[p.0];
-    Ok(match op {
-        Op::Conv2d { conv, x, w, b, y } => {
-            conv2d::forward(gpu, conv, v(x), pv(w), b.as_ref().map(pv), v(y))?
-        }
-        Op::UpConv {
-            conv,
-            x,
-            w,
-            b,
-            wp,
-            p,
-            y,
-        } => {
-            let pc = polyphase::phase_conv(conv);
-            let mut ds = vec![polyphase::weights(gpu, conv, pv(w), v(wp))?];
-            ds.extend(conv2d::forward(gpu, &pc, v(x), v(wp), None, v(p))?);
-            ds.push(polyphase::shuffle(
-                gpu,
-                conv,
-                v(p),
-                b.as_ref().map(pv),
-                v(y),
-            )?);
-            ds
-        }
-        Op::BatchNorm {
-            x,
-            gamma,
-            beta,
-            y,
-            stats,
-        } => batchnorm::forward(gpu, v(x), pv(gamma), pv(beta), v(y), v(stats))?,
-        Op::Act { act, x, y } => vec![ew::act_forward(gpu, *act, v(x), v(y))?],
-        Op::Upsample { mode, x, y } => vec![resample::upsample_forward(gpu, *mode, v(x), v(y))?],
-        Op::Pool { mode, x, y } => vec![resample::pool_forward(gpu, *mode, v(x), v(y))?],
-        Op::Concat { a, b, y } => concat::forward(gpu, v(a), v(b), v(y))?,
-    })
 }

@@ -2,10 +2,12 @@
 //! image, "same" padding p = (k−1)/2 (zero, or reflection as torch.nn.ReflectionPad2d), stride
 //! 1 or 2, out = ⌊(H + 2p − k)/stride⌋ + 1.
 //!
-//! - forward:         y[co,oy,ox] = b[co] + Σ_ci,ky,kx w[co,ci,ky,kx] · xp[ci, oy·s−p+ky, ox·s−p+kx]
-//! - backward_input:  dx += ∂L/∂x (every tap's gy·w added to the pixel the tap read)
-//! - backward_weight: dw[co,ci,ky,kx] += Σ_oy,ox gy[co,oy,ox] · xp[ci, oy·s−p+ky, ox·s−p+kx]
-//! - backward_bias:   db[co] += Σ_oy,ox gy[co,oy,ox]
+//! ```text
+//! forward:         y[co,oy,ox] = b[co] + Σ_ci,ky,kx w[co,ci,ky,kx] · xp[ci, oy·s−p+ky, ox·s−p+kx]
+//! backward_input:  dx += ∂L/∂x (every tap's gy·w added to the pixel the tap read)
+//! backward_weight: dw[co,ci,ky,kx] += Σ_oy,ox gy[co,oy,ox] · xp[ci, oy·s−p+ky, ox·s−p+kx]
+//! backward_bias:   db[co] += Σ_oy,ox gy[co,oy,ox]
+//! ```
 //!
 //! Weights are PyTorch's `[co][ci][ky][kx]`. Each function returns the dispatches of one plan
 //! step; scratch tensors (rearranged weights, partial sums) are allocated here, once, and live as

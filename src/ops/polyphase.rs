@@ -174,7 +174,7 @@ pub fn weights_backward(gpu: &Gpu, c: &Conv2d, dwp: &Tensor, dw: &Tensor) -> Res
     )
 }
 
-/// y[o, 2i+a, 2j+b] = P[(2a+b)·Cout + o, i, j] (+ b[o]); overwrites y.
+/// `y[o, 2i+a, 2j+b] = P[(2a+b)·Cout + o, i, j] (+ b[o])`; overwrites y.
 pub fn shuffle(
     gpu: &Gpu,
     c: &Conv2d,
@@ -208,7 +208,7 @@ pub fn shuffle(
     launch(gpu, sig, b.is_some(), params(c, lo, n), &[p4, bias], &[y])
 }
 
-/// gP[(2a+b)·Cout + o, i, j] = gy[o, 2i+a, 2j+b]; overwrites gP.
+/// `gP[(2a+b)·Cout + o, i, j] = gy[o, 2i+a, 2j+b]`; overwrites gP.
 pub fn unshuffle(gpu: &Gpu, c: &Conv2d, gy: &Tensor, gp: &Tensor) -> Result<Dispatch> {
     let lo = Shape::new(c.cin, gp.shape.h, gp.shape.w);
     if gp.shape != phase_shape(c, lo) {

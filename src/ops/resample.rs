@@ -1,10 +1,10 @@
 //! ×2 upsampling and 2×2 pooling (`shaders/resample.wgsl`), channel-major `[C,H,W]`.
 //!
-//! - Upsample ×2, (C,H,W) → (C,2H,2W). Nearest: y[Y,X] = x[Y/2, X/2]. Bilinear is PyTorch's
+//! - Upsample ×2, (C,H,W) → (C,2H,2W). Nearest: `y[Y,X] = x[Y/2, X/2]`. Bilinear is PyTorch's
 //!   `F.interpolate(scale_factor=2, mode='bilinear', align_corners=False)`: per axis
-//!   s = max((Y + ½)/2 − ½, 0), i0 = ⌊s⌋, i1 = min(i0 + 1, H − 1), λ = s − i0, and
-//!   y = (1−λy)((1−λx) x[i0,j0] + λx x[i0,j1]) + λy((1−λx) x[i1,j0] + λx x[i1,j1]).
-//!   Backward is a gather: dx[i,j] += Σ w(Y,i) w(X,j) gy[Y,X] over the outputs touching (i,j).
+//!   `s = max((Y + ½)/2 − ½, 0)`, `i0 = ⌊s⌋`, `i1 = min(i0 + 1, H − 1)`, `λ = s − i0`, and
+//!   `y = (1−λy)((1−λx) x[i0,j0] + λx x[i0,j1]) + λy((1−λx) x[i1,j0] + λx x[i1,j1])`.
+//!   Backward is a gather: `dx[i,j] += Σ w(Y,i) w(X,j) gy[Y,X]` over the outputs touching (i,j).
 //! - Pool 2×2, stride 2, (C,H,W) → (C,⌊H/2⌋,⌊W/2⌋). Avg: the window mean; backward gy/4 to each.
 //!   Max: the window max; backward routes gy to the first max in scan order (as PyTorch).
 //!   A trailing odd row/column is ignored (gets no gradient).

@@ -11,10 +11,10 @@
 //! - A tile whose clear fraction is below `min_clear` is nodata (NaN) where no other tile covers.
 //! - Every finished tile is a file in the work dir ([`workdir`]); a rerun does only the missing
 //!   ones, and refuses a work dir made with other settings. [`Shard`] `I/N` does the tiles with
-//!   `index % N == I`, so N processes (or machines sharing the folder) split a scene; [`merge`]
+//!   `index % N == I`, so N processes (or machines sharing the folder) split a scene; [`merge()`]
 //!   assembles the result, a band of rows at a time.
 //!
-//! Memory: [`run`] holds one tile of every input and one network at a time; [`merge`] holds 32
+//! Memory: [`run`] holds one tile of every input and one network at a time; [`merge()`] holds 32
 //! output rows (see [`merge`](mod@merge)).
 pub mod grid;
 mod inputs;
@@ -144,7 +144,7 @@ pub struct Summary {
     pub already_done: usize,
     /// The callback stopped the run.
     pub stopped: bool,
-    /// Every tile of the grid (all shards) is in the work dir: [`merge`] can run.
+    /// Every tile of the grid (all shards) is in the work dir: [`merge()`] can run.
     pub complete: bool,
 }
 
