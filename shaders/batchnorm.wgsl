@@ -13,7 +13,8 @@
 //   *_apply:  elementwise; workgroup (b, c) does block b of WG·KA units of channel c, so the
 //             per-channel values are loaded once per invocation.
 //   Suffix _v4: vec4 units (needs n % 4 == 0); _s: scalar fallback.
-// Fused with the activation that follows (ACT as in elementwise.wgsl), vec4 only:
+// Fused with the activation that follows (f, f', ACT: activation.wgsl, prepended to this file
+// when it is loaded), vec4 only:
 //   fwd_apply_act_v4: writes y = BN(x) and ya = f(y) in one pass;
 //   bwd_part_act_v4, bwd_apply_act_v4: the backward of f∘BN, taking gy = gya · f'(y) on the fly
 //             (no activation-gradient pass, no gy buffer).
@@ -22,8 +23,6 @@ override WG: u32 = 64u;
 override K: u32 = 16u;
 override KA: u32 = 4u;
 override TREE: bool = false;
-override ACT: u32 = 0u;
-override SLOPE: f32 = 0.2;
 
 // units: units per channel plane (n/4 for _v4, n for _s); blocks: workgroups per channel in
 // *_part; parts = blocks·WG partials per channel.
@@ -319,31 +318,7 @@ fn bwd_apply_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     }
 }
 
-// --- fused with the activation: f and f' exactly as in elementwise.wgsl ------------------------
-fn sigm(x: vec4<f32>) -> vec4<f32> { return 1.0 / (1.0 + exp(-x)); }
-
-fn act(x: vec4<f32>) -> vec4<f32> {
-    switch ACT {
-        case 1u: { return select(SLOPE * x, x, x > vec4<f32>(0.0)); }
-        case 2u: { return x * sigm(x); }
-        case 3u: { return select(exp(min(x, vec4<f32>(0.0))) - 1.0, x, x > vec4<f32>(0.0)); }
-        case 4u: { return sigm(x); }
-        default: { return x; }
-    }
-}
-
-// f'(x), given x and y = f(x).
-fn act_grad(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
-    let one = vec4<f32>(1.0);
-    switch ACT {
-        case 1u: { return select(vec4<f32>(SLOPE), one, x > vec4<f32>(0.0)); }
-        case 2u: { let s = sigm(x); return s + x * s * (one - s); }
-        case 3u: { return select(exp(min(x, vec4<f32>(0.0))), one, x > vec4<f32>(0.0)); }
-        case 4u: { return y * (one - y); }
-        default: { return one; }
-    }
-}
-
+// --- fused with the activation (f, f' from activation.wgsl) -----------------------------------
 @group(0) @binding(0) var<storage, read> faa_x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> faa_gamma: array<f32>;
 @group(0) @binding(2) var<storage, read> faa_beta: array<f32>;

@@ -3,11 +3,10 @@
 //   add_into: y[i] += a[i]
 //   act_fwd:  y[i]  = f(x[i])                         f = ACT: 0 none, 1 leaky_relu(SLOPE),
 //   act_bwd:  dx[i] += gy[i] * f'(x[i]) (uses y=f(x))      2 swish, 3 elu(1), 4 sigmoid
+// f and f' (ACT, SLOPE) come from activation.wgsl, prepended to this file when it is loaded.
 // i runs over vec4s: i < p.n4. Rust side and CPU reference: src/ops/elementwise.rs;
 // tests: tests/it/elementwise.rs.
 override WG: u32 = 256u;
-override ACT: u32 = 1u;
-override SLOPE: f32 = 0.2;
 
 struct Params { n4: u32, value: f32, _p0: u32, _p1: u32 }
 
@@ -34,30 +33,6 @@ fn add_into(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i < ad_p.n4) { ad_y[i] = ad_y[i] + ad_a[i]; }
-}
-
-fn sigm(x: vec4<f32>) -> vec4<f32> { return 1.0 / (1.0 + exp(-x)); }
-
-fn act(x: vec4<f32>) -> vec4<f32> {
-    switch ACT {
-        case 1u: { return select(SLOPE * x, x, x > vec4<f32>(0.0)); }
-        case 2u: { return x * sigm(x); }
-        case 3u: { return select(exp(min(x, vec4<f32>(0.0))) - 1.0, x, x > vec4<f32>(0.0)); }
-        case 4u: { return sigm(x); }
-        default: { return x; }
-    }
-}
-
-// f'(x), given x and y = f(x).
-fn act_grad(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
-    let one = vec4<f32>(1.0);
-    switch ACT {
-        case 1u: { return select(vec4<f32>(SLOPE), one, x > vec4<f32>(0.0)); }
-        case 2u: { let s = sigm(x); return s + x * s * (one - s); }
-        case 3u: { return select(exp(min(x, vec4<f32>(0.0))), one, x > vec4<f32>(0.0)); }
-        case 4u: { return y * (one - y); }
-        default: { return one; }
-    }
 }
 
 @group(0) @binding(0) var<storage, read> af_x: array<vec4<f32>>;

@@ -191,15 +191,8 @@ impl Tape {
             ));
         }
         let xs = self.shape(x);
-        if xs.c != conv.cin {
-            return Err(Error::shape(
-                format!("{name} input channels"),
-                conv.cin,
-                xs.c,
-            ));
-        }
         let hi = Shape::new(xs.c, 2 * xs.h, 2 * xs.w);
-        let ys = conv.out_shape(hi)?;
+        let ys = conv.out_shape(hi)?; // checks the input channels too
         let (w, b) = self.conv_params(name, &conv, bias);
         let pc = polyphase::phase_conv(&conv);
         let wp = self.var(Shape::flat(pc.weight_len()), true);

@@ -56,12 +56,29 @@ impl Shader {
         }
     }
 
-    /// The WGSL source, compiled into the binary.
+    /// Shared WGSL prepended to a family's file by [`Shader::source`] (not a family itself).
+    pub const PRELUDES: [&'static str; 1] = ["activation.wgsl"];
+
+    /// The prelude this family's file is loaded with, if any: `activation.wgsl` (f and f')
+    /// for the two families that apply activations.
+    pub fn prelude(self) -> Option<&'static str> {
+        matches!(self, Shader::Elementwise | Shader::BatchNorm).then_some("activation.wgsl")
+    }
+
+    /// The WGSL source (its prelude, then its file), compiled into the binary.
     pub fn source(self) -> &'static str {
+        macro_rules! with_act {
+            ($f:literal) => {
+                concat!(
+                    include_str!("../../shaders/activation.wgsl"),
+                    include_str!(concat!("../../shaders/", $f))
+                )
+            };
+        }
         match self {
-            Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            Shader::Elementwise => with_act!("elementwise.wgsl"),
             Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
-            Shader::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
+            Shader::BatchNorm => with_act!("batchnorm.wgsl"),
             Shader::Resample => include_str!("../../shaders/resample.wgsl"),
             Shader::Concat => include_str!("../../shaders/concat.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),

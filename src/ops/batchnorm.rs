@@ -19,7 +19,7 @@
 //! scratch tensors once (partials; backward's per-channel means), kept alive by the dispatches'
 //! bind groups. `y` must not alias `x`.
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
+use crate::gpu::{Dispatch, Gpu, Kernel, KernelSig, Shader, Shape, Tensor};
 use crate::ops::elementwise::{self as ew, Act};
 
 /// The ε added to the variance (PyTorch's default).
@@ -222,26 +222,39 @@ pub fn forward_with(
     y: &Tensor,
     stats: &Tensor,
 ) -> Result<Vec<Dispatch>> {
+    let pl = plan(x.shape, blocking)?;
+    let mut ds = forward_stats(gpu, &pl, x, gamma, beta, y, stats)?;
+    let aps = if pl.vec4 { FWD_APPLY_V4 } else { FWD_APPLY_S };
+    let ka = gpu.kernel(aps, &apply_overrides(pl.b))?;
+    let reads = [x, gamma, beta, stats];
+    ds.push(gpu.dispatch(&ka, &reads, &[y], Some(&pl.p), pl.apply_groups)?);
+    Ok(ds)
+}
+
+/// The forward's checks and its two statistics passes (partial sums, reduce into `stats`); the
+/// apply pass is the caller's.
+fn forward_stats(
+    gpu: &Gpu,
+    pl: &Plan,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    y: &Tensor,
+    stats: &Tensor,
+) -> Result<Vec<Dispatch>> {
     let s = x.shape;
-    let pl = plan(s, blocking)?;
     check("gamma", gamma, Shape::flat(s.c))?;
     check("beta", beta, Shape::flat(s.c))?;
     check("stats", stats, Shape::flat(2 * s.c))?;
     check("output", y, s)?;
     let part = Tensor::zeros(gpu, Shape::flat(2 * s.c * pl.p.parts as usize))?;
-    let (ps, aps) = if pl.vec4 {
-        (FWD_PART_V4, FWD_APPLY_V4)
-    } else {
-        (FWD_PART_S, FWD_APPLY_S)
-    };
+    let ps = if pl.vec4 { FWD_PART_V4 } else { FWD_PART_S };
     let kp = gpu.kernel(ps, &part_overrides(pl.b))?;
     let kr = gpu.kernel(FWD_REDUCE, &reduce_overrides(pl.b))?;
-    let ka = gpu.kernel(aps, &apply_overrides(pl.b))?;
     let p = Some(&pl.p);
     Ok(vec![
         gpu.dispatch(&kp, &[x], &[&part], p, pl.part_groups)?,
         gpu.dispatch(&kr, &[&part, x], &[stats], p, pl.reduce_groups)?,
-        gpu.dispatch(&ka, &[x, gamma, beta, stats], &[y], p, pl.apply_groups)?,
     ])
 }
 
@@ -275,35 +288,76 @@ pub fn backward_with(
     dgamma: &Tensor,
     dbeta: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    let s = x.shape;
-    let pl = plan(s, blocking)?;
-    check("gamma", gamma, Shape::flat(s.c))?;
-    check("stats", stats, Shape::flat(2 * s.c))?;
-    check("upstream gradient", gy, s)?;
-    check("input gradient", dx, s)?;
-    check("gamma gradient", dgamma, Shape::flat(s.c))?;
-    check("beta gradient", dbeta, Shape::flat(s.c))?;
-    let part = Tensor::zeros(gpu, Shape::flat(2 * s.c * pl.p.parts as usize))?;
-    let means = Tensor::zeros(gpu, Shape::flat(2 * s.c))?;
+    let pl = plan(x.shape, blocking)?;
     let (ps, aps) = if pl.vec4 {
         (BWD_PART_V4, BWD_APPLY_V4)
     } else {
         (BWD_PART_S, BWD_APPLY_S)
     };
     let kp = gpu.kernel(ps, &part_overrides(pl.b))?;
-    let kr = gpu.kernel(BWD_REDUCE, &reduce_overrides(pl.b))?;
     let ka = gpu.kernel(aps, &apply_overrides(pl.b))?;
+    let g = Upstream::Plain(gy);
+    backward_passes(gpu, &pl, (kp, ka), x, g, gamma, stats, (dx, dgamma, dbeta))
+}
+
+/// The upstream gradient as the backward kernels read it.
+enum Upstream<'a> {
+    /// `gy` itself.
+    Plain(&'a Tensor),
+    /// `(gya, y, ya)`: the gradient of the activation's output `ya = f(y)`; the kernels take
+    /// `gy = gya · f'(y)` on the fly.
+    Act(&'a Tensor, &'a Tensor, &'a Tensor),
+}
+
+/// The backward's checks and three passes (partial sums, reduce into dγ, dβ and the means,
+/// apply into dx), with the part and apply kernels `k` of the plain or the fused form.
+#[allow(clippy::too_many_arguments)]
+fn backward_passes(
+    gpu: &Gpu,
+    pl: &Plan,
+    k: (std::sync::Arc<Kernel>, std::sync::Arc<Kernel>),
+    x: &Tensor,
+    g: Upstream,
+    gamma: &Tensor,
+    stats: &Tensor,
+    (dx, dgamma, dbeta): (&Tensor, &Tensor, &Tensor),
+) -> Result<Vec<Dispatch>> {
+    let s = x.shape;
+    let named: Vec<(&str, &Tensor)> = match g {
+        Upstream::Plain(gy) => vec![("upstream gradient", gy)],
+        Upstream::Act(gya, y, ya) => vec![
+            ("upstream gradient", gya),
+            ("output", y),
+            ("activation output", ya),
+        ],
+    };
+    for (what, t) in &named {
+        check(what, t, s)?;
+    }
+    let ups: Vec<&Tensor> = named.iter().map(|(_, t)| *t).collect();
+    check("gamma", gamma, Shape::flat(s.c))?;
+    check("stats", stats, Shape::flat(2 * s.c))?;
+    check("input gradient", dx, s)?;
+    check("gamma gradient", dgamma, Shape::flat(s.c))?;
+    check("beta gradient", dbeta, Shape::flat(s.c))?;
+    let part = Tensor::zeros(gpu, Shape::flat(2 * s.c * pl.p.parts as usize))?;
+    let means = Tensor::zeros(gpu, Shape::flat(2 * s.c))?;
+    let kr = gpu.kernel(BWD_REDUCE, &reduce_overrides(pl.b))?;
     let p = Some(&pl.p);
+    let part_reads: Vec<&Tensor> = [x]
+        .into_iter()
+        .chain(ups.iter().copied())
+        .chain([stats])
+        .collect();
+    let apply_reads: Vec<&Tensor> = [x]
+        .into_iter()
+        .chain(ups.iter().copied())
+        .chain([gamma, stats, &means])
+        .collect();
     Ok(vec![
-        gpu.dispatch(&kp, &[x, gy, stats], &[&part], p, pl.part_groups)?,
+        gpu.dispatch(&k.0, &part_reads, &[&part], p, pl.part_groups)?,
         gpu.dispatch(&kr, &[&part], &[dgamma, dbeta, &means], p, pl.reduce_groups)?,
-        gpu.dispatch(
-            &ka,
-            &[x, gy, gamma, stats, &means],
-            &[dx],
-            p,
-            pl.apply_groups,
-        )?,
+        gpu.dispatch(&k.1, &apply_reads, &[dx], p, pl.apply_groups)?,
     ])
 }
 
@@ -313,17 +367,12 @@ pub fn fusable(s: Shape) -> bool {
 }
 
 /// Overrides of a fused kernel: its workgroup size, its blocking constant, and the activation.
-fn act_overrides(wg: u32, kk: (&'static str, u32), act: Act) -> Ov {
+fn act_overrides(wg: u32, kk: (&'static str, u32), act: Act) -> Vec<(&'static str, f64)> {
     let mut o = vec![("WG", wg as f64), (kk.0, kk.1 as f64)];
-    o.extend(
-        ew::act_overrides(act)
-            .into_iter()
-            .filter(|(k, _)| *k != "WG"),
-    );
+    let a = ew::act_overrides(act);
+    o.extend(a.into_iter().filter(|(k, _)| *k != "WG"));
     o
 }
-
-type Ov = Vec<(&'static str, f64)>;
 
 /// Batch-norm followed by `act`, fused: `y = BN(x)` and `ya = act(y)` in the apply pass (one
 /// pass and one dispatch fewer than [`forward`] + an activation). Needs [`fusable`] shapes.
@@ -338,24 +387,17 @@ pub fn forward_act(
     ya: &Tensor,
     stats: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    let s = x.shape;
-    check_fusable(s)?;
-    check("activation output", ya, s)?;
+    check_fusable(x.shape)?;
+    check("activation output", ya, x.shape)?;
     let b = Blocking::for_gpu(gpu);
-    let mut ds = forward_with(gpu, b, x, gamma, beta, y, stats)?;
-    let pl = plan(s, b)?;
+    let pl = plan(x.shape, b)?;
+    let mut ds = forward_stats(gpu, &pl, x, gamma, beta, y, stats)?;
     let ka = gpu.kernel(
         FWD_APPLY_ACT_V4,
         &act_overrides(b.wg_apply, ("KA", b.ka), act),
     )?;
-    let last = ds.len() - 1;
-    ds[last] = gpu.dispatch(
-        &ka,
-        &[x, gamma, beta, stats],
-        &[y, ya],
-        Some(&pl.p),
-        pl.apply_groups,
-    )?;
+    let reads = [x, gamma, beta, stats];
+    ds.push(gpu.dispatch(&ka, &reads, &[y, ya], Some(&pl.p), pl.apply_groups)?);
     Ok(ds)
 }
 
@@ -375,42 +417,16 @@ pub fn backward_act(
     dgamma: &Tensor,
     dbeta: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    let s = x.shape;
-    check_fusable(s)?;
+    check_fusable(x.shape)?;
     let b = Blocking::for_gpu(gpu);
-    let pl = plan(s, b)?;
-    for (what, t) in [
-        ("output", y),
-        ("activation output", ya),
-        ("upstream gradient", gya),
-    ] {
-        check(what, t, s)?;
-    }
-    check("gamma", gamma, Shape::flat(s.c))?;
-    check("stats", stats, Shape::flat(2 * s.c))?;
-    check("input gradient", dx, s)?;
-    check("gamma gradient", dgamma, Shape::flat(s.c))?;
-    check("beta gradient", dbeta, Shape::flat(s.c))?;
-    let part = Tensor::zeros(gpu, Shape::flat(2 * s.c * pl.p.parts as usize))?;
-    let means = Tensor::zeros(gpu, Shape::flat(2 * s.c))?;
+    let pl = plan(x.shape, b)?;
     let kp = gpu.kernel(BWD_PART_ACT_V4, &act_overrides(b.wg_part, ("K", b.k), act))?;
-    let kr = gpu.kernel(BWD_REDUCE, &reduce_overrides(b))?;
     let ka = gpu.kernel(
         BWD_APPLY_ACT_V4,
         &act_overrides(b.wg_apply, ("KA", b.ka), act),
     )?;
-    let p = Some(&pl.p);
-    Ok(vec![
-        gpu.dispatch(&kp, &[x, gya, y, ya, stats], &[&part], p, pl.part_groups)?,
-        gpu.dispatch(&kr, &[&part], &[dgamma, dbeta, &means], p, pl.reduce_groups)?,
-        gpu.dispatch(
-            &ka,
-            &[x, gya, y, ya, gamma, stats, &means],
-            &[dx],
-            p,
-            pl.apply_groups,
-        )?,
-    ])
+    let g = Upstream::Act(gya, y, ya);
+    backward_passes(gpu, &pl, (kp, ka), x, g, gamma, stats, (dx, dgamma, dbeta))
 }
 
 fn check_fusable(s: Shape) -> Result<()> {

@@ -32,10 +32,13 @@ fn every_shader_file_is_known_and_validates() {
         .collect();
     files.sort();
     let mut known: Vec<String> = Shader::ALL.iter().map(|s| s.file().to_string()).collect();
+    known.extend(Shader::PRELUDES.iter().map(|p| p.to_string()));
     known.sort();
-    assert_eq!(files, known, "shaders/ and Shader::ALL disagree");
+    assert_eq!(files, known, "shaders/ and Shader::ALL + PRELUDES disagree");
+    let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
     for s in Shader::ALL {
-        let on_disk = std::fs::read_to_string(format!("{dir}/{}", s.file())).unwrap();
+        let prelude = s.prelude().map(read).unwrap_or_default();
+        let on_disk = prelude + &read(s.file());
         assert_eq!(on_disk, s.source(), "{} embedded copy is stale", s.file());
         parse(s);
     }
