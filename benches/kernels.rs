@@ -42,6 +42,7 @@ const fn case(
             k,
             stride,
             padding: Padding::Zero,
+            groups: 1,
         },
         size,
     }
@@ -290,6 +291,7 @@ fn layers(cr: &mut Criterion) {
         k: 5,
         stride: 1,
         padding: Padding::Zero,
+        groups: 1,
     };
     let w = filled(&gpu, Shape::flat(c.weight_len()), 10);
     let wp = z(Shape::flat(pp::phase_conv(&c).weight_len()));

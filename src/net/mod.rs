@@ -181,6 +181,7 @@ impl NetConfig {
             k,
             stride,
             padding: self.padding,
+            groups: 1,
         }
     }
 

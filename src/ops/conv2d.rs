@@ -31,7 +31,10 @@ pub enum Padding {
     Reflection,
 }
 
-/// A convolution layer's configuration.
+/// A convolution layer's configuration. `cin` and `cout` count all channels; with `groups` G
+/// (torch.nn.Conv2d's `groups`), input channels `g·cin/G..` only feed output channels
+/// `g·cout/G..` and the weights are `[cout][cin/G][k][k]`. Batched training
+/// ([`crate::tape::Tape::compile_batched`]) runs G independent networks as G groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Conv2d {
     pub cin: usize,
@@ -39,9 +42,53 @@ pub struct Conv2d {
     pub k: usize,
     pub stride: usize,
     pub padding: Padding,
+    pub groups: usize,
 }
 
 impl Conv2d {
+    /// An ungrouped conv.
+    pub const fn new(cin: usize, cout: usize, k: usize, stride: usize, padding: Padding) -> Conv2d {
+        Conv2d {
+            cin,
+            cout,
+            k,
+            stride,
+            padding,
+            groups: 1,
+        }
+    }
+
+    /// The same layer for `g` independent copies side by side: g times the channels and groups.
+    pub fn batched(&self, g: usize) -> Conv2d {
+        Conv2d {
+            cin: g * self.cin,
+            cout: g * self.cout,
+            groups: g * self.groups,
+            ..*self
+        }
+    }
+
+    /// Input channels per group.
+    pub fn cin_g(&self) -> usize {
+        self.cin / self.groups.max(1)
+    }
+
+    /// Output channels per group.
+    pub fn cout_g(&self) -> usize {
+        self.cout / self.groups.max(1)
+    }
+
+    /// One group's conv (`groups` = 1).
+    pub fn group(&self) -> Conv2d {
+        Conv2d::new(
+            self.cin_g(),
+            self.cout_g(),
+            self.k,
+            self.stride,
+            self.padding,
+        )
+    }
+
     /// The padding on each side, (k−1)/2.
     pub fn pad(&self) -> usize {
         (self.k.saturating_sub(1)) / 2
@@ -66,6 +113,12 @@ impl Conv2d {
         if self.cin == 0 || self.cout == 0 {
             return bad("zero channels".into());
         }
+        if self.groups == 0 || self.cin % self.groups != 0 || self.cout % self.groups != 0 {
+            return bad(format!(
+                "{} groups do not divide {} input and {} output channels",
+                self.groups, self.cin, self.cout
+            ));
+        }
         if input.c != self.cin {
             return Err(Error::shape("conv2d input channels", self.cin, input.c));
         }
@@ -82,9 +135,9 @@ impl Conv2d {
         Ok(Shape::new(self.cout, o(input.h), o(input.w)))
     }
 
-    /// Number of weights, cout·cin·k·k.
+    /// Number of weights, cout·(cin/groups)·k·k.
     pub fn weight_len(&self) -> usize {
-        self.cout * self.cin * self.k * self.k
+        self.cout * self.cin_g() * self.k * self.k
     }
 
     fn flops(&self, out: Shape) -> f64 {
@@ -368,8 +421,24 @@ pub mod reference {
         }
     }
 
-    /// y = conv(x) + b.
+    /// y = conv(x) + b (every group on its own channels and weights).
     pub fn forward(c: &Conv2d, x: &[f64], xs: Shape, w: &[f64], b: Option<&[f64]>) -> Vec<f64> {
+        if c.groups > 1 {
+            let (gc, gxs) = split(c, xs);
+            let (xl, wl, bl) = (gxs.numel(), gc.weight_len(), gc.cout);
+            return (0..c.groups)
+                .flat_map(|g| {
+                    let b = b.map(|b| &b[g * bl..(g + 1) * bl]);
+                    forward(
+                        &gc,
+                        &x[g * xl..(g + 1) * xl],
+                        gxs,
+                        &w[g * wl..(g + 1) * wl],
+                        b,
+                    )
+                })
+                .collect();
+        }
         let os = c.out_shape(xs).expect("valid conv shape");
         let mut y = vec![0.0; os.numel()];
         if let Some(b) = b {
@@ -381,6 +450,11 @@ pub mod reference {
         y
     }
 
+    /// One group's conv and input shape.
+    fn split(c: &Conv2d, xs: Shape) -> (Conv2d, Shape) {
+        (c.group(), Shape::new(xs.c / c.groups, xs.h, xs.w))
+    }
+
     /// (dx, dw, db) of L = Σ y·gy.
     pub fn backward(
         c: &Conv2d,
@@ -389,6 +463,20 @@ pub mod reference {
         w: &[f64],
         gy: &[f64],
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        if c.groups > 1 {
+            let (gc, gxs) = split(c, xs);
+            let gos = gc.out_shape(gxs).expect("valid conv shape");
+            let (xl, wl, yl) = (gxs.numel(), gc.weight_len(), gos.numel());
+            let (mut dx, mut dw, mut db) = (Vec::new(), Vec::new(), Vec::new());
+            for g in 0..c.groups {
+                let r = |v: &[f64], n: usize| v[g * n..(g + 1) * n].to_vec();
+                let (a, b, d) = backward(&gc, &r(x, xl), gxs, &r(w, wl), &r(gy, yl));
+                dx.extend(a);
+                dw.extend(b);
+                db.extend(d);
+            }
+            return (dx, dw, db);
+        }
         let os = c.out_shape(xs).expect("valid conv shape");
         let mut dx = vec![0.0; xs.numel()];
         let mut dw = vec![0.0; c.weight_len()];

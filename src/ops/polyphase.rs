@@ -80,6 +80,7 @@ pub fn phase_conv(c: &Conv2d) -> Conv2d {
         k: 2 * q(c) + 1,
         stride: 1,
         padding: Padding::Zero,
+        groups: c.groups,
     }
 }
 

@@ -15,6 +15,7 @@ fn conv(cin: usize, cout: usize, k: usize, stride: usize, padding: Padding) -> C
         k,
         stride,
         padding,
+        groups: 1,
     }
 }
 

@@ -199,6 +199,7 @@ fn fan_out_accumulates_gradients() {
         k: 3,
         stride: 1,
         padding: Default::default(),
+        groups: 1,
     };
     let hv = tape.conv2d("c", x, conv, true).unwrap();
     let a = tape.upsample(Upsample::Nearest, hv);

@@ -17,6 +17,7 @@ fn up_conv(cin: usize, cout: usize, k: usize) -> Conv2d {
         k,
         stride: 1,
         padding: Padding::Zero,
+        groups: 1,
     }
 }
 
