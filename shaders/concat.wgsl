@@ -5,13 +5,16 @@
 //   crop_fwd: y[coff + c, i, j]     = src[c, i + oy, j + ox]
 //   crop_bwd: dsrc[c, i + oy, j + ox] += gy[coff + c, i, j]   (a bijection: no conflicts;
 //             pixels outside the crop get nothing)
+// Groups: G independent concats side by side (a = G blocks of ca channels, b of cb, y of ca + cb):
+// group g's blocks go to y channels g·(ca + cb) + coff + c, one dispatch per input for all groups.
 // One invocation per cropped element. Rust side and CPU reference: src/ops/concat.rs;
 // tests: tests/it/concat.rs.
 override WG: u32 = 256u;
 
-// (c, h, w): the cropped block; (sh, sw): the source plane; n = c·h·w.
+// (h, w): the cropped plane; (sh, sw): the source plane;
+// c: channels of src per group; cy: channels of y per group; n: elements over all groups.
 struct Params { c: u32, h: u32, w: u32, sh: u32, sw: u32, oy: u32, ox: u32, coff: u32,
-                n: u32, _p0: u32, _p1: u32, _p2: u32 }
+                n: u32, cy: u32, _p1: u32, _p2: u32 }
 
 fn lin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * WG + lid;
@@ -21,8 +24,9 @@ fn lin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
 fn crop_index(i: u32, p: Params) -> vec2<u32> {
     let j = i % p.w;
     let r = (i / p.w) % p.h;
-    let c = i / (p.w * p.h);
-    return vec2<u32>(((p.coff + c) * p.h + r) * p.w + j, (c * p.sh + r + p.oy) * p.sw + j + p.ox);
+    let c = i / (p.w * p.h);                    // g · p.c + channel of src
+    let yc = (c / p.c) * p.cy + p.coff + c % p.c;
+    return vec2<u32>((yc * p.h + r) * p.w + j, (c * p.sh + r + p.oy) * p.sw + j + p.ox);
 }
 
 @group(0) @binding(0) var<storage, read> cf_src: array<f32>;

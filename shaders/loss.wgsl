@@ -2,7 +2,8 @@
 //   mse_partial: d = o[i] - t[i];  dout[i] += two_inv_n * m[i] * d;  part[g] = Σ_{i of group g} m[i]·d²
 //   mse_reduce:  loss[0] = inv_n · Σ_g part[g]
 // o, t, m, dout: the concatenated sources, channel-major [C,H,W] f32, read as vec4 (i < n4);
-// lanes past n (the binding padding) count as masked. inv_n = 1/N, N = number of clear elements.
+// lanes past n (the binding padding) count as masked. inv_n = 1/N, N = number of clear elements;
+// or m holds weights (m/N_k per network of a batch) and inv_n = 1.
 // mse_partial runs `groups` (≤ 1024) workgroups, each thread striding over the vec4s in a fixed
 // order; mse_reduce is one workgroup summing the partials in a fixed order: no atomics, the same
 // bits every run on one adapter. Rust side and CPU reference: src/ops/loss.rs; tests: tests/it/loss.rs.

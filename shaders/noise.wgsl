@@ -3,12 +3,15 @@
 // gives two u32 (x0, x1) → u_k = ((x_k >> 8) + 1) · 2⁻²⁴ in (0, 1] (exact in f32) → Box–Muller
 // r = sqrt(−2 ln u0), θ = π(2 u1 − 1) ∈ (−π, π] (where WGSL's cos/sin are accurate):
 // z = r cos θ for even i, r sin θ for odd i. Every step gets fresh noise; a run reproduces bit
-// for bit on one adapter. Flat over any layout, as vec4s (i4 < n4);
+// for bit on one adapter. Batched latents (G networks' inputs, each `per` elements, a multiple of
+// 4): the index counts within a network (i mod per), so every network draws the noise a run of
+// its own would. Flat over any layout, as vec4s (i4 < n4);
 // lanes past n copy the latent. Rust side and CPU reference (same integers): src/ops/noise.rs;
 // tests: tests/it/noise.rs.
 override WG: u32 = 256u;
 
-struct Params { n: u32, sigma: f32, seed: u32, step: u32 }
+// per4: vec4s per network (the index wraps there).
+struct Params { n: u32, sigma: f32, seed: u32, step: u32, per4: u32, _p0: u32, _p1: u32, _p2: u32 }
 
 @group(0) @binding(0) var<storage, read> latent: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
@@ -49,7 +52,8 @@ fn latent_noise(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
                 @builtin(local_invocation_index) lid: u32) {
     let i = (wid.x + wid.y * nwg.x) * WG + lid;
     if (i * 4u >= u.n) { return; }
-    let z = vec4<f32>(normal_pair(2u * i), normal_pair(2u * i + 1u));
+    let il = i % u.per4;
+    let z = vec4<f32>(normal_pair(2u * il), normal_pair(2u * il + 1u));
     let valid = (vec4<u32>(i * 4u) + vec4<u32>(0u, 1u, 2u, 3u)) < vec4<u32>(u.n);
     out[i] = latent[i] + select(vec4<f32>(0.0), u.sigma * z, valid);
 }

@@ -14,6 +14,10 @@
 // outside [0, 2H) exactly when its low-resolution row is outside [0, H).
 // pp_wt and pp_gw: one invocation per (o, c) weight pair; the shuffles: one per element written.
 // Gathers, no atomics.
+// Groups (G independent up-convolutions side by side, see Conv2d::groups): cin and cout in Params
+// are per group; x, w, wp, P and y are G consecutive blocks of one group's tensors, so group g's
+// phase rows are (4g + 2a + b)·Cout + o. Every kernel derives g from its flat index (n counts all
+// groups): one dispatch for all groups.
 // Rust side and CPU reference: src/ops/polyphase.rs; tests: tests/it/polyphase.rs.
 override WG: u32 = 256u;
 override BIAS: u32 = 0u;
@@ -38,6 +42,11 @@ fn ptap(a: u32, kk: u32, p: u32, q: u32) -> u32 {
     return (a + kk + 2u * q - p) / 2u;
 }
 
+// Channel of phase ph (= 2a + b) of output channel o of group g in wp, P and gP.
+fn prow(g: u32, ph: u32, o: u32, cout: u32) -> u32 {
+    return (4u * g + ph) * cout + o;
+}
+
 @group(0) @binding(0) var<storage, read> wt_w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> wt_wp: array<f32>;
 @group(0) @binding(2) var<uniform> wt_p: Params;
@@ -51,11 +60,13 @@ fn pp_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
          @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= wt_p.n) { return; }
-    let o = i / wt_p.cin;
+    let go = i / wt_p.cin;                      // g · Cout + o
+    let g = go / wt_p.cout;
+    let o = go % wt_p.cout;
     let c = i % wt_p.cin;
     var acc: array<f32, 100>;                   // 4 · KLMAX²
     for (var t = 0u; t < 4u * KL * KL; t++) { acc[t] = 0.0; }
-    let base = i * K * K;                       // (o · Cin + c) · k²
+    let base = i * K * K;                       // ((g · Cout + o) · Cin + c) · k²
     for (var ky = 0u; ky < K; ky++) {
         for (var kx = 0u; kx < K; kx++) {
             let v = wt_w[base + ky * K + kx];
@@ -67,7 +78,7 @@ fn pp_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
         }
     }
     for (var ph = 0u; ph < 4u; ph++) {
-        let dst = ((ph * wt_p.cout + o) * wt_p.cin + c) * KL * KL;
+        let dst = (prow(g, ph, o, wt_p.cout) * wt_p.cin + c) * KL * KL;
         for (var t = 0u; t < KL * KL; t++) { wt_wp[dst + t] = acc[ph * KL * KL + t]; }
     }
 }
@@ -82,11 +93,13 @@ fn pp_gw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
          @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= gw_p.n) { return; }
-    let o = i / gw_p.cin;
+    let go = i / gw_p.cin;
+    let grp = go / gw_p.cout;
+    let o = go % gw_p.cout;
     let c = i % gw_p.cin;
     var g: array<f32, 100>;                     // 4 · KLMAX²
     for (var ph = 0u; ph < 4u; ph++) {
-        let src = ((ph * gw_p.cout + o) * gw_p.cin + c) * KL * KL;
+        let src = (prow(grp, ph, o, gw_p.cout) * gw_p.cin + c) * KL * KL;
         for (var t = 0u; t < KL * KL; t++) { g[ph * KL * KL + t] = gw_gwp[src + t]; }
     }
     let base = i * K * K;
@@ -117,10 +130,11 @@ fn pp_shuf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let h2 = 2u * sh_p.h;
     let x = i % w2;
     let y = (i / w2) % h2;
-    let o = i / (w2 * h2);
+    let go = i / (w2 * h2);
     let ph = (y % 2u) * 2u + x % 2u;
-    var v = sh_p4[((ph * sh_p.cout + o) * sh_p.h + y / 2u) * sh_p.w + x / 2u];
-    if (BIAS == 1u) { v += sh_b[o]; }
+    let row = prow(go / sh_p.cout, ph, go % sh_p.cout, sh_p.cout);
+    var v = sh_p4[(row * sh_p.h + y / 2u) * sh_p.w + x / 2u];
+    if (BIAS == 1u) { v += sh_b[go]; }
     sh_y[i] = v;
 }
 
@@ -135,12 +149,13 @@ fn pp_unshuf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     if (i >= us_p.n) { return; }
     let j = i % us_p.w;
     let r = (i / us_p.w) % us_p.h;
-    let po = i / (us_p.w * us_p.h);
-    let o = po % us_p.cout;
-    let ph = po / us_p.cout;
+    let gpo = i / (us_p.w * us_p.h);            // (4g + ph) · Cout + o
+    let g = gpo / (4u * us_p.cout);
+    let o = gpo % us_p.cout;
+    let ph = (gpo / us_p.cout) % 4u;
     let y = 2u * r + ph / 2u;
     let x = 2u * j + ph % 2u;
-    us_gp[i] = us_gy[(o * 2u * us_p.h + y) * 2u * us_p.w + x];
+    us_gp[i] = us_gy[((g * us_p.cout + o) * 2u * us_p.h + y) * 2u * us_p.w + x];
 }
 
 // ---- Vector forms of the shuffles, for an even low-resolution width W: one invocation per
@@ -159,13 +174,15 @@ fn pp_shuf_v(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     let hw = shv_p.w / 2u;                      // vec2s per low-resolution row
     let m = i % hw;
     let yy = (i / hw) % (2u * shv_p.h);
-    let o = i / (hw * 2u * shv_p.h);
+    let go = i / (hw * 2u * shv_p.h);
+    let g = go / shv_p.cout;
+    let o = go % shv_p.cout;
     let a = yy % 2u;
     let r = yy / 2u;
-    let p0 = shv_p4[(((2u * a) * shv_p.cout + o) * shv_p.h + r) * hw + m];
-    let p1 = shv_p4[(((2u * a + 1u) * shv_p.cout + o) * shv_p.h + r) * hw + m];
+    let p0 = shv_p4[(prow(g, 2u * a, o, shv_p.cout) * shv_p.h + r) * hw + m];
+    let p1 = shv_p4[(prow(g, 2u * a + 1u, o, shv_p.cout) * shv_p.h + r) * hw + m];
     var v = vec4<f32>(p0.x, p1.x, p0.y, p1.y);
-    if (BIAS == 1u) { v += vec4<f32>(shv_b[o]); }
+    if (BIAS == 1u) { v += vec4<f32>(shv_b[go]); }
     shv_y[i] = v;
 }
 
@@ -181,10 +198,12 @@ fn pp_unshuf_v(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let hw = usv_p.w / 2u;
     let m = i % hw;
     let yy = (i / hw) % (2u * usv_p.h);
-    let o = i / (hw * 2u * usv_p.h);
+    let go = i / (hw * 2u * usv_p.h);
+    let g = go / usv_p.cout;
+    let o = go % usv_p.cout;
     let a = yy % 2u;
     let r = yy / 2u;
     let v = usv_gy[i];
-    usv_gp[(((2u * a) * usv_p.cout + o) * usv_p.h + r) * hw + m] = v.xz;
-    usv_gp[(((2u * a + 1u) * usv_p.cout + o) * usv_p.h + r) * hw + m] = v.yw;
+    usv_gp[(prow(g, 2u * a, o, usv_p.cout) * usv_p.h + r) * hw + m] = v.xz;
+    usv_gp[(prow(g, 2u * a + 1u, o, usv_p.cout) * usv_p.h + r) * hw + m] = v.yw;
 }

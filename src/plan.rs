@@ -3,6 +3,12 @@
 //! allocation, bind-group creation, pipeline compilation or readback inside the loop. Per-step
 //! values (the noise counter, Adam's step) are two small queue writes into uniforms that exist
 //! from the start. The loss is read back only when asked.
+//!
+//! A plan trains G ≥ 1 independent networks of the same shape side by side in the same
+//! dispatches ([`Plan::new_batch`], [`Tape::compile_batched`]): each has its own latent, target,
+//! mask, loss normalisation (its own clear count), parameters and Adam moments, and each takes
+//! exactly the steps a plan of its own would (same seed: same initial weights, same noise), up to
+//! the summation order of the grouped kernels' reductions.
 use crate::error::{Error, Result};
 use crate::gpu::{Arena, Dispatch, Gpu, Shape, Tensor};
 use crate::net::NetConfig;
@@ -53,7 +59,10 @@ pub struct StepConfig {
 /// A compiled training step.
 pub struct Plan<'g> {
     gpu: &'g Gpu,
+    /// The network of one problem (the compiled buffers hold `batch` copies).
     pub tape: Tape,
+    /// Networks trained side by side.
+    pub batch: usize,
     pub compiled: Compiled,
     pub input: Var,
     pub output: Var,
@@ -65,6 +74,8 @@ pub struct Plan<'g> {
     _moments: (Arena, Arena),
     n_params: usize,
     n_input: usize,
+    /// Latent elements of one network.
+    per_input: usize,
     /// Steps taken so far.
     pub step: u32,
 }
@@ -72,19 +83,64 @@ pub struct Plan<'g> {
 impl<'g> Plan<'g> {
     /// Builds the network and the step. Parameters are initialised from `cfg.seed`.
     pub fn new(gpu: &'g Gpu, net: &NetConfig, p: &Problem, cfg: StepConfig) -> Result<Plan<'g>> {
-        let count = p.mask.iter().filter(|&&m| m != 0.0).count();
-        if count == 0 {
-            return Err(Error::EmptyMask { source_index: 0 });
+        Plan::new_batch(gpu, net, std::slice::from_ref(p), cfg)
+    }
+
+    /// A plan for `problems.len()` independent networks trained side by side in the same
+    /// dispatches; every problem must have the same sizes. All start from `cfg.seed` (so each
+    /// network starts as its own [`Plan::new`] would). The loss is the sum of theirs; [`render`]
+    /// returns their outputs one after the other.
+    ///
+    /// [`render`]: Plan::render
+    pub fn new_batch(
+        gpu: &'g Gpu,
+        net: &NetConfig,
+        problems: &[Problem],
+        cfg: StepConfig,
+    ) -> Result<Plan<'g>> {
+        let Some(p) = problems.first() else {
+            return Err(Error::invalid("batch", "no problems to train"));
+        };
+        let g = problems.len();
+        let (per_in, per_out) = (p.latent_channels * p.h * p.w, p.channels * p.h * p.w);
+        for (k, q) in problems.iter().enumerate() {
+            let dims = (q.latent_channels, q.h, q.w, q.channels);
+            if dims != (p.latent_channels, p.h, p.w, p.channels) {
+                return Err(Error::shape(
+                    format!("batch problem {k} (latent channels, H, W, channels)"),
+                    (p.latent_channels, p.h, p.w, p.channels),
+                    dims,
+                ));
+            }
+            if q.latent.len() != per_in || q.target.len() != per_out || q.mask.len() != per_out {
+                return Err(Error::shape(
+                    format!("batch problem {k} (latent, target, mask lengths)"),
+                    (per_in, per_out, per_out),
+                    (q.latent.len(), q.target.len(), q.mask.len()),
+                ));
+            }
         }
+        // Per-element loss weights m/N_k: every network's own masked mean.
+        let mut weights = Vec::with_capacity(g * per_out);
+        for q in problems {
+            let count = q.mask.iter().filter(|&&m| m != 0.0).count();
+            if count == 0 {
+                return Err(Error::EmptyMask { source_index: 0 });
+            }
+            let w = (1.0 / count as f64) as f32;
+            weights.extend(q.mask.iter().map(|&m| if m != 0.0 { w } else { 0.0 }));
+        }
+        let latent: Vec<f32> = problems.iter().flat_map(|q| q.latent).copied().collect();
+        let target: Vec<f32> = problems.iter().flat_map(|q| q.target).copied().collect();
         let mut tape = Tape::new();
         let input = tape.input(Shape::new(p.latent_channels, p.h, p.w));
         let output = net.build(&mut tape, input, p.channels)?;
-        check_fits(gpu, &tape)?;
-        let compiled = tape.compile(gpu)?;
-        let out_shape = tape.shape(output);
-        let latent = Tensor::from_slice(gpu, tape.shape(input), p.latent)?;
-        let target = Tensor::from_slice(gpu, out_shape, p.target)?;
-        let mask = Tensor::from_slice(gpu, out_shape, p.mask)?;
+        check_fits(gpu, &tape, g)?;
+        let compiled = tape.compile_batched(gpu, true, g)?;
+        let out_shape = compiled.values[output.0].shape;
+        let latent = Tensor::from_slice(gpu, compiled.values[input.0].shape, &latent)?;
+        let target = Tensor::from_slice(gpu, out_shape, &target)?;
+        let weights = Tensor::from_slice(gpu, out_shape, &weights)?;
         let loss_value = Tensor::zeros(gpu, Shape::flat(1))?;
         let seed32 = (cfg.seed ^ (cfg.seed >> 32)) as u32;
         let noise = noise::latent_noise(
@@ -97,12 +153,11 @@ impl<'g> Plan<'g> {
         let dout = compiled.grads[output.0]
             .as_ref()
             .ok_or_else(|| Error::invalid("network", "the output has no gradient"))?;
-        let loss = loss::masked_mse(
+        let loss = loss::masked_mse_weighted(
             gpu,
             &compiled.values[output.0],
             &target,
-            &mask,
-            count,
+            &weights,
             dout,
             &loss_value,
         )?;
@@ -120,7 +175,9 @@ impl<'g> Plan<'g> {
         let plan = Plan {
             gpu,
             n_input: latent.numel(),
+            per_input: per_in,
             tape,
+            batch: g,
             compiled,
             input,
             output,
@@ -138,7 +195,8 @@ impl<'g> Plan<'g> {
     }
 
     /// PyTorch's default init (conv weight and bias ~ U(−b, b), b = 1/sqrt(fan_in); BN γ = 1,
-    /// β = 0) from a seeded stream: reproducible, though not PyTorch's own random numbers.
+    /// β = 0) from a seeded stream: reproducible, though not PyTorch's own random numbers. Every
+    /// network of a batch gets the same values.
     pub fn init_params(&self, seed: u64) -> Result<()> {
         let mut rng = SplitMix::new(seed);
         for (info, view) in self.tape.params.iter().zip(&self.compiled.param_views) {
@@ -147,7 +205,7 @@ impl<'g> Plan<'g> {
                 Init::Const(c) => vec![c; n],
                 Init::Uniform(b) => (0..n).map(|_| (2.0 * rng.unit() - 1.0) * b).collect(),
             };
-            view.write(self.gpu, &vals)?;
+            view.write(self.gpu, &vals.repeat(self.batch))?;
         }
         Ok(())
     }
@@ -160,12 +218,12 @@ impl<'g> Plan<'g> {
             .ok_or_else(|| Error::invalid("parameter", format!("no parameter named {name:?}")))
     }
 
-    /// Overwrites one parameter (PyTorch layout).
+    /// Overwrites one parameter (PyTorch layout; a batch's copies one after the other).
     pub fn set_param(&self, name: &str, values: &[f32]) -> Result<()> {
         self.compiled.param_views[self.param_index(name)?].write(self.gpu, values)
     }
 
-    /// Reads one parameter back.
+    /// Reads one parameter back (a batch's copies one after the other).
     pub fn read_param(&self, name: &str) -> Result<Vec<f32>> {
         self.compiled.param_views[self.param_index(name)?].read(self.gpu)
     }
@@ -203,7 +261,7 @@ impl<'g> Plan<'g> {
 
     fn set_noise(&self, sigma: f32) {
         let seed32 = (self.cfg.seed ^ (self.cfg.seed >> 32)) as u32;
-        let p = noise::params(sigma, seed32, self.step, self.n_input);
+        let p = noise::batch_params(sigma, seed32, self.step, self.n_input, self.per_input);
         self.noise.set_params(self.gpu, &p);
     }
 
@@ -233,7 +291,8 @@ impl<'g> Plan<'g> {
         self.read_loss()
     }
 
-    /// The masked loss of the last step (waits for the queue).
+    /// The masked loss of the last step (waits for the queue); for a batch, the sum of the
+    /// networks' losses.
     pub fn read_loss(&self) -> Result<f32> {
         Ok(self.loss_value.read(self.gpu)?[0])
     }
@@ -244,7 +303,8 @@ impl<'g> Plan<'g> {
     }
 
     /// The network output on the noise-free latent (training-mode batch-norm, as the
-    /// reference's `output()`), `[C, H, W]`; also updates the loss to this output's.
+    /// reference's `output()`), `[C, H, W]` (a batch's networks one after the other); also
+    /// updates the loss to this output's.
     pub fn render(&self) -> Result<Vec<f32>> {
         self.set_noise(0.0);
         let c = &self.compiled;
@@ -260,12 +320,13 @@ impl<'g> Plan<'g> {
 
 /// Refuses, before allocating anything, a network whose largest tensor exceeds what the adapter
 /// can bind (one storage binding holds one activation).
-fn check_fits(gpu: &Gpu, tape: &Tape) -> Result<()> {
+fn check_fits(gpu: &Gpu, tape: &Tape, g: usize) -> Result<()> {
     let max = gpu.max_binding();
-    if let Some(s) = tape.vars.iter().find(|s| s.padded() as u64 * 4 > max) {
+    let shapes = (0..tape.vars.len()).map(|v| tape.batch_shape(Var(v), g));
+    if let Some(s) = shapes.into_iter().find(|s| s.padded() as u64 * 4 > max) {
         return Err(Error::TooLarge(format!(
             "an activation of {}×{}×{} needs {} MiB but this adapter binds at most {} MiB: \
-             use a smaller image (--window, or tiles) or narrower first levels",
+             use a smaller image (--window, or tiles), a smaller --batch or narrower first levels",
             s.c,
             s.h,
             s.w,

@@ -15,6 +15,13 @@
 //! BN removes any per-channel constant, so that gradient is exactly zero (the bias parameter is
 //! kept: it counts, and is initialised, as in the reference); a batch-norm followed by its only
 //! reader, an activation, runs fused with it ([`Tape::compile_with`]).
+//!
+//! Batches: a tape records one network; [`Tape::compile_batched`] allocates G copies side by
+//! side — every activation `[G·C, H, W]` (G consecutive `[C, H, W]` images), every parameter G
+//! consecutive copies — and builds the same dispatch lists over them: convolutions become
+//! grouped convolutions (G groups), concatenations grouped concatenations, and the per-channel
+//! ops (batch-norm, activations, resampling) need nothing. G independent networks then train in
+//! the dispatches of one.
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Shape};
 use crate::ops::batchnorm;
@@ -107,6 +114,8 @@ pub enum Op {
 pub struct Tape {
     pub vars: Vec<Shape>,
     needs_grad: Vec<bool>,
+    /// Vars that are flat vectors (batch-norm statistics, phase weights) rather than images.
+    flat: Vec<bool>,
     pub params: Vec<ParamInfo>,
     pub ops: Vec<Op>,
 }
@@ -119,7 +128,25 @@ impl Tape {
     fn var(&mut self, shape: Shape, grad: bool) -> Var {
         self.vars.push(shape);
         self.needs_grad.push(grad);
+        self.flat.push(false);
         Var(self.vars.len() - 1)
+    }
+
+    fn flat_var(&mut self, n: usize, grad: bool) -> Var {
+        let v = self.var(Shape::flat(n), grad);
+        self.flat[v.0] = true;
+        v
+    }
+
+    /// The shape of var `v` in a batch of `g` networks: `[g·C, H, W]`, or g times as long for a
+    /// flat vector.
+    pub fn batch_shape(&self, v: Var, g: usize) -> Shape {
+        let s = self.vars[v.0];
+        if self.flat[v.0] {
+            Shape::flat(g * s.numel())
+        } else {
+            Shape::new(g * s.c, s.h, s.w)
+        }
     }
 
     /// A network input: no gradient flows into it.
@@ -195,7 +222,7 @@ impl Tape {
         let ys = conv.out_shape(hi)?; // checks the input channels too
         let (w, b) = self.conv_params(name, &conv, bias);
         let pc = polyphase::phase_conv(&conv);
-        let wp = self.var(Shape::flat(pc.weight_len()), true);
+        let wp = self.flat_var(pc.weight_len(), true);
         let p = self.var(polyphase::phase_shape(&conv, xs), true);
         let y = self.var(ys, true);
         self.ops.push(Op::UpConv {
@@ -227,7 +254,7 @@ impl Tape {
         let gamma = self.param(format!("{name}.weight"), c, Init::Const(1.0));
         let beta = self.param(format!("{name}.bias"), c, Init::Const(0.0));
         let y = self.var(s, true);
-        let stats = self.var(Shape::flat(2 * s.c), false);
+        let stats = self.flat_var(2 * s.c, false);
         self.ops.push(Op::BatchNorm {
             x,
             gamma,
@@ -305,7 +332,7 @@ impl Tape {
         };
         Ok(match op {
             Op::Conv2d { conv, x, w, b, y } => {
-                let gy = gy(y)?;
+                let (gy, conv) = (gy(y)?, &conv.batched(c.batch));
                 let mut ds = Vec::new();
                 if let Some(dx) = g(x) {
                     ds.extend(conv2d::backward_input(gpu, conv, gy, pv(w), dx)?);
@@ -327,6 +354,7 @@ impl Tape {
                 p,
                 y,
             } => {
+                let conv = &conv.batched(c.batch);
                 let (gy, pc) = (gy(y)?, polyphase::phase_conv(conv));
                 let gp = g(p).expect("phase outputs have gradients");
                 let gwp = g(wp).expect("phase weights have gradients");
@@ -375,7 +403,7 @@ impl Tape {
                 None => vec![],
             },
             Op::Concat { a, b, y } => match (g(a), g(b)) {
-                (Some(da), Some(db)) => concat::backward(gpu, gy(y)?, da, db)?,
+                (Some(da), Some(db)) => concat::backward_grouped(gpu, c.batch, gy(y)?, da, db)?,
                 _ => {
                     return Err(Error::invalid(
                         "tape",

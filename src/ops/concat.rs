@@ -4,6 +4,9 @@
 //! Each input is centre-cropped at offset ((H_in − h)/2, (W_in − w)/2) (integer division).
 //! Backward: da[c, i + oy, j + ox] += gy[c, i, j], db likewise from channels ca.. of gy; pixels
 //! outside the crop get nothing. One dispatch per input, one invocation per cropped element.
+//!
+//! Grouped ([`forward_grouped`]): G concats side by side in the same dispatches — a, b and y
+//! are G blocks each, and y's block g is (a's block g, b's block g).
 use crate::error::{Error, Result};
 use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
 
@@ -22,7 +25,8 @@ pub struct Params {
     pub ox: u32,
     pub coff: u32,
     pub n: u32,
-    pub _p: [u32; 3],
+    pub cy: u32,
+    pub _p: [u32; 2],
 }
 
 const P: usize = std::mem::size_of::<Params>();
@@ -46,10 +50,11 @@ pub fn out_shape(a: Shape, b: Shape) -> Shape {
     Shape::new(a.c + b.c, a.h.min(b.h), a.w.min(b.w))
 }
 
-/// Params of the block of `src` (shape `s`) that goes to channels `coff..` of an `out` tensor.
-fn params(s: Shape, out: Shape, coff: usize) -> Params {
+/// Params of the block of `src` (shape `s`) that goes to channels `coff..` of each of the `g`
+/// groups of an `out` tensor.
+fn params(s: Shape, out: Shape, coff: usize, g: usize) -> Params {
     Params {
-        c: s.c as u32,
+        c: (s.c / g) as u32,
         h: out.h as u32,
         w: out.w as u32,
         sh: s.h as u32,
@@ -58,11 +63,18 @@ fn params(s: Shape, out: Shape, coff: usize) -> Params {
         ox: ((s.w - out.w) / 2) as u32,
         coff: coff as u32,
         n: (s.c * out.hw()) as u32,
-        _p: [0; 3],
+        cy: (out.c / g) as u32,
+        _p: [0; 2],
     }
 }
 
-fn check(a: Shape, b: Shape, y: &Tensor) -> Result<()> {
+fn check(a: Shape, b: Shape, y: &Tensor, g: usize) -> Result<()> {
+    if g == 0 || a.c % g != 0 || b.c % g != 0 {
+        return Err(Error::invalid(
+            "concat groups",
+            format!("{g} groups do not divide {} and {} channels", a.c, b.c),
+        ));
+    }
     if a.numel() == 0 || b.numel() == 0 {
         return Err(Error::invalid(
             "concat inputs",
@@ -82,25 +94,49 @@ fn launch(gpu: &Gpu, sig: KernelSig, p: Params, r: &Tensor, w: &Tensor) -> Resul
 
 /// `y = concat_c(crop(a), crop(b))` (two dispatches).
 pub fn forward(gpu: &Gpu, a: &Tensor, b: &Tensor, y: &Tensor) -> Result<Vec<Dispatch>> {
-    check(a.shape, b.shape, y)?;
+    forward_grouped(gpu, 1, a, b, y)
+}
+
+/// `g` concats side by side: y's block k is (a's block k, b's block k) (two dispatches).
+pub fn forward_grouped(
+    gpu: &Gpu,
+    g: usize,
+    a: &Tensor,
+    b: &Tensor,
+    y: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    check(a.shape, b.shape, y, g)?;
+    let (pa, pb) = (
+        params(a.shape, y.shape, 0, g),
+        params(b.shape, y.shape, a.shape.c / g, g),
+    );
     Ok(vec![
-        launch(gpu, CROP_FWD, params(a.shape, y.shape, 0), a, y)?,
-        launch(gpu, CROP_FWD, params(b.shape, y.shape, a.shape.c), b, y)?,
+        launch(gpu, CROP_FWD, pa, a, y)?,
+        launch(gpu, CROP_FWD, pb, b, y)?,
     ])
 }
 
 /// `da += crop⁻¹(gy[..ca])`, `db += crop⁻¹(gy[ca..])` (two dispatches).
 pub fn backward(gpu: &Gpu, gy: &Tensor, da: &Tensor, db: &Tensor) -> Result<Vec<Dispatch>> {
-    check(da.shape, db.shape, gy)?;
+    backward_grouped(gpu, 1, gy, da, db)
+}
+
+/// The backward of [`forward_grouped`].
+pub fn backward_grouped(
+    gpu: &Gpu,
+    g: usize,
+    gy: &Tensor,
+    da: &Tensor,
+    db: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    check(da.shape, db.shape, gy, g)?;
+    let (pa, pb) = (
+        params(da.shape, gy.shape, 0, g),
+        params(db.shape, gy.shape, da.shape.c / g, g),
+    );
     Ok(vec![
-        launch(gpu, CROP_BWD, params(da.shape, gy.shape, 0), gy, da)?,
-        launch(
-            gpu,
-            CROP_BWD,
-            params(db.shape, gy.shape, da.shape.c),
-            gy,
-            db,
-        )?,
+        launch(gpu, CROP_BWD, pa, gy, da)?,
+        launch(gpu, CROP_BWD, pb, gy, db)?,
     ])
 }
 

@@ -4,6 +4,11 @@
 //!   concatenated sources; the caller broadcasts each source's H×W mask over its channels)
 //! - dout += 2·mᵢ·(oᵢ − tᵢ)/N      (accumulates, like every backward)
 //!
+//! [`masked_mse_weighted`] takes per-element weights wᵢ instead (loss = Σ wᵢ·(oᵢ − tᵢ)²): with
+//! wᵢ = mᵢ/N_k for the elements of network k, G networks trained side by side each get their
+//! own mean — the same gradient, bit for bit, as its own [`masked_mse`] (2·(wᵢ·d) = (2/N)·d in
+//! f32, as 2 is a power of two) — and the loss is the sum of theirs.
+//!
 //! Two dispatches: `mse_partial` (the gradient and one partial sum per workgroup, at most
 //! [`MAX_GROUPS`] of them) and `mse_reduce` (one workgroup sums the partials in a fixed order). No
 //! atomics: the loss has the same bits every run on one adapter. The dispatches are meant to run
@@ -80,14 +85,54 @@ pub fn masked_mse(
             format!("{count} clear elements of {n}: must be in 1..={n}"),
         ));
     }
+    build(gpu, out, target, mask, 1.0 / count as f64, dout, loss)
+}
+
+/// The loss Σ wᵢ·(oᵢ − tᵢ)² into `loss[0]` and `dout += 2·wᵢ·(oᵢ − tᵢ)`, `weight` holding wᵢ
+/// (e.g. mᵢ/N_k per network k of a batch).
+pub fn masked_mse_weighted(
+    gpu: &Gpu,
+    out: &Tensor,
+    target: &Tensor,
+    weight: &Tensor,
+    dout: &Tensor,
+    loss: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let n = out.numel();
+    for (what, t) in [("target", target), ("weight", weight), ("gradient", dout)] {
+        if t.numel() != n {
+            return Err(Error::shape(
+                format!("masked MSE {what}"),
+                out.shape,
+                t.shape,
+            ));
+        }
+    }
+    if loss.numel() < 1 {
+        return Err(Error::shape("masked MSE loss", Shape::flat(1), loss.shape));
+    }
+    build(gpu, out, target, weight, 1.0, dout, loss)
+}
+
+/// The two dispatches with the mask (or weights) scaled by `inv`.
+fn build(
+    gpu: &Gpu,
+    out: &Tensor,
+    target: &Tensor,
+    mask: &Tensor,
+    inv: f64,
+    dout: &Tensor,
+    loss: &Tensor,
+) -> Result<Vec<Dispatch>> {
+    let n = out.numel();
     let g = groups(n);
     let p = Params {
         n: n as u32,
         n4: n.div_ceil(4) as u32,
         groups: g,
         _p0: 0,
-        inv_n: (1.0 / count as f64) as f32,
-        two_inv_n: (2.0 / count as f64) as f32,
+        inv_n: inv as f32,
+        two_inv_n: (2.0 * inv) as f32,
         _p1: [0; 2],
     };
     let part = Tensor::zeros(gpu, Shape::flat(g as usize))?;
@@ -120,5 +165,18 @@ pub mod reference {
             })
             .collect();
         (loss / n, grad)
+    }
+
+    /// (Σ w·d², 2·w·d): the weighted form.
+    pub fn masked_mse_weighted(out: &[f64], target: &[f64], w: &[f64]) -> (f64, Vec<f64>) {
+        let mut loss = 0.0;
+        let grad = (0..out.len())
+            .map(|i| {
+                let d = out[i] - target[i];
+                loss += w[i] * d * d;
+                2.0 * w[i] * d
+            })
+            .collect();
+        (loss, grad)
     }
 }

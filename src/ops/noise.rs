@@ -6,7 +6,8 @@
 //! θ = π(2u₁ − 1) ∈ (−π, π] (the range where WGSL's cos/sin are accurate), z = √(−2 ln u₀)·cos θ
 //! for even i, ·sin θ for odd i. The CPU reference runs the same integers, so the GPU matches it
 //! to the f32 rounding of log/cos/sin; every step gets fresh noise and a run reproduces bit for
-//! bit on one adapter.
+//! bit on one adapter. For G networks' latents side by side the index counts within each network
+//! ([`batch_params`]), so each draws the noise a run of its own would draw.
 use crate::error::{Error, Result};
 use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Tensor};
 
@@ -20,6 +21,9 @@ pub struct Params {
     pub sigma: f32,
     pub seed: u32,
     pub step: u32,
+    /// vec4s per network: the element index wraps every `4·per4` elements.
+    pub per4: u32,
+    pub _p: [u32; 3],
 }
 
 pub const LATENT_NOISE: KernelSig = KernelSig {
@@ -32,13 +36,21 @@ pub const LATENT_NOISE: KernelSig = KernelSig {
 /// Every entry point of this family.
 pub const SIGS: &[KernelSig] = &[LATENT_NOISE];
 
-/// The uniform for `step` over `n` elements.
+/// The uniform for `step` over `n` elements (one network).
 pub fn params(sigma: f32, seed: u32, step: u32, n: usize) -> Params {
+    batch_params(sigma, seed, step, n, n)
+}
+
+/// The uniform for `step` over `n` elements that are networks' latents of `per` elements each
+/// (`per` a multiple of 4 dividing `n`, or `per = n`): element i draws z(seed, step, i mod per).
+pub fn batch_params(sigma: f32, seed: u32, step: u32, n: usize, per: usize) -> Params {
     Params {
         n: n as u32,
         sigma,
         seed,
         step,
+        per4: per.div_ceil(4).max(1) as u32,
+        _p: [0; 3],
     }
 }
 
@@ -97,8 +109,19 @@ pub mod reference {
 
     /// latent + σ·z for every element.
     pub fn latent_noise(latent: &[f64], sigma: f64, seed: u32, step: u32) -> Vec<f64> {
+        latent_noise_batch(latent, latent.len(), sigma, seed, step)
+    }
+
+    /// latent + σ·z(i mod per) for every element: networks' latents of `per` elements each.
+    pub fn latent_noise_batch(
+        latent: &[f64],
+        per: usize,
+        sigma: f64,
+        seed: u32,
+        step: u32,
+    ) -> Vec<f64> {
         (0..latent.len())
-            .map(|i| latent[i] + sigma * normal(seed, step, i as u32))
+            .map(|i| latent[i] + sigma * normal(seed, step, (i % per) as u32))
             .collect()
     }
 }

@@ -16,6 +16,10 @@
 //!
 //! The shuffles read and write vec2/vec4 where the low-resolution width is even.
 //!
+//! Grouped convs ([`Conv2d::groups`], G up-convolutions side by side) run in the same
+//! dispatches: the phase conv is grouped too, and group g's phase channels are
+//! `(4g + 2a + b)·Cout_g + o`.
+//!
 //! Only zero padding is exact this way (reflection at high resolution is not a low-resolution
 //! reflection); [`eligible`] says when the network builder may use it.
 use crate::error::{Error, Result};
@@ -89,10 +93,11 @@ pub fn phase_shape(c: &Conv2d, x: Shape) -> Shape {
     Shape::new(4 * c.cout, x.h, x.w)
 }
 
+/// The kernels' parameters: channels per group, `n` invocations over all groups.
 fn params(c: &Conv2d, lo: Shape, n: usize) -> Params {
     Params {
-        cin: c.cin as u32,
-        cout: c.cout as u32,
+        cin: c.cin_g() as u32,
+        cout: c.cout_g() as u32,
         k: c.k as u32,
         p: c.pad() as u32,
         kl: phase_conv(c).k as u32,
@@ -148,7 +153,7 @@ pub fn weights(gpu: &Gpu, c: &Conv2d, w: &Tensor, wp: &Tensor) -> Result<Dispatc
     check_eligible(c)?;
     check_len("weight", w, c.weight_len())?;
     check_len("phase weight", wp, phase_conv(c).weight_len())?;
-    let pairs = c.cout * c.cin;
+    let pairs = c.cout * c.cin_g();
     launch(
         gpu,
         WT,
@@ -164,7 +169,7 @@ pub fn weights_backward(gpu: &Gpu, c: &Conv2d, dwp: &Tensor, dw: &Tensor) -> Res
     check_eligible(c)?;
     check_len("phase weight gradient", dwp, phase_conv(c).weight_len())?;
     check_len("weight gradient", dw, c.weight_len())?;
-    let pairs = c.cout * c.cin;
+    let pairs = c.cout * c.cin_g();
     launch(
         gpu,
         GW,
@@ -175,7 +180,7 @@ pub fn weights_backward(gpu: &Gpu, c: &Conv2d, dwp: &Tensor, dw: &Tensor) -> Res
     )
 }
 
-/// `y[o, 2i+a, 2j+b] = P[(2a+b)·Cout + o, i, j] (+ b[o])`; overwrites y.
+/// `y[o, 2i+a, 2j+b] = P[(2a+b)·Cout + o, i, j] (+ b[o])` in every group; overwrites y.
 pub fn shuffle(
     gpu: &Gpu,
     c: &Conv2d,
@@ -244,8 +249,20 @@ pub mod reference {
         (a + kk + 2 * q(c) - c.pad()) / 2
     }
 
-    /// Phase weights wp[(2a+b)·Cout + o, c, ty, tx].
+    /// Applies `f` to each group's slice of `v` (`n` values per group) and concatenates.
+    fn per_group(c: &Conv2d, v: &[f64], f: impl Fn(&Conv2d, &[f64]) -> Vec<f64>) -> Vec<f64> {
+        let n = v.len() / c.groups;
+        let gc = c.group();
+        (0..c.groups)
+            .flat_map(|g| f(&gc, &v[g * n..(g + 1) * n]))
+            .collect()
+    }
+
+    /// Phase weights wp[(2a+b)·Cout + o, c, ty, tx] (per group).
     pub fn weights(c: &Conv2d, w: &[f64]) -> Vec<f64> {
+        if c.groups > 1 {
+            return per_group(c, w, weights);
+        }
         let pc = phase_conv(c);
         let (k, kl) = (c.k, pc.k);
         let mut wp = vec![0.0; pc.weight_len()];
@@ -267,6 +284,9 @@ pub mod reference {
 
     /// The adjoint of [`weights`]: dw from dwp.
     pub fn weights_backward(c: &Conv2d, dwp: &[f64]) -> Vec<f64> {
+        if c.groups > 1 {
+            return per_group(c, dwp, weights_backward);
+        }
         let kl = phase_conv(c).k;
         let k = c.k;
         let mut dw = vec![0.0; c.weight_len()];
@@ -315,6 +335,17 @@ pub mod reference {
 
     /// y = conv(upsample_nearest(x)) + b, the polyphase way; `xs` is the low-resolution shape.
     pub fn forward(c: &Conv2d, x: &[f64], xs: Shape, w: &[f64], b: Option<&[f64]>) -> Vec<f64> {
+        if c.groups > 1 {
+            let (gc, gs) = (c.group(), Shape::new(xs.c / c.groups, xs.h, xs.w));
+            let (xl, wl) = (gs.numel(), gc.weight_len());
+            return (0..c.groups)
+                .flat_map(|g| {
+                    let b = b.map(|b| &b[g * gc.cout..(g + 1) * gc.cout]);
+                    let (x, w) = (&x[g * xl..(g + 1) * xl], &w[g * wl..(g + 1) * wl]);
+                    forward(&gc, x, gs, w, b)
+                })
+                .collect();
+        }
         let p4 = conv::forward(&phase_conv(c), x, xs, &weights(c, w), None);
         shuffle(c.cout, xs, &p4, b)
     }
@@ -327,6 +358,19 @@ pub mod reference {
         w: &[f64],
         gy: &[f64],
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        if c.groups > 1 {
+            let (gc, gs) = (c.group(), Shape::new(xs.c / c.groups, xs.h, xs.w));
+            let (xl, wl, yl) = (gs.numel(), gc.weight_len(), 4 * gc.cout * xs.hw());
+            let (mut dx, mut dw, mut db) = (Vec::new(), Vec::new(), Vec::new());
+            for g in 0..c.groups {
+                let (x, w) = (&x[g * xl..(g + 1) * xl], &w[g * wl..(g + 1) * wl]);
+                let (a, b, d) = backward(&gc, x, gs, w, &gy[g * yl..(g + 1) * yl]);
+                dx.extend(a);
+                dw.extend(b);
+                db.extend(d);
+            }
+            return (dx, dw, db);
+        }
         let gp = unshuffle(c.cout, xs, gy);
         let (dx, dwp, _) = conv::backward(&phase_conv(c), x, xs, &weights(c, w), &gp);
         let hw = 4 * xs.hw();

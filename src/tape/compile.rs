@@ -12,6 +12,8 @@ use crate::ops::resample;
 
 /// A compiled tape: every buffer allocated, forward and backward dispatch lists built.
 pub struct Compiled {
+    /// Networks side by side ([`Tape::compile_batched`]); 1 for [`Tape::compile`].
+    pub batch: usize,
     pub values: Vec<Tensor>,
     pub grads: Vec<Option<Tensor>>,
     pub params: Arena,
@@ -46,7 +48,19 @@ impl Tape {
     /// backward ([`batchnorm::forward_act`], [`batchnorm::backward_act`]): the same numbers,
     /// two dispatches and two passes over the tensor fewer.
     pub fn compile_with(&self, gpu: &Gpu, fuse: bool) -> Result<Compiled> {
-        let pshapes: Vec<Shape> = self.params.iter().map(|p| p.shape).collect();
+        self.compile_batched(gpu, fuse, 1)
+    }
+
+    /// [`Tape::compile_with`] for `g` independent copies of the network in the same dispatches
+    /// (see the module docs): parameter `i` of copy `k` is `param_views[i]` from
+    /// `k·numel` on, and activation `v` of copy `k` is block `k` of `values[v]`.
+    pub fn compile_batched(&self, gpu: &Gpu, fuse: bool, g: usize) -> Result<Compiled> {
+        if g == 0 {
+            return Err(Error::invalid("batch", "at least one network"));
+        }
+        let pshapes: Vec<Shape> = (self.params.iter())
+            .map(|p| Shape::flat(g * p.shape.numel()))
+            .collect();
         let (poffs, pfloats) = Arena::layout(&pshapes);
         let params = Arena::new(gpu, pfloats)?;
         let param_grads = Arena::new(gpu, pfloats)?;
@@ -56,9 +70,10 @@ impl Tape {
             param_views.push(params.view(o, *s)?);
             grad_views.push(param_grads.view(o, *s)?);
         }
-        let values = self
-            .vars
-            .iter()
+        let shapes: Vec<Shape> = (0..self.vars.len())
+            .map(|v| self.batch_shape(Var(v), g))
+            .collect();
+        let values = (shapes.iter())
             .map(|&s| Tensor::zeros(gpu, s))
             .collect::<Result<Vec<_>>>()?;
         let fused: Vec<Option<(Act, Var)>> = (0..self.ops.len())
@@ -74,13 +89,12 @@ impl Tape {
         }
         // One buffer per activation gradient: a backward kernel reads one gradient and writes
         // another, and wgpu forbids binding one buffer read-only and read-write in a dispatch.
-        let grads = self
-            .vars
-            .iter()
+        let grads = (shapes.iter())
             .zip(&needs_grad)
-            .map(|(&s, &g)| g.then(|| Tensor::zeros(gpu, s)).transpose())
+            .map(|(&s, &need)| need.then(|| Tensor::zeros(gpu, s)).transpose())
             .collect::<Result<Vec<_>>>()?;
         let mut c = Compiled {
+            batch: g,
             values,
             grads,
             params,
@@ -191,6 +205,7 @@ fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
     let pv = |p: &Param| &c.param_views[p.0];
     Ok(match op {
         Op::Conv2d { conv, x, w, b, y } => {
+            let conv = &conv.batched(c.batch);
             conv2d::forward(gpu, conv, v(x), pv(w), b.as_ref().map(pv), v(y))?
         }
         Op::UpConv {
@@ -202,6 +217,7 @@ fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
             p,
             y,
         } => {
+            let conv = &conv.batched(c.batch);
             let pc = polyphase::phase_conv(conv);
             let mut ds = vec![polyphase::weights(gpu, conv, pv(w), v(wp))?];
             ds.extend(conv2d::forward(gpu, &pc, v(x), v(wp), None, v(p))?);
@@ -224,6 +240,6 @@ fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
         Op::Act { act, x, y } => vec![ew::act_forward(gpu, *act, v(x), v(y))?],
         Op::Upsample { mode, x, y } => vec![resample::upsample_forward(gpu, *mode, v(x), v(y))?],
         Op::Pool { mode, x, y } => vec![resample::pool_forward(gpu, *mode, v(x), v(y))?],
-        Op::Concat { a, b, y } => concat::forward(gpu, v(a), v(b), v(y))?,
+        Op::Concat { a, b, y } => concat::forward_grouped(gpu, c.batch, v(a), v(b), v(y))?,
     })
 }
