@@ -94,3 +94,53 @@ fn wrong_output_shape_is_an_error() {
     assert!(cc::forward(g, &a, &b, &z(3, 4, 5)).is_ok());
     assert!(cc::backward(g, &z(2, 4, 5), &a, &b).is_err());
 }
+
+/// G concats side by side (a batch of networks): y's block k is (a's block k, b's block k),
+/// forward and backward, in the same two dispatches.
+#[test]
+fn grouped_concat_matches_the_reference_per_group() {
+    let g = gpu();
+    let mut rng = Rng::new(33);
+    for (sa, sb, groups) in [
+        (Shape::new(3, 9, 11), Shape::new(2, 12, 14), 2),
+        (Shape::new(1, 8, 8), Shape::new(4, 8, 8), 3),
+    ] {
+        let ga = Shape::new(groups * sa.c, sa.h, sa.w);
+        let gb = Shape::new(groups * sb.c, sb.h, sb.w);
+        let so = out_shape(sa, sb);
+        let go = Shape::new(groups * so.c, so.h, so.w);
+        let (a, b, gy) = (
+            rng.vec(ga.numel()),
+            rng.vec(gb.numel()),
+            rng.vec(go.numel()),
+        );
+        let (ta, tb, tgy) = (upload(ga, &a), upload(gb, &b), upload(go, &gy));
+        let (tda, tdb) = (Tensor::zeros(g, ga).unwrap(), Tensor::zeros(g, gb).unwrap());
+        let ty = Tensor::zeros(g, go).unwrap();
+        let mut ds = cc::forward_grouped(g, groups, &ta, &tb, &ty).unwrap();
+        ds.extend(cc::backward_grouped(g, groups, &tgy, &tda, &tdb).unwrap());
+        assert_eq!(ds.len(), 4);
+        run(&ds);
+        let (mut want_y, mut want_da, mut want_db) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..groups {
+            let ak = to_f64(&a[k * sa.numel()..(k + 1) * sa.numel()]);
+            let bk = to_f64(&b[k * sb.numel()..(k + 1) * sb.numel()]);
+            want_y.extend(reference::forward(&ak, sa, &bk, sb));
+            let gk = to_f64(&gy[k * so.numel()..(k + 1) * so.numel()]);
+            let (da, db) = reference::backward(&gk, sa, sb);
+            want_da.extend(da);
+            want_db.extend(db);
+        }
+        let what = |t: &str| format!("{groups}×({sa:?}+{sb:?}) {t}");
+        assert_close(&what("y"), &ty.read(g).unwrap(), &want_y, 0.0, 0.0);
+        assert_close(&what("da"), &tda.read(g).unwrap(), &want_da, 0.0, 0.0);
+        assert_close(&what("db"), &tdb.read(g).unwrap(), &want_db, 0.0, 0.0);
+    }
+    // Groups must divide both inputs' channels.
+    let (ta, tb) = (
+        upload(Shape::new(3, 4, 4), &rng.vec(48)),
+        upload(Shape::new(2, 4, 4), &rng.vec(32)),
+    );
+    let ty = Tensor::zeros(g, Shape::new(5, 4, 4)).unwrap();
+    assert!(cc::forward_grouped(g, 2, &ta, &tb, &ty).is_err());
+}

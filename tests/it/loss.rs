@@ -151,3 +151,37 @@ fn masked_mse_pytorch_values() {
     assert_close("torch loss", &[l], &[gm::MSE_LOSS], 1e-5, 0.0);
     assert_close("torch dout", &d, &to_f64(gm::MSE_DOUT), 1e-5, 1e-8);
 }
+
+/// Per-element weights m/N_k (G networks' own means): the reference, and, per network, the very
+/// same gradient bits as the plain masked loss of that network alone.
+#[test]
+fn weighted_loss_matches_reference_and_each_networks_own_loss() {
+    let g = gpu();
+    let (shape, nets) = (Shape::new(3, 8, 10), 3);
+    let n = shape.numel();
+    let mut rng = Rng::new(12);
+    let (o, t) = (rng.vec(n * nets), rng.vec(n * nets));
+    let masks: Vec<Vec<f32>> = (0..nets).map(|_| mask(&mut rng, n)).collect();
+    let mut w = Vec::new();
+    for m in &masks {
+        let inv = (1.0 / m.iter().filter(|&&v| v != 0.0).count() as f64) as f32;
+        w.extend(m.iter().map(|&v| v * inv));
+    }
+    let all = Shape::new(3 * nets, 8, 10);
+    let (to, tt, tw) = (upload(all, &o), upload(all, &t), upload(all, &w));
+    let td = Tensor::zeros(g, all).unwrap();
+    let tl = Tensor::zeros(g, Shape::flat(1)).unwrap();
+    run(&loss::masked_mse_weighted(g, &to, &tt, &tw, &td, &tl).unwrap());
+    let (l, dout) = (tl.read(g).unwrap()[0], td.read(g).unwrap());
+    let (want_l, want_d) = reference::masked_mse_weighted(&to_f64(&o), &to_f64(&t), &to_f64(&w));
+    assert_close("weighted loss", &[l], &[want_l], 1e-5, 0.0);
+    assert_close("weighted dout", &dout, &want_d, 1e-5, 1e-7);
+    let mut sum = 0.0;
+    for (k, m) in masks.iter().enumerate() {
+        let r = k * n..(k + 1) * n;
+        let (lk, dk) = gpu_mse(shape, &o[r.clone()], &t[r.clone()], m, &vec![0.0; n]);
+        assert_eq!(&dout[r], &dk[..], "network {k}: gradient bits");
+        sum += lk as f64;
+    }
+    assert_close("sum of the networks' losses", &[l], &[sum], 1e-5, 0.0);
+}

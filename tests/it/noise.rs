@@ -143,3 +143,30 @@ fn noise_leaves_binding_padding_alone() {
     let t = Tensor::zeros(g, Shape::flat(6)).unwrap();
     assert!(noise::latent_noise(g, &latent, 0.5, 3, &t).is_err());
 }
+
+/// Latents of G networks side by side: each network's block draws the noise a plan of its own
+/// draws (the index counts within the network), in one dispatch.
+#[test]
+fn batched_noise_repeats_per_network() {
+    let g = gpu();
+    let (per, nets) = (2 * 8 * 12, 3);
+    let latent = Rng::new(8).vec(per * nets);
+    let lt = upload(Shape::flat(latent.len()), &latent);
+    let out = Tensor::zeros(g, lt.shape).unwrap();
+    let d = noise::latent_noise(g, &lt, 0.5, 77, &out).unwrap();
+    d.set_params(g, &noise::batch_params(0.5, 77, 9, latent.len(), per));
+    run(std::slice::from_ref(&d));
+    let got = out.read(g).unwrap();
+    let want = reference::latent_noise_batch(&to_f64(&latent), per, 0.5, 77, 9);
+    assert_close("batched noise", &got, &want, 1e-5, 2e-6);
+    for k in 0..nets {
+        let one = reference::latent_noise(&to_f64(&latent[k * per..(k + 1) * per]), 0.5, 77, 9);
+        assert_close(
+            &format!("network {k}"),
+            &got[k * per..(k + 1) * per],
+            &one,
+            1e-5,
+            2e-6,
+        );
+    }
+}

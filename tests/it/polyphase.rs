@@ -262,3 +262,90 @@ fn network_with_polyphase_equals_plain_network() {
         );
     }
 }
+
+/// Grouped up-convolutions (G side by side, as a batch of networks runs them): the phase-weight,
+/// weight-scatter and shuffle kernels against the reference applied to each group's slice.
+#[test]
+fn grouped_polyphase_kernels_match_the_reference_per_group() {
+    let g = gpu();
+    let mut rng = Rng::new(45);
+    for (c1, s1, groups) in [
+        (up_conv(3, 5, 5), Shape::new(3, 5, 7), 2),
+        (up_conv(2, 4, 7), Shape::new(2, 4, 6), 3),
+    ] {
+        let c = c1.batched(groups);
+        let s = Shape::new(groups * s1.c, s1.h, s1.w);
+        let (pc, pc1) = (polyphase::phase_conv(&c), polyphase::phase_conv(&c1));
+        assert_eq!(pc.groups, groups);
+        let what = |t: &str| format!("{groups} groups of {c1:?}: {t}");
+        let (w, b) = (rng.vec(c.weight_len()), rng.vec(c.cout));
+        let p4 = rng.vec(polyphase::phase_shape(&c, s).numel());
+        let ys = Shape::new(c.cout, 2 * s.h, 2 * s.w);
+        let gy = rng.vec(ys.numel());
+        let dwp = rng.vec(pc.weight_len());
+        let dw0 = rng.vec(c.weight_len());
+        let (wt, bt) = (
+            upload(Shape::flat(w.len()), &w),
+            upload(Shape::flat(b.len()), &b),
+        );
+        let p4t = upload(polyphase::phase_shape(&c, s), &p4);
+        let (gyt, dwpt) = (upload(ys, &gy), upload(Shape::flat(dwp.len()), &dwp));
+        let dwt = upload(Shape::flat(dw0.len()), &dw0);
+        let wp = Tensor::zeros(g, Shape::flat(pc.weight_len())).unwrap();
+        let y = Tensor::zeros(g, ys).unwrap();
+        let gp = Tensor::zeros(g, p4t.shape).unwrap();
+        run(&[
+            polyphase::weights(g, &c, &wt, &wp).unwrap(),
+            polyphase::shuffle(g, &c, &p4t, Some(&bt), &y).unwrap(),
+            polyphase::unshuffle(g, &c, &gyt, &gp).unwrap(),
+            polyphase::weights_backward(g, &c, &dwpt, &dwt).unwrap(),
+        ]);
+        // Each group's slice through the ungrouped reference.
+        let slices =
+            |v: &[f32], n: usize| -> Vec<Vec<f64>> { v.chunks(n).map(to_f64).collect::<Vec<_>>() };
+        let (wl, pl, yl) = (
+            c1.weight_len(),
+            4 * c1.cout * s1.hw(),
+            c1.cout * 4 * s1.hw(),
+        );
+        let mut want = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let bs = slices(&b, c1.cout);
+        for (k, ((wk, pk), gk)) in slices(&w, wl)
+            .iter()
+            .zip(slices(&p4, pl))
+            .zip(slices(&gy, yl))
+            .enumerate()
+        {
+            want.0.extend(pp_ref::weights(&c1, wk));
+            want.1
+                .extend(pp_ref::shuffle(c1.cout, s1, &pk, Some(&bs[k])));
+            want.2.extend(pp_ref::unshuffle(c1.cout, s1, &gk));
+            let dwk = &dwp[k * pc1.weight_len()..(k + 1) * pc1.weight_len()];
+            want.3.extend(pp_ref::weights_backward(&c1, &to_f64(dwk)));
+        }
+        let dw_want: Vec<f64> = want
+            .3
+            .iter()
+            .zip(&dw0)
+            .map(|(a, b)| a + *b as f64)
+            .collect();
+        assert_close(&what("wp"), &wp.read(g).unwrap(), &want.0, 1e-5, 1e-5);
+        assert_close(&what("y"), &y.read(g).unwrap(), &want.1, 1e-6, 1e-6);
+        assert_close(&what("gP"), &gp.read(g).unwrap(), &want.2, 0.0, 0.0);
+        assert_close(&what("dw"), &dwt.read(g).unwrap(), &dw_want, 1e-5, 1e-5);
+        // The grouped reference is the per-group reference.
+        let x = rand64(&mut rng, s.numel());
+        let fw = pp_ref::forward(&c, &x, s, &to_f64(&w), Some(&to_f64(&b)));
+        let xl = s1.numel();
+        for k in 0..groups {
+            let one = pp_ref::forward(
+                &c1,
+                &x[k * xl..(k + 1) * xl],
+                s1,
+                &to_f64(&w[k * wl..(k + 1) * wl]),
+                Some(&bs[k]),
+            );
+            assert_eq!(&fw[k * yl..(k + 1) * yl], &one[..], "{}", what("reference"));
+        }
+    }
+}
