@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench scene` (plain harness). CLOUDFILL_SCENE_SIZE (2048), CLOUDFILL_SCENE_STEPS
 //! (Adam steps per tile, 10: enough to time the pipeline, far from a converged fit),
-//! CLOUDFILL_SCENE_LEVELS (6), CLOUDFILL_SCENE_KEEP=DIR keeps the files in DIR.
+//! CLOUDFILL_SCENE_LEVELS (6), CLOUDFILL_SCENE_BATCH (cloudy tiles fitted side by side, 1),
+//! CLOUDFILL_SCENE_KEEP=DIR keeps the files in DIR.
 use cloudfill::io::{self, Georef, Image, MaskOptions};
 use cloudfill::tiles::{self, Event, Inputs, Job, Outcome, TileOptions};
 use cloudfill::{synthetic, DipConfig, Gpu, NetConfig};
@@ -42,6 +43,7 @@ fn main() {
     let n = env("CLOUDFILL_SCENE_SIZE", 2048);
     let steps = env("CLOUDFILL_SCENE_STEPS", 10);
     let levels = env("CLOUDFILL_SCENE_LEVELS", 6);
+    let batch = env("CLOUDFILL_SCENE_BATCH", 1);
     let gpu = Gpu::new().expect("a GPU adapter");
     println!("adapter: {}", gpu.summary());
     let keep = std::env::var("CLOUDFILL_SCENE_KEEP").ok();
@@ -114,6 +116,7 @@ fn main() {
         paste_clear: false,
         work_dir: work.clone(),
         shard: None,
+        batch,
     };
     let mut fitted_s = Vec::new();
     let mut copied_s = Vec::new();
@@ -138,7 +141,7 @@ fn main() {
     let merge_s = t0.elapsed().as_secs_f64();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     println!(
-        "tiles: {} in the grid ({} px, overlap {}), {} fitted ({steps} steps, {levels} levels), {} copied, {} nodata",
+        "tiles: {} in the grid ({} px, overlap {}), {} fitted ({steps} steps, {levels} levels, batch {batch}), {} copied, {} nodata",
         sum.grid.len(),
         job.tiles.tile,
         job.tiles.overlap,
@@ -147,9 +150,10 @@ fn main() {
         sum.nodata.len()
     );
     println!(
-        "time: run {run_s:.1} s, merge {merge_s:.1} s; per fitted tile {:.2} s ({:.3} s/step), per copied tile {:.3} s",
+        "time: run {run_s:.1} s, merge {merge_s:.1} s; per fitted tile {:.2} s ({:.3} s/step; {:.0} fitted tiles/hour), per copied tile {:.3} s",
         mean(&fitted_s),
         mean(&fitted_s) / steps.max(1) as f64,
+        3600.0 / mean(&fitted_s).max(1e-9),
         mean(&copied_s)
     );
     if let Some(p) = peak_mib() {

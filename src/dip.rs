@@ -1,5 +1,6 @@
 //! The library API, close to the reference's `LitDIP`:
-//! `set_target([...])`, `set_mask([...])`, `fit(steps, on_step)`, `output()`.
+//! `set_target([...])`, `set_mask([...])`, `fit(steps, on_step)`, `output()`; and [`fit_batch`]
+//! for several such problems of one size trained side by side in the same dispatches.
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::{Image, Mask};
@@ -167,6 +168,23 @@ impl<'g> Dip<'g> {
     }
 
     fn build(&mut self) -> Result<()> {
+        let (latent, lc, target, mask) = self.prepare()?;
+        let (ph, pw) = self.padded;
+        let problem = Problem {
+            latent: &latent,
+            latent_channels: lc,
+            h: ph,
+            w: pw,
+            target: &target,
+            mask: &mask,
+            channels: self.channels(),
+        };
+        self.plan = Some(Plan::new(self.gpu, &self.cfg.net, &problem, self.step_config())?);
+        Ok(())
+    }
+
+    /// Checks the inputs and computes the padded size: (latent, its channels, target, mask).
+    fn prepare(&mut self) -> Result<(Vec<f32>, usize, Vec<f32>, Vec<f32>)> {
         if self.targets.is_empty() {
             return Err(Error::invalid("sources", "call set_target before fit"));
         }
@@ -180,25 +198,18 @@ impl<'g> Dip<'g> {
         self.padded = (ph, pw);
         let (target, mask) = self.stack(ph, pw);
         let (latent, lc) = self.latent(ph, pw, &target);
-        let problem = Problem {
-            latent: &latent,
-            latent_channels: lc,
-            h: ph,
-            w: pw,
-            target: &target,
-            mask: &mask,
-            channels: self.channels(),
-        };
-        let step = StepConfig {
+        Ok((latent, lc, target, mask))
+    }
+
+    fn step_config(&self) -> StepConfig {
+        StepConfig {
             adam: AdamConfig {
                 lr: self.cfg.lr,
                 ..AdamConfig::default()
             },
             noise_std: self.cfg.noise_std,
             seed: self.cfg.seed,
-        };
-        self.plan = Some(Plan::new(self.gpu, &self.cfg.net, &problem, step)?);
-        Ok(())
+        }
     }
 
     /// Channel-major target and 0/1 mask at the padded size. Padding reflects the image; padded
@@ -250,34 +261,15 @@ impl<'g> Dip<'g> {
     pub fn fit(
         &mut self,
         steps: usize,
-        mut on_step: impl FnMut(&StepInfo) -> ControlFlow<()>,
+        on_step: impl FnMut(&StepInfo) -> ControlFlow<()>,
     ) -> Result<Option<f32>> {
         if self.plan.is_none() {
             self.build()?;
         }
-        let every = self.cfg.loss_every.max(1);
         let plan = self.plan.as_mut().expect("built above");
-        let start = Instant::now();
-        for s in 1..=steps {
-            plan.step()?;
-            let loss = if s % every == 0 || s == steps {
-                let l = plan.read_loss()?;
-                self.last_loss = Some(l);
-                Some(l)
-            } else {
-                None
-            };
-            let info = StepInfo {
-                step: s,
-                steps,
-                loss,
-                elapsed: start.elapsed(),
-            };
-            if on_step(&info).is_break() {
-                break;
-            }
+        if let Some(l) = run_steps(plan, steps, self.cfg.loss_every, on_step)? {
+            self.last_loss = Some(l);
         }
-        plan.wait()?;
         Ok(self.last_loss)
     }
 
@@ -288,7 +280,12 @@ impl<'g> Dip<'g> {
             self.build()?;
         }
         let plan = self.plan.as_ref().expect("built above");
-        let out = plan.render()?;
+        self.unpack(&plan.render()?)
+    }
+
+    /// Every source's reconstruction (H×W×C_k each) from a channel-major output at the padded
+    /// size.
+    fn unpack(&self, out: &[f32]) -> Result<Vec<Image>> {
         let (h, w) = self.size;
         let (ph, pw) = self.padded;
         let mut images = Vec::new();
@@ -318,6 +315,120 @@ impl<'g> Dip<'g> {
     pub fn padded_size(&self) -> (usize, usize) {
         self.padded
     }
+}
+
+/// `steps` Adam steps of `plan`, reading the loss every `every` steps and at the last; returns
+/// the last loss read.
+fn run_steps(
+    plan: &mut Plan,
+    steps: usize,
+    every: usize,
+    mut on_step: impl FnMut(&StepInfo) -> ControlFlow<()>,
+) -> Result<Option<f32>> {
+    let every = every.max(1);
+    let start = Instant::now();
+    let mut last = None;
+    for s in 1..=steps {
+        plan.step()?;
+        let loss = if s % every == 0 || s == steps {
+            let l = plan.read_loss()?;
+            last = Some(l);
+            Some(l)
+        } else {
+            None
+        };
+        let info = StepInfo {
+            step: s,
+            steps,
+            loss,
+            elapsed: start.elapsed(),
+        };
+        if on_step(&info).is_break() {
+            break;
+        }
+    }
+    plan.wait()?;
+    Ok(last)
+}
+
+/// One problem of a batch: the sources and their masks, as for [`Dip::set_target`] and
+/// [`Dip::set_mask`] (empty masks: all clear).
+#[derive(Clone, Debug)]
+pub struct BatchItem {
+    pub targets: Vec<Image>,
+    pub masks: Vec<Mask>,
+}
+
+/// What [`fit_batch`] returns: each item's reconstructions (as [`Dip::output`]) and the last
+/// loss read (the mean of the items' losses).
+#[derive(Clone, Debug)]
+pub struct BatchResult {
+    pub outputs: Vec<Vec<Image>>,
+    pub loss: Option<f32>,
+}
+
+/// Fits every item with its own network — exactly what a [`Dip`] of each would do with the same
+/// settings (the same initial weights from `cfg.seed`, the same per-step noise), up to the
+/// summation order of reductions — but all of them side by side in the same dispatches, which
+/// keeps a large GPU busy and saves per-dispatch costs on small images. Items must have the same
+/// size and sources of the same channel counts. `on_step` sees the steps of the whole batch;
+/// `ControlFlow::Break` stops it (the result is then that of the steps taken).
+pub fn fit_batch(
+    gpu: &Gpu,
+    cfg: &DipConfig,
+    items: Vec<BatchItem>,
+    steps: usize,
+    on_step: impl FnMut(&StepInfo) -> ControlFlow<()>,
+) -> Result<BatchResult> {
+    let Some(first) = items.first() else {
+        return Err(Error::invalid("batch", "no items to fit"));
+    };
+    let shape = |it: &BatchItem| -> Vec<(usize, usize, usize)> {
+        it.targets.iter().map(|t| (t.h, t.w, t.c)).collect()
+    };
+    let want = shape(first);
+    let mut dips = Vec::with_capacity(items.len());
+    let mut prepared = Vec::with_capacity(items.len());
+    for (k, it) in items.into_iter().enumerate() {
+        if shape(&it) != want {
+            return Err(Error::invalid(
+                "batch",
+                format!(
+                    "item {k} has sources of (H, W, C) {:?}, item 0 {want:?}: a batch needs one size",
+                    shape(&it)
+                ),
+            ));
+        }
+        let mut dip = Dip::new(gpu, cfg.clone())?;
+        dip.set_target(it.targets)?;
+        if !it.masks.is_empty() {
+            dip.set_mask(it.masks)?;
+        }
+        prepared.push(dip.prepare()?);
+        dips.push(dip);
+    }
+    let (ph, pw) = dips[0].padded;
+    let problems: Vec<Problem> = prepared
+        .iter()
+        .map(|(latent, lc, target, mask)| Problem {
+            latent,
+            latent_channels: *lc,
+            h: ph,
+            w: pw,
+            target,
+            mask,
+            channels: dips[0].channels(),
+        })
+        .collect();
+    let mut plan = Plan::new_batch(gpu, &cfg.net, &problems, dips[0].step_config())?;
+    let n = dips.len() as f32;
+    let loss = run_steps(&mut plan, steps, cfg.loss_every, on_step)?.map(|l| l / n);
+    let out = plan.render()?;
+    let per = out.len() / dips.len();
+    let outputs = (dips.iter().enumerate())
+        .map(|(k, d)| d.unpack(&out[k * per..(k + 1) * per]))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(BatchResult { outputs, loss })
 }
 
 /// Mirror index into 0..n (PyTorch "reflect": −1 → 1, n → n−2), repeated for any distance.

@@ -14,7 +14,12 @@
 //!   `index % N == I`, so N processes (or machines sharing the folder) split a scene; [`merge()`]
 //!   assembles the result, a band of rows at a time.
 //!
-//! Memory: [`run`] holds one tile of every input and one network at a time; [`merge()`] holds 32
+//! - With [`Job::batch`] K > 1, up to K cloudy tiles of one size are fitted side by side in the
+//!   same dispatches ([`fit_batch`]): each with its own network, exactly as alone (up to the
+//!   summation order of reductions), so K is a setting of the machine, not of the result, and is
+//!   not part of the manifest.
+//!
+//! Memory: [`run`] holds K tiles of every input and K networks at a time; [`merge()`] holds 32
 //! output rows (see [`merge`](mod@merge)).
 pub mod grid;
 mod inputs;
@@ -25,10 +30,10 @@ pub use grid::{Grid, TileRect};
 pub use inputs::{Inputs, Loaded, Probe};
 pub use merge::{merge, MergeSummary};
 
-use crate::dip::{Dip, DipConfig, StepInfo};
+use crate::dip::{fit_batch, BatchItem, Dip, DipConfig, StepInfo};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::io::{self, Window};
+use crate::io::{self, Image, Window};
 use serde_json::{json, Map, Value};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -92,6 +97,8 @@ pub struct Job {
     pub paste_clear: bool,
     pub work_dir: PathBuf,
     pub shard: Option<Shard>,
+    /// Cloudy tiles fitted side by side in the same dispatches (≥ 1).
+    pub batch: usize,
 }
 
 /// What became of a tile.
@@ -121,7 +128,9 @@ pub enum Event<'a> {
         cloud_fraction: f64,
         notes: &'a [String],
     },
-    /// One Adam step of the tile's fit.
+    /// K > 1 loaded tiles are about to be fitted together (their steps then report the first).
+    BatchStart { tiles: &'a [TileRect] },
+    /// One Adam step of the tile's fit (of a batch: its first tile).
     Step { tile: TileRect, info: &'a StepInfo },
     /// The tile's file is written.
     TileDone {
@@ -225,40 +234,87 @@ pub fn run(
         done,
     })
     .is_break();
-    for tile in &todo {
-        if stopped {
-            break;
-        }
-        let t0 = Instant::now();
-        let Some(outcome) = run_tile(gpu, job, tile, &mut on_event)? else {
-            stopped = true;
-            break;
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut it = todo.iter();
+    while !stopped {
+        let next = it.next();
+        // Fit what is pending when the batch is full, the next tile has another size, or at the end.
+        let flush = match next {
+            None => true,
+            Some(t) => {
+                pending.len() >= job.batch.max(1)
+                    || pending.first().is_some_and(|p| (p.tile.w, p.tile.h) != (t.w, t.h))
+            }
         };
-        match outcome {
-            Outcome::Fitted { .. } => s.fitted += 1,
-            Outcome::Copied => s.copied += 1,
-            Outcome::NoData { .. } => s.nodata.push(*tile),
+        if flush && !pending.is_empty() {
+            let t0 = Instant::now();
+            let batch = std::mem::take(&mut pending);
+            let Some(done) = fit_tiles(gpu, job, batch, &mut on_event)? else {
+                stopped = true;
+                break;
+            };
+            let each = t0.elapsed().as_secs_f64() / done.len() as f64;
+            for (tile, outcome) in done {
+                stopped |= finished(&mut s, tile, outcome, each, &mut on_event);
+            }
+            continue;
         }
-        let seconds = t0.elapsed().as_secs_f64();
-        stopped = on_event(Event::TileDone {
-            tile: *tile,
-            outcome,
-            seconds,
-        })
-        .is_break();
+        let Some(tile) = next else { break };
+        let t0 = Instant::now();
+        match load_tile(job, tile, &mut on_event)? {
+            None => stopped = true,
+            Some(Loaded1::Fit(p)) => pending.push(p),
+            Some(Loaded1::Done(outcome)) => {
+                let secs = t0.elapsed().as_secs_f64();
+                stopped = finished(&mut s, *tile, outcome, secs, &mut on_event);
+            }
+        }
     }
     s.stopped = stopped;
     s.complete = grid.tiles().all(|r| state(&r) != TileState::Missing);
     Ok(s)
 }
 
-/// Loads, fits (or copies, or marks nodata) and writes one tile; `None` when stopped.
-fn run_tile(
-    gpu: &Gpu,
+/// Counts a finished tile and reports it; true when the callback stops the run.
+fn finished(
+    s: &mut Summary,
+    tile: TileRect,
+    outcome: Outcome,
+    seconds: f64,
+    on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
+) -> bool {
+    match outcome {
+        Outcome::Fitted { .. } => s.fitted += 1,
+        Outcome::Copied => s.copied += 1,
+        Outcome::NoData { .. } => s.nodata.push(tile),
+    }
+    let e = Event::TileDone {
+        tile,
+        outcome,
+        seconds,
+    };
+    on_event(e).is_break()
+}
+
+/// A loaded cloudy tile waiting for its fit.
+struct Pending {
+    tile: TileRect,
+    item: BatchItem,
+}
+
+/// What loading a tile gave: a finished tile (copied or nodata, already written), or one to fit.
+enum Loaded1 {
+    Done(Outcome),
+    Fit(Pending),
+}
+
+/// Loads one tile; writes it at once when it is cloud-free (copied) or nodata. `None` when
+/// stopped.
+fn load_tile(
     job: &Job,
     tile: &TileRect,
     on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
-) -> Result<Option<Outcome>> {
+) -> Result<Option<Loaded1>> {
     let win = Window {
         xoff: tile.x0,
         yoff: tile.y0,
@@ -280,33 +336,72 @@ fn run_tile(
     let dir = &job.work_dir;
     if n_clear == 0 || clear_fraction < job.tiles.min_clear {
         workdir::write_nodata(dir, tile)?;
-        return Ok(Some(Outcome::NoData { clear_fraction }));
+        return Ok(Some(Loaded1::Done(Outcome::NoData { clear_fraction })));
     }
-    let target = loaded.sources[0].clone();
     if n_clear == clear.clear.len() {
-        io::write_npy(&workdir::tile_path(dir, tile), &target)?;
-        return Ok(Some(Outcome::Copied));
+        io::write_npy(&workdir::tile_path(dir, tile), &loaded.sources[0])?;
+        return Ok(Some(Loaded1::Done(Outcome::Copied)));
     }
-    let clear = loaded.masks[0].clear.clone();
-    let mut dip = Dip::new(gpu, job.dip.clone())?;
-    dip.set_target(loaded.sources)?;
-    dip.set_mask(loaded.masks)?;
-    let mut stopped = false;
-    let loss = dip.fit(job.steps, |info| {
-        let flow = on_event(Event::Step { tile: *tile, info });
-        stopped |= flow.is_break();
-        flow
-    })?;
-    if stopped {
+    Ok(Some(Loaded1::Fit(Pending {
+        tile: *tile,
+        item: BatchItem {
+            targets: loaded.sources,
+            masks: loaded.masks,
+        },
+    })))
+}
+
+/// Fits loaded tiles of one size (alone, or side by side when there are several) and writes
+/// them; `None` when stopped (nothing of the batch is written).
+fn fit_tiles(
+    gpu: &Gpu,
+    job: &Job,
+    batch: Vec<Pending>,
+    on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
+) -> Result<Option<Vec<(TileRect, Outcome)>>> {
+    let first = batch[0].tile;
+    let tiles: Vec<TileRect> = batch.iter().map(|p| p.tile).collect();
+    if tiles.len() > 1 && on_event(Event::BatchStart { tiles: &tiles }).is_break() {
         return Ok(None);
     }
-    let mut result = dip.output()?.swap_remove(0);
-    if job.paste_clear {
-        let c = result.c;
-        for (p, _) in clear.iter().enumerate().filter(|(_, &k)| k) {
-            result.data[p * c..(p + 1) * c].copy_from_slice(&target.data[p * c..(p + 1) * c]);
+    let mut stopped = false;
+    let mut on_step = |info: &StepInfo| {
+        let flow = on_event(Event::Step { tile: first, info });
+        stopped |= flow.is_break();
+        flow
+    };
+    let targets: Vec<Image> = batch.iter().map(|p| p.item.targets[0].clone()).collect();
+    let clears: Vec<Vec<bool>> = batch.iter().map(|p| p.item.masks[0].clear.clone()).collect();
+    let (results, loss) = if batch.len() == 1 {
+        let p = batch.into_iter().next().expect("one tile");
+        let mut dip = Dip::new(gpu, job.dip.clone())?;
+        dip.set_target(p.item.targets)?;
+        dip.set_mask(p.item.masks)?;
+        let loss = dip.fit(job.steps, &mut on_step)?;
+        if stopped {
+            return Ok(None);
         }
+        (vec![dip.output()?.swap_remove(0)], loss)
+    } else {
+        let items = batch.into_iter().map(|p| p.item).collect();
+        let r = fit_batch(gpu, &job.dip, items, job.steps, &mut on_step)?;
+        if stopped {
+            return Ok(None);
+        }
+        let outs = r.outputs.into_iter().map(|mut o| o.swap_remove(0));
+        (outs.collect(), r.loss)
+    };
+    let mut done = Vec::new();
+    for (((tile, mut result), target), clear) in tiles.into_iter().zip(results).zip(targets).zip(clears)
+    {
+        if job.paste_clear {
+            let c = result.c;
+            for (p, _) in clear.iter().enumerate().filter(|(_, &k)| k) {
+                result.data[p * c..(p + 1) * c].copy_from_slice(&target.data[p * c..(p + 1) * c]);
+            }
+        }
+        io::write_npy(&workdir::tile_path(&job.work_dir, &tile), &result)?;
+        done.push((tile, Outcome::Fitted { loss }));
     }
-    io::write_npy(&workdir::tile_path(dir, tile), &result)?;
-    Ok(Some(Outcome::Fitted { loss }))
+    Ok(Some(done))
 }

@@ -33,6 +33,10 @@ pub struct TileArgs {
     /// Tiles with a smaller fraction of clear target pixels are written as nodata (NaN).
     #[arg(long, default_value_t = 0.01)]
     pub min_clear: f64,
+    /// Fit up to K cloudy tiles side by side in the same GPU dispatches, each with its own
+    /// network (the same results as one at a time; more tiles per hour, K times the memory).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub batch: u16,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -159,6 +163,14 @@ impl Bars {
                     100.0 * cloud_fraction
                 ));
             }
+            Event::BatchStart { tiles } => {
+                self.steps.reset();
+                self.steps.set_prefix(format!(
+                    "{} tiles together ({} …)",
+                    tiles.len(),
+                    tile_names(&tiles[..tiles.len().min(3)])
+                ));
+            }
             Event::Step { info, .. } => {
                 self.steps.set_position(info.step as u64);
                 if let Some(l) = info.loss {
@@ -209,6 +221,7 @@ fn job(a: &InpaintArgs, work_dir: PathBuf) -> Result<Job> {
         paste_clear: a.paste_clear,
         work_dir,
         shard: t.shard,
+        batch: t.batch as usize,
     })
 }
 
