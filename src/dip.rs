@@ -179,7 +179,12 @@ impl<'g> Dip<'g> {
             mask: &mask,
             channels: self.channels(),
         };
-        self.plan = Some(Plan::new(self.gpu, &self.cfg.net, &problem, self.step_config())?);
+        self.plan = Some(Plan::new(
+            self.gpu,
+            &self.cfg.net,
+            &problem,
+            self.step_config(),
+        )?);
         Ok(())
     }
 

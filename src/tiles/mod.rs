@@ -243,7 +243,9 @@ pub fn run(
             None => true,
             Some(t) => {
                 pending.len() >= job.batch.max(1)
-                    || pending.first().is_some_and(|p| (p.tile.w, p.tile.h) != (t.w, t.h))
+                    || pending
+                        .first()
+                        .is_some_and(|p| (p.tile.w, p.tile.h) != (t.w, t.h))
             }
         };
         if flush && !pending.is_empty() {
@@ -371,7 +373,10 @@ fn fit_tiles(
         flow
     };
     let targets: Vec<Image> = batch.iter().map(|p| p.item.targets[0].clone()).collect();
-    let clears: Vec<Vec<bool>> = batch.iter().map(|p| p.item.masks[0].clear.clone()).collect();
+    let clears: Vec<Vec<bool>> = batch
+        .iter()
+        .map(|p| p.item.masks[0].clear.clone())
+        .collect();
     let (results, loss) = if batch.len() == 1 {
         let p = batch.into_iter().next().expect("one tile");
         let mut dip = Dip::new(gpu, job.dip.clone())?;
@@ -392,7 +397,8 @@ fn fit_tiles(
         (outs.collect(), r.loss)
     };
     let mut done = Vec::new();
-    for (((tile, mut result), target), clear) in tiles.into_iter().zip(results).zip(targets).zip(clears)
+    for (((tile, mut result), target), clear) in
+        tiles.into_iter().zip(results).zip(targets).zip(clears)
     {
         if job.paste_clear {
             let c = result.c;

@@ -1,5 +1,6 @@
 //! The one integration-test binary (each tests/*.rs binary would re-link wgpu and gdal).
 mod adam;
+mod batch;
 mod batchnorm;
 mod cli;
 mod common;

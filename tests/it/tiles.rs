@@ -321,3 +321,58 @@ fn changed_settings_are_refused_by_name() {
     let s = go(&r.work);
     assert_eq!((s.fitted, s.copied, s.already_done), (0, 0, 9));
 }
+
+/// `batch` 4: the six cloudy tiles are fitted four, then two, at a time, and every tile file
+/// equals the one-at-a-time run's (copied and nodata tiles exactly, fitted ones up to the
+/// summation order of the grouped kernels); a run stopped during a batch writes none of it.
+#[test]
+fn batched_tiles_equal_the_one_at_a_time_run() {
+    let r = reference();
+    let work = scene().dir.path().join("batch_work");
+    let mut j = job(&work);
+    j.batch = 4;
+    // Stop during the first batch: none of its tiles are written.
+    let stop = |e: Event| match e {
+        Event::Step { info, .. } if info.step == 2 => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    };
+    let s = tiles::run(gpu(), &j, stop).unwrap();
+    assert!(s.stopped && s.fitted == 0, "{s:?}");
+    let mut batches = Vec::new();
+    let s = tiles::run(gpu(), &j, |e| {
+        if let Event::BatchStart { tiles } = e {
+            batches.push(tiles.len());
+        }
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert!(s.complete && !s.stopped);
+    assert_eq!(batches, [4, 2]);
+    let counts = (s.fitted, s.already_done, s.nodata.len());
+    assert_eq!(
+        counts,
+        (6, 2, 1),
+        "the copied tiles were done before: {s:?}"
+    );
+    let g = Grid::new(W, H, 64, 16).unwrap();
+    for t in g.tiles() {
+        let (a, b) = (
+            tiles::workdir::tile_path(&work, &t),
+            tiles::workdir::tile_path(&r.work, &t),
+        );
+        assert_eq!(a.exists(), b.exists(), "tile {t:?}");
+        if !a.exists() {
+            continue;
+        }
+        let (a, b) = (
+            io::read_raster(&a, None, None).unwrap().image,
+            io::read_raster(&b, None, None).unwrap().image,
+        );
+        if t.index <= 1 {
+            assert!(same_bits(&a.data, &b.data), "copied tile {t:?}");
+        } else {
+            let b64: Vec<f64> = b.data.iter().map(|&v| v as f64).collect();
+            crate::common::assert_close(&format!("tile {t:?}"), &a.data, &b64, 1e-3, 2e-4);
+        }
+    }
+}
