@@ -6,7 +6,9 @@
 //! adapter; CLOUDFILL_BENCH_STEPS sets the timed steps, default 20; CLOUDFILL_BENCH_SIZES a
 //! comma-separated list of sizes instead of 64,128,256; CLOUDFILL_BENCH_PLAIN=1 turns the polyphase
 //! up-convolution off, to compare with the literal upsample → BN → conv; CLOUDFILL_BENCH_TOP=N
-//! lists the N slowest dispatches).
+//! lists the N slowest dispatches; CLOUDFILL_BENCH_BATCH=2,4,8 also times batches of that many
+//! networks trained side by side (`Plan::new_batch`, what `--batch K` runs) and their throughput
+//! against one network).
 use cloudfill::net::NetConfig;
 use cloudfill::ops::adam::AdamConfig;
 use cloudfill::plan::{Plan, Problem, StepConfig};
@@ -106,6 +108,44 @@ fn main() {
             build,
             plan.read_loss().unwrap()
         );
+        let batches: Vec<usize> = std::env::var("CLOUDFILL_BENCH_BATCH")
+            .map(|s| {
+                (s.split(',').map(|v| v.trim().parse().expect("CLOUDFILL_BENCH_BATCH: numbers")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for &k in batches.iter().filter(|&&k| k > 1) {
+            let ps: Vec<Problem> = (0..k)
+                .map(|_| Problem {
+                    latent: &latent,
+                    target: &target,
+                    mask: &mask,
+                    ..p
+                })
+                .collect();
+            let mut bp = match Plan::new_batch(&gpu, &net, &ps, cfg) {
+                Ok(b) => b,
+                Err(e) => {
+                    println!("  batch {k} at {n}x{n}: {e}");
+                    continue;
+                }
+            };
+            for _ in 0..2 {
+                bp.step().unwrap();
+            }
+            bp.wait().unwrap();
+            let t0 = Instant::now();
+            for _ in 0..steps {
+                bp.step().unwrap();
+            }
+            bp.wait().unwrap();
+            let bper = t0.elapsed().as_secs_f64() / steps as f64;
+            println!(
+                "  batch {k} at {n}x{n}: {bper:.4} s/step, {:.4} s per network-step: {:.2}x the networks/hour of one at a time",
+                bper / k as f64,
+                per * k as f64 / bper
+            );
+        }
         if let Some(times) = plan.profile_step().unwrap() {
             let total: f64 = times.iter().map(|t| t.seconds).sum();
             let mut cats: BTreeMap<&str, f64> = BTreeMap::new();

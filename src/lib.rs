@@ -56,17 +56,23 @@
 //!   every activation, gradient and parameter once (parameters and their gradients in two flat
 //!   arenas), fuses each batch-norm with the activation after it, and emits the forward and the
 //!   reverse-mode backward dispatch lists. Backward kernels accumulate, so fan-out sums
-//!   gradients.
+//!   gradients. `compile_batched` lays out G copies side by side (activations `[G·C, H, W]`,
+//!   every parameter G times) and runs them in the same dispatches: convolutions become
+//!   grouped convolutions ([`ops::conv2d::Conv2d::groups`]), concatenations grouped ones, and
+//!   the per-channel ops need nothing.
 //! - [`plan`]: one training step — latent noise, forward, masked loss, backward, Adam — as one
 //!   command encoder, one compute pass and one submit, replayed without allocation; the loss is
-//!   read back only when asked; a timestamp profile per dispatch.
+//!   read back only when asked; a timestamp profile per dispatch. [`plan::Plan::new_batch`]
+//!   trains G problems of one size side by side, each with its own loss mean (per-element loss
+//!   weights m/N_k), latent, noise and Adam moments.
 //! - [`dip`]: the reference's API ([`Dip::set_target`], [`Dip::set_mask`], [`Dip::fit`],
-//!   [`Dip::output`]), latent kinds, padding to 2^levels and cropping back, input checks.
+//!   [`Dip::output`]), latent kinds, padding to 2^levels and cropping back, input checks;
+//!   [`fit_batch`] for several problems of one size at once.
 //! - [`io`]: GDAL rasters (GeoTIFF in and out with georeferencing, windows, nodata), `.npy`,
 //!   PNG masks and previews, Sentinel-1/2 preprocessing, masks; every write goes to a temporary
 //!   file renamed when complete.
 //! - [`tiles`]: whole scenes — overlapping tiles blended with smooth weights, a resumable work
-//!   directory, shards, and the merge.
+//!   directory, shards, batches of tiles fitted together, and the merge.
 //! - [`metrics`], [`preview`], [`synthetic`]: PSNR/SSIM in and outside the cloud, the side-by-side
 //!   PNG, and the built-in synthetic scene of `cloudfill demo`.
 pub mod error;
