@@ -1,6 +1,6 @@
 //! The real binary: two shards + merge equal the library's uninterrupted run; one tile via the
 //! single-image path (--window) equals that tile's result; a 13-band Sentinel-2 target with
-//! --bands all; the temporary work dir is removed.
+//! --bands all and --batch 2; the temporary work dir is removed.
 use super::{reference, same_bits, scene, SEED, STEPS};
 use crate::io::utm_georef;
 use cloudfill::io::{self, Image};
@@ -163,7 +163,8 @@ fn thirteen_band_s2_scene_with_bands_all() {
         .map(|s| s.to_string())
         .collect();
     a.extend(["--mask", p(&mask), "--out", p(&out), "--preview", p(&prev)].map(String::from));
-    a.extend(["--tile", "64", "--overlap", "8"].map(String::from));
+    // Two tiles of 64² fitted side by side (--batch 2).
+    a.extend(["--tile", "64", "--overlap", "8", "--batch", "2"].map(String::from));
     a.extend(fit_flags());
     cloudfill(&a.iter().map(String::as_str).collect::<Vec<_>>());
     let r = io::read_raster(&out, None, None).unwrap();
