@@ -235,9 +235,9 @@ pub fn run(
     })
     .is_break();
     let mut pending: Vec<Pending> = Vec::new();
-    let mut it = todo.iter();
+    let mut it = todo.iter().peekable();
     while !stopped {
-        let next = it.next();
+        let next = it.peek();
         // Fit what is pending when the batch is full, the next tile has another size, or at the end.
         let flush = match next {
             None => true,
@@ -261,7 +261,7 @@ pub fn run(
             }
             continue;
         }
-        let Some(tile) = next else { break };
+        let Some(tile) = it.next() else { break };
         let t0 = Instant::now();
         match load_tile(job, tile, &mut on_event)? {
             None => stopped = true,
