@@ -3,12 +3,18 @@
 //   xp = x with zero padding (PADM 0) or reflection padding (PADM 1: −1 → 1, H → H−2).
 //   dx[ci,iy,ix] += Σ over (co,oy,ox,ky,kx) whose tap reads x[ci,iy,ix];  dw += Σ_pixels gy·xp;
 //   db[co] += Σ_pixels gy[co].   Weights w: PyTorch [co][ci][ky][kx].
+// Groups (torch.nn.Conv2d groups = G): Params cin / cout are ONE group's channel counts and
+// p.groups = G; tensors hold G groups back to back (x [G·cin,h,w], y [G·cout,ho,wo], w G blocks
+// of [cout][cin][K][K], b [G·cout], wt G blocks of [a][K][K][np]); group g reads and writes only
+// its own block. All groups run in one dispatch: g = workgroup_id.z (dispatch [x, y, G]), except
+// cv_bb / cv_sum, which work on total channels (cv_bb: p.cout = G·cout) and know no groups.
 // Entry points (Rust side, block choice and reference: src/ops/conv2d.rs; tests tests/it/conv2d.rs):
-//   cv_wt     rearrange w into wt[a][ky][kx][b_pad] (a=ci, b=co; TR: a=co, b=ci; FLIP: taps flipped)
+//   cv_wt     rearrange w into wt[g][a][ky][kx][b_pad] (a=ci, b=co; TR: a=co, b=ci; FLIP: taps flipped)
 //   cv_fwd    fast: y (= or +=) conv(x) for a block of 4·NX4 output x (vec4) × 4·NC4 channels;
 //             needs W%4 = 0, Wo%(4·NX4) = 0 and W = S·Wo. Also dx for stride 1 (FLIP weights, ACC).
 //   cv_bin2   fast dx += gather for stride 2 (8 dx x-positions × 4·NC4 ci); W%8 = 0, W = 2·Wo.
-//   cv_bw     fast dw partial sums: one (ci, block of NCW co, chunk of rows) per invocation.
+//   cv_bw     fast dw partial sums: one (ci, block of NCW co, chunk of rows) per invocation;
+//             partials part[ch][g][co][ci][ky][kx] (cv_sum over n = G·cout·cin·K·K adds them).
 //   cv_bb     db partial sums per (co, chunk of the flat plane).    cv_sum: out[i] += Σ_c part[c·n+i]
 //   cv_fwd_s, cv_bin_s, cv_bw_s: simple scalar kernels for any shape (and the reflection border
 //             corrections of the fast dx: cv_bin_s with BORDER adds only out-of-image taps).
@@ -29,11 +35,12 @@ override BORDER: bool = false;
 override V4: bool = true;
 
 // Sizes: input [cin,h,w], output [cout,ho,wo]; np: padded channel count of wt's last axis;
-// rows: rows (or elements) per chunk; nch: chunks; n: element count for cv_wt / cv_sum.
+// rows: rows (or elements) per chunk; nch: chunks; n: element count for cv_wt (per group) /
+// cv_sum / cv_bw_s (one group's weights); groups: G (cin, cout, np and wt are per group).
 struct Params {
     cin: u32, cout: u32, h: u32, w: u32,
     ho: u32, wo: u32, np: u32, rows: u32,
-    nch: u32, n: u32, _p0: u32, _p1: u32,
+    nch: u32, n: u32, groups: u32, _p1: u32,
 }
 
 fn lin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
@@ -62,9 +69,10 @@ fn edge_r(r: vec4<f32>, m: vec4<f32>, at_edge: bool) -> vec4<f32> {
     return select(r, vec4<f32>(0.0), at_edge);
 }
 
-// ---- cv_wt: wt[((a·K+ky)·K+kx)·np + b] = w[co,ci,ky',kx'], 0 for b past its count.
+// ---- cv_wt: wt[g][((a·K+ky)·K+kx)·np + b] = w[g][co,ci,ky',kx'], 0 for b past its count.
 //      a = ci, b = co; TR: a = co, b = ci. ky' = ky, or K−1−ky with FLIP (same for kx).
-//      One invocation per vec4 of wt (np is a multiple of 4). ----
+//      One invocation per vec4 of one group's wt (np is a multiple of 4, n = its vec4 count);
+//      g = workgroup_id.z. ----
 @group(0) @binding(0) var<storage, read> wt_w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> wt_o: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> wt_p: Params;
@@ -74,6 +82,8 @@ fn cv_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
          @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= wt_p.n) { return; }
+    let g = wid.z;
+    let wg0 = g * wt_p.cout * wt_p.cin * K * K;
     let nb = wt_p.np / 4u;
     let b0 = (i % nb) * 4u;
     let t = i / nb;
@@ -86,12 +96,13 @@ fn cv_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
         let b = b0 + j;
         let co = select(b, a, TR);
         let ci = select(a, b, TR);
-        if (co < wt_p.cout && ci < wt_p.cin) { v[j] = wt_w[((co * wt_p.cin + ci) * K + ky) * K + kx]; }
+        if (co < wt_p.cout && ci < wt_p.cin) { v[j] = wt_w[wg0 + ((co * wt_p.cin + ci) * K + ky) * K + kx]; }
     }
-    wt_o[i] = v;
+    wt_o[g * wt_p.n + i] = v;
 }
 
-// ---- cv_fwd: register-blocked conv, x as vec4 along rows, wt [ci][ky][kx][np] as vec4 ----
+// ---- cv_fwd: register-blocked conv, x as vec4 along rows, wt [g][ci][ky][kx][np] as vec4;
+//      g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> f_x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> f_w: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> f_b: array<f32>;
@@ -109,7 +120,11 @@ fn cv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let xb = i % nxb;
     let oy = (i / nxb) % p.ho;
     let cb = i / (nxb * p.ho);
+    let g = wid.z;
     let w4 = p.w / 4u;
+    let ci0 = g * p.cin;                    // the group's first input and output channels
+    let co0 = g * p.cout;
+    let wg0 = ci0 * K * K * (p.np / 4u);    // and its wt block
     let nm = NX4 * S;                       // input vec4s under the block
     let x4 = xb * nm;                       // first of them
     var acc: array<vec4<f32>, 16>;          // [j: 4·NX4 output x][c: NC4]
@@ -118,7 +133,7 @@ fn cv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         for (var ky = 0u; ky < K; ky++) {
             let iy = src(i32(oy * S + ky) - i32(PAD), i32(p.h));
             if (iy < 0) { continue; }
-            let rb = (ci * p.h + u32(iy)) * w4 + x4;
+            let rb = ((ci0 + ci) * p.h + u32(iy)) * w4 + x4;
             for (var m = 0u; m < nm; m++) {
                 let v = f_x[rb + m];
                 win[4u + 4u * m] = v.x; win[5u + 4u * m] = v.y;
@@ -134,7 +149,7 @@ fn cv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
                 win[e + 4u] = r.x; win[e + 5u] = r.y; win[e + 6u] = r.z; win[e + 7u] = r.w;
             }
             for (var kx = 0u; kx < K; kx++) {
-                let wb = ((ci * K + ky) * K + kx) * (p.np / 4u) + cb * NC4;
+                let wb = wg0 + ((ci * K + ky) * K + kx) * (p.np / 4u) + cb * NC4;
                 for (var c = 0u; c < NC4; c++) {
                     let wv = f_w[wb + c];
                     for (var j = 0u; j < 4u * NX4; j++) {
@@ -150,12 +165,12 @@ fn cv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         for (var e = 0u; e < 4u; e++) {
             let co = (cb * NC4 + c) * 4u + e;
             if (co >= p.cout) { continue; }
-            let bias = select(0.0, f_b[co], BIAS);
+            let bias = select(0.0, f_b[co0 + co], BIAS);
             for (var q = 0u; q < NX4; q++) {
                 let j = q * 4u;
                 var v = vec4<f32>(acc[j * 2u + c][e], acc[j * 2u + 2u + c][e],
                                   acc[j * 2u + 4u + c][e], acc[j * 2u + 6u + c][e]) + bias;
-                let o = co * plane + ob + q;
+                let o = (co0 + co) * plane + ob + q;
                 if (ACC) { v += f_y[o]; }
                 f_y[o] = v;
             }
@@ -163,7 +178,8 @@ fn cv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     }
 }
 
-// ---- cv_bin2: stride-2 dx += gather; gy vec4 along rows, wt [co][ky][kx][np] (np over ci) ----
+// ---- cv_bin2: stride-2 dx += gather; gy vec4 along rows, wt [g][co][ky][kx][np] (np over ci);
+//      g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> b2_g: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b2_w: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> b2_dx: array<vec4<f32>>;
@@ -180,6 +196,10 @@ fn cv_bin2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let xb = i % nxb;
     let iy = (i / nxb) % p.h;
     let cb = i / (nxb * p.h);
+    let g = wid.z;
+    let ci0 = g * p.cin;
+    let co0 = g * p.cout;
+    let wg0 = co0 * K * K * (p.np / 4u);
     let wo4 = p.wo / 4u;
     var acc: array<vec4<f32>, 16>;          // [j: 8 dx x-positions][c: NC4]
     var win: array<f32, 12>;                // gy[ox] for ox = 4·xb−4 .. 4·xb+7
@@ -187,7 +207,7 @@ fn cv_bin2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         for (var ky = 0u; ky < K; ky++) {
             let t = i32(iy + PAD) - i32(ky);
             if (t < 0 || (t & 1) != 0 || u32(t) / 2u >= p.ho) { continue; }
-            let rb = (co * p.ho + u32(t) / 2u) * wo4 + xb;
+            let rb = ((co0 + co) * p.ho + u32(t) / 2u) * wo4 + xb;
             let m = b2_g[rb];
             let l = select(b2_g[select(rb - 1u, rb, xb == 0u)], vec4<f32>(0.0), xb == 0u);
             let r = select(b2_g[select(rb + 1u, rb, xb + 1u == wo4)], vec4<f32>(0.0), xb + 1u == wo4);
@@ -195,7 +215,7 @@ fn cv_bin2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             win[4] = m.x; win[5] = m.y; win[6] = m.z; win[7] = m.w;
             win[8] = r.x; win[9] = r.y; win[10] = r.z; win[11] = r.w;
             for (var kx = 0u; kx < K; kx++) {
-                let wb = ((co * K + ky) * K + kx) * (p.np / 4u) + cb * NC4;
+                let wb = wg0 + ((co * K + ky) * K + kx) * (p.np / 4u) + cb * NC4;
                 for (var c = 0u; c < NC4; c++) {
                     let wv = b2_w[wb + c];
                     for (var j = 0u; j < 8u; j++) {
@@ -215,7 +235,7 @@ fn cv_bin2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             if (ci >= p.cin) { continue; }
             for (var q = 0u; q < 2u; q++) {
                 let j = q * 4u;
-                let o = ci * plane + ob + q;
+                let o = (ci0 + ci) * plane + ob + q;
                 b2_dx[o] += vec4<f32>(acc[j * 2u + c][e], acc[j * 2u + 2u + c][e],
                                       acc[j * 2u + 4u + c][e], acc[j * 2u + 6u + c][e]);
             }
@@ -223,7 +243,8 @@ fn cv_bin2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     }
 }
 
-// ---- cv_bw: dw partial sums part[ch][co][ci][ky][kx] over the output rows of chunk ch ----
+// ---- cv_bw: dw partial sums part[ch][g][co][ci][ky][kx] over the output rows of chunk ch;
+//      g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> w_x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w_g: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> w_part: array<f32>;
@@ -239,6 +260,9 @@ fn cv_bw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     let ci = i % p.cin;
     let cb = (i / p.cin) % ncb;
     let ch = i / (p.cin * ncb);
+    let grp = wid.z;                        // (g: the gy vec4s)
+    let ci0 = grp * p.cin;
+    let co0 = grp * p.cout;
     let w4 = p.w / 4u;
     let wo4 = p.wo / 4u;
     var acc: array<f32, 200>;               // [c: NCW][ky][kx], K <= 5
@@ -249,13 +273,13 @@ fn cv_bw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
         for (var q = 0u; q < wo4; q++) {
             for (var c = 0u; c < NCW; c++) {
                 let co = cb * NCW + c;
-                let v = w_g[(min(co, p.cout - 1u) * p.ho + oy) * wo4 + q];
+                let v = w_g[((co0 + min(co, p.cout - 1u)) * p.ho + oy) * wo4 + q];
                 g[c] = select(vec4<f32>(0.0), v, co < p.cout);
             }
             for (var ky = 0u; ky < K; ky++) {
                 let iy = src(i32(oy * S + ky) - i32(PAD), i32(p.h));
                 if (iy < 0) { continue; }
-                let rb = (ci * p.h + u32(iy)) * w4 + q * S;
+                let rb = ((ci0 + ci) * p.h + u32(iy)) * w4 + q * S;
                 for (var m = 0u; m < S; m++) {
                     let v = w_x[rb + m];
                     win[4u + 4u * m] = v.x; win[5u + 4u * m] = v.y;
@@ -285,12 +309,13 @@ fn cv_bw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     for (var c = 0u; c < NCW; c++) {
         let co = cb * NCW + c;
         if (co >= p.cout) { continue; }
-        let ob = ((ch * p.cout + co) * p.cin + ci) * kk;
+        let ob = (((ch * p.groups + grp) * p.cout + co) * p.cin + ci) * kk;
         for (var t = 0u; t < kk; t++) { w_part[ob + t] = acc[c * kk + t]; }
     }
 }
 
-// ---- cv_bb: part[ch·cout + co] = Σ gy[co, plane elements of chunk ch] (vec4s when V4) ----
+// ---- cv_bb: part[ch·cout + co] = Σ gy[co, plane elements of chunk ch] (vec4s when V4); cout
+//      counts the channels of all groups (bias gradients need no group index) ----
 @group(0) @binding(0) var<storage, read> bb_g: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> bb_part: array<f32>;
 @group(0) @binding(2) var<uniform> bb_p: Params;
@@ -335,7 +360,7 @@ fn cv_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     sm_out[i] += s;
 }
 
-// ---- cv_fwd_s: one output per invocation, any shape; w in PyTorch layout ----
+// ---- cv_fwd_s: one output per invocation, any shape; w in PyTorch layout; g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> fs_x: array<f32>;
 @group(0) @binding(1) var<storage, read> fs_w: array<f32>;
 @group(0) @binding(2) var<storage, read> fs_b: array<f32>;
@@ -351,7 +376,10 @@ fn cv_fwd_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let ox = i % p.wo;
     let oy = (i / p.wo) % p.ho;
     let co = i / (p.wo * p.ho);
-    var s = select(0.0, fs_b[co], BIAS);
+    let g = wid.z;
+    let ci0 = g * p.cin;
+    let wg0 = g * p.cout * p.cin * K * K;
+    var s = select(0.0, fs_b[g * p.cout + co], BIAS);
     for (var ci = 0u; ci < p.cin; ci++) {
         for (var ky = 0u; ky < K; ky++) {
             let iy = src(i32(oy * S + ky) - i32(PAD), i32(p.h));
@@ -359,16 +387,17 @@ fn cv_fwd_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             for (var kx = 0u; kx < K; kx++) {
                 let ix = src(i32(ox * S + kx) - i32(PAD), i32(p.w));
                 if (ix < 0) { continue; }
-                s += fs_w[((co * p.cin + ci) * K + ky) * K + kx] * fs_x[(ci * p.h + u32(iy)) * p.w + u32(ix)];
+                s += fs_w[wg0 + ((co * p.cin + ci) * K + ky) * K + kx] * fs_x[((ci0 + ci) * p.h + u32(iy)) * p.w + u32(ix)];
             }
         }
     }
-    fs_y[i] = s;
+    fs_y[g * p.cout * p.ho * p.wo + i] = s;
 }
 
 // ---- cv_bin_s: dx += gather, one dx element per invocation, any shape. A padded position q
 // reads source pixel src(q); the positions that read (iy, ix) are iy, −iy, 2H−2−iy per axis
-// (reflection). BORDER: only positions outside the image (the fast kernels did the rest). ----
+// (reflection). BORDER: only positions outside the image (the fast kernels did the rest).
+// g = workgroup_id.z. ----
 @group(0) @binding(0) var<storage, read> bs_g: array<f32>;
 @group(0) @binding(1) var<storage, read> bs_w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> bs_dx: array<f32>;
@@ -383,9 +412,11 @@ fn pre_ok(i: i32, n: i32) -> vec3<bool> {
     return vec3<bool>(true, r && i >= 1 && i <= i32(PAD), r && i >= n - 1 - i32(PAD) && i <= n - 2);
 }
 
-// Σ over taps reading padded position (qy, qx) of gy·w for input channel ci.
-fn bs_taps(qy: i32, qx: i32, ci: u32) -> f32 {
+// Σ over taps reading padded position (qy, qx) of gy·w for input channel ci of group g.
+fn bs_taps(qy: i32, qx: i32, ci: u32, g: u32) -> f32 {
     let p = bs_p;
+    let wg0 = g * p.cout * p.cin * K * K;
+    let co0 = g * p.cout;
     var s = 0.0;
     for (var co = 0u; co < p.cout; co++) {
         for (var ky = 0u; ky < K; ky++) {
@@ -394,8 +425,8 @@ fn bs_taps(qy: i32, qx: i32, ci: u32) -> f32 {
             for (var kx = 0u; kx < K; kx++) {
                 let tx = qx + i32(PAD) - i32(kx);
                 if (tx < 0 || tx % i32(S) != 0 || u32(tx) / S >= p.wo) { continue; }
-                s += bs_w[((co * p.cin + ci) * K + ky) * K + kx]
-                    * bs_g[(co * p.ho + u32(ty) / S) * p.wo + u32(tx) / S];
+                s += bs_w[wg0 + ((co * p.cin + ci) * K + ky) * K + kx]
+                    * bs_g[((co0 + co) * p.ho + u32(ty) / S) * p.wo + u32(tx) / S];
             }
         }
     }
@@ -411,6 +442,7 @@ fn cv_bin_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let ix = i32(i % p.w);
     let iy = i32((i / p.w) % p.h);
     let ci = i / (p.w * p.h);
+    let g = wid.z;
     let py = pre(iy, i32(p.h));
     let px = pre(ix, i32(p.w));
     let vy = pre_ok(iy, i32(p.h));
@@ -421,13 +453,14 @@ fn cv_bin_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         if (!vy[a]) { continue; }
         for (var b = 0u; b < 3u; b++) {
             if (!vx[b] || (BORDER && a == 0u && b == 0u)) { continue; }
-            s += bs_taps(py[a], px[b], ci);
+            s += bs_taps(py[a], px[b], ci, g);
         }
     }
-    bs_dx[i] += s;
+    bs_dx[g * p.cin * p.h * p.w + i] += s;
 }
 
-// ---- cv_bw_s: part[ch·n + wi] = Σ over the rows of chunk ch of gy·xp, one weight per invocation ----
+// ---- cv_bw_s: part[(ch·G + g)·n + wi] = Σ over the rows of chunk ch of gy·xp, one weight per
+//      invocation (n: one group's weight count); g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> ws_x: array<f32>;
 @group(0) @binding(1) var<storage, read> ws_g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ws_part: array<f32>;
@@ -445,6 +478,9 @@ fn cv_bw_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let ky = (wi / K) % K;
     let ci = (wi / (K * K)) % p.cin;
     let co = wi / (K * K * p.cin);
+    let g = wid.z;
+    let ci0 = g * p.cin;
+    let co0 = g * p.cout;
     var s = 0.0;
     let y1 = min(p.ho, (ch + 1u) * p.rows);
     for (var oy = ch * p.rows; oy < y1; oy++) {
@@ -453,8 +489,8 @@ fn cv_bw_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         for (var ox = 0u; ox < p.wo; ox++) {
             let ix = src(i32(ox * S + kx) - i32(PAD), i32(p.w));
             if (ix < 0) { continue; }
-            s += ws_g[(co * p.ho + oy) * p.wo + ox] * ws_x[(ci * p.h + u32(iy)) * p.w + u32(ix)];
+            s += ws_g[((co0 + co) * p.ho + oy) * p.wo + ox] * ws_x[((ci0 + ci) * p.h + u32(iy)) * p.w + u32(ix)];
         }
     }
-    ws_part[i] = s;
+    ws_part[(ch * p.groups + g) * p.n + wi] = s;
 }

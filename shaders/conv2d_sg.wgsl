@@ -13,7 +13,10 @@
 // padding) are zeros by select, not by branching. Needs Wo % 8 = 0, W = S·Wo, W % 4 = 0, and a
 // subgroup size ≥ 8 (lanes ≥ 8 load copies that are never read).
 // Entry points cv_fwd_sg_k{K}_s{S}: K ∈ {1,3,5}, padding (K−1)/2, stride S ∈ {1,2}.
-// Dispatch: (⌈Wo/8⌉·⌈Ho/4⌉ / WG, np/8, 1) workgroups of WG (a multiple of 8) invocations.
+// Dispatch: (⌈Wo/8⌉·⌈Ho/4⌉ / WG, np/8, G) workgroups of WG (a multiple of 8) invocations.
+// Groups (as in conv2d.wgsl): Params cin / cout / np are one group's, p.groups = G, the tensors
+// hold G groups back to back (wt: G blocks of [ci][ky][kx][np]); group g = workgroup_id.z
+// (cv_bw_sg: workgroup_id.z = ch·G + g), so every lane of a workgroup shares its group.
 override WG: u32 = 8u;
 override PADM: u32 = 0u;
 override ACC: bool = false;
@@ -22,7 +25,7 @@ override BIAS: bool = false;
 struct Params {
     cin: u32, cout: u32, h: u32, w: u32,
     ho: u32, wo: u32, np: u32, rows: u32,
-    nch: u32, n: u32, _p0: u32, _p1: u32,
+    nch: u32, n: u32, groups: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> sg_x: array<vec4<f32>>;
@@ -53,7 +56,7 @@ fn edge_r(r: vec4<f32>, m: vec4<f32>, at_edge: bool) -> vec4<f32> {
     return select(r, vec4<f32>(0.0), at_edge);
 }
 
-// Padded input row i of channel ci from vec4 x4 on: [L, M0 .. M(nm−1), R, 0...] (nm = 2 or 4),
+// Padded input row i of channel ci (of all groups' channels) from vec4 x4 on: [L, M0 .. M(nm−1), R, 0...] (nm = 2 or 4),
 // all zeros for a zero-padding row. Never branches (callers run broadcasts after it).
 // Input [·, hu, wu]; i: padded row index.
 fn row(ci: u32, i: i32, x4: u32, nm: u32, hu: u32, wu: u32) -> array<vec4<f32>, 6> {
@@ -80,7 +83,7 @@ fn row(ci: u32, i: i32, x4: u32, nm: u32, hu: u32, wu: u32) -> array<vec4<f32>, 
     return array<vec4<f32>, 6>(l, m0, m1, r, z, z);
 }
 
-// gy row t of channel co around vec4 xb, zero padded: [L, M, R] (zeros outside [0, ho)).
+// gy row t of channel co (of all groups' channels) around vec4 xb, zero padded: [L, M, R] (zeros outside [0, ho)).
 fn row_t(co: u32, t: i32, xb: u32, hu: u32, wu: u32) -> array<vec4<f32>, 3> {
     let w4 = wu / 4u;
     let ok = t >= 0 && t < i32(hu);
@@ -96,27 +99,30 @@ fn row_t(co: u32, t: i32, xb: u32, hu: u32, wu: u32) -> array<vec4<f32>, 3> {
 // out like cv_fwd_sg (same bindings, with x = gy, wt from cv_wt with TR (np over ci), y = dx, and
 // Params cin = cout of the conv (channels summed), cout = cin, h/w = gy's, ho/wo = dx's, ACC).
 // One invocation: 8 dx x × 4 dx rows × 8 ci; each tap feeds the 4 of the 8 x of its parity.
+// Dispatch as cv_fwd_sg: (⌈W/8⌉·⌈H/4⌉ / WG, np/8, G).
 
-// ---- cv_bw_sg_k{K}_s{S}: dw partial sums part[ch][co][ci][ky][kx] over the output rows of
+// ---- cv_bw_sg_k{K}_s{S}: dw partial sums part[ch][g][co][ci][ky][kx] over the output rows of
 // chunk ch (p.rows rows, a multiple of 4), like cv_bw. One invocation: one input channel (lanes:
 // consecutive ci) × 8 output channels (workgroup_id.y) × all K·K taps, walking 8 x × 4 rows at a
 // time; the 8 gy vec4s of a step are loaded one per lane and shared with subgroupBroadcast.
-// Dispatch: (⌈cin/WG⌉, ⌈cout/8⌉, chunks). ----
+// Dispatch: (⌈cin/WG⌉, ⌈cout/8⌉, chunks·G), workgroup_id.z = ch·G + g. ----
 @group(0) @binding(1) var<storage, read> bw_g: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> bw_part: array<f32>;
 @group(0) @binding(3) var<uniform> bw_p: Params;
 
-// Stores the 8 channels' K·K sums d of input channel ci (masked: ci < cin, co < cout).
-fn bw_st(ci: u32, co: u32, ch: u32, t: u32, kk: u32, v: f32) {
+// Stores the 8 channels' K·K sums d of input channel ci (masked: ci < cin, co < cout; ci and co
+// within the group) in partial-sum slot z = ch·G + g.
+fn bw_st(ci: u32, co: u32, z: u32, t: u32, kk: u32, v: f32) {
     if (ci >= bw_p.cin || co >= bw_p.cout) { return; }
-    bw_part[((ch * bw_p.cout + co) * bw_p.cin + ci) * kk + t] = v;
+    bw_part[((z * bw_p.cout + co) * bw_p.cin + ci) * kk + t] = v;
 }
 
-// Stores output vec4 q of row oy of channel co (masked: co < cout), with bias and ACC.
-fn st(co: u32, oy: u32, q: u32, v: vec4<f32>) {
+// Stores output vec4 q of row oy of channel co of group g (masked: co < cout), with bias and ACC.
+fn st(g: u32, co: u32, oy: u32, q: u32, v: vec4<f32>) {
     if (co >= sg_p.cout) { return; }
-    let o = (co * sg_p.ho + oy) * (sg_p.wo / 4u) + q;
-    var r = v + select(0.0, sg_b[co], BIAS);
+    let c = g * sg_p.cout + co;
+    let o = (c * sg_p.ho + oy) * (sg_p.wo / 4u) + q;
+    var r = v + select(0.0, sg_b[c], BIAS);
     if (ACC) { r += sg_y[o]; }
     sg_y[o] = r;
 }
@@ -134,6 +140,8 @@ fn cv_fwd_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let xb = it % nxb;
     let oy0 = (it / nxb) * 4u;
     let cb = wid.y;
+    let g = wid.z;
+    let ci0 = g * p.cin;
     let x4 = xb * 2u;
     let np4 = p.np / 4u;
     let lane = sid % 8u;
@@ -203,29 +211,29 @@ fn cv_fwd_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     var a3_7_0 = vec4<f32>(0.0);
     var a3_7_1 = vec4<f32>(0.0);
     for (var ci = 0u; ci < p.cin; ci++) {
-        let wb = ci * 1u * np4 + cb * 2u;
+        let wb = (ci0 + ci) * 1u * np4 + cb * 2u;
         let t0 = min(0u + lane, 1u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * M0.x; a0_1_0 += b * M0.y; a0_2_0 += b * M0.z; a0_3_0 += b * M0.w; a0_4_0 += b * M1.x; a0_5_0 += b * M1.y; a0_6_0 += b * M1.z; a0_7_0 += b * M1.w; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * M0.x; a0_1_1 += b * M0.y; a0_2_1 += b * M0.z; a0_3_1 += b * M0.w; a0_4_1 += b * M1.x; a0_5_1 += b * M1.y; a0_6_1 += b * M1.z; a0_7_1 += b * M1.w; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a1_0_0 += b * M0.x; a1_1_0 += b * M0.y; a1_2_0 += b * M0.z; a1_3_0 += b * M0.w; a1_4_0 += b * M1.x; a1_5_0 += b * M1.y; a1_6_0 += b * M1.z; a1_7_0 += b * M1.w; }
         { let b = subgroupBroadcast(wl0, 1u); a1_0_1 += b * M0.x; a1_1_1 += b * M0.y; a1_2_1 += b * M0.z; a1_3_1 += b * M0.w; a1_4_1 += b * M1.x; a1_5_1 += b * M1.y; a1_6_1 += b * M1.z; a1_7_1 += b * M1.w; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a2_0_0 += b * M0.x; a2_1_0 += b * M0.y; a2_2_0 += b * M0.z; a2_3_0 += b * M0.w; a2_4_0 += b * M1.x; a2_5_0 += b * M1.y; a2_6_0 += b * M1.z; a2_7_0 += b * M1.w; }
         { let b = subgroupBroadcast(wl0, 1u); a2_0_1 += b * M0.x; a2_1_1 += b * M0.y; a2_2_1 += b * M0.z; a2_3_1 += b * M0.w; a2_4_1 += b * M1.x; a2_5_1 += b * M1.y; a2_6_1 += b * M1.z; a2_7_1 += b * M1.w; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a3_0_0 += b * M0.x; a3_1_0 += b * M0.y; a3_2_0 += b * M0.z; a3_3_0 += b * M0.w; a3_4_0 += b * M1.x; a3_5_0 += b * M1.y; a3_6_0 += b * M1.z; a3_7_0 += b * M1.w; }
         { let b = subgroupBroadcast(wl0, 1u); a3_0_1 += b * M0.x; a3_1_1 += b * M0.y; a3_2_1 += b * M0.z; a3_3_1 += b * M0.w; a3_4_1 += b * M1.x; a3_5_1 += b * M1.y; a3_6_1 += b * M1.z; a3_7_1 += b * M1.w; }
@@ -233,79 +241,79 @@ fn cv_fwd_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     }
     if (live && oy0 + 0u < p.ho) {
         let oy = oy0 + 0u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
     }
     if (live && oy0 + 1u < p.ho) {
         let oy = oy0 + 1u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
     }
     if (live && oy0 + 2u < p.ho) {
         let oy = oy0 + 2u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
     }
     if (live && oy0 + 3u < p.ho) {
         let oy = oy0 + 3u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
 }
 
@@ -322,6 +330,8 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let xb = it % nxb;
     let oy0 = (it / nxb) * 4u;
     let cb = wid.y;
+    let g = wid.z;
+    let ci0 = g * p.cin;
     let x4 = xb * 2u;
     let np4 = p.np / 4u;
     let lane = sid % 8u;
@@ -391,7 +401,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     var a3_7_0 = vec4<f32>(0.0);
     var a3_7_1 = vec4<f32>(0.0);
     for (var ci = 0u; ci < p.cin; ci++) {
-        let wb = ci * 9u * np4 + cb * 2u;
+        let wb = (ci0 + ci) * 9u * np4 + cb * 2u;
         let t0 = min(0u + lane, 17u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         let t1 = min(8u + lane, 17u);
@@ -399,7 +409,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t2 = min(16u + lane, 17u);
         let wl2 = sg_w[wb + (t2 / 2u) * np4 + t2 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * L.w; a0_1_0 += b * M0.x; a0_2_0 += b * M0.y; a0_3_0 += b * M0.z; a0_4_0 += b * M0.w; a0_5_0 += b * M1.x; a0_6_0 += b * M1.y; a0_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * L.w; a0_1_1 += b * M0.x; a0_2_1 += b * M0.y; a0_3_1 += b * M0.z; a0_4_1 += b * M0.w; a0_5_1 += b * M1.x; a0_6_1 += b * M1.y; a0_7_1 += b * M1.z; }
@@ -409,7 +419,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a0_0_1 += b * M0.y; a0_1_1 += b * M0.z; a0_2_1 += b * M0.w; a0_3_1 += b * M1.x; a0_4_1 += b * M1.y; a0_5_1 += b * M1.z; a0_6_1 += b * M1.w; a0_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 6u); a0_0_0 += b * L.w; a0_1_0 += b * M0.x; a0_2_0 += b * M0.y; a0_3_0 += b * M0.z; a0_4_0 += b * M0.w; a0_5_0 += b * M1.x; a0_6_0 += b * M1.y; a0_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl0, 7u); a0_0_1 += b * L.w; a0_1_1 += b * M0.x; a0_2_1 += b * M0.y; a0_3_1 += b * M0.z; a0_4_1 += b * M0.w; a0_5_1 += b * M1.x; a0_6_1 += b * M1.y; a0_7_1 += b * M1.z; }
@@ -425,7 +435,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a1_0_1 += b * M0.y; a1_1_1 += b * M0.z; a1_2_1 += b * M0.w; a1_3_1 += b * M1.x; a1_4_1 += b * M1.y; a1_5_1 += b * M1.z; a1_6_1 += b * M1.w; a1_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 4u); a0_0_0 += b * L.w; a0_1_0 += b * M0.x; a0_2_0 += b * M0.y; a0_3_0 += b * M0.z; a0_4_0 += b * M0.w; a0_5_0 += b * M1.x; a0_6_0 += b * M1.y; a0_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl1, 5u); a0_0_1 += b * L.w; a0_1_1 += b * M0.x; a0_2_1 += b * M0.y; a0_3_1 += b * M0.z; a0_4_1 += b * M0.w; a0_5_1 += b * M1.x; a0_6_1 += b * M1.y; a0_7_1 += b * M1.z; }
@@ -447,7 +457,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a2_0_1 += b * M0.y; a2_1_1 += b * M0.z; a2_2_1 += b * M0.w; a2_3_1 += b * M1.x; a2_4_1 += b * M1.y; a2_5_1 += b * M1.z; a2_6_1 += b * M1.w; a2_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 4u); a1_0_0 += b * L.w; a1_1_0 += b * M0.x; a1_2_0 += b * M0.y; a1_3_0 += b * M0.z; a1_4_0 += b * M0.w; a1_5_0 += b * M1.x; a1_6_0 += b * M1.y; a1_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl1, 5u); a1_0_1 += b * L.w; a1_1_1 += b * M0.x; a1_2_1 += b * M0.y; a1_3_1 += b * M0.z; a1_4_1 += b * M0.w; a1_5_1 += b * M1.x; a1_6_1 += b * M1.y; a1_7_1 += b * M1.z; }
@@ -469,7 +479,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a3_0_1 += b * M0.y; a3_1_1 += b * M0.z; a3_2_1 += b * M0.w; a3_3_1 += b * M1.x; a3_4_1 += b * M1.y; a3_5_1 += b * M1.z; a3_6_1 += b * M1.w; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 4u); a2_0_0 += b * L.w; a2_1_0 += b * M0.x; a2_2_0 += b * M0.y; a2_3_0 += b * M0.z; a2_4_0 += b * M0.w; a2_5_0 += b * M1.x; a2_6_0 += b * M1.y; a2_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl1, 5u); a2_0_1 += b * L.w; a2_1_1 += b * M0.x; a2_2_1 += b * M0.y; a2_3_1 += b * M0.z; a2_4_1 += b * M0.w; a2_5_1 += b * M1.x; a2_6_1 += b * M1.y; a2_7_1 += b * M1.z; }
@@ -485,7 +495,7 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a3_0_1 += b * M0.y; a3_1_1 += b * M0.z; a3_2_1 += b * M0.w; a3_3_1 += b * M1.x; a3_4_1 += b * M1.y; a3_5_1 += b * M1.z; a3_6_1 += b * M1.w; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 5, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 4u); a3_0_0 += b * L.w; a3_1_0 += b * M0.x; a3_2_0 += b * M0.y; a3_3_0 += b * M0.z; a3_4_0 += b * M0.w; a3_5_0 += b * M1.x; a3_6_0 += b * M1.y; a3_7_0 += b * M1.z; }
         { let b = subgroupBroadcast(wl1, 5u); a3_0_1 += b * L.w; a3_1_1 += b * M0.x; a3_2_1 += b * M0.y; a3_3_1 += b * M0.z; a3_4_1 += b * M0.w; a3_5_1 += b * M1.x; a3_6_1 += b * M1.y; a3_7_1 += b * M1.z; }
@@ -497,79 +507,79 @@ fn cv_fwd_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     }
     if (live && oy0 + 0u < p.ho) {
         let oy = oy0 + 0u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
     }
     if (live && oy0 + 1u < p.ho) {
         let oy = oy0 + 1u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
     }
     if (live && oy0 + 2u < p.ho) {
         let oy = oy0 + 2u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
     }
     if (live && oy0 + 3u < p.ho) {
         let oy = oy0 + 3u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
 }
 
@@ -586,6 +596,8 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let xb = it % nxb;
     let oy0 = (it / nxb) * 4u;
     let cb = wid.y;
+    let g = wid.z;
+    let ci0 = g * p.cin;
     let x4 = xb * 2u;
     let np4 = p.np / 4u;
     let lane = sid % 8u;
@@ -655,7 +667,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     var a3_7_0 = vec4<f32>(0.0);
     var a3_7_1 = vec4<f32>(0.0);
     for (var ci = 0u; ci < p.cin; ci++) {
-        let wb = ci * 25u * np4 + cb * 2u;
+        let wb = (ci0 + ci) * 25u * np4 + cb * 2u;
         let t0 = min(0u + lane, 49u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         let t1 = min(8u + lane, 49u);
@@ -671,7 +683,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t6 = min(48u + lane, 49u);
         let wl6 = sg_w[wb + (t6 / 2u) * np4 + t6 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -685,7 +697,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a0_0_1 += b * M0.z; a0_1_1 += b * M0.w; a0_2_1 += b * M1.x; a0_3_1 += b * M1.y; a0_4_1 += b * M1.z; a0_5_1 += b * M1.w; a0_6_1 += b * R.x; a0_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl1, 2u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl1, 3u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -709,7 +721,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a1_0_1 += b * M0.z; a1_1_1 += b * M0.w; a1_2_1 += b * M1.x; a1_3_1 += b * M1.y; a1_4_1 += b * M1.z; a1_5_1 += b * M1.w; a1_6_1 += b * R.x; a1_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl2, 4u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl2, 5u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -743,7 +755,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a2_0_1 += b * M0.z; a2_1_1 += b * M0.w; a2_2_1 += b * M1.x; a2_3_1 += b * M1.y; a2_4_1 += b * M1.z; a2_5_1 += b * M1.w; a2_6_1 += b * R.x; a2_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl3, 6u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl3, 7u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -787,7 +799,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a3_0_1 += b * M0.z; a3_1_1 += b * M0.w; a3_2_1 += b * M1.x; a3_3_1 += b * M1.y; a3_4_1 += b * M1.z; a3_5_1 += b * M1.w; a3_6_1 += b * R.x; a3_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl5, 0u); a0_0_0 += b * L.z; a0_1_0 += b * L.w; a0_2_0 += b * M0.x; a0_3_0 += b * M0.y; a0_4_0 += b * M0.z; a0_5_0 += b * M0.w; a0_6_0 += b * M1.x; a0_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl5, 1u); a0_0_1 += b * L.z; a0_1_1 += b * L.w; a0_2_1 += b * M0.x; a0_3_1 += b * M0.y; a0_4_1 += b * M0.z; a0_5_1 += b * M0.w; a0_6_1 += b * M1.x; a0_7_1 += b * M1.y; }
@@ -831,7 +843,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a3_0_1 += b * M0.z; a3_1_1 += b * M0.w; a3_2_1 += b * M1.x; a3_3_1 += b * M1.y; a3_4_1 += b * M1.z; a3_5_1 += b * M1.w; a3_6_1 += b * R.x; a3_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 5, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl5, 0u); a1_0_0 += b * L.z; a1_1_0 += b * L.w; a1_2_0 += b * M0.x; a1_3_0 += b * M0.y; a1_4_0 += b * M0.z; a1_5_0 += b * M0.w; a1_6_0 += b * M1.x; a1_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl5, 1u); a1_0_1 += b * L.z; a1_1_1 += b * L.w; a1_2_1 += b * M0.x; a1_3_1 += b * M0.y; a1_4_1 += b * M0.z; a1_5_1 += b * M0.w; a1_6_1 += b * M1.x; a1_7_1 += b * M1.y; }
@@ -865,7 +877,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl3, 5u); a3_0_1 += b * M0.z; a3_1_1 += b * M0.w; a3_2_1 += b * M1.x; a3_3_1 += b * M1.y; a3_4_1 += b * M1.z; a3_5_1 += b * M1.w; a3_6_1 += b * R.x; a3_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 6, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl5, 0u); a2_0_0 += b * L.z; a2_1_0 += b * L.w; a2_2_0 += b * M0.x; a2_3_0 += b * M0.y; a2_4_0 += b * M0.z; a2_5_0 += b * M0.w; a2_6_0 += b * M1.x; a2_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl5, 1u); a2_0_1 += b * L.z; a2_1_1 += b * L.w; a2_2_1 += b * M0.x; a2_3_1 += b * M0.y; a2_4_1 += b * M0.z; a2_5_1 += b * M0.w; a2_6_1 += b * M1.x; a2_7_1 += b * M1.y; }
@@ -889,7 +901,7 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl4, 7u); a3_0_1 += b * M0.z; a3_1_1 += b * M0.w; a3_2_1 += b * M1.x; a3_3_1 += b * M1.y; a3_4_1 += b * M1.z; a3_5_1 += b * M1.w; a3_6_1 += b * R.x; a3_7_1 += b * R.y; }
         }
         {
-        let v = row(ci, iy0 + 7, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 7, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         { let b = subgroupBroadcast(wl5, 0u); a3_0_0 += b * L.z; a3_1_0 += b * L.w; a3_2_0 += b * M0.x; a3_3_0 += b * M0.y; a3_4_0 += b * M0.z; a3_5_0 += b * M0.w; a3_6_0 += b * M1.x; a3_7_0 += b * M1.y; }
         { let b = subgroupBroadcast(wl5, 1u); a3_0_1 += b * L.z; a3_1_1 += b * L.w; a3_2_1 += b * M0.x; a3_3_1 += b * M0.y; a3_4_1 += b * M0.z; a3_5_1 += b * M0.w; a3_6_1 += b * M1.x; a3_7_1 += b * M1.y; }
@@ -905,79 +917,79 @@ fn cv_fwd_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     }
     if (live && oy0 + 0u < p.ho) {
         let oy = oy0 + 0u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
     }
     if (live && oy0 + 1u < p.ho) {
         let oy = oy0 + 1u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
     }
     if (live && oy0 + 2u < p.ho) {
         let oy = oy0 + 2u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
     }
     if (live && oy0 + 3u < p.ho) {
         let oy = oy0 + 3u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
 }
 
@@ -994,6 +1006,8 @@ fn cv_fwd_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let xb = it % nxb;
     let oy0 = (it / nxb) * 4u;
     let cb = wid.y;
+    let g = wid.z;
+    let ci0 = g * p.cin;
     let x4 = xb * 4u;
     let np4 = p.np / 4u;
     let lane = sid % 8u;
@@ -1063,29 +1077,29 @@ fn cv_fwd_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     var a3_7_0 = vec4<f32>(0.0);
     var a3_7_1 = vec4<f32>(0.0);
     for (var ci = 0u; ci < p.cin; ci++) {
-        let wb = ci * 1u * np4 + cb * 2u;
+        let wb = (ci0 + ci) * 1u * np4 + cb * 2u;
         let t0 = min(0u + lane, 1u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * M0.x; a0_1_0 += b * M0.z; a0_2_0 += b * M1.x; a0_3_0 += b * M1.z; a0_4_0 += b * M2.x; a0_5_0 += b * M2.z; a0_6_0 += b * M3.x; a0_7_0 += b * M3.z; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * M0.x; a0_1_1 += b * M0.z; a0_2_1 += b * M1.x; a0_3_1 += b * M1.z; a0_4_1 += b * M2.x; a0_5_1 += b * M2.z; a0_6_1 += b * M3.x; a0_7_1 += b * M3.z; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a1_0_0 += b * M0.x; a1_1_0 += b * M0.z; a1_2_0 += b * M1.x; a1_3_0 += b * M1.z; a1_4_0 += b * M2.x; a1_5_0 += b * M2.z; a1_6_0 += b * M3.x; a1_7_0 += b * M3.z; }
         { let b = subgroupBroadcast(wl0, 1u); a1_0_1 += b * M0.x; a1_1_1 += b * M0.z; a1_2_1 += b * M1.x; a1_3_1 += b * M1.z; a1_4_1 += b * M2.x; a1_5_1 += b * M2.z; a1_6_1 += b * M3.x; a1_7_1 += b * M3.z; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a2_0_0 += b * M0.x; a2_1_0 += b * M0.z; a2_2_0 += b * M1.x; a2_3_0 += b * M1.z; a2_4_0 += b * M2.x; a2_5_0 += b * M2.z; a2_6_0 += b * M3.x; a2_7_0 += b * M3.z; }
         { let b = subgroupBroadcast(wl0, 1u); a2_0_1 += b * M0.x; a2_1_1 += b * M0.z; a2_2_1 += b * M1.x; a2_3_1 += b * M1.z; a2_4_1 += b * M2.x; a2_5_1 += b * M2.z; a2_6_1 += b * M3.x; a2_7_1 += b * M3.z; }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 6, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a3_0_0 += b * M0.x; a3_1_0 += b * M0.z; a3_2_0 += b * M1.x; a3_3_0 += b * M1.z; a3_4_0 += b * M2.x; a3_5_0 += b * M2.z; a3_6_0 += b * M3.x; a3_7_0 += b * M3.z; }
         { let b = subgroupBroadcast(wl0, 1u); a3_0_1 += b * M0.x; a3_1_1 += b * M0.z; a3_2_1 += b * M1.x; a3_3_1 += b * M1.z; a3_4_1 += b * M2.x; a3_5_1 += b * M2.z; a3_6_1 += b * M3.x; a3_7_1 += b * M3.z; }
@@ -1093,79 +1107,79 @@ fn cv_fwd_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     }
     if (live && oy0 + 0u < p.ho) {
         let oy = oy0 + 0u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
     }
     if (live && oy0 + 1u < p.ho) {
         let oy = oy0 + 1u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
     }
     if (live && oy0 + 2u < p.ho) {
         let oy = oy0 + 2u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
     }
     if (live && oy0 + 3u < p.ho) {
         let oy = oy0 + 3u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
 }
 
@@ -1182,6 +1196,8 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let xb = it % nxb;
     let oy0 = (it / nxb) * 4u;
     let cb = wid.y;
+    let g = wid.z;
+    let ci0 = g * p.cin;
     let x4 = xb * 4u;
     let np4 = p.np / 4u;
     let lane = sid % 8u;
@@ -1251,7 +1267,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     var a3_7_0 = vec4<f32>(0.0);
     var a3_7_1 = vec4<f32>(0.0);
     for (var ci = 0u; ci < p.cin; ci++) {
-        let wb = ci * 9u * np4 + cb * 2u;
+        let wb = (ci0 + ci) * 9u * np4 + cb * 2u;
         let t0 = min(0u + lane, 17u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         let t1 = min(8u + lane, 17u);
@@ -1259,7 +1275,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t2 = min(16u + lane, 17u);
         let wl2 = sg_w[wb + (t2 / 2u) * np4 + t2 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * L.w; a0_1_0 += b * M0.y; a0_2_0 += b * M0.w; a0_3_0 += b * M1.y; a0_4_0 += b * M1.w; a0_5_0 += b * M2.y; a0_6_0 += b * M2.w; a0_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * L.w; a0_1_1 += b * M0.y; a0_2_1 += b * M0.w; a0_3_1 += b * M1.y; a0_4_1 += b * M1.w; a0_5_1 += b * M2.y; a0_6_1 += b * M2.w; a0_7_1 += b * M3.y; }
@@ -1269,7 +1285,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a0_0_1 += b * M0.y; a0_1_1 += b * M0.w; a0_2_1 += b * M1.y; a0_3_1 += b * M1.w; a0_4_1 += b * M2.y; a0_5_1 += b * M2.w; a0_6_1 += b * M3.y; a0_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 6u); a0_0_0 += b * L.w; a0_1_0 += b * M0.y; a0_2_0 += b * M0.w; a0_3_0 += b * M1.y; a0_4_0 += b * M1.w; a0_5_0 += b * M2.y; a0_6_0 += b * M2.w; a0_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 7u); a0_0_1 += b * L.w; a0_1_1 += b * M0.y; a0_2_1 += b * M0.w; a0_3_1 += b * M1.y; a0_4_1 += b * M1.w; a0_5_1 += b * M2.y; a0_6_1 += b * M2.w; a0_7_1 += b * M3.y; }
@@ -1279,7 +1295,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a0_0_1 += b * M0.y; a0_1_1 += b * M0.w; a0_2_1 += b * M1.y; a0_3_1 += b * M1.w; a0_4_1 += b * M2.y; a0_5_1 += b * M2.w; a0_6_1 += b * M3.y; a0_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 4u); a0_0_0 += b * L.w; a0_1_0 += b * M0.y; a0_2_0 += b * M0.w; a0_3_0 += b * M1.y; a0_4_0 += b * M1.w; a0_5_0 += b * M2.y; a0_6_0 += b * M2.w; a0_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl1, 5u); a0_0_1 += b * L.w; a0_1_1 += b * M0.y; a0_2_1 += b * M0.w; a0_3_1 += b * M1.y; a0_4_1 += b * M1.w; a0_5_1 += b * M2.y; a0_6_1 += b * M2.w; a0_7_1 += b * M3.y; }
@@ -1295,7 +1311,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a1_0_1 += b * M0.y; a1_1_1 += b * M0.w; a1_2_1 += b * M1.y; a1_3_1 += b * M1.w; a1_4_1 += b * M2.y; a1_5_1 += b * M2.w; a1_6_1 += b * M3.y; a1_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 6u); a1_0_0 += b * L.w; a1_1_0 += b * M0.y; a1_2_0 += b * M0.w; a1_3_0 += b * M1.y; a1_4_0 += b * M1.w; a1_5_0 += b * M2.y; a1_6_0 += b * M2.w; a1_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 7u); a1_0_1 += b * L.w; a1_1_1 += b * M0.y; a1_2_1 += b * M0.w; a1_3_1 += b * M1.y; a1_4_1 += b * M1.w; a1_5_1 += b * M2.y; a1_6_1 += b * M2.w; a1_7_1 += b * M3.y; }
@@ -1305,7 +1321,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a1_0_1 += b * M0.y; a1_1_1 += b * M0.w; a1_2_1 += b * M1.y; a1_3_1 += b * M1.w; a1_4_1 += b * M2.y; a1_5_1 += b * M2.w; a1_6_1 += b * M3.y; a1_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 4u); a1_0_0 += b * L.w; a1_1_0 += b * M0.y; a1_2_0 += b * M0.w; a1_3_0 += b * M1.y; a1_4_0 += b * M1.w; a1_5_0 += b * M2.y; a1_6_0 += b * M2.w; a1_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl1, 5u); a1_0_1 += b * L.w; a1_1_1 += b * M0.y; a1_2_1 += b * M0.w; a1_3_1 += b * M1.y; a1_4_1 += b * M1.w; a1_5_1 += b * M2.y; a1_6_1 += b * M2.w; a1_7_1 += b * M3.y; }
@@ -1321,7 +1337,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a2_0_1 += b * M0.y; a2_1_1 += b * M0.w; a2_2_1 += b * M1.y; a2_3_1 += b * M1.w; a2_4_1 += b * M2.y; a2_5_1 += b * M2.w; a2_6_1 += b * M3.y; a2_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 5, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 6u); a2_0_0 += b * L.w; a2_1_0 += b * M0.y; a2_2_0 += b * M0.w; a2_3_0 += b * M1.y; a2_4_0 += b * M1.w; a2_5_0 += b * M2.y; a2_6_0 += b * M2.w; a2_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 7u); a2_0_1 += b * L.w; a2_1_1 += b * M0.y; a2_2_1 += b * M0.w; a2_3_1 += b * M1.y; a2_4_1 += b * M1.w; a2_5_1 += b * M2.y; a2_6_1 += b * M2.w; a2_7_1 += b * M3.y; }
@@ -1331,7 +1347,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a2_0_1 += b * M0.y; a2_1_1 += b * M0.w; a2_2_1 += b * M1.y; a2_3_1 += b * M1.w; a2_4_1 += b * M2.y; a2_5_1 += b * M2.w; a2_6_1 += b * M3.y; a2_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 6, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 4u); a2_0_0 += b * L.w; a2_1_0 += b * M0.y; a2_2_0 += b * M0.w; a2_3_0 += b * M1.y; a2_4_0 += b * M1.w; a2_5_0 += b * M2.y; a2_6_0 += b * M2.w; a2_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl1, 5u); a2_0_1 += b * L.w; a2_1_1 += b * M0.y; a2_2_1 += b * M0.w; a2_3_1 += b * M1.y; a2_4_1 += b * M1.w; a2_5_1 += b * M2.y; a2_6_1 += b * M2.w; a2_7_1 += b * M3.y; }
@@ -1347,7 +1363,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl0, 5u); a3_0_1 += b * M0.y; a3_1_1 += b * M0.w; a3_2_1 += b * M1.y; a3_3_1 += b * M1.w; a3_4_1 += b * M2.y; a3_5_1 += b * M2.w; a3_6_1 += b * M3.y; a3_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 7, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 7, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 6u); a3_0_0 += b * L.w; a3_1_0 += b * M0.y; a3_2_0 += b * M0.w; a3_3_0 += b * M1.y; a3_4_0 += b * M1.w; a3_5_0 += b * M2.y; a3_6_0 += b * M2.w; a3_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl0, 7u); a3_0_1 += b * L.w; a3_1_1 += b * M0.y; a3_2_1 += b * M0.w; a3_3_1 += b * M1.y; a3_4_1 += b * M1.w; a3_5_1 += b * M2.y; a3_6_1 += b * M2.w; a3_7_1 += b * M3.y; }
@@ -1357,7 +1373,7 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 3u); a3_0_1 += b * M0.y; a3_1_1 += b * M0.w; a3_2_1 += b * M1.y; a3_3_1 += b * M1.w; a3_4_1 += b * M2.y; a3_5_1 += b * M2.w; a3_6_1 += b * M3.y; a3_7_1 += b * M3.w; }
         }
         {
-        let v = row(ci, iy0 + 8, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 8, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 4u); a3_0_0 += b * L.w; a3_1_0 += b * M0.y; a3_2_0 += b * M0.w; a3_3_0 += b * M1.y; a3_4_0 += b * M1.w; a3_5_0 += b * M2.y; a3_6_0 += b * M2.w; a3_7_0 += b * M3.y; }
         { let b = subgroupBroadcast(wl1, 5u); a3_0_1 += b * L.w; a3_1_1 += b * M0.y; a3_2_1 += b * M0.w; a3_3_1 += b * M1.y; a3_4_1 += b * M1.w; a3_5_1 += b * M2.y; a3_6_1 += b * M2.w; a3_7_1 += b * M3.y; }
@@ -1369,79 +1385,79 @@ fn cv_fwd_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     }
     if (live && oy0 + 0u < p.ho) {
         let oy = oy0 + 0u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
     }
     if (live && oy0 + 1u < p.ho) {
         let oy = oy0 + 1u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
     }
     if (live && oy0 + 2u < p.ho) {
         let oy = oy0 + 2u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
     }
     if (live && oy0 + 3u < p.ho) {
         let oy = oy0 + 3u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
 }
 
@@ -1458,6 +1474,8 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let xb = it % nxb;
     let oy0 = (it / nxb) * 4u;
     let cb = wid.y;
+    let g = wid.z;
+    let ci0 = g * p.cin;
     let x4 = xb * 4u;
     let np4 = p.np / 4u;
     let lane = sid % 8u;
@@ -1527,7 +1545,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     var a3_7_0 = vec4<f32>(0.0);
     var a3_7_1 = vec4<f32>(0.0);
     for (var ci = 0u; ci < p.cin; ci++) {
-        let wb = ci * 25u * np4 + cb * 2u;
+        let wb = (ci0 + ci) * 25u * np4 + cb * 2u;
         let t0 = min(0u + lane, 49u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         let t1 = min(8u + lane, 49u);
@@ -1543,7 +1561,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let t6 = min(48u + lane, 49u);
         let wl6 = sg_w[wb + (t6 / 2u) * np4 + t6 % 2u];
         {
-        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1557,7 +1575,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a0_0_1 += b * M0.z; a0_1_1 += b * M1.x; a0_2_1 += b * M1.z; a0_3_1 += b * M2.x; a0_4_1 += b * M2.z; a0_5_1 += b * M3.x; a0_6_1 += b * M3.z; a0_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl1, 2u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl1, 3u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1571,7 +1589,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a0_0_1 += b * M0.z; a0_1_1 += b * M1.x; a0_2_1 += b * M1.z; a0_3_1 += b * M2.x; a0_4_1 += b * M2.z; a0_5_1 += b * M3.x; a0_6_1 += b * M3.z; a0_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl2, 4u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl2, 5u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1595,7 +1613,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a1_0_1 += b * M0.z; a1_1_1 += b * M1.x; a1_2_1 += b * M1.z; a1_3_1 += b * M2.x; a1_4_1 += b * M2.z; a1_5_1 += b * M3.x; a1_6_1 += b * M3.z; a1_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl3, 6u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl3, 7u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1619,7 +1637,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a1_0_1 += b * M0.z; a1_1_1 += b * M1.x; a1_2_1 += b * M1.z; a1_3_1 += b * M2.x; a1_4_1 += b * M2.z; a1_5_1 += b * M3.x; a1_6_1 += b * M3.z; a1_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl5, 0u); a0_0_0 += b * L.z; a0_1_0 += b * M0.x; a0_2_0 += b * M0.z; a0_3_0 += b * M1.x; a0_4_0 += b * M1.z; a0_5_0 += b * M2.x; a0_6_0 += b * M2.z; a0_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl5, 1u); a0_0_1 += b * L.z; a0_1_1 += b * M0.x; a0_2_1 += b * M0.z; a0_3_1 += b * M1.x; a0_4_1 += b * M1.z; a0_5_1 += b * M2.x; a0_6_1 += b * M2.z; a0_7_1 += b * M3.x; }
@@ -1653,7 +1671,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a2_0_1 += b * M0.z; a2_1_1 += b * M1.x; a2_2_1 += b * M1.z; a2_3_1 += b * M2.x; a2_4_1 += b * M2.z; a2_5_1 += b * M3.x; a2_6_1 += b * M3.z; a2_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 5, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl3, 6u); a1_0_0 += b * L.z; a1_1_0 += b * M0.x; a1_2_0 += b * M0.z; a1_3_0 += b * M1.x; a1_4_0 += b * M1.z; a1_5_0 += b * M2.x; a1_6_0 += b * M2.z; a1_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl3, 7u); a1_0_1 += b * L.z; a1_1_1 += b * M0.x; a1_2_1 += b * M0.z; a1_3_1 += b * M1.x; a1_4_1 += b * M1.z; a1_5_1 += b * M2.x; a1_6_1 += b * M2.z; a1_7_1 += b * M3.x; }
@@ -1677,7 +1695,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a2_0_1 += b * M0.z; a2_1_1 += b * M1.x; a2_2_1 += b * M1.z; a2_3_1 += b * M2.x; a2_4_1 += b * M2.z; a2_5_1 += b * M3.x; a2_6_1 += b * M3.z; a2_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 6, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl5, 0u); a1_0_0 += b * L.z; a1_1_0 += b * M0.x; a1_2_0 += b * M0.z; a1_3_0 += b * M1.x; a1_4_0 += b * M1.z; a1_5_0 += b * M2.x; a1_6_0 += b * M2.z; a1_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl5, 1u); a1_0_1 += b * L.z; a1_1_1 += b * M0.x; a1_2_1 += b * M0.z; a1_3_1 += b * M1.x; a1_4_1 += b * M1.z; a1_5_1 += b * M2.x; a1_6_1 += b * M2.z; a1_7_1 += b * M3.x; }
@@ -1711,7 +1729,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl1, 1u); a3_0_1 += b * M0.z; a3_1_1 += b * M1.x; a3_2_1 += b * M1.z; a3_3_1 += b * M2.x; a3_4_1 += b * M2.z; a3_5_1 += b * M3.x; a3_6_1 += b * M3.z; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 7, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 7, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl3, 6u); a2_0_0 += b * L.z; a2_1_0 += b * M0.x; a2_2_0 += b * M0.z; a2_3_0 += b * M1.x; a2_4_0 += b * M1.z; a2_5_0 += b * M2.x; a2_6_0 += b * M2.z; a2_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl3, 7u); a2_0_1 += b * L.z; a2_1_1 += b * M0.x; a2_2_1 += b * M0.z; a2_3_1 += b * M1.x; a2_4_1 += b * M1.z; a2_5_1 += b * M2.x; a2_6_1 += b * M2.z; a2_7_1 += b * M3.x; }
@@ -1735,7 +1753,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl2, 3u); a3_0_1 += b * M0.z; a3_1_1 += b * M1.x; a3_2_1 += b * M1.z; a3_3_1 += b * M2.x; a3_4_1 += b * M2.z; a3_5_1 += b * M3.x; a3_6_1 += b * M3.z; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 8, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 8, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl5, 0u); a2_0_0 += b * L.z; a2_1_0 += b * M0.x; a2_2_0 += b * M0.z; a2_3_0 += b * M1.x; a2_4_0 += b * M1.z; a2_5_0 += b * M2.x; a2_6_0 += b * M2.z; a2_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl5, 1u); a2_0_1 += b * L.z; a2_1_1 += b * M0.x; a2_2_1 += b * M0.z; a2_3_1 += b * M1.x; a2_4_1 += b * M1.z; a2_5_1 += b * M2.x; a2_6_1 += b * M2.z; a2_7_1 += b * M3.x; }
@@ -1759,7 +1777,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl3, 5u); a3_0_1 += b * M0.z; a3_1_1 += b * M1.x; a3_2_1 += b * M1.z; a3_3_1 += b * M2.x; a3_4_1 += b * M2.z; a3_5_1 += b * M3.x; a3_6_1 += b * M3.z; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 9, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 9, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl3, 6u); a3_0_0 += b * L.z; a3_1_0 += b * M0.x; a3_2_0 += b * M0.z; a3_3_0 += b * M1.x; a3_4_0 += b * M1.z; a3_5_0 += b * M2.x; a3_6_0 += b * M2.z; a3_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl3, 7u); a3_0_1 += b * L.z; a3_1_1 += b * M0.x; a3_2_1 += b * M0.z; a3_3_1 += b * M1.x; a3_4_1 += b * M1.z; a3_5_1 += b * M2.x; a3_6_1 += b * M2.z; a3_7_1 += b * M3.x; }
@@ -1773,7 +1791,7 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         { let b = subgroupBroadcast(wl4, 7u); a3_0_1 += b * M0.z; a3_1_1 += b * M1.x; a3_2_1 += b * M1.z; a3_3_1 += b * M2.x; a3_4_1 += b * M2.z; a3_5_1 += b * M3.x; a3_6_1 += b * M3.z; a3_7_1 += b * R.x; }
         }
         {
-        let v = row(ci, iy0 + 10, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 10, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         { let b = subgroupBroadcast(wl5, 0u); a3_0_0 += b * L.z; a3_1_0 += b * M0.x; a3_2_0 += b * M0.z; a3_3_0 += b * M1.x; a3_4_0 += b * M1.z; a3_5_0 += b * M2.x; a3_6_0 += b * M2.z; a3_7_0 += b * M3.x; }
         { let b = subgroupBroadcast(wl5, 1u); a3_0_1 += b * L.z; a3_1_1 += b * M0.x; a3_2_1 += b * M0.z; a3_3_1 += b * M1.x; a3_4_1 += b * M1.z; a3_5_1 += b * M2.x; a3_6_1 += b * M2.z; a3_7_1 += b * M3.x; }
@@ -1789,79 +1807,79 @@ fn cv_fwd_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     }
     if (live && oy0 + 0u < p.ho) {
         let oy = oy0 + 0u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
     }
     if (live && oy0 + 1u < p.ho) {
         let oy = oy0 + 1u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
     }
     if (live && oy0 + 2u < p.ho) {
         let oy = oy0 + 2u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
     }
     if (live && oy0 + 3u < p.ho) {
         let oy = oy0 + 3u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
 }
 
@@ -1878,6 +1896,8 @@ fn cv_bin2_sg_k1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     let xb = it % nxb;
     let oy0 = (it / nxb) * 4u;
     let cb = wid.y;
+    let g = wid.z;
+    let ci0 = g * p.cin;
     let np4 = p.np / 4u;
     let lane = sid % 8u;
     let ty0 = i32(oy0 / 2u);
@@ -1886,17 +1906,17 @@ fn cv_bin2_sg_k1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     var a2_0_0 = vec4<f32>(0.0); var a2_0_1 = vec4<f32>(0.0); var a2_1_0 = vec4<f32>(0.0); var a2_1_1 = vec4<f32>(0.0); var a2_2_0 = vec4<f32>(0.0); var a2_2_1 = vec4<f32>(0.0); var a2_3_0 = vec4<f32>(0.0); var a2_3_1 = vec4<f32>(0.0); var a2_4_0 = vec4<f32>(0.0); var a2_4_1 = vec4<f32>(0.0); var a2_5_0 = vec4<f32>(0.0); var a2_5_1 = vec4<f32>(0.0); var a2_6_0 = vec4<f32>(0.0); var a2_6_1 = vec4<f32>(0.0); var a2_7_0 = vec4<f32>(0.0); var a2_7_1 = vec4<f32>(0.0);
     var a3_0_0 = vec4<f32>(0.0); var a3_0_1 = vec4<f32>(0.0); var a3_1_0 = vec4<f32>(0.0); var a3_1_1 = vec4<f32>(0.0); var a3_2_0 = vec4<f32>(0.0); var a3_2_1 = vec4<f32>(0.0); var a3_3_0 = vec4<f32>(0.0); var a3_3_1 = vec4<f32>(0.0); var a3_4_0 = vec4<f32>(0.0); var a3_4_1 = vec4<f32>(0.0); var a3_5_0 = vec4<f32>(0.0); var a3_5_1 = vec4<f32>(0.0); var a3_6_0 = vec4<f32>(0.0); var a3_6_1 = vec4<f32>(0.0); var a3_7_0 = vec4<f32>(0.0); var a3_7_1 = vec4<f32>(0.0);
     for (var ci = 0u; ci < p.cin; ci++) {
-        let wb = ci * 1u * np4 + cb * 2u;
+        let wb = (ci0 + ci) * 1u * np4 + cb * 2u;
         let t0 = min(0u + lane, 1u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         {
-        let v = row_t(ci, ty0 + 0, xb, p.h, p.w);
+        let v = row_t(ci0 + ci, ty0 + 0, xb, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let R = v[2];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * M0.x; a0_2_0 += b * M0.y; a0_4_0 += b * M0.z; a0_6_0 += b * M0.w; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * M0.x; a0_2_1 += b * M0.y; a0_4_1 += b * M0.z; a0_6_1 += b * M0.w; }
         }
         {
-        let v = row_t(ci, ty0 + 1, xb, p.h, p.w);
+        let v = row_t(ci0 + ci, ty0 + 1, xb, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let R = v[2];
         { let b = subgroupBroadcast(wl0, 0u); a2_0_0 += b * M0.x; a2_2_0 += b * M0.y; a2_4_0 += b * M0.z; a2_6_0 += b * M0.w; }
         { let b = subgroupBroadcast(wl0, 1u); a2_0_1 += b * M0.x; a2_2_1 += b * M0.y; a2_4_1 += b * M0.z; a2_6_1 += b * M0.w; }
@@ -1904,79 +1924,79 @@ fn cv_bin2_sg_k1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     }
     if (live && oy0 + 0u < p.ho) {
         let oy = oy0 + 0u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
     }
     if (live && oy0 + 1u < p.ho) {
         let oy = oy0 + 1u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
     }
     if (live && oy0 + 2u < p.ho) {
         let oy = oy0 + 2u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
     }
     if (live && oy0 + 3u < p.ho) {
         let oy = oy0 + 3u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
 }
 
@@ -1993,6 +2013,8 @@ fn cv_bin2_sg_k3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     let xb = it % nxb;
     let oy0 = (it / nxb) * 4u;
     let cb = wid.y;
+    let g = wid.z;
+    let ci0 = g * p.cin;
     let np4 = p.np / 4u;
     let lane = sid % 8u;
     let ty0 = i32(oy0 / 2u);
@@ -2001,7 +2023,7 @@ fn cv_bin2_sg_k3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     var a2_0_0 = vec4<f32>(0.0); var a2_0_1 = vec4<f32>(0.0); var a2_1_0 = vec4<f32>(0.0); var a2_1_1 = vec4<f32>(0.0); var a2_2_0 = vec4<f32>(0.0); var a2_2_1 = vec4<f32>(0.0); var a2_3_0 = vec4<f32>(0.0); var a2_3_1 = vec4<f32>(0.0); var a2_4_0 = vec4<f32>(0.0); var a2_4_1 = vec4<f32>(0.0); var a2_5_0 = vec4<f32>(0.0); var a2_5_1 = vec4<f32>(0.0); var a2_6_0 = vec4<f32>(0.0); var a2_6_1 = vec4<f32>(0.0); var a2_7_0 = vec4<f32>(0.0); var a2_7_1 = vec4<f32>(0.0);
     var a3_0_0 = vec4<f32>(0.0); var a3_0_1 = vec4<f32>(0.0); var a3_1_0 = vec4<f32>(0.0); var a3_1_1 = vec4<f32>(0.0); var a3_2_0 = vec4<f32>(0.0); var a3_2_1 = vec4<f32>(0.0); var a3_3_0 = vec4<f32>(0.0); var a3_3_1 = vec4<f32>(0.0); var a3_4_0 = vec4<f32>(0.0); var a3_4_1 = vec4<f32>(0.0); var a3_5_0 = vec4<f32>(0.0); var a3_5_1 = vec4<f32>(0.0); var a3_6_0 = vec4<f32>(0.0); var a3_6_1 = vec4<f32>(0.0); var a3_7_0 = vec4<f32>(0.0); var a3_7_1 = vec4<f32>(0.0);
     for (var ci = 0u; ci < p.cin; ci++) {
-        let wb = ci * 9u * np4 + cb * 2u;
+        let wb = (ci0 + ci) * 9u * np4 + cb * 2u;
         let t0 = min(0u + lane, 17u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         let t1 = min(8u + lane, 17u);
@@ -2009,7 +2031,7 @@ fn cv_bin2_sg_k3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         let t2 = min(16u + lane, 17u);
         let wl2 = sg_w[wb + (t2 / 2u) * np4 + t2 % 2u];
         {
-        let v = row_t(ci, ty0 + 0, xb, p.h, p.w);
+        let v = row_t(ci0 + ci, ty0 + 0, xb, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let R = v[2];
         { let b = subgroupBroadcast(wl0, 6u); a0_1_0 += b * M0.y; a0_3_0 += b * M0.z; a0_5_0 += b * M0.w; a0_7_0 += b * R.x; }
         { let b = subgroupBroadcast(wl0, 7u); a0_1_1 += b * M0.y; a0_3_1 += b * M0.z; a0_5_1 += b * M0.w; a0_7_1 += b * R.x; }
@@ -2025,7 +2047,7 @@ fn cv_bin2_sg_k3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         { let b = subgroupBroadcast(wl2, 1u); a1_1_1 += b * M0.x; a1_3_1 += b * M0.y; a1_5_1 += b * M0.z; a1_7_1 += b * M0.w; }
         }
         {
-        let v = row_t(ci, ty0 + 1, xb, p.h, p.w);
+        let v = row_t(ci0 + ci, ty0 + 1, xb, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let R = v[2];
         { let b = subgroupBroadcast(wl0, 0u); a1_1_0 += b * M0.y; a1_3_0 += b * M0.z; a1_5_0 += b * M0.w; a1_7_0 += b * R.x; }
         { let b = subgroupBroadcast(wl0, 1u); a1_1_1 += b * M0.y; a1_3_1 += b * M0.z; a1_5_1 += b * M0.w; a1_7_1 += b * R.x; }
@@ -2047,7 +2069,7 @@ fn cv_bin2_sg_k3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         { let b = subgroupBroadcast(wl2, 1u); a3_1_1 += b * M0.x; a3_3_1 += b * M0.y; a3_5_1 += b * M0.z; a3_7_1 += b * M0.w; }
         }
         {
-        let v = row_t(ci, ty0 + 2, xb, p.h, p.w);
+        let v = row_t(ci0 + ci, ty0 + 2, xb, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let R = v[2];
         { let b = subgroupBroadcast(wl0, 0u); a3_1_0 += b * M0.y; a3_3_0 += b * M0.z; a3_5_0 += b * M0.w; a3_7_0 += b * R.x; }
         { let b = subgroupBroadcast(wl0, 1u); a3_1_1 += b * M0.y; a3_3_1 += b * M0.z; a3_5_1 += b * M0.w; a3_7_1 += b * R.x; }
@@ -2059,79 +2081,79 @@ fn cv_bin2_sg_k3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     }
     if (live && oy0 + 0u < p.ho) {
         let oy = oy0 + 0u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
     }
     if (live && oy0 + 1u < p.ho) {
         let oy = oy0 + 1u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
     }
     if (live && oy0 + 2u < p.ho) {
         let oy = oy0 + 2u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
     }
     if (live && oy0 + 3u < p.ho) {
         let oy = oy0 + 3u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
 }
 
@@ -2148,6 +2170,8 @@ fn cv_bin2_sg_k5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     let xb = it % nxb;
     let oy0 = (it / nxb) * 4u;
     let cb = wid.y;
+    let g = wid.z;
+    let ci0 = g * p.cin;
     let np4 = p.np / 4u;
     let lane = sid % 8u;
     let ty0 = i32(oy0 / 2u);
@@ -2156,7 +2180,7 @@ fn cv_bin2_sg_k5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     var a2_0_0 = vec4<f32>(0.0); var a2_0_1 = vec4<f32>(0.0); var a2_1_0 = vec4<f32>(0.0); var a2_1_1 = vec4<f32>(0.0); var a2_2_0 = vec4<f32>(0.0); var a2_2_1 = vec4<f32>(0.0); var a2_3_0 = vec4<f32>(0.0); var a2_3_1 = vec4<f32>(0.0); var a2_4_0 = vec4<f32>(0.0); var a2_4_1 = vec4<f32>(0.0); var a2_5_0 = vec4<f32>(0.0); var a2_5_1 = vec4<f32>(0.0); var a2_6_0 = vec4<f32>(0.0); var a2_6_1 = vec4<f32>(0.0); var a2_7_0 = vec4<f32>(0.0); var a2_7_1 = vec4<f32>(0.0);
     var a3_0_0 = vec4<f32>(0.0); var a3_0_1 = vec4<f32>(0.0); var a3_1_0 = vec4<f32>(0.0); var a3_1_1 = vec4<f32>(0.0); var a3_2_0 = vec4<f32>(0.0); var a3_2_1 = vec4<f32>(0.0); var a3_3_0 = vec4<f32>(0.0); var a3_3_1 = vec4<f32>(0.0); var a3_4_0 = vec4<f32>(0.0); var a3_4_1 = vec4<f32>(0.0); var a3_5_0 = vec4<f32>(0.0); var a3_5_1 = vec4<f32>(0.0); var a3_6_0 = vec4<f32>(0.0); var a3_6_1 = vec4<f32>(0.0); var a3_7_0 = vec4<f32>(0.0); var a3_7_1 = vec4<f32>(0.0);
     for (var ci = 0u; ci < p.cin; ci++) {
-        let wb = ci * 25u * np4 + cb * 2u;
+        let wb = (ci0 + ci) * 25u * np4 + cb * 2u;
         let t0 = min(0u + lane, 49u);
         let wl0 = sg_w[wb + (t0 / 2u) * np4 + t0 % 2u];
         let t1 = min(8u + lane, 49u);
@@ -2172,7 +2196,7 @@ fn cv_bin2_sg_k5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         let t6 = min(48u + lane, 49u);
         let wl6 = sg_w[wb + (t6 / 2u) * np4 + t6 % 2u];
         {
-        let v = row_t(ci, ty0 + -1, xb, p.h, p.w);
+        let v = row_t(ci0 + ci, ty0 + -1, xb, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let R = v[2];
         { let b = subgroupBroadcast(wl5, 0u); a0_0_0 += b * M0.y; a0_2_0 += b * M0.z; a0_4_0 += b * M0.w; a0_6_0 += b * R.x; }
         { let b = subgroupBroadcast(wl5, 1u); a0_0_1 += b * M0.y; a0_2_1 += b * M0.z; a0_4_1 += b * M0.w; a0_6_1 += b * R.x; }
@@ -2186,7 +2210,7 @@ fn cv_bin2_sg_k5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         { let b = subgroupBroadcast(wl6, 1u); a0_0_1 += b * L.w; a0_2_1 += b * M0.x; a0_4_1 += b * M0.y; a0_6_1 += b * M0.z; }
         }
         {
-        let v = row_t(ci, ty0 + 0, xb, p.h, p.w);
+        let v = row_t(ci0 + ci, ty0 + 0, xb, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let R = v[2];
         { let b = subgroupBroadcast(wl2, 4u); a0_0_0 += b * M0.y; a0_2_0 += b * M0.z; a0_4_0 += b * M0.w; a0_6_0 += b * R.x; }
         { let b = subgroupBroadcast(wl2, 5u); a0_0_1 += b * M0.y; a0_2_1 += b * M0.z; a0_4_1 += b * M0.w; a0_6_1 += b * R.x; }
@@ -2220,7 +2244,7 @@ fn cv_bin2_sg_k5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         { let b = subgroupBroadcast(wl6, 1u); a2_0_1 += b * L.w; a2_2_1 += b * M0.x; a2_4_1 += b * M0.y; a2_6_1 += b * M0.z; }
         }
         {
-        let v = row_t(ci, ty0 + 1, xb, p.h, p.w);
+        let v = row_t(ci0 + ci, ty0 + 1, xb, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let R = v[2];
         { let b = subgroupBroadcast(wl0, 0u); a0_0_0 += b * M0.y; a0_2_0 += b * M0.z; a0_4_0 += b * M0.w; a0_6_0 += b * R.x; }
         { let b = subgroupBroadcast(wl0, 1u); a0_0_1 += b * M0.y; a0_2_1 += b * M0.z; a0_4_1 += b * M0.w; a0_6_1 += b * R.x; }
@@ -2264,7 +2288,7 @@ fn cv_bin2_sg_k5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         { let b = subgroupBroadcast(wl4, 7u); a3_0_1 += b * L.w; a3_2_1 += b * M0.x; a3_4_1 += b * M0.y; a3_6_1 += b * M0.z; }
         }
         {
-        let v = row_t(ci, ty0 + 2, xb, p.h, p.w);
+        let v = row_t(ci0 + ci, ty0 + 2, xb, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let R = v[2];
         { let b = subgroupBroadcast(wl0, 0u); a2_0_0 += b * M0.y; a2_2_0 += b * M0.z; a2_4_0 += b * M0.w; a2_6_0 += b * R.x; }
         { let b = subgroupBroadcast(wl0, 1u); a2_0_1 += b * M0.y; a2_2_1 += b * M0.z; a2_4_1 += b * M0.w; a2_6_1 += b * R.x; }
@@ -2290,79 +2314,79 @@ fn cv_bin2_sg_k5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     }
     if (live && oy0 + 0u < p.ho) {
         let oy = oy0 + 0u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.x, a0_1_0.x, a0_2_0.x, a0_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.x, a0_5_0.x, a0_6_0.x, a0_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.y, a0_1_0.y, a0_2_0.y, a0_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.y, a0_5_0.y, a0_6_0.y, a0_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.z, a0_1_0.z, a0_2_0.z, a0_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.z, a0_5_0.z, a0_6_0.z, a0_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a0_0_0.w, a0_1_0.w, a0_2_0.w, a0_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a0_4_0.w, a0_5_0.w, a0_6_0.w, a0_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.x, a0_1_1.x, a0_2_1.x, a0_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.x, a0_5_1.x, a0_6_1.x, a0_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.y, a0_1_1.y, a0_2_1.y, a0_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.y, a0_5_1.y, a0_6_1.y, a0_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.z, a0_1_1.z, a0_2_1.z, a0_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.z, a0_5_1.z, a0_6_1.z, a0_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a0_0_1.w, a0_1_1.w, a0_2_1.w, a0_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a0_4_1.w, a0_5_1.w, a0_6_1.w, a0_7_1.w));
     }
     if (live && oy0 + 1u < p.ho) {
         let oy = oy0 + 1u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.x, a1_1_0.x, a1_2_0.x, a1_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.x, a1_5_0.x, a1_6_0.x, a1_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.y, a1_1_0.y, a1_2_0.y, a1_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.y, a1_5_0.y, a1_6_0.y, a1_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.z, a1_1_0.z, a1_2_0.z, a1_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.z, a1_5_0.z, a1_6_0.z, a1_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a1_0_0.w, a1_1_0.w, a1_2_0.w, a1_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a1_4_0.w, a1_5_0.w, a1_6_0.w, a1_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.x, a1_1_1.x, a1_2_1.x, a1_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.x, a1_5_1.x, a1_6_1.x, a1_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.y, a1_1_1.y, a1_2_1.y, a1_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.y, a1_5_1.y, a1_6_1.y, a1_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.z, a1_1_1.z, a1_2_1.z, a1_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.z, a1_5_1.z, a1_6_1.z, a1_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a1_0_1.w, a1_1_1.w, a1_2_1.w, a1_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a1_4_1.w, a1_5_1.w, a1_6_1.w, a1_7_1.w));
     }
     if (live && oy0 + 2u < p.ho) {
         let oy = oy0 + 2u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.x, a2_1_0.x, a2_2_0.x, a2_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.x, a2_5_0.x, a2_6_0.x, a2_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.y, a2_1_0.y, a2_2_0.y, a2_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.y, a2_5_0.y, a2_6_0.y, a2_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.z, a2_1_0.z, a2_2_0.z, a2_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.z, a2_5_0.z, a2_6_0.z, a2_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a2_0_0.w, a2_1_0.w, a2_2_0.w, a2_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a2_4_0.w, a2_5_0.w, a2_6_0.w, a2_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.x, a2_1_1.x, a2_2_1.x, a2_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.x, a2_5_1.x, a2_6_1.x, a2_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.y, a2_1_1.y, a2_2_1.y, a2_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.y, a2_5_1.y, a2_6_1.y, a2_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.z, a2_1_1.z, a2_2_1.z, a2_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.z, a2_5_1.z, a2_6_1.z, a2_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a2_0_1.w, a2_1_1.w, a2_2_1.w, a2_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a2_4_1.w, a2_5_1.w, a2_6_1.w, a2_7_1.w));
     }
     if (live && oy0 + 3u < p.ho) {
         let oy = oy0 + 3u;
-        st(cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
-        st(cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
-        st(cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
-        st(cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
-        st(cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
-        st(cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
-        st(cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
-        st(cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
-        st(cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
-        st(cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
-        st(cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
-        st(cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
-        st(cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
-        st(cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
-        st(cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
-        st(cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.x, a3_1_0.x, a3_2_0.x, a3_3_0.x));
+        st(g, cb * 8u + 0u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.x, a3_5_0.x, a3_6_0.x, a3_7_0.x));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.y, a3_1_0.y, a3_2_0.y, a3_3_0.y));
+        st(g, cb * 8u + 1u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.y, a3_5_0.y, a3_6_0.y, a3_7_0.y));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.z, a3_1_0.z, a3_2_0.z, a3_3_0.z));
+        st(g, cb * 8u + 2u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.z, a3_5_0.z, a3_6_0.z, a3_7_0.z));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 0u, vec4<f32>(a3_0_0.w, a3_1_0.w, a3_2_0.w, a3_3_0.w));
+        st(g, cb * 8u + 3u, oy, xb * 2u + 1u, vec4<f32>(a3_4_0.w, a3_5_0.w, a3_6_0.w, a3_7_0.w));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.x, a3_1_1.x, a3_2_1.x, a3_3_1.x));
+        st(g, cb * 8u + 4u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.x, a3_5_1.x, a3_6_1.x, a3_7_1.x));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.y, a3_1_1.y, a3_2_1.y, a3_3_1.y));
+        st(g, cb * 8u + 5u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.y, a3_5_1.y, a3_6_1.y, a3_7_1.y));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.z, a3_1_1.z, a3_2_1.z, a3_3_1.z));
+        st(g, cb * 8u + 6u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.z, a3_5_1.z, a3_6_1.z, a3_7_1.z));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 0u, vec4<f32>(a3_0_1.w, a3_1_1.w, a3_2_1.w, a3_3_1.w));
+        st(g, cb * 8u + 7u, oy, xb * 2u + 1u, vec4<f32>(a3_4_1.w, a3_5_1.w, a3_6_1.w, a3_7_1.w));
     }
 }
 
@@ -2374,10 +2398,12 @@ fn cv_bw_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     let ci_l = wid.x * WG + li;
     let ci = min(ci_l, p.cin - 1u);
     let cb = wid.y;
-    let ch = wid.z;
+    let g = wid.z % p.groups;
+    let ch = wid.z / p.groups;
+    let ci0 = g * p.cin;
     let lane = sid % 8u;
     let co_l = cb * 8u + lane; // the channel whose gy this lane loads
-    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let gb = (g * p.cout + min(co_l, p.cout - 1u)) * p.ho;
     let wo4 = p.wo / 4u;
     let nxb = p.wo / 8u;
     let y1 = min(p.ho, (ch + 1u) * p.rows);
@@ -2410,7 +2436,7 @@ fn cv_bw_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
         let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
         {
-        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
         let x1_0 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
@@ -2432,7 +2458,7 @@ fn cv_bw_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
         let x1_0 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
@@ -2454,7 +2480,7 @@ fn cv_bw_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
         let x1_0 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
@@ -2476,7 +2502,7 @@ fn cv_bw_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
         let x1_0 = vec4<f32>(M1.x, M1.y, M1.z, M1.w);
@@ -2499,14 +2525,14 @@ fn cv_bw_sg_k1_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         }
     }
     }
-    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 1u, d0_0);
-    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 1u, d1_0);
-    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 1u, d2_0);
-    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 1u, d3_0);
-    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 1u, d4_0);
-    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 1u, d5_0);
-    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 1u, d6_0);
-    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 1u, d7_0);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 0u, 1u, d0_0);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 0u, 1u, d1_0);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 0u, 1u, d2_0);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 0u, 1u, d3_0);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 0u, 1u, d4_0);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 0u, 1u, d5_0);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 0u, 1u, d6_0);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 0u, 1u, d7_0);
 }
 
 // dw, K = 3, stride 1.
@@ -2517,10 +2543,12 @@ fn cv_bw_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     let ci_l = wid.x * WG + li;
     let ci = min(ci_l, p.cin - 1u);
     let cb = wid.y;
-    let ch = wid.z;
+    let g = wid.z % p.groups;
+    let ch = wid.z / p.groups;
+    let ci0 = g * p.cin;
     let lane = sid % 8u;
     let co_l = cb * 8u + lane; // the channel whose gy this lane loads
-    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let gb = (g * p.cout + min(co_l, p.cout - 1u)) * p.ho;
     let wo4 = p.wo / 4u;
     let nxb = p.wo / 8u;
     let y1 = min(p.ho, (ch + 1u) * p.rows);
@@ -2553,7 +2581,7 @@ fn cv_bw_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
         let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
         {
-        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
         let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
@@ -2579,7 +2607,7 @@ fn cv_bw_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
         let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
@@ -2621,7 +2649,7 @@ fn cv_bw_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
         let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
@@ -2679,7 +2707,7 @@ fn cv_bw_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
         let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
@@ -2737,7 +2765,7 @@ fn cv_bw_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
         let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
@@ -2779,7 +2807,7 @@ fn cv_bw_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 5, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
         let x0_1 = vec4<f32>(M0.x, M0.y, M0.z, M0.w);
@@ -2806,78 +2834,78 @@ fn cv_bw_sg_k3_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         }
     }
     }
-    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 9u, d0_0);
-    bw_st(ci_l, cb * 8u + 0u, ch, 1u, 9u, d0_1);
-    bw_st(ci_l, cb * 8u + 0u, ch, 2u, 9u, d0_2);
-    bw_st(ci_l, cb * 8u + 0u, ch, 3u, 9u, d0_3);
-    bw_st(ci_l, cb * 8u + 0u, ch, 4u, 9u, d0_4);
-    bw_st(ci_l, cb * 8u + 0u, ch, 5u, 9u, d0_5);
-    bw_st(ci_l, cb * 8u + 0u, ch, 6u, 9u, d0_6);
-    bw_st(ci_l, cb * 8u + 0u, ch, 7u, 9u, d0_7);
-    bw_st(ci_l, cb * 8u + 0u, ch, 8u, 9u, d0_8);
-    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 9u, d1_0);
-    bw_st(ci_l, cb * 8u + 1u, ch, 1u, 9u, d1_1);
-    bw_st(ci_l, cb * 8u + 1u, ch, 2u, 9u, d1_2);
-    bw_st(ci_l, cb * 8u + 1u, ch, 3u, 9u, d1_3);
-    bw_st(ci_l, cb * 8u + 1u, ch, 4u, 9u, d1_4);
-    bw_st(ci_l, cb * 8u + 1u, ch, 5u, 9u, d1_5);
-    bw_st(ci_l, cb * 8u + 1u, ch, 6u, 9u, d1_6);
-    bw_st(ci_l, cb * 8u + 1u, ch, 7u, 9u, d1_7);
-    bw_st(ci_l, cb * 8u + 1u, ch, 8u, 9u, d1_8);
-    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 9u, d2_0);
-    bw_st(ci_l, cb * 8u + 2u, ch, 1u, 9u, d2_1);
-    bw_st(ci_l, cb * 8u + 2u, ch, 2u, 9u, d2_2);
-    bw_st(ci_l, cb * 8u + 2u, ch, 3u, 9u, d2_3);
-    bw_st(ci_l, cb * 8u + 2u, ch, 4u, 9u, d2_4);
-    bw_st(ci_l, cb * 8u + 2u, ch, 5u, 9u, d2_5);
-    bw_st(ci_l, cb * 8u + 2u, ch, 6u, 9u, d2_6);
-    bw_st(ci_l, cb * 8u + 2u, ch, 7u, 9u, d2_7);
-    bw_st(ci_l, cb * 8u + 2u, ch, 8u, 9u, d2_8);
-    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 9u, d3_0);
-    bw_st(ci_l, cb * 8u + 3u, ch, 1u, 9u, d3_1);
-    bw_st(ci_l, cb * 8u + 3u, ch, 2u, 9u, d3_2);
-    bw_st(ci_l, cb * 8u + 3u, ch, 3u, 9u, d3_3);
-    bw_st(ci_l, cb * 8u + 3u, ch, 4u, 9u, d3_4);
-    bw_st(ci_l, cb * 8u + 3u, ch, 5u, 9u, d3_5);
-    bw_st(ci_l, cb * 8u + 3u, ch, 6u, 9u, d3_6);
-    bw_st(ci_l, cb * 8u + 3u, ch, 7u, 9u, d3_7);
-    bw_st(ci_l, cb * 8u + 3u, ch, 8u, 9u, d3_8);
-    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 9u, d4_0);
-    bw_st(ci_l, cb * 8u + 4u, ch, 1u, 9u, d4_1);
-    bw_st(ci_l, cb * 8u + 4u, ch, 2u, 9u, d4_2);
-    bw_st(ci_l, cb * 8u + 4u, ch, 3u, 9u, d4_3);
-    bw_st(ci_l, cb * 8u + 4u, ch, 4u, 9u, d4_4);
-    bw_st(ci_l, cb * 8u + 4u, ch, 5u, 9u, d4_5);
-    bw_st(ci_l, cb * 8u + 4u, ch, 6u, 9u, d4_6);
-    bw_st(ci_l, cb * 8u + 4u, ch, 7u, 9u, d4_7);
-    bw_st(ci_l, cb * 8u + 4u, ch, 8u, 9u, d4_8);
-    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 9u, d5_0);
-    bw_st(ci_l, cb * 8u + 5u, ch, 1u, 9u, d5_1);
-    bw_st(ci_l, cb * 8u + 5u, ch, 2u, 9u, d5_2);
-    bw_st(ci_l, cb * 8u + 5u, ch, 3u, 9u, d5_3);
-    bw_st(ci_l, cb * 8u + 5u, ch, 4u, 9u, d5_4);
-    bw_st(ci_l, cb * 8u + 5u, ch, 5u, 9u, d5_5);
-    bw_st(ci_l, cb * 8u + 5u, ch, 6u, 9u, d5_6);
-    bw_st(ci_l, cb * 8u + 5u, ch, 7u, 9u, d5_7);
-    bw_st(ci_l, cb * 8u + 5u, ch, 8u, 9u, d5_8);
-    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 9u, d6_0);
-    bw_st(ci_l, cb * 8u + 6u, ch, 1u, 9u, d6_1);
-    bw_st(ci_l, cb * 8u + 6u, ch, 2u, 9u, d6_2);
-    bw_st(ci_l, cb * 8u + 6u, ch, 3u, 9u, d6_3);
-    bw_st(ci_l, cb * 8u + 6u, ch, 4u, 9u, d6_4);
-    bw_st(ci_l, cb * 8u + 6u, ch, 5u, 9u, d6_5);
-    bw_st(ci_l, cb * 8u + 6u, ch, 6u, 9u, d6_6);
-    bw_st(ci_l, cb * 8u + 6u, ch, 7u, 9u, d6_7);
-    bw_st(ci_l, cb * 8u + 6u, ch, 8u, 9u, d6_8);
-    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 9u, d7_0);
-    bw_st(ci_l, cb * 8u + 7u, ch, 1u, 9u, d7_1);
-    bw_st(ci_l, cb * 8u + 7u, ch, 2u, 9u, d7_2);
-    bw_st(ci_l, cb * 8u + 7u, ch, 3u, 9u, d7_3);
-    bw_st(ci_l, cb * 8u + 7u, ch, 4u, 9u, d7_4);
-    bw_st(ci_l, cb * 8u + 7u, ch, 5u, 9u, d7_5);
-    bw_st(ci_l, cb * 8u + 7u, ch, 6u, 9u, d7_6);
-    bw_st(ci_l, cb * 8u + 7u, ch, 7u, 9u, d7_7);
-    bw_st(ci_l, cb * 8u + 7u, ch, 8u, 9u, d7_8);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 0u, 9u, d0_0);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 1u, 9u, d0_1);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 2u, 9u, d0_2);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 3u, 9u, d0_3);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 4u, 9u, d0_4);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 5u, 9u, d0_5);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 6u, 9u, d0_6);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 7u, 9u, d0_7);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 8u, 9u, d0_8);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 0u, 9u, d1_0);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 1u, 9u, d1_1);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 2u, 9u, d1_2);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 3u, 9u, d1_3);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 4u, 9u, d1_4);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 5u, 9u, d1_5);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 6u, 9u, d1_6);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 7u, 9u, d1_7);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 8u, 9u, d1_8);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 0u, 9u, d2_0);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 1u, 9u, d2_1);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 2u, 9u, d2_2);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 3u, 9u, d2_3);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 4u, 9u, d2_4);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 5u, 9u, d2_5);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 6u, 9u, d2_6);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 7u, 9u, d2_7);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 8u, 9u, d2_8);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 0u, 9u, d3_0);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 1u, 9u, d3_1);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 2u, 9u, d3_2);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 3u, 9u, d3_3);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 4u, 9u, d3_4);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 5u, 9u, d3_5);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 6u, 9u, d3_6);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 7u, 9u, d3_7);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 8u, 9u, d3_8);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 0u, 9u, d4_0);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 1u, 9u, d4_1);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 2u, 9u, d4_2);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 3u, 9u, d4_3);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 4u, 9u, d4_4);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 5u, 9u, d4_5);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 6u, 9u, d4_6);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 7u, 9u, d4_7);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 8u, 9u, d4_8);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 0u, 9u, d5_0);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 1u, 9u, d5_1);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 2u, 9u, d5_2);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 3u, 9u, d5_3);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 4u, 9u, d5_4);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 5u, 9u, d5_5);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 6u, 9u, d5_6);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 7u, 9u, d5_7);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 8u, 9u, d5_8);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 0u, 9u, d6_0);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 1u, 9u, d6_1);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 2u, 9u, d6_2);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 3u, 9u, d6_3);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 4u, 9u, d6_4);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 5u, 9u, d6_5);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 6u, 9u, d6_6);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 7u, 9u, d6_7);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 8u, 9u, d6_8);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 0u, 9u, d7_0);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 1u, 9u, d7_1);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 2u, 9u, d7_2);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 3u, 9u, d7_3);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 4u, 9u, d7_4);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 5u, 9u, d7_5);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 6u, 9u, d7_6);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 7u, 9u, d7_7);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 8u, 9u, d7_8);
 }
 
 // dw, K = 5, stride 1.
@@ -2888,10 +2916,12 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     let ci_l = wid.x * WG + li;
     let ci = min(ci_l, p.cin - 1u);
     let cb = wid.y;
-    let ch = wid.z;
+    let g = wid.z % p.groups;
+    let ch = wid.z / p.groups;
+    let ci0 = g * p.cin;
     let lane = sid % 8u;
     let co_l = cb * 8u + lane; // the channel whose gy this lane loads
-    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let gb = (g * p.cout + min(co_l, p.cout - 1u)) * p.ho;
     let wo4 = p.wo / 4u;
     let nxb = p.wo / 8u;
     let y1 = min(p.ho, (ch + 1u) * p.rows);
@@ -2924,7 +2954,7 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
         let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
         {
-        let v = row(ci, iy0 + 0, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
         let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
@@ -2954,7 +2984,7 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
         let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
@@ -3000,7 +3030,7 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
         let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
@@ -3062,7 +3092,7 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
         let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
@@ -3140,7 +3170,7 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
         let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
@@ -3218,7 +3248,7 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 5, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
         let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
@@ -3280,7 +3310,7 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 6, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
         let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
@@ -3326,7 +3356,7 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 7, x4, 2u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 7, x4, 2u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let R = v[3];
         let x0_0 = vec4<f32>(L.z, L.w, M0.x, M0.y);
         let x0_1 = vec4<f32>(L.w, M0.x, M0.y, M0.z);
@@ -3357,206 +3387,206 @@ fn cv_bw_sg_k5_s1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         }
     }
     }
-    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 25u, d0_0);
-    bw_st(ci_l, cb * 8u + 0u, ch, 1u, 25u, d0_1);
-    bw_st(ci_l, cb * 8u + 0u, ch, 2u, 25u, d0_2);
-    bw_st(ci_l, cb * 8u + 0u, ch, 3u, 25u, d0_3);
-    bw_st(ci_l, cb * 8u + 0u, ch, 4u, 25u, d0_4);
-    bw_st(ci_l, cb * 8u + 0u, ch, 5u, 25u, d0_5);
-    bw_st(ci_l, cb * 8u + 0u, ch, 6u, 25u, d0_6);
-    bw_st(ci_l, cb * 8u + 0u, ch, 7u, 25u, d0_7);
-    bw_st(ci_l, cb * 8u + 0u, ch, 8u, 25u, d0_8);
-    bw_st(ci_l, cb * 8u + 0u, ch, 9u, 25u, d0_9);
-    bw_st(ci_l, cb * 8u + 0u, ch, 10u, 25u, d0_10);
-    bw_st(ci_l, cb * 8u + 0u, ch, 11u, 25u, d0_11);
-    bw_st(ci_l, cb * 8u + 0u, ch, 12u, 25u, d0_12);
-    bw_st(ci_l, cb * 8u + 0u, ch, 13u, 25u, d0_13);
-    bw_st(ci_l, cb * 8u + 0u, ch, 14u, 25u, d0_14);
-    bw_st(ci_l, cb * 8u + 0u, ch, 15u, 25u, d0_15);
-    bw_st(ci_l, cb * 8u + 0u, ch, 16u, 25u, d0_16);
-    bw_st(ci_l, cb * 8u + 0u, ch, 17u, 25u, d0_17);
-    bw_st(ci_l, cb * 8u + 0u, ch, 18u, 25u, d0_18);
-    bw_st(ci_l, cb * 8u + 0u, ch, 19u, 25u, d0_19);
-    bw_st(ci_l, cb * 8u + 0u, ch, 20u, 25u, d0_20);
-    bw_st(ci_l, cb * 8u + 0u, ch, 21u, 25u, d0_21);
-    bw_st(ci_l, cb * 8u + 0u, ch, 22u, 25u, d0_22);
-    bw_st(ci_l, cb * 8u + 0u, ch, 23u, 25u, d0_23);
-    bw_st(ci_l, cb * 8u + 0u, ch, 24u, 25u, d0_24);
-    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 25u, d1_0);
-    bw_st(ci_l, cb * 8u + 1u, ch, 1u, 25u, d1_1);
-    bw_st(ci_l, cb * 8u + 1u, ch, 2u, 25u, d1_2);
-    bw_st(ci_l, cb * 8u + 1u, ch, 3u, 25u, d1_3);
-    bw_st(ci_l, cb * 8u + 1u, ch, 4u, 25u, d1_4);
-    bw_st(ci_l, cb * 8u + 1u, ch, 5u, 25u, d1_5);
-    bw_st(ci_l, cb * 8u + 1u, ch, 6u, 25u, d1_6);
-    bw_st(ci_l, cb * 8u + 1u, ch, 7u, 25u, d1_7);
-    bw_st(ci_l, cb * 8u + 1u, ch, 8u, 25u, d1_8);
-    bw_st(ci_l, cb * 8u + 1u, ch, 9u, 25u, d1_9);
-    bw_st(ci_l, cb * 8u + 1u, ch, 10u, 25u, d1_10);
-    bw_st(ci_l, cb * 8u + 1u, ch, 11u, 25u, d1_11);
-    bw_st(ci_l, cb * 8u + 1u, ch, 12u, 25u, d1_12);
-    bw_st(ci_l, cb * 8u + 1u, ch, 13u, 25u, d1_13);
-    bw_st(ci_l, cb * 8u + 1u, ch, 14u, 25u, d1_14);
-    bw_st(ci_l, cb * 8u + 1u, ch, 15u, 25u, d1_15);
-    bw_st(ci_l, cb * 8u + 1u, ch, 16u, 25u, d1_16);
-    bw_st(ci_l, cb * 8u + 1u, ch, 17u, 25u, d1_17);
-    bw_st(ci_l, cb * 8u + 1u, ch, 18u, 25u, d1_18);
-    bw_st(ci_l, cb * 8u + 1u, ch, 19u, 25u, d1_19);
-    bw_st(ci_l, cb * 8u + 1u, ch, 20u, 25u, d1_20);
-    bw_st(ci_l, cb * 8u + 1u, ch, 21u, 25u, d1_21);
-    bw_st(ci_l, cb * 8u + 1u, ch, 22u, 25u, d1_22);
-    bw_st(ci_l, cb * 8u + 1u, ch, 23u, 25u, d1_23);
-    bw_st(ci_l, cb * 8u + 1u, ch, 24u, 25u, d1_24);
-    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 25u, d2_0);
-    bw_st(ci_l, cb * 8u + 2u, ch, 1u, 25u, d2_1);
-    bw_st(ci_l, cb * 8u + 2u, ch, 2u, 25u, d2_2);
-    bw_st(ci_l, cb * 8u + 2u, ch, 3u, 25u, d2_3);
-    bw_st(ci_l, cb * 8u + 2u, ch, 4u, 25u, d2_4);
-    bw_st(ci_l, cb * 8u + 2u, ch, 5u, 25u, d2_5);
-    bw_st(ci_l, cb * 8u + 2u, ch, 6u, 25u, d2_6);
-    bw_st(ci_l, cb * 8u + 2u, ch, 7u, 25u, d2_7);
-    bw_st(ci_l, cb * 8u + 2u, ch, 8u, 25u, d2_8);
-    bw_st(ci_l, cb * 8u + 2u, ch, 9u, 25u, d2_9);
-    bw_st(ci_l, cb * 8u + 2u, ch, 10u, 25u, d2_10);
-    bw_st(ci_l, cb * 8u + 2u, ch, 11u, 25u, d2_11);
-    bw_st(ci_l, cb * 8u + 2u, ch, 12u, 25u, d2_12);
-    bw_st(ci_l, cb * 8u + 2u, ch, 13u, 25u, d2_13);
-    bw_st(ci_l, cb * 8u + 2u, ch, 14u, 25u, d2_14);
-    bw_st(ci_l, cb * 8u + 2u, ch, 15u, 25u, d2_15);
-    bw_st(ci_l, cb * 8u + 2u, ch, 16u, 25u, d2_16);
-    bw_st(ci_l, cb * 8u + 2u, ch, 17u, 25u, d2_17);
-    bw_st(ci_l, cb * 8u + 2u, ch, 18u, 25u, d2_18);
-    bw_st(ci_l, cb * 8u + 2u, ch, 19u, 25u, d2_19);
-    bw_st(ci_l, cb * 8u + 2u, ch, 20u, 25u, d2_20);
-    bw_st(ci_l, cb * 8u + 2u, ch, 21u, 25u, d2_21);
-    bw_st(ci_l, cb * 8u + 2u, ch, 22u, 25u, d2_22);
-    bw_st(ci_l, cb * 8u + 2u, ch, 23u, 25u, d2_23);
-    bw_st(ci_l, cb * 8u + 2u, ch, 24u, 25u, d2_24);
-    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 25u, d3_0);
-    bw_st(ci_l, cb * 8u + 3u, ch, 1u, 25u, d3_1);
-    bw_st(ci_l, cb * 8u + 3u, ch, 2u, 25u, d3_2);
-    bw_st(ci_l, cb * 8u + 3u, ch, 3u, 25u, d3_3);
-    bw_st(ci_l, cb * 8u + 3u, ch, 4u, 25u, d3_4);
-    bw_st(ci_l, cb * 8u + 3u, ch, 5u, 25u, d3_5);
-    bw_st(ci_l, cb * 8u + 3u, ch, 6u, 25u, d3_6);
-    bw_st(ci_l, cb * 8u + 3u, ch, 7u, 25u, d3_7);
-    bw_st(ci_l, cb * 8u + 3u, ch, 8u, 25u, d3_8);
-    bw_st(ci_l, cb * 8u + 3u, ch, 9u, 25u, d3_9);
-    bw_st(ci_l, cb * 8u + 3u, ch, 10u, 25u, d3_10);
-    bw_st(ci_l, cb * 8u + 3u, ch, 11u, 25u, d3_11);
-    bw_st(ci_l, cb * 8u + 3u, ch, 12u, 25u, d3_12);
-    bw_st(ci_l, cb * 8u + 3u, ch, 13u, 25u, d3_13);
-    bw_st(ci_l, cb * 8u + 3u, ch, 14u, 25u, d3_14);
-    bw_st(ci_l, cb * 8u + 3u, ch, 15u, 25u, d3_15);
-    bw_st(ci_l, cb * 8u + 3u, ch, 16u, 25u, d3_16);
-    bw_st(ci_l, cb * 8u + 3u, ch, 17u, 25u, d3_17);
-    bw_st(ci_l, cb * 8u + 3u, ch, 18u, 25u, d3_18);
-    bw_st(ci_l, cb * 8u + 3u, ch, 19u, 25u, d3_19);
-    bw_st(ci_l, cb * 8u + 3u, ch, 20u, 25u, d3_20);
-    bw_st(ci_l, cb * 8u + 3u, ch, 21u, 25u, d3_21);
-    bw_st(ci_l, cb * 8u + 3u, ch, 22u, 25u, d3_22);
-    bw_st(ci_l, cb * 8u + 3u, ch, 23u, 25u, d3_23);
-    bw_st(ci_l, cb * 8u + 3u, ch, 24u, 25u, d3_24);
-    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 25u, d4_0);
-    bw_st(ci_l, cb * 8u + 4u, ch, 1u, 25u, d4_1);
-    bw_st(ci_l, cb * 8u + 4u, ch, 2u, 25u, d4_2);
-    bw_st(ci_l, cb * 8u + 4u, ch, 3u, 25u, d4_3);
-    bw_st(ci_l, cb * 8u + 4u, ch, 4u, 25u, d4_4);
-    bw_st(ci_l, cb * 8u + 4u, ch, 5u, 25u, d4_5);
-    bw_st(ci_l, cb * 8u + 4u, ch, 6u, 25u, d4_6);
-    bw_st(ci_l, cb * 8u + 4u, ch, 7u, 25u, d4_7);
-    bw_st(ci_l, cb * 8u + 4u, ch, 8u, 25u, d4_8);
-    bw_st(ci_l, cb * 8u + 4u, ch, 9u, 25u, d4_9);
-    bw_st(ci_l, cb * 8u + 4u, ch, 10u, 25u, d4_10);
-    bw_st(ci_l, cb * 8u + 4u, ch, 11u, 25u, d4_11);
-    bw_st(ci_l, cb * 8u + 4u, ch, 12u, 25u, d4_12);
-    bw_st(ci_l, cb * 8u + 4u, ch, 13u, 25u, d4_13);
-    bw_st(ci_l, cb * 8u + 4u, ch, 14u, 25u, d4_14);
-    bw_st(ci_l, cb * 8u + 4u, ch, 15u, 25u, d4_15);
-    bw_st(ci_l, cb * 8u + 4u, ch, 16u, 25u, d4_16);
-    bw_st(ci_l, cb * 8u + 4u, ch, 17u, 25u, d4_17);
-    bw_st(ci_l, cb * 8u + 4u, ch, 18u, 25u, d4_18);
-    bw_st(ci_l, cb * 8u + 4u, ch, 19u, 25u, d4_19);
-    bw_st(ci_l, cb * 8u + 4u, ch, 20u, 25u, d4_20);
-    bw_st(ci_l, cb * 8u + 4u, ch, 21u, 25u, d4_21);
-    bw_st(ci_l, cb * 8u + 4u, ch, 22u, 25u, d4_22);
-    bw_st(ci_l, cb * 8u + 4u, ch, 23u, 25u, d4_23);
-    bw_st(ci_l, cb * 8u + 4u, ch, 24u, 25u, d4_24);
-    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 25u, d5_0);
-    bw_st(ci_l, cb * 8u + 5u, ch, 1u, 25u, d5_1);
-    bw_st(ci_l, cb * 8u + 5u, ch, 2u, 25u, d5_2);
-    bw_st(ci_l, cb * 8u + 5u, ch, 3u, 25u, d5_3);
-    bw_st(ci_l, cb * 8u + 5u, ch, 4u, 25u, d5_4);
-    bw_st(ci_l, cb * 8u + 5u, ch, 5u, 25u, d5_5);
-    bw_st(ci_l, cb * 8u + 5u, ch, 6u, 25u, d5_6);
-    bw_st(ci_l, cb * 8u + 5u, ch, 7u, 25u, d5_7);
-    bw_st(ci_l, cb * 8u + 5u, ch, 8u, 25u, d5_8);
-    bw_st(ci_l, cb * 8u + 5u, ch, 9u, 25u, d5_9);
-    bw_st(ci_l, cb * 8u + 5u, ch, 10u, 25u, d5_10);
-    bw_st(ci_l, cb * 8u + 5u, ch, 11u, 25u, d5_11);
-    bw_st(ci_l, cb * 8u + 5u, ch, 12u, 25u, d5_12);
-    bw_st(ci_l, cb * 8u + 5u, ch, 13u, 25u, d5_13);
-    bw_st(ci_l, cb * 8u + 5u, ch, 14u, 25u, d5_14);
-    bw_st(ci_l, cb * 8u + 5u, ch, 15u, 25u, d5_15);
-    bw_st(ci_l, cb * 8u + 5u, ch, 16u, 25u, d5_16);
-    bw_st(ci_l, cb * 8u + 5u, ch, 17u, 25u, d5_17);
-    bw_st(ci_l, cb * 8u + 5u, ch, 18u, 25u, d5_18);
-    bw_st(ci_l, cb * 8u + 5u, ch, 19u, 25u, d5_19);
-    bw_st(ci_l, cb * 8u + 5u, ch, 20u, 25u, d5_20);
-    bw_st(ci_l, cb * 8u + 5u, ch, 21u, 25u, d5_21);
-    bw_st(ci_l, cb * 8u + 5u, ch, 22u, 25u, d5_22);
-    bw_st(ci_l, cb * 8u + 5u, ch, 23u, 25u, d5_23);
-    bw_st(ci_l, cb * 8u + 5u, ch, 24u, 25u, d5_24);
-    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 25u, d6_0);
-    bw_st(ci_l, cb * 8u + 6u, ch, 1u, 25u, d6_1);
-    bw_st(ci_l, cb * 8u + 6u, ch, 2u, 25u, d6_2);
-    bw_st(ci_l, cb * 8u + 6u, ch, 3u, 25u, d6_3);
-    bw_st(ci_l, cb * 8u + 6u, ch, 4u, 25u, d6_4);
-    bw_st(ci_l, cb * 8u + 6u, ch, 5u, 25u, d6_5);
-    bw_st(ci_l, cb * 8u + 6u, ch, 6u, 25u, d6_6);
-    bw_st(ci_l, cb * 8u + 6u, ch, 7u, 25u, d6_7);
-    bw_st(ci_l, cb * 8u + 6u, ch, 8u, 25u, d6_8);
-    bw_st(ci_l, cb * 8u + 6u, ch, 9u, 25u, d6_9);
-    bw_st(ci_l, cb * 8u + 6u, ch, 10u, 25u, d6_10);
-    bw_st(ci_l, cb * 8u + 6u, ch, 11u, 25u, d6_11);
-    bw_st(ci_l, cb * 8u + 6u, ch, 12u, 25u, d6_12);
-    bw_st(ci_l, cb * 8u + 6u, ch, 13u, 25u, d6_13);
-    bw_st(ci_l, cb * 8u + 6u, ch, 14u, 25u, d6_14);
-    bw_st(ci_l, cb * 8u + 6u, ch, 15u, 25u, d6_15);
-    bw_st(ci_l, cb * 8u + 6u, ch, 16u, 25u, d6_16);
-    bw_st(ci_l, cb * 8u + 6u, ch, 17u, 25u, d6_17);
-    bw_st(ci_l, cb * 8u + 6u, ch, 18u, 25u, d6_18);
-    bw_st(ci_l, cb * 8u + 6u, ch, 19u, 25u, d6_19);
-    bw_st(ci_l, cb * 8u + 6u, ch, 20u, 25u, d6_20);
-    bw_st(ci_l, cb * 8u + 6u, ch, 21u, 25u, d6_21);
-    bw_st(ci_l, cb * 8u + 6u, ch, 22u, 25u, d6_22);
-    bw_st(ci_l, cb * 8u + 6u, ch, 23u, 25u, d6_23);
-    bw_st(ci_l, cb * 8u + 6u, ch, 24u, 25u, d6_24);
-    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 25u, d7_0);
-    bw_st(ci_l, cb * 8u + 7u, ch, 1u, 25u, d7_1);
-    bw_st(ci_l, cb * 8u + 7u, ch, 2u, 25u, d7_2);
-    bw_st(ci_l, cb * 8u + 7u, ch, 3u, 25u, d7_3);
-    bw_st(ci_l, cb * 8u + 7u, ch, 4u, 25u, d7_4);
-    bw_st(ci_l, cb * 8u + 7u, ch, 5u, 25u, d7_5);
-    bw_st(ci_l, cb * 8u + 7u, ch, 6u, 25u, d7_6);
-    bw_st(ci_l, cb * 8u + 7u, ch, 7u, 25u, d7_7);
-    bw_st(ci_l, cb * 8u + 7u, ch, 8u, 25u, d7_8);
-    bw_st(ci_l, cb * 8u + 7u, ch, 9u, 25u, d7_9);
-    bw_st(ci_l, cb * 8u + 7u, ch, 10u, 25u, d7_10);
-    bw_st(ci_l, cb * 8u + 7u, ch, 11u, 25u, d7_11);
-    bw_st(ci_l, cb * 8u + 7u, ch, 12u, 25u, d7_12);
-    bw_st(ci_l, cb * 8u + 7u, ch, 13u, 25u, d7_13);
-    bw_st(ci_l, cb * 8u + 7u, ch, 14u, 25u, d7_14);
-    bw_st(ci_l, cb * 8u + 7u, ch, 15u, 25u, d7_15);
-    bw_st(ci_l, cb * 8u + 7u, ch, 16u, 25u, d7_16);
-    bw_st(ci_l, cb * 8u + 7u, ch, 17u, 25u, d7_17);
-    bw_st(ci_l, cb * 8u + 7u, ch, 18u, 25u, d7_18);
-    bw_st(ci_l, cb * 8u + 7u, ch, 19u, 25u, d7_19);
-    bw_st(ci_l, cb * 8u + 7u, ch, 20u, 25u, d7_20);
-    bw_st(ci_l, cb * 8u + 7u, ch, 21u, 25u, d7_21);
-    bw_st(ci_l, cb * 8u + 7u, ch, 22u, 25u, d7_22);
-    bw_st(ci_l, cb * 8u + 7u, ch, 23u, 25u, d7_23);
-    bw_st(ci_l, cb * 8u + 7u, ch, 24u, 25u, d7_24);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 0u, 25u, d0_0);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 1u, 25u, d0_1);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 2u, 25u, d0_2);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 3u, 25u, d0_3);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 4u, 25u, d0_4);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 5u, 25u, d0_5);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 6u, 25u, d0_6);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 7u, 25u, d0_7);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 8u, 25u, d0_8);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 9u, 25u, d0_9);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 10u, 25u, d0_10);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 11u, 25u, d0_11);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 12u, 25u, d0_12);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 13u, 25u, d0_13);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 14u, 25u, d0_14);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 15u, 25u, d0_15);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 16u, 25u, d0_16);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 17u, 25u, d0_17);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 18u, 25u, d0_18);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 19u, 25u, d0_19);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 20u, 25u, d0_20);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 21u, 25u, d0_21);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 22u, 25u, d0_22);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 23u, 25u, d0_23);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 24u, 25u, d0_24);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 0u, 25u, d1_0);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 1u, 25u, d1_1);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 2u, 25u, d1_2);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 3u, 25u, d1_3);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 4u, 25u, d1_4);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 5u, 25u, d1_5);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 6u, 25u, d1_6);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 7u, 25u, d1_7);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 8u, 25u, d1_8);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 9u, 25u, d1_9);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 10u, 25u, d1_10);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 11u, 25u, d1_11);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 12u, 25u, d1_12);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 13u, 25u, d1_13);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 14u, 25u, d1_14);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 15u, 25u, d1_15);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 16u, 25u, d1_16);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 17u, 25u, d1_17);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 18u, 25u, d1_18);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 19u, 25u, d1_19);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 20u, 25u, d1_20);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 21u, 25u, d1_21);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 22u, 25u, d1_22);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 23u, 25u, d1_23);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 24u, 25u, d1_24);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 0u, 25u, d2_0);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 1u, 25u, d2_1);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 2u, 25u, d2_2);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 3u, 25u, d2_3);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 4u, 25u, d2_4);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 5u, 25u, d2_5);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 6u, 25u, d2_6);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 7u, 25u, d2_7);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 8u, 25u, d2_8);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 9u, 25u, d2_9);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 10u, 25u, d2_10);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 11u, 25u, d2_11);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 12u, 25u, d2_12);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 13u, 25u, d2_13);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 14u, 25u, d2_14);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 15u, 25u, d2_15);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 16u, 25u, d2_16);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 17u, 25u, d2_17);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 18u, 25u, d2_18);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 19u, 25u, d2_19);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 20u, 25u, d2_20);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 21u, 25u, d2_21);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 22u, 25u, d2_22);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 23u, 25u, d2_23);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 24u, 25u, d2_24);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 0u, 25u, d3_0);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 1u, 25u, d3_1);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 2u, 25u, d3_2);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 3u, 25u, d3_3);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 4u, 25u, d3_4);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 5u, 25u, d3_5);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 6u, 25u, d3_6);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 7u, 25u, d3_7);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 8u, 25u, d3_8);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 9u, 25u, d3_9);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 10u, 25u, d3_10);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 11u, 25u, d3_11);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 12u, 25u, d3_12);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 13u, 25u, d3_13);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 14u, 25u, d3_14);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 15u, 25u, d3_15);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 16u, 25u, d3_16);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 17u, 25u, d3_17);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 18u, 25u, d3_18);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 19u, 25u, d3_19);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 20u, 25u, d3_20);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 21u, 25u, d3_21);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 22u, 25u, d3_22);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 23u, 25u, d3_23);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 24u, 25u, d3_24);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 0u, 25u, d4_0);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 1u, 25u, d4_1);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 2u, 25u, d4_2);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 3u, 25u, d4_3);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 4u, 25u, d4_4);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 5u, 25u, d4_5);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 6u, 25u, d4_6);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 7u, 25u, d4_7);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 8u, 25u, d4_8);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 9u, 25u, d4_9);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 10u, 25u, d4_10);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 11u, 25u, d4_11);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 12u, 25u, d4_12);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 13u, 25u, d4_13);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 14u, 25u, d4_14);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 15u, 25u, d4_15);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 16u, 25u, d4_16);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 17u, 25u, d4_17);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 18u, 25u, d4_18);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 19u, 25u, d4_19);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 20u, 25u, d4_20);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 21u, 25u, d4_21);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 22u, 25u, d4_22);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 23u, 25u, d4_23);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 24u, 25u, d4_24);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 0u, 25u, d5_0);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 1u, 25u, d5_1);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 2u, 25u, d5_2);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 3u, 25u, d5_3);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 4u, 25u, d5_4);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 5u, 25u, d5_5);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 6u, 25u, d5_6);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 7u, 25u, d5_7);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 8u, 25u, d5_8);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 9u, 25u, d5_9);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 10u, 25u, d5_10);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 11u, 25u, d5_11);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 12u, 25u, d5_12);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 13u, 25u, d5_13);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 14u, 25u, d5_14);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 15u, 25u, d5_15);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 16u, 25u, d5_16);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 17u, 25u, d5_17);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 18u, 25u, d5_18);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 19u, 25u, d5_19);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 20u, 25u, d5_20);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 21u, 25u, d5_21);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 22u, 25u, d5_22);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 23u, 25u, d5_23);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 24u, 25u, d5_24);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 0u, 25u, d6_0);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 1u, 25u, d6_1);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 2u, 25u, d6_2);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 3u, 25u, d6_3);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 4u, 25u, d6_4);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 5u, 25u, d6_5);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 6u, 25u, d6_6);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 7u, 25u, d6_7);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 8u, 25u, d6_8);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 9u, 25u, d6_9);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 10u, 25u, d6_10);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 11u, 25u, d6_11);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 12u, 25u, d6_12);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 13u, 25u, d6_13);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 14u, 25u, d6_14);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 15u, 25u, d6_15);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 16u, 25u, d6_16);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 17u, 25u, d6_17);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 18u, 25u, d6_18);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 19u, 25u, d6_19);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 20u, 25u, d6_20);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 21u, 25u, d6_21);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 22u, 25u, d6_22);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 23u, 25u, d6_23);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 24u, 25u, d6_24);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 0u, 25u, d7_0);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 1u, 25u, d7_1);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 2u, 25u, d7_2);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 3u, 25u, d7_3);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 4u, 25u, d7_4);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 5u, 25u, d7_5);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 6u, 25u, d7_6);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 7u, 25u, d7_7);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 8u, 25u, d7_8);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 9u, 25u, d7_9);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 10u, 25u, d7_10);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 11u, 25u, d7_11);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 12u, 25u, d7_12);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 13u, 25u, d7_13);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 14u, 25u, d7_14);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 15u, 25u, d7_15);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 16u, 25u, d7_16);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 17u, 25u, d7_17);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 18u, 25u, d7_18);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 19u, 25u, d7_19);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 20u, 25u, d7_20);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 21u, 25u, d7_21);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 22u, 25u, d7_22);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 23u, 25u, d7_23);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 24u, 25u, d7_24);
 }
 
 // dw, K = 1, stride 2.
@@ -3567,10 +3597,12 @@ fn cv_bw_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     let ci_l = wid.x * WG + li;
     let ci = min(ci_l, p.cin - 1u);
     let cb = wid.y;
-    let ch = wid.z;
+    let g = wid.z % p.groups;
+    let ch = wid.z / p.groups;
+    let ci0 = g * p.cin;
     let lane = sid % 8u;
     let co_l = cb * 8u + lane; // the channel whose gy this lane loads
-    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let gb = (g * p.cout + min(co_l, p.cout - 1u)) * p.ho;
     let wo4 = p.wo / 4u;
     let nxb = p.wo / 8u;
     let y1 = min(p.ho, (ch + 1u) * p.rows);
@@ -3603,7 +3635,7 @@ fn cv_bw_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
         let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
         {
-        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
         let x1_0 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
@@ -3625,7 +3657,7 @@ fn cv_bw_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
         let x1_0 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
@@ -3647,7 +3679,7 @@ fn cv_bw_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
         let x1_0 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
@@ -3669,7 +3701,7 @@ fn cv_bw_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 6, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
         let x1_0 = vec4<f32>(M2.x, M2.z, M3.x, M3.z);
@@ -3692,14 +3724,14 @@ fn cv_bw_sg_k1_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         }
     }
     }
-    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 1u, d0_0);
-    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 1u, d1_0);
-    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 1u, d2_0);
-    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 1u, d3_0);
-    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 1u, d4_0);
-    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 1u, d5_0);
-    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 1u, d6_0);
-    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 1u, d7_0);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 0u, 1u, d0_0);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 0u, 1u, d1_0);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 0u, 1u, d2_0);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 0u, 1u, d3_0);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 0u, 1u, d4_0);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 0u, 1u, d5_0);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 0u, 1u, d6_0);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 0u, 1u, d7_0);
 }
 
 // dw, K = 3, stride 2.
@@ -3710,10 +3742,12 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     let ci_l = wid.x * WG + li;
     let ci = min(ci_l, p.cin - 1u);
     let cb = wid.y;
-    let ch = wid.z;
+    let g = wid.z % p.groups;
+    let ch = wid.z / p.groups;
+    let ci0 = g * p.cin;
     let lane = sid % 8u;
     let co_l = cb * 8u + lane; // the channel whose gy this lane loads
-    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let gb = (g * p.cout + min(co_l, p.cout - 1u)) * p.ho;
     let wo4 = p.wo / 4u;
     let nxb = p.wo / 8u;
     let y1 = min(p.ho, (ch + 1u) * p.rows);
@@ -3746,7 +3780,7 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
         let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
         {
-        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
         let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
@@ -3772,7 +3806,7 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
         let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
@@ -3798,7 +3832,7 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g0_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
         let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
@@ -3840,7 +3874,7 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
         let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
@@ -3866,7 +3900,7 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g1_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
         let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
@@ -3908,7 +3942,7 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 5, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
         let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
@@ -3934,7 +3968,7 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g2_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 6, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
         let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
@@ -3976,7 +4010,7 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 7, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 7, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
         let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
@@ -4002,7 +4036,7 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_3 += dot(b, x1_0); d7_4 += dot(b, x1_1); d7_5 += dot(b, x1_2); }
         }
         {
-        let v = row(ci, iy0 + 8, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 8, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
         let x0_1 = vec4<f32>(M0.x, M0.z, M1.x, M1.z);
@@ -4029,78 +4063,78 @@ fn cv_bw_sg_k3_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         }
     }
     }
-    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 9u, d0_0);
-    bw_st(ci_l, cb * 8u + 0u, ch, 1u, 9u, d0_1);
-    bw_st(ci_l, cb * 8u + 0u, ch, 2u, 9u, d0_2);
-    bw_st(ci_l, cb * 8u + 0u, ch, 3u, 9u, d0_3);
-    bw_st(ci_l, cb * 8u + 0u, ch, 4u, 9u, d0_4);
-    bw_st(ci_l, cb * 8u + 0u, ch, 5u, 9u, d0_5);
-    bw_st(ci_l, cb * 8u + 0u, ch, 6u, 9u, d0_6);
-    bw_st(ci_l, cb * 8u + 0u, ch, 7u, 9u, d0_7);
-    bw_st(ci_l, cb * 8u + 0u, ch, 8u, 9u, d0_8);
-    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 9u, d1_0);
-    bw_st(ci_l, cb * 8u + 1u, ch, 1u, 9u, d1_1);
-    bw_st(ci_l, cb * 8u + 1u, ch, 2u, 9u, d1_2);
-    bw_st(ci_l, cb * 8u + 1u, ch, 3u, 9u, d1_3);
-    bw_st(ci_l, cb * 8u + 1u, ch, 4u, 9u, d1_4);
-    bw_st(ci_l, cb * 8u + 1u, ch, 5u, 9u, d1_5);
-    bw_st(ci_l, cb * 8u + 1u, ch, 6u, 9u, d1_6);
-    bw_st(ci_l, cb * 8u + 1u, ch, 7u, 9u, d1_7);
-    bw_st(ci_l, cb * 8u + 1u, ch, 8u, 9u, d1_8);
-    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 9u, d2_0);
-    bw_st(ci_l, cb * 8u + 2u, ch, 1u, 9u, d2_1);
-    bw_st(ci_l, cb * 8u + 2u, ch, 2u, 9u, d2_2);
-    bw_st(ci_l, cb * 8u + 2u, ch, 3u, 9u, d2_3);
-    bw_st(ci_l, cb * 8u + 2u, ch, 4u, 9u, d2_4);
-    bw_st(ci_l, cb * 8u + 2u, ch, 5u, 9u, d2_5);
-    bw_st(ci_l, cb * 8u + 2u, ch, 6u, 9u, d2_6);
-    bw_st(ci_l, cb * 8u + 2u, ch, 7u, 9u, d2_7);
-    bw_st(ci_l, cb * 8u + 2u, ch, 8u, 9u, d2_8);
-    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 9u, d3_0);
-    bw_st(ci_l, cb * 8u + 3u, ch, 1u, 9u, d3_1);
-    bw_st(ci_l, cb * 8u + 3u, ch, 2u, 9u, d3_2);
-    bw_st(ci_l, cb * 8u + 3u, ch, 3u, 9u, d3_3);
-    bw_st(ci_l, cb * 8u + 3u, ch, 4u, 9u, d3_4);
-    bw_st(ci_l, cb * 8u + 3u, ch, 5u, 9u, d3_5);
-    bw_st(ci_l, cb * 8u + 3u, ch, 6u, 9u, d3_6);
-    bw_st(ci_l, cb * 8u + 3u, ch, 7u, 9u, d3_7);
-    bw_st(ci_l, cb * 8u + 3u, ch, 8u, 9u, d3_8);
-    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 9u, d4_0);
-    bw_st(ci_l, cb * 8u + 4u, ch, 1u, 9u, d4_1);
-    bw_st(ci_l, cb * 8u + 4u, ch, 2u, 9u, d4_2);
-    bw_st(ci_l, cb * 8u + 4u, ch, 3u, 9u, d4_3);
-    bw_st(ci_l, cb * 8u + 4u, ch, 4u, 9u, d4_4);
-    bw_st(ci_l, cb * 8u + 4u, ch, 5u, 9u, d4_5);
-    bw_st(ci_l, cb * 8u + 4u, ch, 6u, 9u, d4_6);
-    bw_st(ci_l, cb * 8u + 4u, ch, 7u, 9u, d4_7);
-    bw_st(ci_l, cb * 8u + 4u, ch, 8u, 9u, d4_8);
-    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 9u, d5_0);
-    bw_st(ci_l, cb * 8u + 5u, ch, 1u, 9u, d5_1);
-    bw_st(ci_l, cb * 8u + 5u, ch, 2u, 9u, d5_2);
-    bw_st(ci_l, cb * 8u + 5u, ch, 3u, 9u, d5_3);
-    bw_st(ci_l, cb * 8u + 5u, ch, 4u, 9u, d5_4);
-    bw_st(ci_l, cb * 8u + 5u, ch, 5u, 9u, d5_5);
-    bw_st(ci_l, cb * 8u + 5u, ch, 6u, 9u, d5_6);
-    bw_st(ci_l, cb * 8u + 5u, ch, 7u, 9u, d5_7);
-    bw_st(ci_l, cb * 8u + 5u, ch, 8u, 9u, d5_8);
-    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 9u, d6_0);
-    bw_st(ci_l, cb * 8u + 6u, ch, 1u, 9u, d6_1);
-    bw_st(ci_l, cb * 8u + 6u, ch, 2u, 9u, d6_2);
-    bw_st(ci_l, cb * 8u + 6u, ch, 3u, 9u, d6_3);
-    bw_st(ci_l, cb * 8u + 6u, ch, 4u, 9u, d6_4);
-    bw_st(ci_l, cb * 8u + 6u, ch, 5u, 9u, d6_5);
-    bw_st(ci_l, cb * 8u + 6u, ch, 6u, 9u, d6_6);
-    bw_st(ci_l, cb * 8u + 6u, ch, 7u, 9u, d6_7);
-    bw_st(ci_l, cb * 8u + 6u, ch, 8u, 9u, d6_8);
-    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 9u, d7_0);
-    bw_st(ci_l, cb * 8u + 7u, ch, 1u, 9u, d7_1);
-    bw_st(ci_l, cb * 8u + 7u, ch, 2u, 9u, d7_2);
-    bw_st(ci_l, cb * 8u + 7u, ch, 3u, 9u, d7_3);
-    bw_st(ci_l, cb * 8u + 7u, ch, 4u, 9u, d7_4);
-    bw_st(ci_l, cb * 8u + 7u, ch, 5u, 9u, d7_5);
-    bw_st(ci_l, cb * 8u + 7u, ch, 6u, 9u, d7_6);
-    bw_st(ci_l, cb * 8u + 7u, ch, 7u, 9u, d7_7);
-    bw_st(ci_l, cb * 8u + 7u, ch, 8u, 9u, d7_8);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 0u, 9u, d0_0);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 1u, 9u, d0_1);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 2u, 9u, d0_2);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 3u, 9u, d0_3);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 4u, 9u, d0_4);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 5u, 9u, d0_5);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 6u, 9u, d0_6);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 7u, 9u, d0_7);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 8u, 9u, d0_8);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 0u, 9u, d1_0);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 1u, 9u, d1_1);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 2u, 9u, d1_2);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 3u, 9u, d1_3);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 4u, 9u, d1_4);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 5u, 9u, d1_5);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 6u, 9u, d1_6);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 7u, 9u, d1_7);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 8u, 9u, d1_8);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 0u, 9u, d2_0);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 1u, 9u, d2_1);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 2u, 9u, d2_2);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 3u, 9u, d2_3);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 4u, 9u, d2_4);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 5u, 9u, d2_5);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 6u, 9u, d2_6);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 7u, 9u, d2_7);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 8u, 9u, d2_8);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 0u, 9u, d3_0);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 1u, 9u, d3_1);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 2u, 9u, d3_2);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 3u, 9u, d3_3);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 4u, 9u, d3_4);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 5u, 9u, d3_5);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 6u, 9u, d3_6);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 7u, 9u, d3_7);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 8u, 9u, d3_8);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 0u, 9u, d4_0);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 1u, 9u, d4_1);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 2u, 9u, d4_2);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 3u, 9u, d4_3);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 4u, 9u, d4_4);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 5u, 9u, d4_5);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 6u, 9u, d4_6);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 7u, 9u, d4_7);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 8u, 9u, d4_8);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 0u, 9u, d5_0);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 1u, 9u, d5_1);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 2u, 9u, d5_2);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 3u, 9u, d5_3);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 4u, 9u, d5_4);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 5u, 9u, d5_5);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 6u, 9u, d5_6);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 7u, 9u, d5_7);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 8u, 9u, d5_8);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 0u, 9u, d6_0);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 1u, 9u, d6_1);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 2u, 9u, d6_2);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 3u, 9u, d6_3);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 4u, 9u, d6_4);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 5u, 9u, d6_5);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 6u, 9u, d6_6);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 7u, 9u, d6_7);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 8u, 9u, d6_8);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 0u, 9u, d7_0);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 1u, 9u, d7_1);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 2u, 9u, d7_2);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 3u, 9u, d7_3);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 4u, 9u, d7_4);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 5u, 9u, d7_5);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 6u, 9u, d7_6);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 7u, 9u, d7_7);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 8u, 9u, d7_8);
 }
 
 // dw, K = 5, stride 2.
@@ -4111,10 +4145,12 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     let ci_l = wid.x * WG + li;
     let ci = min(ci_l, p.cin - 1u);
     let cb = wid.y;
-    let ch = wid.z;
+    let g = wid.z % p.groups;
+    let ch = wid.z / p.groups;
+    let ci0 = g * p.cin;
     let lane = sid % 8u;
     let co_l = cb * 8u + lane; // the channel whose gy this lane loads
-    let gb = min(co_l, p.cout - 1u) * p.ho;
+    let gb = (g * p.cout + min(co_l, p.cout - 1u)) * p.ho;
     let wo4 = p.wo / 4u;
     let nxb = p.wo / 8u;
     let y1 = min(p.ho, (ch + 1u) * p.rows);
@@ -4147,7 +4183,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         let g3_0 = select(vec4<f32>(0.0), bw_g[gr3 + 0u], ok3);
         let g3_1 = select(vec4<f32>(0.0), bw_g[gr3 + 1u], ok3);
         {
-        let v = row(ci, iy0 + 0, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 0, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4177,7 +4213,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g0_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 1, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 1, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4207,7 +4243,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g0_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 2, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 2, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4253,7 +4289,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g1_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 3, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 3, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4299,7 +4335,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g1_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 4, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 4, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4361,7 +4397,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g2_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 5, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 5, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4407,7 +4443,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g2_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 6, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 6, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4469,7 +4505,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_0 += dot(b, x1_0); d7_1 += dot(b, x1_1); d7_2 += dot(b, x1_2); d7_3 += dot(b, x1_3); d7_4 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 7, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 7, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4515,7 +4551,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_5 += dot(b, x1_0); d7_6 += dot(b, x1_1); d7_7 += dot(b, x1_2); d7_8 += dot(b, x1_3); d7_9 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 8, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 8, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4561,7 +4597,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_10 += dot(b, x1_0); d7_11 += dot(b, x1_1); d7_12 += dot(b, x1_2); d7_13 += dot(b, x1_3); d7_14 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 9, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 9, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4591,7 +4627,7 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         { let b = subgroupBroadcast(g3_1, 7u); d7_15 += dot(b, x1_0); d7_16 += dot(b, x1_1); d7_17 += dot(b, x1_2); d7_18 += dot(b, x1_3); d7_19 += dot(b, x1_4); }
         }
         {
-        let v = row(ci, iy0 + 10, x4, 4u, p.h, p.w);
+        let v = row(ci0 + ci, iy0 + 10, x4, 4u, p.h, p.w);
         let L = v[0]; let M0 = v[1]; let M1 = v[2]; let M2 = v[3]; let M3 = v[4]; let R = v[5];
         let x0_0 = vec4<f32>(L.z, M0.x, M0.z, M1.x);
         let x0_1 = vec4<f32>(L.w, M0.y, M0.w, M1.y);
@@ -4622,204 +4658,204 @@ fn cv_bw_sg_k5_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         }
     }
     }
-    bw_st(ci_l, cb * 8u + 0u, ch, 0u, 25u, d0_0);
-    bw_st(ci_l, cb * 8u + 0u, ch, 1u, 25u, d0_1);
-    bw_st(ci_l, cb * 8u + 0u, ch, 2u, 25u, d0_2);
-    bw_st(ci_l, cb * 8u + 0u, ch, 3u, 25u, d0_3);
-    bw_st(ci_l, cb * 8u + 0u, ch, 4u, 25u, d0_4);
-    bw_st(ci_l, cb * 8u + 0u, ch, 5u, 25u, d0_5);
-    bw_st(ci_l, cb * 8u + 0u, ch, 6u, 25u, d0_6);
-    bw_st(ci_l, cb * 8u + 0u, ch, 7u, 25u, d0_7);
-    bw_st(ci_l, cb * 8u + 0u, ch, 8u, 25u, d0_8);
-    bw_st(ci_l, cb * 8u + 0u, ch, 9u, 25u, d0_9);
-    bw_st(ci_l, cb * 8u + 0u, ch, 10u, 25u, d0_10);
-    bw_st(ci_l, cb * 8u + 0u, ch, 11u, 25u, d0_11);
-    bw_st(ci_l, cb * 8u + 0u, ch, 12u, 25u, d0_12);
-    bw_st(ci_l, cb * 8u + 0u, ch, 13u, 25u, d0_13);
-    bw_st(ci_l, cb * 8u + 0u, ch, 14u, 25u, d0_14);
-    bw_st(ci_l, cb * 8u + 0u, ch, 15u, 25u, d0_15);
-    bw_st(ci_l, cb * 8u + 0u, ch, 16u, 25u, d0_16);
-    bw_st(ci_l, cb * 8u + 0u, ch, 17u, 25u, d0_17);
-    bw_st(ci_l, cb * 8u + 0u, ch, 18u, 25u, d0_18);
-    bw_st(ci_l, cb * 8u + 0u, ch, 19u, 25u, d0_19);
-    bw_st(ci_l, cb * 8u + 0u, ch, 20u, 25u, d0_20);
-    bw_st(ci_l, cb * 8u + 0u, ch, 21u, 25u, d0_21);
-    bw_st(ci_l, cb * 8u + 0u, ch, 22u, 25u, d0_22);
-    bw_st(ci_l, cb * 8u + 0u, ch, 23u, 25u, d0_23);
-    bw_st(ci_l, cb * 8u + 0u, ch, 24u, 25u, d0_24);
-    bw_st(ci_l, cb * 8u + 1u, ch, 0u, 25u, d1_0);
-    bw_st(ci_l, cb * 8u + 1u, ch, 1u, 25u, d1_1);
-    bw_st(ci_l, cb * 8u + 1u, ch, 2u, 25u, d1_2);
-    bw_st(ci_l, cb * 8u + 1u, ch, 3u, 25u, d1_3);
-    bw_st(ci_l, cb * 8u + 1u, ch, 4u, 25u, d1_4);
-    bw_st(ci_l, cb * 8u + 1u, ch, 5u, 25u, d1_5);
-    bw_st(ci_l, cb * 8u + 1u, ch, 6u, 25u, d1_6);
-    bw_st(ci_l, cb * 8u + 1u, ch, 7u, 25u, d1_7);
-    bw_st(ci_l, cb * 8u + 1u, ch, 8u, 25u, d1_8);
-    bw_st(ci_l, cb * 8u + 1u, ch, 9u, 25u, d1_9);
-    bw_st(ci_l, cb * 8u + 1u, ch, 10u, 25u, d1_10);
-    bw_st(ci_l, cb * 8u + 1u, ch, 11u, 25u, d1_11);
-    bw_st(ci_l, cb * 8u + 1u, ch, 12u, 25u, d1_12);
-    bw_st(ci_l, cb * 8u + 1u, ch, 13u, 25u, d1_13);
-    bw_st(ci_l, cb * 8u + 1u, ch, 14u, 25u, d1_14);
-    bw_st(ci_l, cb * 8u + 1u, ch, 15u, 25u, d1_15);
-    bw_st(ci_l, cb * 8u + 1u, ch, 16u, 25u, d1_16);
-    bw_st(ci_l, cb * 8u + 1u, ch, 17u, 25u, d1_17);
-    bw_st(ci_l, cb * 8u + 1u, ch, 18u, 25u, d1_18);
-    bw_st(ci_l, cb * 8u + 1u, ch, 19u, 25u, d1_19);
-    bw_st(ci_l, cb * 8u + 1u, ch, 20u, 25u, d1_20);
-    bw_st(ci_l, cb * 8u + 1u, ch, 21u, 25u, d1_21);
-    bw_st(ci_l, cb * 8u + 1u, ch, 22u, 25u, d1_22);
-    bw_st(ci_l, cb * 8u + 1u, ch, 23u, 25u, d1_23);
-    bw_st(ci_l, cb * 8u + 1u, ch, 24u, 25u, d1_24);
-    bw_st(ci_l, cb * 8u + 2u, ch, 0u, 25u, d2_0);
-    bw_st(ci_l, cb * 8u + 2u, ch, 1u, 25u, d2_1);
-    bw_st(ci_l, cb * 8u + 2u, ch, 2u, 25u, d2_2);
-    bw_st(ci_l, cb * 8u + 2u, ch, 3u, 25u, d2_3);
-    bw_st(ci_l, cb * 8u + 2u, ch, 4u, 25u, d2_4);
-    bw_st(ci_l, cb * 8u + 2u, ch, 5u, 25u, d2_5);
-    bw_st(ci_l, cb * 8u + 2u, ch, 6u, 25u, d2_6);
-    bw_st(ci_l, cb * 8u + 2u, ch, 7u, 25u, d2_7);
-    bw_st(ci_l, cb * 8u + 2u, ch, 8u, 25u, d2_8);
-    bw_st(ci_l, cb * 8u + 2u, ch, 9u, 25u, d2_9);
-    bw_st(ci_l, cb * 8u + 2u, ch, 10u, 25u, d2_10);
-    bw_st(ci_l, cb * 8u + 2u, ch, 11u, 25u, d2_11);
-    bw_st(ci_l, cb * 8u + 2u, ch, 12u, 25u, d2_12);
-    bw_st(ci_l, cb * 8u + 2u, ch, 13u, 25u, d2_13);
-    bw_st(ci_l, cb * 8u + 2u, ch, 14u, 25u, d2_14);
-    bw_st(ci_l, cb * 8u + 2u, ch, 15u, 25u, d2_15);
-    bw_st(ci_l, cb * 8u + 2u, ch, 16u, 25u, d2_16);
-    bw_st(ci_l, cb * 8u + 2u, ch, 17u, 25u, d2_17);
-    bw_st(ci_l, cb * 8u + 2u, ch, 18u, 25u, d2_18);
-    bw_st(ci_l, cb * 8u + 2u, ch, 19u, 25u, d2_19);
-    bw_st(ci_l, cb * 8u + 2u, ch, 20u, 25u, d2_20);
-    bw_st(ci_l, cb * 8u + 2u, ch, 21u, 25u, d2_21);
-    bw_st(ci_l, cb * 8u + 2u, ch, 22u, 25u, d2_22);
-    bw_st(ci_l, cb * 8u + 2u, ch, 23u, 25u, d2_23);
-    bw_st(ci_l, cb * 8u + 2u, ch, 24u, 25u, d2_24);
-    bw_st(ci_l, cb * 8u + 3u, ch, 0u, 25u, d3_0);
-    bw_st(ci_l, cb * 8u + 3u, ch, 1u, 25u, d3_1);
-    bw_st(ci_l, cb * 8u + 3u, ch, 2u, 25u, d3_2);
-    bw_st(ci_l, cb * 8u + 3u, ch, 3u, 25u, d3_3);
-    bw_st(ci_l, cb * 8u + 3u, ch, 4u, 25u, d3_4);
-    bw_st(ci_l, cb * 8u + 3u, ch, 5u, 25u, d3_5);
-    bw_st(ci_l, cb * 8u + 3u, ch, 6u, 25u, d3_6);
-    bw_st(ci_l, cb * 8u + 3u, ch, 7u, 25u, d3_7);
-    bw_st(ci_l, cb * 8u + 3u, ch, 8u, 25u, d3_8);
-    bw_st(ci_l, cb * 8u + 3u, ch, 9u, 25u, d3_9);
-    bw_st(ci_l, cb * 8u + 3u, ch, 10u, 25u, d3_10);
-    bw_st(ci_l, cb * 8u + 3u, ch, 11u, 25u, d3_11);
-    bw_st(ci_l, cb * 8u + 3u, ch, 12u, 25u, d3_12);
-    bw_st(ci_l, cb * 8u + 3u, ch, 13u, 25u, d3_13);
-    bw_st(ci_l, cb * 8u + 3u, ch, 14u, 25u, d3_14);
-    bw_st(ci_l, cb * 8u + 3u, ch, 15u, 25u, d3_15);
-    bw_st(ci_l, cb * 8u + 3u, ch, 16u, 25u, d3_16);
-    bw_st(ci_l, cb * 8u + 3u, ch, 17u, 25u, d3_17);
-    bw_st(ci_l, cb * 8u + 3u, ch, 18u, 25u, d3_18);
-    bw_st(ci_l, cb * 8u + 3u, ch, 19u, 25u, d3_19);
-    bw_st(ci_l, cb * 8u + 3u, ch, 20u, 25u, d3_20);
-    bw_st(ci_l, cb * 8u + 3u, ch, 21u, 25u, d3_21);
-    bw_st(ci_l, cb * 8u + 3u, ch, 22u, 25u, d3_22);
-    bw_st(ci_l, cb * 8u + 3u, ch, 23u, 25u, d3_23);
-    bw_st(ci_l, cb * 8u + 3u, ch, 24u, 25u, d3_24);
-    bw_st(ci_l, cb * 8u + 4u, ch, 0u, 25u, d4_0);
-    bw_st(ci_l, cb * 8u + 4u, ch, 1u, 25u, d4_1);
-    bw_st(ci_l, cb * 8u + 4u, ch, 2u, 25u, d4_2);
-    bw_st(ci_l, cb * 8u + 4u, ch, 3u, 25u, d4_3);
-    bw_st(ci_l, cb * 8u + 4u, ch, 4u, 25u, d4_4);
-    bw_st(ci_l, cb * 8u + 4u, ch, 5u, 25u, d4_5);
-    bw_st(ci_l, cb * 8u + 4u, ch, 6u, 25u, d4_6);
-    bw_st(ci_l, cb * 8u + 4u, ch, 7u, 25u, d4_7);
-    bw_st(ci_l, cb * 8u + 4u, ch, 8u, 25u, d4_8);
-    bw_st(ci_l, cb * 8u + 4u, ch, 9u, 25u, d4_9);
-    bw_st(ci_l, cb * 8u + 4u, ch, 10u, 25u, d4_10);
-    bw_st(ci_l, cb * 8u + 4u, ch, 11u, 25u, d4_11);
-    bw_st(ci_l, cb * 8u + 4u, ch, 12u, 25u, d4_12);
-    bw_st(ci_l, cb * 8u + 4u, ch, 13u, 25u, d4_13);
-    bw_st(ci_l, cb * 8u + 4u, ch, 14u, 25u, d4_14);
-    bw_st(ci_l, cb * 8u + 4u, ch, 15u, 25u, d4_15);
-    bw_st(ci_l, cb * 8u + 4u, ch, 16u, 25u, d4_16);
-    bw_st(ci_l, cb * 8u + 4u, ch, 17u, 25u, d4_17);
-    bw_st(ci_l, cb * 8u + 4u, ch, 18u, 25u, d4_18);
-    bw_st(ci_l, cb * 8u + 4u, ch, 19u, 25u, d4_19);
-    bw_st(ci_l, cb * 8u + 4u, ch, 20u, 25u, d4_20);
-    bw_st(ci_l, cb * 8u + 4u, ch, 21u, 25u, d4_21);
-    bw_st(ci_l, cb * 8u + 4u, ch, 22u, 25u, d4_22);
-    bw_st(ci_l, cb * 8u + 4u, ch, 23u, 25u, d4_23);
-    bw_st(ci_l, cb * 8u + 4u, ch, 24u, 25u, d4_24);
-    bw_st(ci_l, cb * 8u + 5u, ch, 0u, 25u, d5_0);
-    bw_st(ci_l, cb * 8u + 5u, ch, 1u, 25u, d5_1);
-    bw_st(ci_l, cb * 8u + 5u, ch, 2u, 25u, d5_2);
-    bw_st(ci_l, cb * 8u + 5u, ch, 3u, 25u, d5_3);
-    bw_st(ci_l, cb * 8u + 5u, ch, 4u, 25u, d5_4);
-    bw_st(ci_l, cb * 8u + 5u, ch, 5u, 25u, d5_5);
-    bw_st(ci_l, cb * 8u + 5u, ch, 6u, 25u, d5_6);
-    bw_st(ci_l, cb * 8u + 5u, ch, 7u, 25u, d5_7);
-    bw_st(ci_l, cb * 8u + 5u, ch, 8u, 25u, d5_8);
-    bw_st(ci_l, cb * 8u + 5u, ch, 9u, 25u, d5_9);
-    bw_st(ci_l, cb * 8u + 5u, ch, 10u, 25u, d5_10);
-    bw_st(ci_l, cb * 8u + 5u, ch, 11u, 25u, d5_11);
-    bw_st(ci_l, cb * 8u + 5u, ch, 12u, 25u, d5_12);
-    bw_st(ci_l, cb * 8u + 5u, ch, 13u, 25u, d5_13);
-    bw_st(ci_l, cb * 8u + 5u, ch, 14u, 25u, d5_14);
-    bw_st(ci_l, cb * 8u + 5u, ch, 15u, 25u, d5_15);
-    bw_st(ci_l, cb * 8u + 5u, ch, 16u, 25u, d5_16);
-    bw_st(ci_l, cb * 8u + 5u, ch, 17u, 25u, d5_17);
-    bw_st(ci_l, cb * 8u + 5u, ch, 18u, 25u, d5_18);
-    bw_st(ci_l, cb * 8u + 5u, ch, 19u, 25u, d5_19);
-    bw_st(ci_l, cb * 8u + 5u, ch, 20u, 25u, d5_20);
-    bw_st(ci_l, cb * 8u + 5u, ch, 21u, 25u, d5_21);
-    bw_st(ci_l, cb * 8u + 5u, ch, 22u, 25u, d5_22);
-    bw_st(ci_l, cb * 8u + 5u, ch, 23u, 25u, d5_23);
-    bw_st(ci_l, cb * 8u + 5u, ch, 24u, 25u, d5_24);
-    bw_st(ci_l, cb * 8u + 6u, ch, 0u, 25u, d6_0);
-    bw_st(ci_l, cb * 8u + 6u, ch, 1u, 25u, d6_1);
-    bw_st(ci_l, cb * 8u + 6u, ch, 2u, 25u, d6_2);
-    bw_st(ci_l, cb * 8u + 6u, ch, 3u, 25u, d6_3);
-    bw_st(ci_l, cb * 8u + 6u, ch, 4u, 25u, d6_4);
-    bw_st(ci_l, cb * 8u + 6u, ch, 5u, 25u, d6_5);
-    bw_st(ci_l, cb * 8u + 6u, ch, 6u, 25u, d6_6);
-    bw_st(ci_l, cb * 8u + 6u, ch, 7u, 25u, d6_7);
-    bw_st(ci_l, cb * 8u + 6u, ch, 8u, 25u, d6_8);
-    bw_st(ci_l, cb * 8u + 6u, ch, 9u, 25u, d6_9);
-    bw_st(ci_l, cb * 8u + 6u, ch, 10u, 25u, d6_10);
-    bw_st(ci_l, cb * 8u + 6u, ch, 11u, 25u, d6_11);
-    bw_st(ci_l, cb * 8u + 6u, ch, 12u, 25u, d6_12);
-    bw_st(ci_l, cb * 8u + 6u, ch, 13u, 25u, d6_13);
-    bw_st(ci_l, cb * 8u + 6u, ch, 14u, 25u, d6_14);
-    bw_st(ci_l, cb * 8u + 6u, ch, 15u, 25u, d6_15);
-    bw_st(ci_l, cb * 8u + 6u, ch, 16u, 25u, d6_16);
-    bw_st(ci_l, cb * 8u + 6u, ch, 17u, 25u, d6_17);
-    bw_st(ci_l, cb * 8u + 6u, ch, 18u, 25u, d6_18);
-    bw_st(ci_l, cb * 8u + 6u, ch, 19u, 25u, d6_19);
-    bw_st(ci_l, cb * 8u + 6u, ch, 20u, 25u, d6_20);
-    bw_st(ci_l, cb * 8u + 6u, ch, 21u, 25u, d6_21);
-    bw_st(ci_l, cb * 8u + 6u, ch, 22u, 25u, d6_22);
-    bw_st(ci_l, cb * 8u + 6u, ch, 23u, 25u, d6_23);
-    bw_st(ci_l, cb * 8u + 6u, ch, 24u, 25u, d6_24);
-    bw_st(ci_l, cb * 8u + 7u, ch, 0u, 25u, d7_0);
-    bw_st(ci_l, cb * 8u + 7u, ch, 1u, 25u, d7_1);
-    bw_st(ci_l, cb * 8u + 7u, ch, 2u, 25u, d7_2);
-    bw_st(ci_l, cb * 8u + 7u, ch, 3u, 25u, d7_3);
-    bw_st(ci_l, cb * 8u + 7u, ch, 4u, 25u, d7_4);
-    bw_st(ci_l, cb * 8u + 7u, ch, 5u, 25u, d7_5);
-    bw_st(ci_l, cb * 8u + 7u, ch, 6u, 25u, d7_6);
-    bw_st(ci_l, cb * 8u + 7u, ch, 7u, 25u, d7_7);
-    bw_st(ci_l, cb * 8u + 7u, ch, 8u, 25u, d7_8);
-    bw_st(ci_l, cb * 8u + 7u, ch, 9u, 25u, d7_9);
-    bw_st(ci_l, cb * 8u + 7u, ch, 10u, 25u, d7_10);
-    bw_st(ci_l, cb * 8u + 7u, ch, 11u, 25u, d7_11);
-    bw_st(ci_l, cb * 8u + 7u, ch, 12u, 25u, d7_12);
-    bw_st(ci_l, cb * 8u + 7u, ch, 13u, 25u, d7_13);
-    bw_st(ci_l, cb * 8u + 7u, ch, 14u, 25u, d7_14);
-    bw_st(ci_l, cb * 8u + 7u, ch, 15u, 25u, d7_15);
-    bw_st(ci_l, cb * 8u + 7u, ch, 16u, 25u, d7_16);
-    bw_st(ci_l, cb * 8u + 7u, ch, 17u, 25u, d7_17);
-    bw_st(ci_l, cb * 8u + 7u, ch, 18u, 25u, d7_18);
-    bw_st(ci_l, cb * 8u + 7u, ch, 19u, 25u, d7_19);
-    bw_st(ci_l, cb * 8u + 7u, ch, 20u, 25u, d7_20);
-    bw_st(ci_l, cb * 8u + 7u, ch, 21u, 25u, d7_21);
-    bw_st(ci_l, cb * 8u + 7u, ch, 22u, 25u, d7_22);
-    bw_st(ci_l, cb * 8u + 7u, ch, 23u, 25u, d7_23);
-    bw_st(ci_l, cb * 8u + 7u, ch, 24u, 25u, d7_24);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 0u, 25u, d0_0);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 1u, 25u, d0_1);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 2u, 25u, d0_2);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 3u, 25u, d0_3);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 4u, 25u, d0_4);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 5u, 25u, d0_5);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 6u, 25u, d0_6);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 7u, 25u, d0_7);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 8u, 25u, d0_8);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 9u, 25u, d0_9);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 10u, 25u, d0_10);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 11u, 25u, d0_11);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 12u, 25u, d0_12);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 13u, 25u, d0_13);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 14u, 25u, d0_14);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 15u, 25u, d0_15);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 16u, 25u, d0_16);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 17u, 25u, d0_17);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 18u, 25u, d0_18);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 19u, 25u, d0_19);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 20u, 25u, d0_20);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 21u, 25u, d0_21);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 22u, 25u, d0_22);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 23u, 25u, d0_23);
+    bw_st(ci_l, cb * 8u + 0u, wid.z, 24u, 25u, d0_24);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 0u, 25u, d1_0);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 1u, 25u, d1_1);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 2u, 25u, d1_2);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 3u, 25u, d1_3);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 4u, 25u, d1_4);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 5u, 25u, d1_5);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 6u, 25u, d1_6);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 7u, 25u, d1_7);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 8u, 25u, d1_8);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 9u, 25u, d1_9);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 10u, 25u, d1_10);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 11u, 25u, d1_11);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 12u, 25u, d1_12);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 13u, 25u, d1_13);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 14u, 25u, d1_14);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 15u, 25u, d1_15);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 16u, 25u, d1_16);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 17u, 25u, d1_17);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 18u, 25u, d1_18);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 19u, 25u, d1_19);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 20u, 25u, d1_20);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 21u, 25u, d1_21);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 22u, 25u, d1_22);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 23u, 25u, d1_23);
+    bw_st(ci_l, cb * 8u + 1u, wid.z, 24u, 25u, d1_24);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 0u, 25u, d2_0);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 1u, 25u, d2_1);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 2u, 25u, d2_2);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 3u, 25u, d2_3);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 4u, 25u, d2_4);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 5u, 25u, d2_5);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 6u, 25u, d2_6);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 7u, 25u, d2_7);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 8u, 25u, d2_8);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 9u, 25u, d2_9);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 10u, 25u, d2_10);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 11u, 25u, d2_11);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 12u, 25u, d2_12);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 13u, 25u, d2_13);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 14u, 25u, d2_14);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 15u, 25u, d2_15);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 16u, 25u, d2_16);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 17u, 25u, d2_17);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 18u, 25u, d2_18);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 19u, 25u, d2_19);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 20u, 25u, d2_20);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 21u, 25u, d2_21);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 22u, 25u, d2_22);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 23u, 25u, d2_23);
+    bw_st(ci_l, cb * 8u + 2u, wid.z, 24u, 25u, d2_24);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 0u, 25u, d3_0);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 1u, 25u, d3_1);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 2u, 25u, d3_2);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 3u, 25u, d3_3);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 4u, 25u, d3_4);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 5u, 25u, d3_5);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 6u, 25u, d3_6);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 7u, 25u, d3_7);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 8u, 25u, d3_8);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 9u, 25u, d3_9);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 10u, 25u, d3_10);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 11u, 25u, d3_11);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 12u, 25u, d3_12);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 13u, 25u, d3_13);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 14u, 25u, d3_14);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 15u, 25u, d3_15);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 16u, 25u, d3_16);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 17u, 25u, d3_17);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 18u, 25u, d3_18);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 19u, 25u, d3_19);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 20u, 25u, d3_20);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 21u, 25u, d3_21);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 22u, 25u, d3_22);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 23u, 25u, d3_23);
+    bw_st(ci_l, cb * 8u + 3u, wid.z, 24u, 25u, d3_24);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 0u, 25u, d4_0);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 1u, 25u, d4_1);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 2u, 25u, d4_2);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 3u, 25u, d4_3);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 4u, 25u, d4_4);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 5u, 25u, d4_5);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 6u, 25u, d4_6);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 7u, 25u, d4_7);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 8u, 25u, d4_8);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 9u, 25u, d4_9);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 10u, 25u, d4_10);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 11u, 25u, d4_11);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 12u, 25u, d4_12);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 13u, 25u, d4_13);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 14u, 25u, d4_14);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 15u, 25u, d4_15);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 16u, 25u, d4_16);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 17u, 25u, d4_17);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 18u, 25u, d4_18);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 19u, 25u, d4_19);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 20u, 25u, d4_20);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 21u, 25u, d4_21);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 22u, 25u, d4_22);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 23u, 25u, d4_23);
+    bw_st(ci_l, cb * 8u + 4u, wid.z, 24u, 25u, d4_24);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 0u, 25u, d5_0);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 1u, 25u, d5_1);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 2u, 25u, d5_2);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 3u, 25u, d5_3);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 4u, 25u, d5_4);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 5u, 25u, d5_5);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 6u, 25u, d5_6);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 7u, 25u, d5_7);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 8u, 25u, d5_8);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 9u, 25u, d5_9);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 10u, 25u, d5_10);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 11u, 25u, d5_11);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 12u, 25u, d5_12);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 13u, 25u, d5_13);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 14u, 25u, d5_14);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 15u, 25u, d5_15);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 16u, 25u, d5_16);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 17u, 25u, d5_17);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 18u, 25u, d5_18);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 19u, 25u, d5_19);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 20u, 25u, d5_20);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 21u, 25u, d5_21);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 22u, 25u, d5_22);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 23u, 25u, d5_23);
+    bw_st(ci_l, cb * 8u + 5u, wid.z, 24u, 25u, d5_24);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 0u, 25u, d6_0);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 1u, 25u, d6_1);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 2u, 25u, d6_2);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 3u, 25u, d6_3);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 4u, 25u, d6_4);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 5u, 25u, d6_5);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 6u, 25u, d6_6);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 7u, 25u, d6_7);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 8u, 25u, d6_8);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 9u, 25u, d6_9);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 10u, 25u, d6_10);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 11u, 25u, d6_11);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 12u, 25u, d6_12);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 13u, 25u, d6_13);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 14u, 25u, d6_14);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 15u, 25u, d6_15);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 16u, 25u, d6_16);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 17u, 25u, d6_17);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 18u, 25u, d6_18);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 19u, 25u, d6_19);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 20u, 25u, d6_20);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 21u, 25u, d6_21);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 22u, 25u, d6_22);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 23u, 25u, d6_23);
+    bw_st(ci_l, cb * 8u + 6u, wid.z, 24u, 25u, d6_24);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 0u, 25u, d7_0);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 1u, 25u, d7_1);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 2u, 25u, d7_2);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 3u, 25u, d7_3);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 4u, 25u, d7_4);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 5u, 25u, d7_5);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 6u, 25u, d7_6);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 7u, 25u, d7_7);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 8u, 25u, d7_8);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 9u, 25u, d7_9);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 10u, 25u, d7_10);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 11u, 25u, d7_11);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 12u, 25u, d7_12);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 13u, 25u, d7_13);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 14u, 25u, d7_14);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 15u, 25u, d7_15);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 16u, 25u, d7_16);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 17u, 25u, d7_17);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 18u, 25u, d7_18);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 19u, 25u, d7_19);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 20u, 25u, d7_20);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 21u, 25u, d7_21);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 22u, 25u, d7_22);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 23u, 25u, d7_23);
+    bw_st(ci_l, cb * 8u + 7u, wid.z, 24u, 25u, d7_24);
 }

@@ -15,6 +15,13 @@
 //! (see [`Blocks`]); every other shape takes simple scalar kernels. On CPU adapters with
 //! subgroups of 8 (lavapipe) forward, stride-1 grad-input and grad-weight take the subgroup
 //! kernels of `conv2d_sg.wgsl` where output rows are whole blocks of 8 ([`Blocks::sg`]).
+//!
+//! Groups (torch.nn.Conv2d `groups` G, [`Conv2d::groups`]): every path runs all G groups in the
+//! same dispatches (a third dispatch dimension, `workgroup_id.z`, is the group; the subgroup
+//! grad-weight kernel's z is chunk·G + group), so G independent networks train in the dispatches
+//! of one. The kernels see one group's channel counts; the path is chosen from one group's
+//! shape ([`Conv2d::group`]), so a grouped conv takes the kernels its groups would alone, and G = 1
+//! issues exactly the dispatches of an ungrouped conv. At most 65 535 groups.
 use crate::error::{Error, Result};
 use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
 
@@ -150,7 +157,8 @@ pub fn flops(c: &Conv2d, input: Shape) -> Result<f64> {
     Ok(c.flops(c.out_shape(input)?))
 }
 
-/// Mirror of `Params` in `conv2d.wgsl`.
+/// Mirror of `Params` in `conv2d.wgsl` (and `conv2d_sg.wgsl`). `cin`, `cout` and `np` are one
+/// group's; `groups` is G (the kernels take the group index from `workgroup_id.z`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Params {
@@ -164,7 +172,8 @@ pub struct Params {
     pub rows: u32,
     pub nch: u32,
     pub n: u32,
-    pub _p: [u32; 2],
+    pub groups: u32,
+    pub _p: u32,
 }
 
 const P: usize = std::mem::size_of::<Params>();

@@ -1,5 +1,7 @@
 //! conv2d kernels vs their CPU reference (fast and simple paths), the reference vs finite
-//! differences and vs an explicit ReflectionPad2d, and PyTorch's values.
+//! differences and vs an explicit ReflectionPad2d, and PyTorch's values; grouped convs (G
+//! independent convs in the same dispatches) on every path, against the reference and against
+//! separate ungrouped runs.
 use crate::common::*;
 use crate::golden_conv::CASES;
 use cloudfill::gpu::{Dispatch, Shape, Tensor};
@@ -19,45 +21,102 @@ fn conv(cin: usize, cout: usize, k: usize, stride: usize, padding: Padding) -> C
     }
 }
 
+/// A grouped conv (torch.nn.Conv2d `groups`): `cin`, `cout` count all groups' channels.
+fn gconv(cin: usize, cout: usize, k: usize, stride: usize, pad: Padding, groups: usize) -> Conv2d {
+    Conv2d {
+        groups,
+        ..conv(cin, cout, k, stride, pad)
+    }
+}
+
+/// Random inputs of one check (all four functions): x, weights, bias, gy, and the values the
+/// gradients accumulate onto.
+struct Data {
+    x: Vec<f32>,
+    wt: Vec<f32>,
+    b: Vec<f32>,
+    gy: Vec<f32>,
+    dx0: Vec<f32>,
+    dw0: Vec<f32>,
+    db0: Vec<f32>,
+}
+
+impl Data {
+    fn new(c: &Conv2d, xs: Shape, seed: u64) -> Data {
+        let ys = c.out_shape(xs).unwrap();
+        let mut rng = Rng::new(seed);
+        Data {
+            x: rng.vec(xs.numel()),
+            wt: rng.vec(c.weight_len()),
+            b: rng.vec(c.cout),
+            gy: rng.vec(ys.numel()),
+            dx0: rng.vec(xs.numel()),
+            dw0: rng.vec(c.weight_len()),
+            db0: rng.vec(c.cout),
+        }
+    }
+
+    /// Group g's part of data for `groups` equal groups.
+    fn group(&self, g: usize, groups: usize) -> Data {
+        let part = |v: &Vec<f32>| {
+            let n = v.len() / groups;
+            v[g * n..(g + 1) * n].to_vec()
+        };
+        Data {
+            x: part(&self.x),
+            wt: part(&self.wt),
+            b: part(&self.b),
+            gy: part(&self.gy),
+            dx0: part(&self.dx0),
+            dw0: part(&self.dw0),
+            db0: part(&self.db0),
+        }
+    }
+}
+
+/// The GPU's y, dx, dw, db (gradients accumulated onto `d`'s initial values) and the entry
+/// points of the dispatches, in order.
+struct Out {
+    y: Vec<f32>,
+    dx: Vec<f32>,
+    dw: Vec<f32>,
+    db: Vec<f32>,
+    entries: Vec<&'static str>,
+}
+
+/// Runs all four GPU functions (one submit).
+fn run_gpu(c: &Conv2d, xs: Shape, d: &Data, bias: bool, bl: Blocks) -> Out {
+    let g = gpu();
+    let ys = c.out_shape(xs).unwrap();
+    let flat = |v: &[f32]| upload(Shape::flat(v.len()), v);
+    let (tx, tw, tb, tgy) = (upload(xs, &d.x), flat(&d.wt), flat(&d.b), upload(ys, &d.gy));
+    let ty = Tensor::zeros(g, ys).unwrap();
+    let (tdx, tdw, tdb) = (upload(xs, &d.dx0), flat(&d.dw0), flat(&d.db0));
+    let b_opt = bias.then_some(&tb);
+    let mut ds: Vec<Dispatch> = cv::forward_with(g, bl, c, &tx, &tw, b_opt, &ty).unwrap();
+    ds.extend(cv::backward_input_with(g, bl, c, &tgy, &tw, &tdx).unwrap());
+    ds.extend(cv::backward_weight_with(g, bl, c, &tx, &tgy, &tdw).unwrap());
+    ds.extend(cv::backward_bias_with(g, bl, c, &tgy, &tdb).unwrap());
+    run(&ds);
+    Out {
+        y: ty.read(g).unwrap(),
+        dx: tdx.read(g).unwrap(),
+        dw: tdw.read(g).unwrap(),
+        db: tdb.read(g).unwrap(),
+        entries: ds.iter().map(|d| d.entry()).collect(),
+    }
+}
+
 /// Runs all four GPU functions on random data (gradients accumulate onto random values) and
 /// compares with the reference. Returns the entry points used, to check which path ran.
 fn check(c: Conv2d, h: usize, w: usize, bias: bool, seed: u64, bl: Blocks) -> Vec<&'static str> {
-    let g = gpu();
     let what = format!("{c:?} {h}x{w} bias {bias} {bl:?}");
     let xs = Shape::new(c.cin, h, w);
     let ys = c.out_shape(xs).unwrap();
-    let mut rng = Rng::new(seed);
-    let (x, wt, b, gy) = (
-        rng.vec(xs.numel()),
-        rng.vec(c.weight_len()),
-        rng.vec(c.cout),
-        rng.vec(ys.numel()),
-    );
-    let (dx0, dw0, db0) = (
-        rng.vec(xs.numel()),
-        rng.vec(c.weight_len()),
-        rng.vec(c.cout),
-    );
-    let (tx, tw, tb, tgy) = (
-        upload(xs, &x),
-        upload(Shape::flat(wt.len()), &wt),
-        upload(Shape::flat(c.cout), &b),
-        upload(ys, &gy),
-    );
-    let ty = Tensor::zeros(g, ys).unwrap();
-    let (tdx, tdw, tdb) = (
-        upload(xs, &dx0),
-        upload(Shape::flat(wt.len()), &dw0),
-        upload(Shape::flat(c.cout), &db0),
-    );
-    let b_opt = bias.then_some(&tb);
-    let mut ds: Vec<Dispatch> = cv::forward_with(g, bl, &c, &tx, &tw, b_opt, &ty).unwrap();
-    ds.extend(cv::backward_input_with(g, bl, &c, &tgy, &tw, &tdx).unwrap());
-    ds.extend(cv::backward_weight_with(g, bl, &c, &tx, &tgy, &tdw).unwrap());
-    ds.extend(cv::backward_bias_with(g, bl, &c, &tgy, &tdb).unwrap());
-    run(&ds);
+    let d = Data::new(&c, xs, seed);
+    let out = run_gpu(&c, xs, &d, bias, bl);
 
-    let (x, wt, b, gy) = (to_f64(&x), to_f64(&wt), to_f64(&b), to_f64(&gy));
+    let (x, wt, b, gy) = (to_f64(&d.x), to_f64(&d.wt), to_f64(&d.b), to_f64(&d.gy));
     let y = reference::forward(&c, &x, xs, &wt, bias.then_some(&b[..]));
     let (dx, dw, db) = reference::backward(&c, &x, xs, &wt, &gy);
     let plus = |a: Vec<f64>, b: &[f32]| -> Vec<f64> {
@@ -65,41 +124,17 @@ fn check(c: Conv2d, h: usize, w: usize, bias: bool, seed: u64, bl: Blocks) -> Ve
     };
     // Absolute floors from the number of summed terms (each |term| <= 4): f32 rounding of sums
     // that cancel. Wrong indexing gives O(1) errors.
-    let taps = (c.cin * c.k * c.k) as f64;
-    assert_close(
-        &format!("{what} y"),
-        &ty.read(g).unwrap(),
-        &y,
-        1e-4,
-        1e-6 * taps * 4.0,
-    );
-    let fan = (c.cout * c.k * c.k) as f64;
-    let dxw = plus(dx, &dx0);
-    assert_close(
-        &format!("{what} dx"),
-        &tdx.read(g).unwrap(),
-        &dxw,
-        1e-4,
-        1e-6 * fan * 4.0,
-    );
+    let taps = (c.cin_g() * c.k * c.k) as f64;
+    assert_close(&format!("{what} y"), &out.y, &y, 1e-4, 1e-6 * taps * 4.0);
+    let fan = (c.cout_g() * c.k * c.k) as f64;
+    let dxw = plus(dx, &d.dx0);
+    assert_close(&format!("{what} dx"), &out.dx, &dxw, 1e-4, 1e-6 * fan * 4.0);
     let px = ys.hw() as f64;
-    let dww = plus(dw, &dw0);
-    assert_close(
-        &format!("{what} dw"),
-        &tdw.read(g).unwrap(),
-        &dww,
-        1e-4,
-        1e-6 * px * 4.0,
-    );
-    let dbw = plus(db, &db0);
-    assert_close(
-        &format!("{what} db"),
-        &tdb.read(g).unwrap(),
-        &dbw,
-        1e-4,
-        1e-6 * px * 2.0,
-    );
-    ds.iter().map(|d| d.entry()).collect()
+    let dww = plus(dw, &d.dw0);
+    assert_close(&format!("{what} dw"), &out.dw, &dww, 1e-4, 1e-6 * px * 4.0);
+    let dbw = plus(db, &d.db0);
+    assert_close(&format!("{what} db"), &out.db, &dbw, 1e-4, 1e-6 * px * 2.0);
+    out.entries
 }
 
 #[test]
@@ -255,6 +290,215 @@ fn fast_path_with_other_blocks_matches_reference() {
     for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
         let entries = check(c, h, w, bias, 300 + i as u64, bl);
         assert!(entries.contains(&"cv_fwd"), "{c:?} {h}x{w}: {entries:?}");
+    }
+}
+
+/// Whether the subgroup kernels run here by default (lavapipe: subgroups of 8).
+fn sg_on() -> bool {
+    let g = gpu();
+    g.is_cpu() && g.subgroup_size() == Some(8)
+}
+
+/// Checks grouped `c` and one of its groups alone (other data) against the reference; the grouped
+/// conv must take the same kernels in as many dispatches as its group alone (every group in the
+/// same dispatches). Returns the entry points.
+fn check_grouped(
+    c: Conv2d,
+    h: usize,
+    w: usize,
+    bias: bool,
+    seed: u64,
+    bl: Blocks,
+) -> Vec<&'static str> {
+    assert!(c.groups > 1);
+    let entries = check(c, h, w, bias, seed, bl);
+    let alone = check(c.group(), h, w, bias, seed + 1000, bl);
+    assert_eq!(entries, alone, "{c:?} {h}x{w} {bl:?}: grouped vs one group");
+    entries
+}
+
+/// Groups on the subgroup path (the default blocks on lavapipe): per-group channel counts that
+/// are not whole channel blocks (3 → 5) and whole ones (8 → 16), G = 2 and 3, k 1/3/5, stride
+/// 1/2 (dx of stride 2: cv_bin2_sg), zero and reflection padding, bias on and off, and the
+/// grad-weight kernel with several row chunks per group (workgroup_id.z = chunk·G + group).
+#[test]
+fn grouped_subgroup_path_matches_reference() {
+    let on = sg_on();
+    let bl = Blocks::for_gpu(gpu());
+    assert_eq!(bl.sg, on);
+    let cases = [
+        (gconv(6, 10, 3, 1, Z, 2), 10, 16, true),
+        (gconv(9, 15, 3, 1, R, 3), 9, 8, false),
+        (gconv(16, 32, 5, 1, R, 2), 7, 16, true),
+        (gconv(9, 15, 1, 1, R, 3), 5, 8, true),
+        (gconv(24, 48, 3, 2, R, 3), 12, 16, true),
+        (gconv(6, 10, 5, 2, Z, 2), 11, 16, false),
+        (gconv(16, 32, 1, 2, Z, 2), 9, 16, true),
+    ];
+    for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
+        let entries = check_grouped(c, h, w, bias, 600 + i as u64, bl);
+        let sg = entries.iter().filter(|e| e.contains("_sg_")).count();
+        assert_eq!(sg, if on { 3 } else { 0 }, "{c:?} {h}x{w}: {entries:?}");
+        if on {
+            let (k, s) = (c.k, c.stride);
+            let mut want = vec![
+                format!("cv_fwd_sg_k{k}_s{s}"),
+                format!("cv_bw_sg_k{k}_s{s}"),
+            ];
+            if s == 2 {
+                want.push(format!("cv_bin2_sg_k{k}"));
+            }
+            for name in want {
+                assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
+            }
+        }
+    }
+    // Several 4-row dw chunks per group (3 and 4 here), a short last one.
+    let small = Blocks { target: 7, ..bl };
+    for (i, (c, h, w)) in [
+        (gconv(2, 10, 3, 1, R, 2), 13, 16),
+        (gconv(3, 24, 5, 2, Z, 3), 21, 16),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let entries = check_grouped(c, h, w, false, 650 + i as u64, small);
+        let n = entries.iter().filter(|e| e.contains("_sg_")).count();
+        assert_eq!(n, if on { 3 } else { 0 }, "{c:?} {h}x{w}: {entries:?}");
+    }
+}
+
+/// Groups on the portable fast kernels (cv_wt, cv_fwd, cv_bin2, cv_bw) with the CPU blocks
+/// without subgroups, the GPU blocks, and small dw / db chunks.
+#[test]
+fn grouped_fast_path_matches_reference() {
+    let cases = [
+        (gconv(6, 10, 3, 1, Z, 2), 10, 16, true),
+        (gconv(16, 32, 5, 1, R, 2), 9, 16, false),
+        (gconv(9, 15, 3, 1, R, 3), 5, 12, true), // Wo % 8 = 4
+        (gconv(9, 15, 3, 2, R, 3), 10, 16, true),
+        (gconv(6, 10, 5, 2, Z, 2), 13, 16, false),
+        (gconv(24, 48, 1, 2, Z, 3), 9, 8, true), // stride 2, Wo = 4
+    ];
+    let blocks = [
+        Blocks {
+            sg: false,
+            ..Blocks::for_gpu(gpu())
+        },
+        Blocks::CPU,
+        Blocks::GPU,
+        Blocks {
+            target: 7,
+            ..Blocks::GPU
+        },
+    ];
+    for (j, bl) in blocks.into_iter().enumerate() {
+        for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
+            let entries = check_grouped(c, h, w, bias, 700 + 10 * j as u64 + i as u64, bl);
+            assert!(entries.contains(&"cv_fwd"), "{c:?} {h}x{w}: {entries:?}");
+            assert!(entries.contains(&"cv_bw"), "{c:?} {h}x{w}: {entries:?}");
+            let dx = if c.stride == 1 { "cv_fwd" } else { "cv_bin2" };
+            let uses = 1 + (c.stride == 1) as usize;
+            assert!(entries.iter().filter(|e| **e == dx).count() >= uses);
+            let border = c.padding == R;
+            assert_eq!(entries.contains(&"cv_bin_s"), border, "{entries:?}");
+        }
+    }
+}
+
+/// Groups on the scalar kernels: rows that are not whole vec4s, k = 7, the 2×2 level.
+#[test]
+fn grouped_simple_path_matches_reference() {
+    let cases = [
+        (gconv(6, 10, 3, 1, R, 2), 11, 13, true),
+        (gconv(9, 15, 5, 2, Z, 3), 13, 9, false),
+        (gconv(16, 32, 3, 2, R, 2), 9, 10, true),
+        (gconv(6, 10, 7, 1, Z, 2), 9, 12, true), // k = 7
+        (gconv(6, 9, 3, 1, R, 3), 2, 2, true),
+    ];
+    let bl = Blocks::for_gpu(gpu());
+    for bl in [bl, Blocks { target: 7, ..bl }] {
+        for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
+            let entries = check_grouped(c, h, w, bias, 800 + i as u64, bl);
+            for e in ["cv_fwd_s", "cv_bin_s", "cv_bw_s"] {
+                assert!(entries.contains(&e), "{c:?} {h}x{w}: {entries:?}");
+            }
+        }
+    }
+}
+
+/// G groups in the same dispatches = G ungrouped GPU runs on the slices: y and dx to the bit
+/// (each group's arithmetic is the ungrouped kernel's), dw and db within rounding (their
+/// partial-sum chunks count the invocations of all groups).
+#[test]
+fn grouped_equals_separate_ungrouped_runs() {
+    let g = gpu();
+    let port = Blocks {
+        sg: false,
+        ..Blocks::for_gpu(g)
+    };
+    let cases = [
+        (gconv(6, 10, 3, 1, R, 2), 10, 16, Blocks::for_gpu(g)),
+        (gconv(24, 48, 3, 2, Z, 3), 12, 16, Blocks::for_gpu(g)),
+        (gconv(9, 15, 5, 2, R, 3), 9, 16, port),
+        (gconv(16, 32, 3, 1, Z, 2), 7, 8, Blocks::GPU),
+        (gconv(6, 10, 3, 1, R, 2), 9, 11, Blocks::for_gpu(g)), // scalar
+    ];
+    for (i, (c, h, w, bl)) in cases.into_iter().enumerate() {
+        let what = format!("{c:?} {h}x{w} {bl:?}");
+        let xs = Shape::new(c.cin, h, w);
+        let d = Data::new(&c, xs, 900 + i as u64);
+        let all = run_gpu(&c, xs, &d, true, bl);
+        let gxs = Shape::new(c.cin_g(), h, w);
+        let parts: Vec<Out> = (0..c.groups)
+            .map(|k| run_gpu(&c.group(), gxs, &d.group(k, c.groups), true, bl))
+            .collect();
+        let cat = |f: fn(&Out) -> &Vec<f32>| -> Vec<f32> {
+            parts.iter().flat_map(|o| f(o).iter().copied()).collect()
+        };
+        assert_eq!(all.entries, parts[0].entries, "{what}");
+        assert_eq!(all.y, cat(|o| &o.y), "{what} y");
+        assert_eq!(all.dx, cat(|o| &o.dx), "{what} dx");
+        for (name, got, want) in [
+            ("dw", &all.dw, cat(|o| &o.dw)),
+            ("db", &all.db, cat(|o| &o.db)),
+        ] {
+            assert_close(&format!("{what} {name}"), got, &to_f64(&want), 1e-5, 1e-5);
+        }
+    }
+}
+
+/// The grouped reference backward (one group at a time) vs finite differences of the grouped
+/// reference forward: gradients never cross groups.
+#[test]
+fn grouped_reference_backward_matches_finite_differences() {
+    let mut rng = Rng::new(7);
+    for (c, h, w) in [
+        (gconv(4, 6, 3, 1, R, 2), 5, 6),
+        (gconv(3, 6, 3, 2, Z, 3), 5, 5),
+    ] {
+        let xs = Shape::new(c.cin, h, w);
+        let ys = c.out_shape(xs).unwrap();
+        let x = to_f64(&rng.vec(xs.numel()));
+        let wt = to_f64(&rng.vec(c.weight_len()));
+        let b = to_f64(&rng.vec(c.cout));
+        let gy = to_f64(&rng.vec(ys.numel()));
+        let (dx, dw, db) = reference::backward(&c, &x, xs, &wt, &gy);
+        let loss = |x: &[f64], wt: &[f64], b: &[f64]| {
+            dot(&reference::forward(&c, x, xs, wt, Some(b)), &gy)
+        };
+        let fdx = finite_diff(&|v| loss(v, &wt, &b), &x, 1e-5);
+        let fdw = finite_diff(&|v| loss(&x, v, &b), &wt, 1e-5);
+        let fdb = finite_diff(&|v| loss(&x, &wt, v), &b, 1e-5);
+        for (name, an, fd) in [("dx", &dx, &fdx), ("dw", &dw, &fdw), ("db", &db, &fdb)] {
+            assert_eq!(an.len(), fd.len(), "{c:?} {name}");
+            for (i, (a, f)) in an.iter().zip(fd.iter()).enumerate() {
+                assert!(
+                    (a - f).abs() < 1e-6 * (1.0 + f.abs()),
+                    "{c:?} {name}[{i}]: {a} vs fd {f}"
+                );
+            }
+        }
     }
 }
 
@@ -426,4 +670,18 @@ fn invalid_configurations_are_errors() {
         Shape::new(4, 4, 4)
     );
     assert_eq!(conv(3, 4, 3, 1, Z).weight_len(), 108);
+    let xs6 = Shape::new(6, 8, 8);
+    assert!(
+        gconv(6, 4, 3, 1, Z, 4).out_shape(xs6).is_err(),
+        "groups ∤ cin"
+    );
+    assert!(
+        gconv(6, 4, 3, 1, Z, 3).out_shape(xs6).is_err(),
+        "groups ∤ cout"
+    );
+    assert!(
+        gconv(6, 6, 3, 1, Z, 0).out_shape(xs6).is_err(),
+        "zero groups"
+    );
+    assert_eq!(gconv(6, 9, 3, 1, Z, 3).weight_len(), 9 * 2 * 9);
 }

@@ -7,6 +7,13 @@
 //! Subgroup path ([`Blocks::sg`], on devices with subgroups of 8): forward, dx and dw of fast
 //! shapes with Wo % 8 = 0 (stride-2 dx: W % 8 = 0) and k ∈ {1, 3, 5} take `conv2d_sg.wgsl`
 //! instead of `cv_fwd` / `cv_bin2` / `cv_bw`.
+//!
+//! Groups: the path, blocks and channel padding come from one group's conv ([`Conv2d::group`])
+//! and shapes; tensors keep all G groups back to back, scratch tensors hold G blocks (rearranged
+//! weights `[g][a][ky][kx][np]`, dw partials `[chunk][g][co][ci][ky][kx]`, so `cv_sum` over all
+//! G·cout·cin·k·k weights is the ungrouped one), and every dispatch covers all groups: one
+//! group's grid in x and y, G in z (cv_bw_sg: chunks·G in z). The grad-weight chunking counts
+//! the invocations of all groups. G = 1 gives exactly the ungrouped dispatches.
 use super::{bin2_sg, SUM, WT};
 use super::{
     bw_sg, fwd_sg, groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S,
@@ -88,7 +95,8 @@ const SG_PX: usize = 8;
 const SG_PY: usize = 4;
 const SG_CO: usize = 8;
 
-/// Whether the subgroup forward kernel covers input `xs` → output `os` on this device.
+/// Whether the subgroup forward kernel covers input `xs` → output `os` on this device (one
+/// group's conv and shapes).
 pub fn fast_sg(gpu: &Gpu, bl: Blocks, c: &Conv2d, xs: Shape, os: Shape) -> bool {
     bl.sg
         && gpu.subgroup_size() == Some(SG_LANES)
@@ -101,7 +109,7 @@ pub fn fast_sg(gpu: &Gpu, bl: Blocks, c: &Conv2d, xs: Shape, os: Shape) -> bool 
 }
 
 /// Whether the subgroup stride-2 dx kernel covers dx of shape `xs` (the fast path's shapes, with
-/// W % 8 = 0 following from W = 2·Wo, Wo % 4 = 0).
+/// W % 8 = 0 following from W = 2·Wo, Wo % 4 = 0); one group's conv and shape.
 fn bin2_sg_ok(gpu: &Gpu, bl: Blocks, c: &Conv2d, xs: Shape) -> bool {
     bl.sg
         && gpu.subgroup_size() == Some(SG_LANES)
@@ -116,7 +124,8 @@ fn sg_items(os: Shape) -> usize {
     os.w / SG_PX * os.h.div_ceil(SG_PY)
 }
 
-/// Whether the fast kernels cover input `xs` → output `os`.
+/// Whether the fast kernels cover input `xs` → output `os` (per group or not: channel counts do
+/// not matter).
 pub fn fast(c: &Conv2d, xs: Shape, os: Shape) -> bool {
     c.k <= 5 && xs.w % 4 == 0 && os.w % 4 == 0 && xs.w == c.stride * os.w
 }
@@ -149,7 +158,8 @@ fn flag(b: bool) -> f64 {
     }
 }
 
-fn params(cin: usize, cout: usize, xs: Shape, os: Shape) -> Params {
+/// Params of one group's sizes (channel counts `cin`, `cout`) for `groups` groups.
+fn params(cin: usize, cout: usize, xs: Shape, os: Shape, groups: usize) -> Params {
     Params {
         cin: cin as u32,
         cout: cout as u32,
@@ -157,15 +167,43 @@ fn params(cin: usize, cout: usize, xs: Shape, os: Shape) -> Params {
         w: xs.w as u32,
         ho: os.h as u32,
         wo: os.w as u32,
+        groups: groups as u32,
         ..Default::default()
     }
+}
+
+/// Workgroups along one dispatch dimension, at most.
+const MAX_DIM: usize = 65_535;
+
+/// One group's part of a shape of `groups` groups' channels.
+fn per(s: Shape, groups: usize) -> Shape {
+    Shape::new(s.c / groups, s.h, s.w)
+}
+
+/// A one-group grid repeated for `groups` groups along z (the kernels' group index).
+fn zg(mut grid: [u32; 3], groups: usize) -> [u32; 3] {
+    debug_assert_eq!(grid[2], 1);
+    grid[2] = groups as u32;
+    grid
+}
+
+/// Err for more groups than one dispatch dimension holds.
+fn check_groups(c: &Conv2d) -> Result<()> {
+    if c.groups > MAX_DIM {
+        return Err(Error::invalid(
+            "conv2d groups",
+            format!("{} groups (at most {MAX_DIM})", c.groups),
+        ));
+    }
+    Ok(())
 }
 
 fn round_up(n: usize, m: usize) -> usize {
     n.div_ceil(m) * m
 }
 
-/// Rearranged weights wt[a][ky][kx][np] (a = ci, or co with `tr`), taps flipped with `flip`.
+/// Rearranged weights wt[g][a][ky][kx][np] (a = ci, or co with `tr`), taps flipped with `flip`,
+/// for `ng` groups of the one-group conv `c`.
 fn rearrange(
     gpu: &Gpu,
     c: &Conv2d,
@@ -173,23 +211,25 @@ fn rearrange(
     tr: bool,
     flip: bool,
     np: usize,
+    ng: usize,
 ) -> Result<(Tensor, Dispatch)> {
     let a = if tr { c.cout } else { c.cin };
-    let n = a * c.k * c.k * np;
-    let wt = Tensor::zeros(gpu, Shape::flat(n))?;
+    let n = a * c.k * c.k * np; // one group's
+    let wt = Tensor::zeros(gpu, Shape::flat(ng * n))?;
     let mut o = ov(c, 256);
     o.push(("TR", flag(tr)));
     o.push(("FLIP", flag(flip)));
     let k = gpu.kernel(WT, &o)?;
-    let mut p = params(c.cin, c.cout, Shape::flat(0), Shape::flat(0));
+    let mut p = params(c.cin, c.cout, Shape::flat(0), Shape::flat(0), ng);
     p.np = np as u32;
     p.n = (n / 4) as u32; // one invocation per vec4 (np is a multiple of 4)
     debug_assert_eq!(np % 4, 0);
-    let d = gpu.dispatch(&k, &[w], &[&wt], Some(&p), groups(n / 4, 256))?;
+    let d = gpu.dispatch(&k, &[w], &[&wt], Some(&p), zg(groups(n / 4, 256), ng))?;
     Ok((wt, d))
 }
 
-/// `y (+)= conv(x)` with the fast kernel; wt from [`rearrange`] with `np` channels.
+/// `y (+)= conv(x)` with the fast kernel for `ng` groups of the one-group conv `c`; wt from
+/// [`rearrange`] with `np` channels.
 #[allow(clippy::too_many_arguments)]
 fn fast_conv(
     gpu: &Gpu,
@@ -201,8 +241,9 @@ fn fast_conv(
     b: Option<&Tensor>,
     y: &Tensor,
     acc: bool,
+    ng: usize,
 ) -> Result<Dispatch> {
-    let (xs, ys) = (x.shape, y.shape);
+    let (xs, ys) = (per(x.shape, ng), per(y.shape, ng));
     let nx4 = if bl.nx4 == 2 && ys.w % 8 == 0 { 2 } else { 1 };
     let mut o = ov(c, bl.wg);
     o.extend([
@@ -212,7 +253,7 @@ fn fast_conv(
         ("BIAS", flag(b.is_some())),
     ]);
     let k = gpu.kernel(FWD, &o)?;
-    let mut p = params(xs.c, ys.c, xs, ys);
+    let mut p = params(xs.c, ys.c, xs, ys, ng);
     p.np = np as u32;
     let n = ys.w / (4 * nx4 as usize) * ys.h * (np / (4 * bl.nc4 as usize));
     gpu.dispatch(
@@ -220,12 +261,12 @@ fn fast_conv(
         &[x, wt, b.unwrap_or(x)],
         &[y],
         Some(&p),
-        groups(n, bl.wg),
+        zg(groups(n, bl.wg), ng),
     )
 }
 
-/// `y (+)= conv(x)` with the subgroup kernel (see [`fast_sg`]); wt from [`rearrange`] with `np`
-/// channels, a multiple of 8.
+/// `y (+)= conv(x)` with the subgroup kernel (see [`fast_sg`]) for `ng` groups of the one-group
+/// conv `c`; wt from [`rearrange`] with `np` channels, a multiple of 8.
 #[allow(clippy::too_many_arguments)]
 fn sg_conv(
     gpu: &Gpu,
@@ -236,8 +277,9 @@ fn sg_conv(
     b: Option<&Tensor>,
     y: &Tensor,
     acc: bool,
+    ng: usize,
 ) -> Result<Dispatch> {
-    let (xs, ys) = (x.shape, y.shape);
+    let (xs, ys) = (per(x.shape, ng), per(y.shape, ng));
     let sig = fwd_sg(c.k, c.stride)
         .ok_or_else(|| Error::invalid("conv2d subgroup kernel", format!("{c:?}")))?;
     let o = [
@@ -247,12 +289,12 @@ fn sg_conv(
         ("BIAS", flag(b.is_some())),
     ];
     let k = gpu.kernel(sig, &o)?;
-    let mut p = params(xs.c, ys.c, xs, ys);
+    let mut p = params(xs.c, ys.c, xs, ys, ng);
     p.np = np as u32;
     let g = [
         sg_items(ys).div_ceil(SG_WG as usize) as u32,
         (np / SG_CO) as u32,
-        1,
+        ng as u32,
     ];
     gpu.dispatch(&k, &[x, wt, b.unwrap_or(x)], &[y], Some(&p), g)
 }
@@ -266,31 +308,37 @@ pub(super) fn forward(
     b: Option<&Tensor>,
     y: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    let (xs, ys) = (x.shape, y.shape);
-    if fast_sg(gpu, bl, c, xs, ys) {
-        let np = round_up(c.cout, SG_CO);
-        let (wt, d0) = rearrange(gpu, c, w, false, false, np)?;
-        return Ok(vec![d0, sg_conv(gpu, c, x, &wt, np, b, y, false)?]);
+    check_groups(c)?;
+    let (ng, gc) = (c.groups, c.group());
+    let (xs, ys) = (per(x.shape, ng), per(y.shape, ng));
+    if fast_sg(gpu, bl, &gc, xs, ys) {
+        let np = round_up(gc.cout, SG_CO);
+        let (wt, d0) = rearrange(gpu, &gc, w, false, false, np, ng)?;
+        return Ok(vec![d0, sg_conv(gpu, &gc, x, &wt, np, b, y, false, ng)?]);
     }
-    if fast(c, xs, ys) {
-        let np = round_up(c.cout, 4 * bl.nc4 as usize);
-        let (wt, d0) = rearrange(gpu, c, w, false, false, np)?;
-        return Ok(vec![d0, fast_conv(gpu, bl, c, x, &wt, np, b, y, false)?]);
+    if fast(&gc, xs, ys) {
+        let np = round_up(gc.cout, 4 * bl.nc4 as usize);
+        let (wt, d0) = rearrange(gpu, &gc, w, false, false, np, ng)?;
+        return Ok(vec![
+            d0,
+            fast_conv(gpu, bl, &gc, x, &wt, np, b, y, false, ng)?,
+        ]);
     }
     let mut o = ov(c, 64);
     o.push(("BIAS", flag(b.is_some())));
     let k = gpu.kernel(FWD_S, &o)?;
-    let p = params(c.cin, c.cout, xs, ys);
+    let p = params(gc.cin, gc.cout, xs, ys, ng);
     Ok(vec![gpu.dispatch(
         &k,
         &[x, w, b.unwrap_or(x)],
         &[y],
         Some(&p),
-        groups(ys.numel(), 64),
+        zg(groups(ys.numel(), 64), ng),
     )?])
 }
 
-/// The scalar dx gather: everything, or with `border` only the reflected out-of-image taps.
+/// The scalar dx gather: everything, or with `border` only the reflected out-of-image taps; `ng`
+/// groups of the one-group conv `c`.
 fn bin_simple(
     gpu: &Gpu,
     c: &Conv2d,
@@ -298,12 +346,15 @@ fn bin_simple(
     w: &Tensor,
     dx: &Tensor,
     border: bool,
+    ng: usize,
 ) -> Result<Dispatch> {
     let mut o = ov(c, 64);
     o.push(("BORDER", flag(border)));
     let k = gpu.kernel(BIN_S, &o)?;
-    let p = params(c.cin, c.cout, dx.shape, gy.shape);
-    gpu.dispatch(&k, &[gy, w], &[dx], Some(&p), groups(dx.numel(), 64))
+    let (xs, ys) = (per(dx.shape, ng), per(gy.shape, ng));
+    let p = params(c.cin, c.cout, xs, ys, ng);
+    let g = zg(groups(xs.numel(), 64), ng);
+    gpu.dispatch(&k, &[gy, w], &[dx], Some(&p), g)
 }
 
 pub(super) fn backward_input(
@@ -314,9 +365,12 @@ pub(super) fn backward_input(
     w: &Tensor,
     dx: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    let (xs, ys) = (dx.shape, gy.shape);
+    check_groups(c)?;
+    let (ng, gc) = (c.groups, c.group());
+    let c = &gc; // from here on one group's conv; every dispatch covers the ng groups
+    let (xs, ys) = (per(dx.shape, ng), per(gy.shape, ng));
     if !fast(c, xs, ys) {
-        return Ok(vec![bin_simple(gpu, c, gy, w, dx, false)?]);
+        return Ok(vec![bin_simple(gpu, c, gy, w, dx, false, ng)?]);
     }
     let np = round_up(c.cin, 4 * bl.nc4 as usize);
     let zero = Conv2d {
@@ -333,18 +387,18 @@ pub(super) fn backward_input(
         };
         if fast_sg(gpu, bl, &t, ys, xs) {
             let np = round_up(c.cin, SG_CO);
-            let (wt, d0) = rearrange(gpu, c, w, true, true, np)?;
+            let (wt, d0) = rearrange(gpu, c, w, true, true, np, ng)?;
             ds.push(d0);
-            ds.push(sg_conv(gpu, &t, gy, &wt, np, None, dx, true)?);
+            ds.push(sg_conv(gpu, &t, gy, &wt, np, None, dx, true, ng)?);
         } else {
-            let (wt, d0) = rearrange(gpu, c, w, true, true, np)?;
+            let (wt, d0) = rearrange(gpu, c, w, true, true, np, ng)?;
             ds.push(d0);
-            ds.push(fast_conv(gpu, bl, &t, gy, &wt, np, None, dx, true)?);
+            ds.push(fast_conv(gpu, bl, &t, gy, &wt, np, None, dx, true, ng)?);
         }
     } else if let Some(sig) = bin2_sg(c.k).filter(|_| bin2_sg_ok(gpu, bl, c, xs)) {
         // The gather as cv_fwd_sg lays it out: channels summed = cout, produced = cin.
         let np = round_up(c.cin, SG_CO);
-        let (wt, d0) = rearrange(gpu, c, w, true, false, np)?;
+        let (wt, d0) = rearrange(gpu, c, w, true, false, np, ng)?;
         let o = [
             ("WG", SG_WG as f64),
             ("PADM", 0.0),
@@ -352,28 +406,29 @@ pub(super) fn backward_input(
             ("BIAS", 0.0),
         ];
         let k = gpu.kernel(sig, &o)?;
-        let mut p = params(c.cout, c.cin, ys, xs);
+        let mut p = params(c.cout, c.cin, ys, xs, ng);
         p.np = np as u32;
         let g = [
             sg_items(xs).div_ceil(SG_WG as usize) as u32,
             (np / SG_CO) as u32,
-            1,
+            ng as u32,
         ];
         ds.push(d0);
         ds.push(gpu.dispatch(&k, &[gy, &wt, gy], &[dx], Some(&p), g)?);
     } else {
-        let (wt, d0) = rearrange(gpu, c, w, true, false, np)?;
+        let (wt, d0) = rearrange(gpu, c, w, true, false, np, ng)?;
         let mut o = ov(&zero, bl.wg);
         o.push(("NC4", bl.nc4 as f64));
         let k = gpu.kernel(BIN2, &o)?;
-        let mut p = params(c.cin, c.cout, xs, ys);
+        let mut p = params(c.cin, c.cout, xs, ys, ng);
         p.np = np as u32;
         let n = xs.w / 8 * xs.h * (np / (4 * bl.nc4 as usize));
+        let g = zg(groups(n, bl.wg), ng);
         ds.push(d0);
-        ds.push(gpu.dispatch(&k, &[gy, &wt], &[dx], Some(&p), groups(n, bl.wg))?);
+        ds.push(gpu.dispatch(&k, &[gy, &wt], &[dx], Some(&p), g)?);
     }
     if c.padding == Padding::Reflection {
-        ds.push(bin_simple(gpu, c, gy, w, dx, true)?);
+        ds.push(bin_simple(gpu, c, gy, w, dx, true, ng)?);
     }
     Ok(ds)
 }
@@ -415,44 +470,51 @@ pub(super) fn backward_weight(
     gy: &Tensor,
     dw: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    let (xs, ys) = (x.shape, gy.shape);
+    check_groups(c)?;
+    // Partials part[chunk][g][co][ci][ky][kx]: chunks of all G·wlg weights, summed by cv_sum.
     let wl = c.weight_len();
-    let mut p = params(c.cin, c.cout, xs, ys);
+    let (ng, gc) = (c.groups, c.group());
+    let c = &gc; // from here on one group's conv; every dispatch covers the ng groups
+    let wlg = c.weight_len();
+    let (xs, ys) = (per(x.shape, ng), per(gy.shape, ng));
+    let mut p = params(c.cin, c.cout, xs, ys, ng);
     let sg = bw_sg(c.k, c.stride).filter(|_| fast_sg(gpu, bl, c, xs, ys));
     let (d, nch) = if let Some(sig) = sg {
-        // Chunks of whole 4-row blocks; workgroups of 8 input channels × 8 output channels.
+        // Chunks of whole 4-row blocks; workgroups of 8 input channels × 8 output channels;
+        // z = chunk·G + group, at most MAX_DIM.
         let (ncb, nci) = (c.cout.div_ceil(SG_CO), c.cin.div_ceil(SG_WG as usize));
-        let (rows, _) = chunks(ys.h, c.cin * ncb, bl.target, SG_PY);
-        let rows = round_up(rows, SG_PY);
+        let (rows, _) = chunks(ys.h, ng * c.cin * ncb, bl.target, SG_PY);
+        let rows = round_up(rows.max(ys.h.div_ceil(MAX_DIM / ng)), SG_PY);
         let nch = ys.h.div_ceil(rows);
         (p.rows, p.nch) = (rows as u32, nch as u32);
         let k = gpu.kernel(sig, &[("WG", SG_WG as f64), ("PADM", padm(c))])?;
         let part = Tensor::zeros(gpu, Shape::flat(nch * wl))?;
-        let g = [nci as u32, ncb as u32, nch as u32];
+        let g = [nci as u32, ncb as u32, (nch * ng) as u32];
         (
             gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), g)?,
             (part, nch),
         )
     } else if fast(c, xs, ys) {
         let ncb = c.cout.div_ceil(bl.ncw as usize);
-        let (rows, nch) = chunks(ys.h, c.cin * ncb, bl.target, 2);
+        let (rows, nch) = chunks(ys.h, ng * c.cin * ncb, bl.target, 2);
         (p.rows, p.nch) = (rows as u32, nch as u32);
         let mut o = ov(c, bl.wg);
         o.push(("NCW", bl.ncw as f64));
         let k = gpu.kernel(BW, &o)?;
         let part = Tensor::zeros(gpu, Shape::flat(nch * wl))?;
-        let n = c.cin * ncb * nch;
+        let g = zg(groups(c.cin * ncb * nch, bl.wg), ng);
         (
-            gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), groups(n, bl.wg))?,
+            gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), g)?,
             (part, nch),
         )
     } else {
         let (rows, nch) = chunks(ys.h, wl, bl.target, 8);
-        (p.rows, p.nch, p.n) = (rows as u32, nch as u32, wl as u32);
+        (p.rows, p.nch, p.n) = (rows as u32, nch as u32, wlg as u32);
         let k = gpu.kernel(BW_S, &ov(c, 64))?;
         let part = Tensor::zeros(gpu, Shape::flat(nch * wl))?;
+        let g = zg(groups(nch * wlg, 64), ng);
         (
-            gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), groups(nch * wl, 64))?,
+            gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), g)?,
             (part, nch),
         )
     };
@@ -467,6 +529,7 @@ pub(super) fn backward_bias(
     gy: &Tensor,
     db: &Tensor,
 ) -> Result<Vec<Dispatch>> {
+    // Per total channel: groups change nothing here (c.cout counts all groups' channels).
     let hw = gy.shape.hw();
     let v4 = hw % 4 == 0;
     let len = if v4 { hw / 4 } else { hw };
