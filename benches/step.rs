@@ -110,8 +110,9 @@ fn main() {
         );
         let batches: Vec<usize> = std::env::var("CLOUDFILL_BENCH_BATCH")
             .map(|s| {
-                (s.split(',').map(|v| v.trim().parse().expect("CLOUDFILL_BENCH_BATCH: numbers")))
-                    .collect()
+                (s.split(',')
+                    .map(|v| v.trim().parse().expect("CLOUDFILL_BENCH_BATCH: numbers")))
+                .collect()
             })
             .unwrap_or_default();
         for &k in batches.iter().filter(|&&k| k > 1) {

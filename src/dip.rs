@@ -168,17 +168,8 @@ impl<'g> Dip<'g> {
     }
 
     fn build(&mut self) -> Result<()> {
-        let (latent, lc, target, mask) = self.prepare()?;
-        let (ph, pw) = self.padded;
-        let problem = Problem {
-            latent: &latent,
-            latent_channels: lc,
-            h: ph,
-            w: pw,
-            target: &target,
-            mask: &mask,
-            channels: self.channels(),
-        };
+        let p = self.prepare()?;
+        let problem = self.problem(&p);
         self.plan = Some(Plan::new(
             self.gpu,
             &self.cfg.net,
@@ -188,8 +179,21 @@ impl<'g> Dip<'g> {
         Ok(())
     }
 
-    /// Checks the inputs and computes the padded size: (latent, its channels, target, mask).
-    fn prepare(&mut self) -> Result<(Vec<f32>, usize, Vec<f32>, Vec<f32>)> {
+    /// The plan's problem over prepared data.
+    fn problem<'a>(&self, p: &'a Prepared) -> Problem<'a> {
+        Problem {
+            latent: &p.latent,
+            latent_channels: p.latent_channels,
+            h: self.padded.0,
+            w: self.padded.1,
+            target: &p.target,
+            mask: &p.mask,
+            channels: self.channels(),
+        }
+    }
+
+    /// Checks the inputs, computes the padded size and stacks the data.
+    fn prepare(&mut self) -> Result<Prepared> {
         if self.targets.is_empty() {
             return Err(Error::invalid("sources", "call set_target before fit"));
         }
@@ -202,8 +206,13 @@ impl<'g> Dip<'g> {
         let (ph, pw) = (h.div_ceil(m) * m, w.div_ceil(m) * m);
         self.padded = (ph, pw);
         let (target, mask) = self.stack(ph, pw);
-        let (latent, lc) = self.latent(ph, pw, &target);
-        Ok((latent, lc, target, mask))
+        let (latent, latent_channels) = self.latent(ph, pw, &target);
+        Ok(Prepared {
+            latent,
+            latent_channels,
+            target,
+            mask,
+        })
     }
 
     fn step_config(&self) -> StepConfig {
@@ -373,8 +382,8 @@ pub struct BatchResult {
 }
 
 /// Fits every item with its own network — exactly what a [`Dip`] of each would do with the same
-/// settings (the same initial weights from `cfg.seed`, the same per-step noise), up to the
-/// summation order of reductions — but all of them side by side in the same dispatches, which
+/// settings (the same initial weights from `cfg.seed`, the same per-step noise), to the bit —
+/// but all of them side by side in the same dispatches, which
 /// keeps a large GPU busy and saves per-dispatch costs on small images. Items must have the same
 /// size and sources of the same channel counts. `on_step` sees the steps of the whole batch;
 /// `ControlFlow::Break` stops it (the result is then that of the steps taken).
@@ -412,18 +421,8 @@ pub fn fit_batch(
         prepared.push(dip.prepare()?);
         dips.push(dip);
     }
-    let (ph, pw) = dips[0].padded;
-    let problems: Vec<Problem> = prepared
-        .iter()
-        .map(|(latent, lc, target, mask)| Problem {
-            latent,
-            latent_channels: *lc,
-            h: ph,
-            w: pw,
-            target,
-            mask,
-            channels: dips[0].channels(),
-        })
+    let problems: Vec<Problem> = (dips.iter().zip(&prepared))
+        .map(|(d, p)| d.problem(p))
         .collect();
     let mut plan = Plan::new_batch(gpu, &cfg.net, &problems, dips[0].step_config())?;
     let n = dips.len() as f32;
@@ -434,6 +433,14 @@ pub fn fit_batch(
         .map(|(k, d)| d.unpack(&out[k * per..(k + 1) * per]))
         .collect::<Result<Vec<_>>>()?;
     Ok(BatchResult { outputs, loss })
+}
+
+/// One problem's data at the padded size, channel-major.
+struct Prepared {
+    latent: Vec<f32>,
+    latent_channels: usize,
+    target: Vec<f32>,
+    mask: Vec<f32>,
 }
 
 /// Mirror index into 0..n (PyTorch "reflect": −1 → 1, n → n−2), repeated for any distance.

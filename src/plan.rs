@@ -7,8 +7,10 @@
 //! A plan trains G ≥ 1 independent networks of the same shape side by side in the same
 //! dispatches ([`Plan::new_batch`], [`Tape::compile_batched`]): each has its own latent, target,
 //! mask, loss normalisation (its own clear count), parameters and Adam moments, and each takes
-//! exactly the steps a plan of its own would (same seed: same initial weights, same noise), up to
-//! the summation order of the grouped kernels' reductions.
+//! exactly the steps a plan of its own would, bit for bit (same seed: same initial weights, same
+//! noise; every grouped kernel does each network's arithmetic as the ungrouped one, reductions
+//! chunked the same; the loss weights m/N_k give the mean's gradient bits). Only the reported
+//! loss, a sum over the networks, is rounded differently.
 use crate::error::{Error, Result};
 use crate::gpu::{Arena, Dispatch, Gpu, Shape, Tensor};
 use crate::net::NetConfig;

@@ -15,9 +15,9 @@
 //!   assembles the result, a band of rows at a time.
 //!
 //! - With [`Job::batch`] K > 1, up to K cloudy tiles of one size are fitted side by side in the
-//!   same dispatches ([`fit_batch`]): each with its own network, exactly as alone (up to the
-//!   summation order of reductions), so K is a setting of the machine, not of the result, and is
-//!   not part of the manifest.
+//!   same dispatches ([`fit_batch`]): each with its own network, with the very bits it gets
+//!   alone, so K is a setting of the machine, not of the result, and is not part of the
+//!   manifest.
 //!
 //! Memory: [`run`] holds K tiles of every input and K networks at a time; [`merge()`] holds 32
 //! output rows (see [`merge`](mod@merge)).

@@ -12,8 +12,10 @@
 //! and shapes; tensors keep all G groups back to back, scratch tensors hold G blocks (rearranged
 //! weights `[g][a][ky][kx][np]`, dw partials `[chunk][g][co][ci][ky][kx]`, so `cv_sum` over all
 //! G·cout·cin·k·k weights is the ungrouped one), and every dispatch covers all groups: one
-//! group's grid in x and y, G in z (cv_bw_sg: chunks·G in z). The grad-weight chunking counts
-//! the invocations of all groups. G = 1 gives exactly the ungrouped dispatches.
+//! group's grid in x and y, G in z (cv_bw_sg: chunks·G in z). Each group's arithmetic, the
+//! row chunks of the weight and bias gradients included, is that of the ungrouped conv, so G
+//! groups give G separate convs' results bit for bit (a batch of networks trains exactly as its
+//! networks would alone). G = 1 gives exactly the ungrouped dispatches.
 use super::{bin2_sg, SUM, WT};
 use super::{
     bw_sg, fwd_sg, groups, Conv2d, Padding, Params, BB, BIN2, BIN_S, BW, BW_S, FWD, FWD_S,
@@ -483,7 +485,7 @@ pub(super) fn backward_weight(
         // Chunks of whole 4-row blocks; workgroups of 8 input channels × 8 output channels;
         // z = chunk·G + group, at most MAX_DIM.
         let (ncb, nci) = (c.cout.div_ceil(SG_CO), c.cin.div_ceil(SG_WG as usize));
-        let (rows, _) = chunks(ys.h, ng * c.cin * ncb, bl.target, SG_PY);
+        let (rows, _) = chunks(ys.h, c.cin * ncb, bl.target, SG_PY);
         let rows = round_up(rows.max(ys.h.div_ceil(MAX_DIM / ng)), SG_PY);
         let nch = ys.h.div_ceil(rows);
         (p.rows, p.nch) = (rows as u32, nch as u32);
@@ -496,7 +498,7 @@ pub(super) fn backward_weight(
         )
     } else if fast(c, xs, ys) {
         let ncb = c.cout.div_ceil(bl.ncw as usize);
-        let (rows, nch) = chunks(ys.h, ng * c.cin * ncb, bl.target, 2);
+        let (rows, nch) = chunks(ys.h, c.cin * ncb, bl.target, 2);
         (p.rows, p.nch) = (rows as u32, nch as u32);
         let mut o = ov(c, bl.wg);
         o.push(("NCW", bl.ncw as f64));
@@ -508,7 +510,7 @@ pub(super) fn backward_weight(
             (part, nch),
         )
     } else {
-        let (rows, nch) = chunks(ys.h, wl, bl.target, 8);
+        let (rows, nch) = chunks(ys.h, wlg, bl.target, 8);
         (p.rows, p.nch, p.n) = (rows as u32, nch as u32, wlg as u32);
         let k = gpu.kernel(BW_S, &ov(c, 64))?;
         let part = Tensor::zeros(gpu, Shape::flat(nch * wl))?;
@@ -529,11 +531,11 @@ pub(super) fn backward_bias(
     gy: &Tensor,
     db: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    // Per total channel: groups change nothing here (c.cout counts all groups' channels).
+    // Per total channel (c.cout counts all groups' channels), chunked as one group would be.
     let hw = gy.shape.hw();
     let v4 = hw % 4 == 0;
     let len = if v4 { hw / 4 } else { hw };
-    let (rows, nch) = chunks(len, c.cout, bl.target, 64);
+    let (rows, nch) = chunks(len, c.cout_g(), bl.target, 64);
     let k = gpu.kernel(BB, &[("WG", 64.0), ("V4", flag(v4))])?;
     let p = Params {
         cout: c.cout as u32,
