@@ -1,5 +1,5 @@
 //! A whole synthetic scene through the tiled pipeline: a georeferenced N×N scene (default 2048)
-//! with several clouds, cut into 256-pixel tiles with 32 pixels of overlap, each cloudy tile
+//! with several clouds, cut into 256-pixel tiles (CLOUDFILL_SCENE_TILE) with 32 pixels of overlap, each cloudy tile
 //! fitted with the reference network, blended and merged into one GeoTIFF. Reports the time per
 //! tile, the peak memory of the process, and the seam check: the error against the truth next to
 //! tile borders vs inside tiles.
@@ -7,6 +7,7 @@
 //! `cargo bench --bench scene` (plain harness). CLOUDFILL_SCENE_SIZE (2048), CLOUDFILL_SCENE_STEPS
 //! (Adam steps per tile, 10: enough to time the pipeline, far from a converged fit),
 //! CLOUDFILL_SCENE_LEVELS (6), CLOUDFILL_SCENE_BATCH (cloudy tiles fitted side by side, 1),
+//! CLOUDFILL_SCENE_TILE (tile side, 256; the overlap is an eighth of it),
 //! CLOUDFILL_SCENE_KEEP=DIR keeps the files in DIR.
 use cloudfill::io::{self, Georef, Image, MaskOptions};
 use cloudfill::tiles::{self, Event, Inputs, Job, Outcome, TileOptions};
@@ -44,6 +45,7 @@ fn main() {
     let steps = env("CLOUDFILL_SCENE_STEPS", 10);
     let levels = env("CLOUDFILL_SCENE_LEVELS", 6);
     let batch = env("CLOUDFILL_SCENE_BATCH", 1);
+    let tile = env("CLOUDFILL_SCENE_TILE", 256);
     let gpu = Gpu::new().expect("a GPU adapter");
     println!("adapter: {}", gpu.summary());
     let keep = std::env::var("CLOUDFILL_SCENE_KEEP").ok();
@@ -112,7 +114,11 @@ fn main() {
             ..DipConfig::default()
         },
         steps,
-        tiles: TileOptions::default(),
+        tiles: TileOptions {
+            tile,
+            overlap: tile / 8,
+            ..TileOptions::default()
+        },
         paste_clear: false,
         work_dir: work.clone(),
         shard: None,
