@@ -331,8 +331,8 @@ impl<'g> Dip<'g> {
     }
 }
 
-/// `steps` Adam steps of `plan`, reading the loss every `every` steps and at the last; returns
-/// the last loss read.
+/// `steps` Adam steps of `plan`, reading the loss every `every` steps and at the last (for a
+/// batch, the mean of the networks' losses); returns the last loss read.
 fn run_steps(
     plan: &mut Plan,
     steps: usize,
@@ -345,7 +345,7 @@ fn run_steps(
     for s in 1..=steps {
         plan.step()?;
         let loss = if s % every == 0 || s == steps {
-            let l = plan.read_loss()?;
+            let l = plan.read_loss()? / plan.batch as f32;
             last = Some(l);
             Some(l)
         } else {
@@ -385,8 +385,9 @@ pub struct BatchResult {
 /// settings (the same initial weights from `cfg.seed`, the same per-step noise), to the bit —
 /// but all of them side by side in the same dispatches, which
 /// keeps a large GPU busy and saves per-dispatch costs on small images. Items must have the same
-/// size and sources of the same channel counts. `on_step` sees the steps of the whole batch;
-/// `ControlFlow::Break` stops it (the result is then that of the steps taken).
+/// size and sources of the same channel counts. `on_step` sees the steps of the whole batch (its
+/// loss is the mean of the items'); `ControlFlow::Break` stops it (the result is then that of
+/// the steps taken).
 pub fn fit_batch(
     gpu: &Gpu,
     cfg: &DipConfig,
@@ -425,8 +426,7 @@ pub fn fit_batch(
         .map(|(d, p)| d.problem(p))
         .collect();
     let mut plan = Plan::new_batch(gpu, &cfg.net, &problems, dips[0].step_config())?;
-    let n = dips.len() as f32;
-    let loss = run_steps(&mut plan, steps, cfg.loss_every, on_step)?.map(|l| l / n);
+    let loss = run_steps(&mut plan, steps, cfg.loss_every, on_step)?;
     let out = plan.render()?;
     let per = out.len() / dips.len();
     let outputs = (dips.iter().enumerate())
