@@ -15,7 +15,7 @@
 //!   assembles the result, a band of rows at a time.
 //!
 //! - With [`Job::batch`] K > 1, up to K cloudy tiles of one size are fitted side by side in the
-//!   same dispatches ([`fit_batch`]): each with its own network, with the very bits it gets
+//!   same dispatches ([`fit_batch`](crate::dip::fit_batch)): each with its own network, with the very bits it gets
 //!   alone, so K is a setting of the machine, not of the result, and is not part of the
 //!   manifest.
 //!
@@ -24,16 +24,17 @@
 pub mod grid;
 mod inputs;
 pub mod merge;
+mod one;
 pub mod workdir;
 
 pub use grid::{Grid, TileRect};
 pub use inputs::{Inputs, Loaded, Probe};
 pub use merge::{merge, MergeSummary};
 
-use crate::dip::{fit_batch, BatchItem, Dip, DipConfig, StepInfo};
+use crate::dip::{DipConfig, StepInfo};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::io::{self, Image, Window};
+use one::{finished, fit_tiles, load_tile, Loaded1, Pending};
 use serde_json::{json, Map, Value};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -275,139 +276,4 @@ pub fn run(
     s.stopped = stopped;
     s.complete = grid.tiles().all(|r| state(&r) != TileState::Missing);
     Ok(s)
-}
-
-/// Counts a finished tile and reports it; true when the callback stops the run.
-fn finished(
-    s: &mut Summary,
-    tile: TileRect,
-    outcome: Outcome,
-    seconds: f64,
-    on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
-) -> bool {
-    match outcome {
-        Outcome::Fitted { .. } => s.fitted += 1,
-        Outcome::Copied => s.copied += 1,
-        Outcome::NoData { .. } => s.nodata.push(tile),
-    }
-    let e = Event::TileDone {
-        tile,
-        outcome,
-        seconds,
-    };
-    on_event(e).is_break()
-}
-
-/// A loaded cloudy tile waiting for its fit.
-struct Pending {
-    tile: TileRect,
-    item: BatchItem,
-}
-
-/// What loading a tile gave: a finished tile (copied or nodata, already written), or one to fit.
-enum Loaded1 {
-    Done(Outcome),
-    Fit(Pending),
-}
-
-/// Loads one tile; writes it at once when it is cloud-free (copied) or nodata. `None` when
-/// stopped.
-fn load_tile(
-    job: &Job,
-    tile: &TileRect,
-    on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
-) -> Result<Option<Loaded1>> {
-    let win = Window {
-        xoff: tile.x0,
-        yoff: tile.y0,
-        xsize: tile.w,
-        ysize: tile.h,
-    };
-    let loaded = job.inputs.load(win)?;
-    let clear = &loaded.masks[0];
-    let n_clear = clear.count_clear();
-    let clear_fraction = n_clear as f64 / clear.clear.len() as f64;
-    let ev = Event::TileStart {
-        tile: *tile,
-        cloud_fraction: loaded.user_mask.cloud_fraction(),
-        notes: &loaded.notes,
-    };
-    if on_event(ev).is_break() {
-        return Ok(None);
-    }
-    let dir = &job.work_dir;
-    if n_clear == 0 || clear_fraction < job.tiles.min_clear {
-        workdir::write_nodata(dir, tile)?;
-        return Ok(Some(Loaded1::Done(Outcome::NoData { clear_fraction })));
-    }
-    if n_clear == clear.clear.len() {
-        io::write_npy(&workdir::tile_path(dir, tile), &loaded.sources[0])?;
-        return Ok(Some(Loaded1::Done(Outcome::Copied)));
-    }
-    Ok(Some(Loaded1::Fit(Pending {
-        tile: *tile,
-        item: BatchItem {
-            targets: loaded.sources,
-            masks: loaded.masks,
-        },
-    })))
-}
-
-/// Fits loaded tiles of one size (alone, or side by side when there are several) and writes
-/// them; `None` when stopped (nothing of the batch is written).
-fn fit_tiles(
-    gpu: &Gpu,
-    job: &Job,
-    batch: Vec<Pending>,
-    on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
-) -> Result<Option<Vec<(TileRect, Outcome)>>> {
-    let first = batch[0].tile;
-    let tiles: Vec<TileRect> = batch.iter().map(|p| p.tile).collect();
-    if tiles.len() > 1 && on_event(Event::BatchStart { tiles: &tiles }).is_break() {
-        return Ok(None);
-    }
-    let mut stopped = false;
-    let mut on_step = |info: &StepInfo| {
-        let flow = on_event(Event::Step { tile: first, info });
-        stopped |= flow.is_break();
-        flow
-    };
-    let targets: Vec<Image> = batch.iter().map(|p| p.item.targets[0].clone()).collect();
-    let clears: Vec<Vec<bool>> = batch
-        .iter()
-        .map(|p| p.item.masks[0].clear.clone())
-        .collect();
-    let (results, loss) = if batch.len() == 1 {
-        let p = batch.into_iter().next().expect("one tile");
-        let mut dip = Dip::new(gpu, job.dip.clone())?;
-        dip.set_target(p.item.targets)?;
-        dip.set_mask(p.item.masks)?;
-        let loss = dip.fit(job.steps, &mut on_step)?;
-        if stopped {
-            return Ok(None);
-        }
-        (vec![dip.output()?.swap_remove(0)], loss)
-    } else {
-        let items = batch.into_iter().map(|p| p.item).collect();
-        let r = fit_batch(gpu, &job.dip, items, job.steps, &mut on_step)?;
-        if stopped {
-            return Ok(None);
-        }
-        let outs = r.outputs.into_iter().map(|mut o| o.swap_remove(0));
-        (outs.collect(), r.loss)
-    };
-    let mut done = Vec::new();
-    for (((tile, mut result), target), clear) in
-        tiles.into_iter().zip(results).zip(targets).zip(clears)
-    {
-        if job.paste_clear {
-            let c = result.c;
-            for (p, _) in clear.iter().enumerate().filter(|(_, &k)| k) {
-                result.data[p * c..(p + 1) * c].copy_from_slice(&target.data[p * c..(p + 1) * c]);
-            }
-        }
-        io::write_npy(&workdir::tile_path(&job.work_dir, &tile), &result)?;
-        done.push((tile, Outcome::Fitted { loss }));
-    }
-    Ok(Some(done))
 }
