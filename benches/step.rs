@@ -30,6 +30,20 @@ fn category(shader: cloudfill::gpu::Shader, i: usize, fwd_end: usize) -> &'stati
     }
 }
 
+/// Seconds per step over `steps` steps, after `warm` untimed ones.
+fn time_steps(plan: &mut Plan, warm: usize, steps: usize) -> f64 {
+    for _ in 0..warm {
+        plan.step().unwrap();
+    }
+    plan.wait().unwrap();
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        plan.step().unwrap();
+    }
+    plan.wait().unwrap();
+    t0.elapsed().as_secs_f64() / steps as f64
+}
+
 fn main() {
     let gpu = Gpu::new().expect("a GPU adapter");
     println!("adapter: {}", gpu.summary());
@@ -90,16 +104,7 @@ fn main() {
         let t0 = Instant::now();
         let mut plan = Plan::new(&gpu, &net, &p, cfg).expect("plan");
         let build = t0.elapsed().as_secs_f64();
-        for _ in 0..3 {
-            plan.step().unwrap();
-        }
-        plan.wait().unwrap();
-        let t0 = Instant::now();
-        for _ in 0..steps {
-            plan.step().unwrap();
-        }
-        plan.wait().unwrap();
-        let per = t0.elapsed().as_secs_f64() / steps as f64;
+        let per = time_steps(&mut plan, 3, steps);
         println!(
             "step {n}x{n}: {:.4} s/step ({levels} levels, {} params, {} dispatches/step, plan built in {:.2} s, loss {:.5})",
             per,
@@ -131,16 +136,7 @@ fn main() {
                     continue;
                 }
             };
-            for _ in 0..2 {
-                bp.step().unwrap();
-            }
-            bp.wait().unwrap();
-            let t0 = Instant::now();
-            for _ in 0..steps {
-                bp.step().unwrap();
-            }
-            bp.wait().unwrap();
-            let bper = t0.elapsed().as_secs_f64() / steps as f64;
+            let bper = time_steps(&mut bp, 2, steps);
             println!(
                 "  batch {k} at {n}x{n}: {bper:.4} s/step, {:.4} s per network-step: {:.2}x the networks/hour of one at a time",
                 bper / k as f64,

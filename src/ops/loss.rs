@@ -67,18 +67,6 @@ pub fn masked_mse(
     loss: &Tensor,
 ) -> Result<Vec<Dispatch>> {
     let n = out.numel();
-    for (what, t) in [("target", target), ("mask", mask), ("gradient", dout)] {
-        if t.numel() != n {
-            return Err(Error::shape(
-                format!("masked MSE {what}"),
-                out.shape,
-                t.shape,
-            ));
-        }
-    }
-    if loss.numel() < 1 {
-        return Err(Error::shape("masked MSE loss", Shape::flat(1), loss.shape));
-    }
     if count == 0 || count > n {
         return Err(Error::invalid(
             "masked MSE clear count",
@@ -98,8 +86,21 @@ pub fn masked_mse_weighted(
     dout: &Tensor,
     loss: &Tensor,
 ) -> Result<Vec<Dispatch>> {
+    build(gpu, out, target, weight, 1.0, dout, loss)
+}
+
+/// Checks the sizes; the two dispatches with the mask (or weights) scaled by `inv`.
+fn build(
+    gpu: &Gpu,
+    out: &Tensor,
+    target: &Tensor,
+    mask: &Tensor,
+    inv: f64,
+    dout: &Tensor,
+    loss: &Tensor,
+) -> Result<Vec<Dispatch>> {
     let n = out.numel();
-    for (what, t) in [("target", target), ("weight", weight), ("gradient", dout)] {
+    for (what, t) in [("target", target), ("mask", mask), ("gradient", dout)] {
         if t.numel() != n {
             return Err(Error::shape(
                 format!("masked MSE {what}"),
@@ -111,20 +112,6 @@ pub fn masked_mse_weighted(
     if loss.numel() < 1 {
         return Err(Error::shape("masked MSE loss", Shape::flat(1), loss.shape));
     }
-    build(gpu, out, target, weight, 1.0, dout, loss)
-}
-
-/// The two dispatches with the mask (or weights) scaled by `inv`.
-fn build(
-    gpu: &Gpu,
-    out: &Tensor,
-    target: &Tensor,
-    mask: &Tensor,
-    inv: f64,
-    dout: &Tensor,
-    loss: &Tensor,
-) -> Result<Vec<Dispatch>> {
-    let n = out.numel();
     let g = groups(n);
     let p = Params {
         n: n as u32,

@@ -336,15 +336,7 @@ pub mod reference {
     /// y = conv(upsample_nearest(x)) + b, the polyphase way; `xs` is the low-resolution shape.
     pub fn forward(c: &Conv2d, x: &[f64], xs: Shape, w: &[f64], b: Option<&[f64]>) -> Vec<f64> {
         if c.groups > 1 {
-            let (gc, gs) = (c.group(), Shape::new(xs.c / c.groups, xs.h, xs.w));
-            let (xl, wl) = (gs.numel(), gc.weight_len());
-            return (0..c.groups)
-                .flat_map(|g| {
-                    let b = b.map(|b| &b[g * gc.cout..(g + 1) * gc.cout]);
-                    let (x, w) = (&x[g * xl..(g + 1) * xl], &w[g * wl..(g + 1) * wl]);
-                    forward(&gc, x, gs, w, b)
-                })
-                .collect();
+            return conv::per_group_forward(c, x, xs, w, b, forward);
         }
         let p4 = conv::forward(&phase_conv(c), x, xs, &weights(c, w), None);
         shuffle(c.cout, xs, &p4, b)
@@ -359,17 +351,7 @@ pub mod reference {
         gy: &[f64],
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         if c.groups > 1 {
-            let (gc, gs) = (c.group(), Shape::new(xs.c / c.groups, xs.h, xs.w));
-            let (xl, wl, yl) = (gs.numel(), gc.weight_len(), 4 * gc.cout * xs.hw());
-            let (mut dx, mut dw, mut db) = (Vec::new(), Vec::new(), Vec::new());
-            for g in 0..c.groups {
-                let (x, w) = (&x[g * xl..(g + 1) * xl], &w[g * wl..(g + 1) * wl]);
-                let (a, b, d) = backward(&gc, x, gs, w, &gy[g * yl..(g + 1) * yl]);
-                dx.extend(a);
-                dw.extend(b);
-                db.extend(d);
-            }
-            return (dx, dw, db);
+            return conv::per_group_backward(c, x, xs, w, gy, backward);
         }
         let gp = unshuffle(c.cout, xs, gy);
         let (dx, dwp, _) = conv::backward(&phase_conv(c), x, xs, &weights(c, w), &gp);

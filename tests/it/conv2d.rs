@@ -11,14 +11,7 @@ const Z: Padding = Padding::Zero;
 const R: Padding = Padding::Reflection;
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, padding: Padding) -> Conv2d {
-    Conv2d {
-        cin,
-        cout,
-        k,
-        stride,
-        padding,
-        groups: 1,
-    }
+    Conv2d::new(cin, cout, k, stride, padding)
 }
 
 /// A grouped conv (torch.nn.Conv2d `groups`): `cin`, `cout` count all groups' channels.

@@ -47,20 +47,7 @@ fn taps(c: &Conv2d, xs: Shape, mut f: impl FnMut(usize, usize, usize)) {
 /// y = conv(x) + b (every group on its own channels and weights).
 pub fn forward(c: &Conv2d, x: &[f64], xs: Shape, w: &[f64], b: Option<&[f64]>) -> Vec<f64> {
     if c.groups > 1 {
-        let (gc, gxs) = split(c, xs);
-        let (xl, wl, bl) = (gxs.numel(), gc.weight_len(), gc.cout);
-        return (0..c.groups)
-            .flat_map(|g| {
-                let b = b.map(|b| &b[g * bl..(g + 1) * bl]);
-                forward(
-                    &gc,
-                    &x[g * xl..(g + 1) * xl],
-                    gxs,
-                    &w[g * wl..(g + 1) * wl],
-                    b,
-                )
-            })
-            .collect();
+        return per_group_forward(c, x, xs, w, b, forward);
     }
     let os = c.out_shape(xs).expect("valid conv shape");
     let mut y = vec![0.0; os.numel()];
@@ -73,9 +60,53 @@ pub fn forward(c: &Conv2d, x: &[f64], xs: Shape, w: &[f64], b: Option<&[f64]>) -
     y
 }
 
-/// One group's conv and input shape.
-fn split(c: &Conv2d, xs: Shape) -> (Conv2d, Shape) {
-    (c.group(), Shape::new(xs.c / c.groups, xs.h, xs.w))
+/// A grouped layer's forward from the one-group `f` applied to each group's slices of x, w and
+/// b (outputs concatenated).
+pub fn per_group_forward(
+    c: &Conv2d,
+    x: &[f64],
+    xs: Shape,
+    w: &[f64],
+    b: Option<&[f64]>,
+    f: impl Fn(&Conv2d, &[f64], Shape, &[f64], Option<&[f64]>) -> Vec<f64>,
+) -> Vec<f64> {
+    let (gc, gs) = (c.group(), Shape::new(xs.c / c.groups, xs.h, xs.w));
+    let (xl, wl, bl) = (gs.numel(), gc.weight_len(), gc.cout);
+    (0..c.groups)
+        .flat_map(|g| {
+            let b = b.map(|b| &b[g * bl..(g + 1) * bl]);
+            f(
+                &gc,
+                &x[g * xl..(g + 1) * xl],
+                gs,
+                &w[g * wl..(g + 1) * wl],
+                b,
+            )
+        })
+        .collect()
+}
+
+/// (dx, dw, db) of a grouped layer from the one-group `f` applied to each group's slices of x, w
+/// and gy.
+pub fn per_group_backward(
+    c: &Conv2d,
+    x: &[f64],
+    xs: Shape,
+    w: &[f64],
+    gy: &[f64],
+    f: impl Fn(&Conv2d, &[f64], Shape, &[f64], &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>),
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (gc, gs) = (c.group(), Shape::new(xs.c / c.groups, xs.h, xs.w));
+    let (xl, wl, yl) = (gs.numel(), gc.weight_len(), gy.len() / c.groups);
+    let (mut dx, mut dw, mut db) = (Vec::new(), Vec::new(), Vec::new());
+    for g in 0..c.groups {
+        let (x, w) = (&x[g * xl..(g + 1) * xl], &w[g * wl..(g + 1) * wl]);
+        let (a, b, d) = f(&gc, x, gs, w, &gy[g * yl..(g + 1) * yl]);
+        dx.extend(a);
+        dw.extend(b);
+        db.extend(d);
+    }
+    (dx, dw, db)
 }
 
 /// (dx, dw, db) of L = Σ y·gy.
@@ -87,18 +118,7 @@ pub fn backward(
     gy: &[f64],
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     if c.groups > 1 {
-        let (gc, gxs) = split(c, xs);
-        let gos = gc.out_shape(gxs).expect("valid conv shape");
-        let (xl, wl, yl) = (gxs.numel(), gc.weight_len(), gos.numel());
-        let (mut dx, mut dw, mut db) = (Vec::new(), Vec::new(), Vec::new());
-        for g in 0..c.groups {
-            let r = |v: &[f64], n: usize| v[g * n..(g + 1) * n].to_vec();
-            let (a, b, d) = backward(&gc, &r(x, xl), gxs, &r(w, wl), &r(gy, yl));
-            dx.extend(a);
-            dw.extend(b);
-            db.extend(d);
-        }
-        return (dx, dw, db);
+        return per_group_backward(c, x, xs, w, gy, backward);
     }
     let os = c.out_shape(xs).expect("valid conv shape");
     let mut dx = vec![0.0; xs.numel()];
