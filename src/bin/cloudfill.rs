@@ -228,6 +228,12 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
     if tiled::wanted(a)? {
         return tiled::inpaint_tiled(a);
     }
+    if a.tiles.batch > 1 && !a.quiet {
+        eprintln!(
+            "note: --batch {} has no effect here: the raster fits in one tile (--tile {}), which is one network",
+            a.tiles.batch, a.tiles.tile
+        );
+    }
     let outs: Vec<&PathBuf> = [Some(&a.out), a.preview.as_ref(), a.metrics_json.as_ref()]
         .into_iter()
         .flatten()

@@ -35,7 +35,7 @@ pub struct TileArgs {
     pub min_clear: f64,
     /// Fit up to K cloudy tiles side by side in the same GPU dispatches, each with its own
     /// network (the same results as one at a time; more tiles per hour, K times the memory).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub batch: u16,
 }
 
