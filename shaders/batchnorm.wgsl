@@ -73,18 +73,16 @@ fn fwd_part_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     fps_part[c * fps_p.parts + b * WG + lid] = s;
 }
 
-// --- forward reduce: stats = [μ, r] -----------------------------------------------------------
-@group(0) @binding(0) var<storage, read> fr_part: array<vec2<f32>>;
-@group(0) @binding(1) var<storage, read> fr_x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> fr_stats: array<f32>;
-@group(0) @binding(3) var<uniform> fr_p: Params;
+// --- reduce passes: the per-channel sum of the partials, shared by fwd_reduce and bwd_reduce
+// (both bind the partials first) ---------------------------------------------------------------
+@group(0) @binding(0) var<storage, read> red_part: array<vec2<f32>>;
 
-// Pairwise sum of fr_part[base .. base + n]: a stack of partial sums of 2^j partials.
-fn fr_cascade(base: u32, n: u32) -> vec2<f32> {
+// Pairwise sum of red_part[base .. base + n]: a stack of partial sums of 2^j partials.
+fn red_cascade(base: u32, n: u32) -> vec2<f32> {
     var stk: array<vec2<f32>, 32>;
     var top = 0u;
     for (var i = 0u; i < n; i++) {
-        var v = fr_part[base + i];
+        var v = red_part[base + i];
         for (var m = countTrailingZeros(i + 1u); m > 0u; m--) { top -= 1u; v = stk[top] + v; }
         stk[top] = v;
         top += 1u;
@@ -94,28 +92,34 @@ fn fr_cascade(base: u32, n: u32) -> vec2<f32> {
     return s;
 }
 
-var<workgroup> fr_tree: array<vec2<f32>, 256>;
+var<workgroup> red_tree: array<vec2<f32>, 256>;
 
-// Σ of channel c's partials. TREE: by the whole workgroup (strided sums, then a tree in
-// workgroup memory; needs WG a power of two ≤ 256). Else by this invocation (cascade).
-fn fr_sum(c: u32, lid: u32) -> vec2<f32> {
-    if (!TREE) { return fr_cascade(c * fr_p.parts, select(0u, fr_p.parts, c < fr_p.c)); }
+// Σ of channel c's `parts` partials (of `nc` channels). TREE: by the whole workgroup (strided
+// sums, then a tree in workgroup memory; needs WG a power of two ≤ 256). Else by this
+// invocation (cascade).
+fn red_sum(c: u32, lid: u32, parts: u32, nc: u32) -> vec2<f32> {
+    if (!TREE) { return red_cascade(c * parts, select(0u, parts, c < nc)); }
     var s = vec2<f32>(0.0);
-    for (var i = lid; i < fr_p.parts; i += WG) { s += fr_part[c * fr_p.parts + i]; }
-    fr_tree[lid] = s;
+    for (var i = lid; i < parts; i += WG) { s += red_part[c * parts + i]; }
+    red_tree[lid] = s;
     for (var w = WG / 2u; w > 0u; w >>= 1u) {
         workgroupBarrier();
-        if (lid < w) { fr_tree[lid] += fr_tree[lid + w]; }
+        if (lid < w) { red_tree[lid] += red_tree[lid + w]; }
     }
     workgroupBarrier();
-    return fr_tree[0];
+    return red_tree[0];
 }
+
+// --- forward reduce: stats = [μ, r] -----------------------------------------------------------
+@group(0) @binding(1) var<storage, read> fr_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> fr_stats: array<f32>;
+@group(0) @binding(3) var<uniform> fr_p: Params;
 
 @compute @workgroup_size(WG)
 fn fwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let c = select(gid.x, wid.x, TREE);
-    let s = fr_sum(c, lid);
+    let s = red_sum(c, lid, fr_p.parts, fr_p.c);
     if (c >= fr_p.c || (TREE && lid != 0u)) { return; }
     let n = f32(fr_p.hw);
     let m1 = s.x / n;
@@ -217,48 +221,16 @@ fn bwd_part_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
 }
 
 // --- backward reduce: dβ += Σgy, dγ += Σgy·x̂, means = [Σgy/n, Σgy·x̂/n] -----------------------
-@group(0) @binding(0) var<storage, read> br_part: array<vec2<f32>>;
 @group(0) @binding(1) var<storage, read_write> br_dgamma: array<f32>;
 @group(0) @binding(2) var<storage, read_write> br_dbeta: array<f32>;
 @group(0) @binding(3) var<storage, read_write> br_means: array<f32>;
 @group(0) @binding(4) var<uniform> br_p: Params;
 
-fn br_cascade(base: u32, n: u32) -> vec2<f32> {
-    var stk: array<vec2<f32>, 32>;
-    var top = 0u;
-    for (var i = 0u; i < n; i++) {
-        var v = br_part[base + i];
-        for (var m = countTrailingZeros(i + 1u); m > 0u; m--) { top -= 1u; v = stk[top] + v; }
-        stk[top] = v;
-        top += 1u;
-    }
-    var s = vec2<f32>(0.0);
-    while (top > 0u) { top -= 1u; s = stk[top] + s; }
-    return s;
-}
-
-var<workgroup> br_tree: array<vec2<f32>, 256>;
-
-// Σ of channel c's partials. TREE: by the whole workgroup (strided sums, then a tree in
-// workgroup memory; needs WG a power of two ≤ 256). Else by this invocation (cascade).
-fn br_sum(c: u32, lid: u32) -> vec2<f32> {
-    if (!TREE) { return br_cascade(c * br_p.parts, select(0u, br_p.parts, c < br_p.c)); }
-    var s = vec2<f32>(0.0);
-    for (var i = lid; i < br_p.parts; i += WG) { s += br_part[c * br_p.parts + i]; }
-    br_tree[lid] = s;
-    for (var w = WG / 2u; w > 0u; w >>= 1u) {
-        workgroupBarrier();
-        if (lid < w) { br_tree[lid] += br_tree[lid + w]; }
-    }
-    workgroupBarrier();
-    return br_tree[0];
-}
-
 @compute @workgroup_size(WG)
 fn bwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let c = select(gid.x, wid.x, TREE);
-    let s = br_sum(c, lid);
+    let s = red_sum(c, lid, br_p.parts, br_p.c);
     if (c >= br_p.c || (TREE && lid != 0u)) { return; }
     let n = f32(br_p.hw);
     br_dbeta[c] += s.x;
