@@ -76,16 +76,14 @@ impl Tape {
         let values = (shapes.iter())
             .map(|&s| Tensor::zeros(gpu, s))
             .collect::<Result<Vec<_>>>()?;
-        let fused: Vec<Option<(Act, Var)>> = (0..self.ops.len())
+        let fused: Vec<Option<Fused>> = (0..self.ops.len())
             .map(|i| if fuse { self.fused_act(i) } else { None })
             .collect();
         // The output of a batch-norm fused with its activation needs no gradient buffer: the
         // fused backward goes from the activation's gradient straight to the input's.
         let mut needs_grad = self.needs_grad.clone();
-        for (op, f) in self.ops.iter().zip(&fused) {
-            if let (Op::BatchNorm { y, .. }, Some(_)) = (op, f) {
-                needs_grad[y.0] = false;
-            }
+        for f in fused.iter().flatten() {
+            needs_grad[f.y.0] = false;
         }
         // One buffer per activation gradient: a backward kernel reads one gradient and writes
         // another, and wgpu forbids binding one buffer read-only and read-write in a dispatch.
@@ -108,7 +106,7 @@ impl Tape {
         for (i, op) in self.ops.iter().enumerate() {
             let ds = match fused[i] {
                 _ if is_fused_act(i) => vec![],
-                Some((act, ya)) => fused_forward(gpu, &c, op, act, ya)?,
+                Some(f) => fused_forward(gpu, &c, &f)?,
                 None => forward_op(gpu, &c, op)?,
             };
             c.forward.extend(ds);
@@ -116,7 +114,7 @@ impl Tape {
         for (i, op) in self.ops.iter().enumerate().rev() {
             let ds = match fused[i] {
                 _ if is_fused_act(i) => vec![],
-                Some((act, ya)) => fused_backward(gpu, &c, op, act, ya)?,
+                Some(f) => fused_backward(gpu, &c, &f)?,
                 None => self.backward_op(gpu, &c, op)?,
             };
             c.backward.extend(ds);
@@ -124,79 +122,83 @@ impl Tape {
         Ok(c)
     }
 
-    /// `Some((act, its output))` when op `i` is a batch-norm that fuses with the activation
-    /// recorded right after it: that activation is the only reader of its output, and the
-    /// shape suits the fused kernels.
-    fn fused_act(&self, i: usize) -> Option<(Act, Var)> {
-        let Op::BatchNorm { y, .. } = self.ops.get(i)? else {
+    /// The fusion when op `i` is a batch-norm that fuses with the activation recorded right
+    /// after it: that activation is the only reader of its output, and the shape suits the
+    /// fused kernels.
+    fn fused_act(&self, i: usize) -> Option<Fused> {
+        let Op::BatchNorm {
+            x,
+            gamma,
+            beta,
+            y,
+            stats,
+        } = *self.ops.get(i)?
+        else {
             return None;
         };
-        let Op::Act { act, x, y: ya } = self.ops.get(i + 1)? else {
+        let Op::Act { act, x: xa, y: ya } = *self.ops.get(i + 1)? else {
             return None;
         };
-        let readers = self.ops.iter().filter(|op| reads(op).contains(y)).count();
-        (x == y && readers == 1 && batchnorm::fusable(self.shape(*y))).then_some((*act, *ya))
+        let readers = self.ops.iter().filter(|op| reads(op).contains(&y)).count();
+        (xa == y && readers == 1 && batchnorm::fusable(self.shape(y))).then_some(Fused {
+            x,
+            gamma,
+            beta,
+            y,
+            stats,
+            act,
+            ya,
+        })
     }
 }
 
-/// Forward of batch-norm `op` fused with the activation `act` that writes `ya`.
-fn fused_forward(gpu: &Gpu, c: &Compiled, op: &Op, act: Act, ya: Var) -> Result<Vec<Dispatch>> {
-    let Op::BatchNorm {
-        x,
-        gamma,
-        beta,
-        y,
-        stats,
-    } = op
-    else {
-        return Err(Error::invalid(
-            "tape",
-            "only a batch-norm fuses with an activation",
-        ));
-    };
-    let (v, pv) = (|t: &Var| &c.values[t.0], |p: &Param| &c.param_views[p.0]);
-    let (x, y, ya, stats) = (v(x), v(y), v(&ya), v(stats));
-    batchnorm::forward_act(gpu, act, x, pv(gamma), pv(beta), y, ya, stats)
+/// A batch-norm (its fields) fused with the activation `act` that reads its output `y` and
+/// writes `ya`.
+#[derive(Clone, Copy)]
+struct Fused {
+    x: Var,
+    gamma: Param,
+    beta: Param,
+    y: Var,
+    stats: Var,
+    act: Act,
+    ya: Var,
+}
+
+/// Forward of a fused batch-norm + activation.
+fn fused_forward(gpu: &Gpu, c: &Compiled, f: &Fused) -> Result<Vec<Dispatch>> {
+    let (v, pv) = (|t: Var| &c.values[t.0], |p: Param| &c.param_views[p.0]);
+    let (gamma, beta) = (pv(f.gamma), pv(f.beta));
+    batchnorm::forward_act(gpu, f.act, v(f.x), gamma, beta, v(f.y), v(f.ya), v(f.stats))
 }
 
 /// Backward of [`fused_forward`]: from the gradient of `ya` to those of x, γ and β.
-fn fused_backward(gpu: &Gpu, c: &Compiled, op: &Op, act: Act, ya: Var) -> Result<Vec<Dispatch>> {
-    let Op::BatchNorm {
-        x,
-        gamma,
-        beta,
-        y,
-        stats,
-    } = op
-    else {
-        return Err(Error::invalid(
-            "tape",
-            "only a batch-norm fuses with an activation",
-        ));
-    };
-    let v = |t: &Var| &c.values[t.0];
+fn fused_backward(gpu: &Gpu, c: &Compiled, f: &Fused) -> Result<Vec<Dispatch>> {
+    let v = |t: Var| &c.values[t.0];
     let (pv, pg) = (
-        |p: &Param| &c.param_views[p.0],
-        |p: &Param| &c.grad_views[p.0],
+        |p: Param| &c.param_views[p.0],
+        |p: Param| &c.grad_views[p.0],
     );
-    let g = |t: &Var| {
+    let g = |t: Var| {
         c.grads[t.0]
             .as_ref()
             .ok_or_else(|| Error::invalid("tape", format!("var {} has no gradient", t.0)))
     };
-    let (gya, dx) = (g(&ya)?, g(x)?);
+    let (gya, dx) = (g(f.ya)?, g(f.x)?);
+    let (x, y, ya, stats) = (v(f.x), v(f.y), v(f.ya), v(f.stats));
+    let (dgamma, dbeta) = (pg(f.gamma), pg(f.beta));
     batchnorm::backward_act(
         gpu,
-        act,
-        v(x),
-        pv(gamma),
-        v(stats),
-        v(y),
-        v(&ya),
+        f.act,
+        x,
+        pv(f.gamma),
+        stats,
+        y,
+        ya,
         gya,
         dx,
-        pg(gamma),
-        pg(beta),
+        dgamma,
+        dbeta,
     )
 }
 
