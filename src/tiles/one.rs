@@ -1,7 +1,7 @@
 //! One tile's work inside [`run`](super::run): loading it (and writing it at once when it is
 //! cloud-free or nodata), and fitting loaded tiles — alone or side by side — then writing them.
 use super::{workdir, Event, Job, Outcome, Summary, TileRect};
-use crate::dip::{fit_batch, BatchItem, Dip, StepInfo};
+use crate::dip::{fit_batch, BatchItem, StepInfo};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::io::{self, Image, Window};
@@ -102,42 +102,30 @@ pub(super) fn fit_tiles(
         stopped |= flow.is_break();
         flow
     };
-    let targets: Vec<Image> = batch.iter().map(|p| p.item.targets[0].clone()).collect();
-    let clears: Vec<Vec<bool>> = batch
-        .iter()
-        .map(|p| p.item.masks[0].clear.clone())
-        .collect();
-    let (results, loss) = if batch.len() == 1 {
-        let p = batch.into_iter().next().expect("one tile");
-        let mut dip = Dip::new(gpu, job.dip.clone())?;
-        dip.set_target(p.item.targets)?;
-        dip.set_mask(p.item.masks)?;
-        let loss = dip.fit(job.steps, &mut on_step)?;
-        if stopped {
-            return Ok(None);
-        }
-        (vec![dip.output()?.swap_remove(0)], loss)
-    } else {
-        let items = batch.into_iter().map(|p| p.item).collect();
-        let r = fit_batch(gpu, &job.dip, items, job.steps, &mut on_step)?;
-        if stopped {
-            return Ok(None);
-        }
-        let outs = r.outputs.into_iter().map(|mut o| o.swap_remove(0));
-        (outs.collect(), r.loss)
+    // What --paste-clear puts back: each tile's target and clear mask (kept only then).
+    let originals: Vec<(Image, Vec<bool>)> = match job.paste_clear {
+        true => (batch.iter())
+            .map(|p| (p.item.targets[0].clone(), p.item.masks[0].clear.clone()))
+            .collect(),
+        false => Vec::new(),
     };
+    // One tile is a batch of one: the same plan, the same bits as a `Dip` of its own.
+    let items = batch.into_iter().map(|p| p.item).collect();
+    let r = fit_batch(gpu, &job.dip, items, job.steps, &mut on_step)?;
+    if stopped {
+        return Ok(None);
+    }
     let mut done = Vec::new();
-    for (((tile, mut result), target), clear) in
-        tiles.into_iter().zip(results).zip(targets).zip(clears)
-    {
-        if job.paste_clear {
+    for (k, (tile, mut outputs)) in tiles.into_iter().zip(r.outputs).enumerate() {
+        let mut result = outputs.swap_remove(0);
+        if let Some((target, clear)) = originals.get(k) {
             let c = result.c;
             for (p, _) in clear.iter().enumerate().filter(|(_, &k)| k) {
                 result.data[p * c..(p + 1) * c].copy_from_slice(&target.data[p * c..(p + 1) * c]);
             }
         }
         io::write_npy(&workdir::tile_path(&job.work_dir, &tile), &result)?;
-        done.push((tile, Outcome::Fitted { loss }));
+        done.push((tile, Outcome::Fitted { loss: r.loss }));
     }
     Ok(Some(done))
 }

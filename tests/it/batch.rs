@@ -13,35 +13,6 @@ use cloudfill::plan::{Plan, Problem, StepConfig};
 use cloudfill::{fit_batch, BatchItem, Dip, DipConfig, Latent};
 use std::ops::ControlFlow;
 
-/// One problem's data: latent (2 channels), target and 0/1 mask (3 channels), `h`×`w`.
-struct Data {
-    latent: Vec<f32>,
-    target: Vec<f32>,
-    mask: Vec<f32>,
-}
-
-fn data(rng: &mut Rng, h: usize, w: usize, clear: f32) -> Data {
-    Data {
-        latent: (0..2 * h * w).map(|_| rng.uniform(0.0, 1.0)).collect(),
-        target: (0..3 * h * w).map(|_| rng.uniform(0.0, 1.0)).collect(),
-        mask: (0..3 * h * w)
-            .map(|_| (rng.uniform(0.0, 1.0) < clear) as u8 as f32)
-            .collect(),
-    }
-}
-
-fn problem(d: &Data, h: usize, w: usize) -> Problem<'_> {
-    Problem {
-        latent: &d.latent,
-        latent_channels: 2,
-        h,
-        w,
-        target: &d.target,
-        mask: &d.mask,
-        channels: 3,
-    }
-}
-
 /// Every option that changes which kernels run: the default (polyphase up-convolutions, stride
 /// downsampling, zero padding) and the other path (reflection padding, skip branches with their
 /// grouped concats, bilinear upsampling, pooling, ELU).
@@ -65,9 +36,9 @@ fn batched_plan_equals_separate_plans() {
     let g = gpu();
     let (h, w) = (32, 32);
     let mut rng = Rng::new(61);
-    let ds: Vec<Data> = [0.7, 0.5, 0.9]
+    let ds: Vec<ProblemData> = [0.3, 0.5, 0.1]
         .iter()
-        .map(|&c| data(&mut rng, h, w, c))
+        .map(|&cloud| ProblemData::random(&mut rng, h, w, 3, cloud))
         .collect();
     let cfg = StepConfig {
         adam: AdamConfig::default(),
@@ -75,7 +46,7 @@ fn batched_plan_equals_separate_plans() {
         seed: 5,
     };
     for (name, net) in configs() {
-        let problems: Vec<Problem> = ds.iter().map(|d| problem(d, h, w)).collect();
+        let problems: Vec<Problem> = ds.iter().map(ProblemData::problem).collect();
         let mut batch = Plan::new_batch(g, &net, &problems, cfg).unwrap();
         let mut alone: Vec<Plan> = (problems.iter())
             .map(|p| Plan::new(g, &net, p, cfg).unwrap())
@@ -130,29 +101,24 @@ fn batched_plan_equals_separate_plans() {
 fn batch_refuses_mixed_sizes() {
     let g = gpu();
     let mut rng = Rng::new(62);
-    let (a, b) = (data(&mut rng, 16, 16, 0.8), data(&mut rng, 32, 16, 0.8));
+    let a = ProblemData::random(&mut rng, 16, 16, 3, 0.2);
+    let b = ProblemData::random(&mut rng, 32, 16, 3, 0.2);
     let cfg = StepConfig {
         adam: AdamConfig::default(),
         noise_std: 0.0,
         seed: 1,
     };
     let net = NetConfig::with_levels(2);
-    let err = Plan::new_batch(g, &net, &[problem(&a, 16, 16), problem(&b, 32, 16)], cfg)
+    let err = Plan::new_batch(g, &net, &[a.problem(), b.problem()], cfg)
         .err()
         .expect("mixed sizes");
     assert!(err.to_string().contains("batch problem 1"), "{err}");
     assert!(Plan::new_batch(g, &net, &[], cfg).is_err());
-    let empty = Data {
+    let empty = ProblemData {
         mask: vec![0.0; a.mask.len()],
-        ..data(&mut rng, 16, 16, 0.8)
+        ..ProblemData::random(&mut rng, 16, 16, 3, 0.2)
     };
-    assert!(Plan::new_batch(
-        g,
-        &net,
-        &[problem(&a, 16, 16), problem(&empty, 16, 16)],
-        cfg
-    )
-    .is_err());
+    assert!(Plan::new_batch(g, &net, &[a.problem(), empty.problem()], cfg).is_err());
 }
 
 /// The library's `fit_batch` gives each item what a `Dip` of its own gives, bit for bit (odd

@@ -2,6 +2,7 @@
 //! differences.
 #![allow(dead_code)]
 use cloudfill::gpu::{Dispatch, Gpu, Shape, Tensor};
+use cloudfill::plan::{Problem, SplitMix};
 use std::sync::OnceLock;
 
 /// The one GPU of this test binary (device creation on lavapipe is slow).
@@ -14,19 +15,18 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
-/// SplitMix64: small, seeded, reproducible.
-pub struct Rng(u64);
+/// The library's SplitMix64 stream ([`SplitMix`]), with its own seed mixing: small, seeded,
+/// reproducible.
+pub struct Rng(SplitMix);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03)
+        // SplitMix::new xors its own constant in; undo it so the state is this mixing's.
+        let state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+        Rng(SplitMix::new(state ^ 0x5DEE_CE66_D1CE_4E5B))
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in [lo, hi).
     pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
@@ -83,4 +83,46 @@ pub fn to_f64(v: &[f32]) -> Vec<f64> {
 
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// A random training problem: a 2-channel latent and a `ch`-channel target in [0, 1), and a 0/1
+/// mask, cloudy (0) where a uniform draw is ≤ `cloud` (drawn in that order).
+pub struct ProblemData {
+    pub h: usize,
+    pub w: usize,
+    pub ch: usize,
+    pub latent: Vec<f32>,
+    pub target: Vec<f32>,
+    pub mask: Vec<f32>,
+}
+
+impl ProblemData {
+    pub fn random(rng: &mut Rng, h: usize, w: usize, ch: usize, cloud: f32) -> ProblemData {
+        let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform(0.0, 1.0)).collect() };
+        let (latent, target) = (draw(2 * h * w), draw(ch * h * w));
+        let mask = draw(ch * h * w)
+            .into_iter()
+            .map(|u| (u > cloud) as u8 as f32)
+            .collect();
+        ProblemData {
+            h,
+            w,
+            ch,
+            latent,
+            target,
+            mask,
+        }
+    }
+
+    pub fn problem(&self) -> Problem<'_> {
+        Problem {
+            latent: &self.latent,
+            latent_channels: 2,
+            h: self.h,
+            w: self.w,
+            target: &self.target,
+            mask: &self.mask,
+            channels: self.ch,
+        }
+    }
 }

@@ -600,35 +600,21 @@ fn pytorch_golden_cases() {
         ds.extend(cv::backward_weight(g, &c, &tx, &tgy, &tdw).unwrap());
         ds.extend(cv::backward_bias(g, &c, &tgy, &tdb).unwrap());
         run(&ds);
-        let n = case.name;
-        assert_close(
-            &format!("{n} y"),
-            &ty.read(g).unwrap(),
-            &to_f64(case.y),
-            1e-4,
-            1e-5,
-        );
-        assert_close(
-            &format!("{n} dx"),
-            &tdx.read(g).unwrap(),
-            &to_f64(case.dx),
-            1e-4,
-            1e-5,
-        );
-        assert_close(
-            &format!("{n} dw"),
-            &tdw.read(g).unwrap(),
-            &to_f64(case.dw),
-            1e-4,
-            1e-5,
-        );
-        assert_close(
-            &format!("{n} db"),
-            &tdb.read(g).unwrap(),
-            &to_f64(case.db),
-            1e-4,
-            1e-5,
-        );
+        for (what, t, want) in [
+            ("y", &ty, case.y),
+            ("dx", &tdx, case.dx),
+            ("dw", &tdw, case.dw),
+            ("db", &tdb, case.db),
+        ] {
+            let got = t.read(g).unwrap();
+            assert_close(
+                &format!("{} {what}", case.name),
+                &got,
+                &to_f64(want),
+                1e-4,
+                1e-5,
+            );
+        }
     }
 }
 

@@ -130,11 +130,7 @@ fn directional_derivative_of_network_and_loss() {
     let g = gpu();
     let (h, w, ch) = (16, 16, 3);
     let mut rng = Rng::new(5);
-    let latent: Vec<f32> = (0..2 * h * w).map(|_| rng.uniform(0.0, 1.0)).collect();
-    let target: Vec<f32> = (0..ch * h * w).map(|_| rng.uniform(0.0, 1.0)).collect();
-    let mask: Vec<f32> = (0..ch * h * w)
-        .map(|_| (rng.uniform(0.0, 1.0) > 0.3) as u8 as f32)
-        .collect();
+    let data = ProblemData::random(&mut rng, h, w, ch, 0.3);
     // A smooth activation (LeakyReLU's kinks make finite differences of a whole network
     // unreliable), and the other paths of the builder: skip branch + concat, bilinear
     // upsampling, reflection padding, average-pool downsampling.
@@ -148,15 +144,7 @@ fn directional_derivative_of_network_and_loss() {
         downsample: cloudfill::net::Downsample::Avg,
         ..NetConfig::default()
     };
-    let problem = Problem {
-        latent: &latent,
-        latent_channels: 2,
-        h,
-        w,
-        target: &target,
-        mask: &mask,
-        channels: ch,
-    };
+    let problem = data.problem();
     let cfg = StepConfig {
         adam: AdamConfig::default(),
         noise_std: 0.0,

@@ -8,7 +8,7 @@ use cloudfill::ops::adam::AdamConfig;
 use cloudfill::ops::conv2d::{self, reference as conv_ref, Conv2d, Padding};
 use cloudfill::ops::polyphase::{self, reference as pp_ref};
 use cloudfill::ops::resample::{reference as rs_ref, Upsample};
-use cloudfill::plan::{Plan, Problem, StepConfig};
+use cloudfill::plan::{Plan, StepConfig};
 
 fn up_conv(cin: usize, cout: usize, k: usize) -> Conv2d {
     Conv2d {
@@ -197,21 +197,8 @@ fn polyphase_refuses_what_it_cannot_do_exactly() {
 fn network_with_polyphase_equals_plain_network() {
     let g = gpu();
     let (h, w, ch) = (32, 32, 3);
-    let mut rng = Rng::new(44);
-    let latent: Vec<f32> = (0..2 * h * w).map(|_| rng.uniform(0.0, 1.0)).collect();
-    let target: Vec<f32> = (0..ch * h * w).map(|_| rng.uniform(0.0, 1.0)).collect();
-    let mask: Vec<f32> = (0..ch * h * w)
-        .map(|_| (rng.uniform(0.0, 1.0) > 0.3) as u8 as f32)
-        .collect();
-    let problem = Problem {
-        latent: &latent,
-        latent_channels: 2,
-        h,
-        w,
-        target: &target,
-        mask: &mask,
-        channels: ch,
-    };
+    let data = ProblemData::random(&mut Rng::new(44), h, w, ch, 0.3);
+    let problem = data.problem();
     let cfg = StepConfig {
         adam: AdamConfig::default(),
         noise_std: 0.0,
