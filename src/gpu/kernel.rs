@@ -4,7 +4,7 @@
 //! (read-only storage buffers first, then read-write storage buffers, then one uniform `Params`
 //! last — the order every WGSL file follows). The bind group layout is built explicitly from it;
 //! a naga test checks every signature against the shader it names.
-use super::{Gpu, Tensor};
+use super::{Gpu, ParamsBinding, Tensor};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -149,6 +149,19 @@ impl Gpu {
         Ok(k)
     }
 
+    /// A family's WGSL as this device loads it: `var<uniform>` read as `var<storage, read>`
+    /// where parameters are storage buffers ([`ParamsBinding`]).
+    fn shader_text(&self, shader: Shader) -> Cow<'static, str> {
+        match self.params_binding {
+            ParamsBinding::Uniform => Cow::Borrowed(shader.source()),
+            ParamsBinding::Storage => Cow::Owned(
+                shader
+                    .source()
+                    .replace("var<uniform>", "var<storage, read>"),
+            ),
+        }
+    }
+
     fn compile(&self, sig: KernelSig, overrides: &[(&'static str, f64)]) -> Result<Kernel> {
         let fail = |message: String| Error::Shader {
             shader: sig.shader.file().into(),
@@ -161,7 +174,7 @@ impl Gpu {
             self.device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(sig.shader.file()),
-                    source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(sig.shader.source())),
+                    source: wgpu::ShaderSource::Wgsl(self.shader_text(sig.shader)),
                 })
         });
         let storage = |read_only| wgpu::BindingType::Buffer {
@@ -183,7 +196,12 @@ impl Gpu {
                 binding: sig.reads + sig.writes,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
+                    ty: match self.params_binding {
+                        ParamsBinding::Uniform => wgpu::BufferBindingType::Uniform,
+                        ParamsBinding::Storage => {
+                            wgpu::BufferBindingType::Storage { read_only: true }
+                        }
+                    },
                     has_dynamic_offset: false,
                     min_binding_size: wgpu::BufferSize::new(sig.params as u64),
                 },
@@ -266,7 +284,10 @@ impl Gpu {
                 let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(sig.entry),
                     size: n as u64,
-                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    usage: match self.params_binding {
+                        ParamsBinding::Uniform => wgpu::BufferUsages::UNIFORM,
+                        ParamsBinding::Storage => wgpu::BufferUsages::STORAGE,
+                    } | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 });
                 self.queue.write_buffer(&buf, 0, bytemuck::bytes_of(p));
@@ -323,6 +344,11 @@ impl Dispatch {
         if let Some(b) = &self.params {
             gpu.queue.write_buffer(b, 0, bytemuck::bytes_of(p));
         }
+    }
+
+    /// Workgroups per dimension.
+    pub fn groups(&self) -> [u32; 3] {
+        self.groups
     }
 
     /// The kernel's entry point name (for profiles and dispatch counts).

@@ -10,6 +10,14 @@
 //! The device gets `Features::SUBGROUP` where the adapter has it (kernels with subgroup fast paths
 //! use it, see [`Gpu::subgroup_size`]); `CLOUDFILL_NO_SUBGROUPS=1` leaves it off, so every kernel
 //! takes its portable path.
+//!
+//! Kernel parameters (each shader's `Params` struct) are uniform buffers, except on Mesa's
+//! lavapipe (a Vulkan CPU adapter), where they are bound as read-only storage buffers: lavapipe
+//! 22.x inlines uniform values into the shader and, for some kernels, compiles a new variant in
+//! every command buffer — 3× slower dispatches and memory that grows with every step (BENCHMARKS.md,
+//! "Kernel parameters on lavapipe"). The WGSL is the same; the module is loaded with its
+//! `var<uniform>` declarations read as `var<storage, read>`. `CLOUDFILL_PARAMS=uniform|storage`
+//! forces either.
 mod kernel;
 mod tensor;
 
@@ -59,10 +67,44 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
+    /// How kernel parameters are bound (see the module docs).
+    pub params_binding: ParamsBinding,
     pub(crate) kernels: Mutex<HashMap<kernel::KernelKey, Arc<Kernel>>>,
     /// Parsed shader modules, one per family (pipelines of one family share it).
     pub(crate) modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
     errors: Arc<Mutex<Vec<String>>>,
+}
+
+/// How each kernel's `Params` struct is bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamsBinding {
+    /// A uniform buffer (`var<uniform>`, as the shaders declare it).
+    Uniform,
+    /// A read-only storage buffer (`var<storage, read>`): the choice on lavapipe.
+    Storage,
+}
+
+impl ParamsBinding {
+    /// `CLOUDFILL_PARAMS=uniform|storage`, else storage on Vulkan CPU adapters (lavapipe) and
+    /// uniform everywhere else.
+    fn for_adapter(info: &wgpu::AdapterInfo) -> Result<ParamsBinding> {
+        match std::env::var("CLOUDFILL_PARAMS").map(|v| v.to_ascii_lowercase()) {
+            Ok(v) if v == "uniform" => Ok(ParamsBinding::Uniform),
+            Ok(v) if v == "storage" => Ok(ParamsBinding::Storage),
+            Ok(v) => Err(Error::invalid(
+                "CLOUDFILL_PARAMS",
+                format!("{v:?} is not one of uniform, storage"),
+            )),
+            Err(_) => {
+                let cpu = info.device_type == wgpu::DeviceType::Cpu;
+                Ok(if cpu && info.backend == wgpu::Backend::Vulkan {
+                    ParamsBinding::Storage
+                } else {
+                    ParamsBinding::Uniform
+                })
+            }
+        }
+    }
 }
 
 fn backends_from_env() -> Result<wgpu::Backends> {
@@ -157,6 +199,7 @@ impl Gpu {
     pub fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let params_binding = ParamsBinding::for_adapter(&info)?;
         let mut wanted =
             wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
         if !subgroups_disabled() {
@@ -184,6 +227,7 @@ impl Gpu {
             info,
             limits,
             features,
+            params_binding,
             kernels: Mutex::new(HashMap::new()),
             modules: Mutex::new(HashMap::new()),
             errors,
