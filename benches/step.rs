@@ -100,6 +100,7 @@ fn main() {
             adam: AdamConfig::default(),
             noise_std: 0.1,
             seed: 0,
+            conv_blocks: None,
         };
         let t0 = Instant::now();
         let mut plan = Plan::new(&gpu, &net, &p, cfg).expect("plan");

@@ -6,12 +6,15 @@ use crate::gpu::Gpu;
 use crate::io::{Image, Mask};
 use crate::net::NetConfig;
 use crate::ops::adam::AdamConfig;
+use crate::ops::conv2d::Blocks;
 use crate::plan::{Plan, Problem, SplitMix, StepConfig};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 mod batch;
+mod params;
 pub use batch::{fit_batch, BatchItem, BatchResult};
+pub use params::NamedParam;
 
 /// The network's input ("latent seed").
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -37,6 +40,9 @@ pub struct DipConfig {
     pub seed: u64,
     /// Read the loss back every this many steps (and at the last step).
     pub loss_every: usize,
+    /// The convolutions' kernels and blocking; `None` (the default): the adapter's fastest.
+    /// Every choice computes the same function; tests and comparisons set it.
+    pub conv_blocks: Option<Blocks>,
 }
 
 impl Default for DipConfig {
@@ -48,6 +54,7 @@ impl Default for DipConfig {
             latent: Latent::Meshgrid,
             seed: 0,
             loss_every: 10,
+            conv_blocks: None,
         }
     }
 }
@@ -76,6 +83,8 @@ pub struct Dip<'g> {
     size: (usize, usize),
     padded: (usize, usize),
     last_loss: Option<f32>,
+    /// Parameters given by [`Dip::set_parameters`], written over the seeded init at every build.
+    init_params: Vec<NamedParam>,
 }
 
 impl<'g> Dip<'g> {
@@ -98,6 +107,7 @@ impl<'g> Dip<'g> {
             size: (0, 0),
             padded: (0, 0),
             last_loss: None,
+            init_params: Vec::new(),
         })
     }
 
@@ -179,6 +189,14 @@ impl<'g> Dip<'g> {
             &problem,
             self.step_config(),
         )?);
+        self.last_loss = None;
+        self.write_init_params()
+    }
+
+    fn ensure_built(&mut self) -> Result<()> {
+        if self.plan.is_none() {
+            self.build()?;
+        }
         Ok(())
     }
 
@@ -226,6 +244,7 @@ impl<'g> Dip<'g> {
             },
             noise_std: self.cfg.noise_std,
             seed: self.cfg.seed,
+            conv_blocks: self.cfg.conv_blocks,
         }
     }
 
@@ -280,9 +299,7 @@ impl<'g> Dip<'g> {
         steps: usize,
         on_step: impl FnMut(&StepInfo) -> ControlFlow<()>,
     ) -> Result<Option<f32>> {
-        if self.plan.is_none() {
-            self.build()?;
-        }
+        self.ensure_built()?;
         let plan = self.plan.as_mut().expect("built above");
         if let Some(l) = run_steps(plan, steps, self.cfg.loss_every, on_step)? {
             self.last_loss = Some(l);
@@ -293,9 +310,7 @@ impl<'g> Dip<'g> {
     /// The reconstruction of every source, in order (H×W×C_k each); the first is the
     /// inpainted image.
     pub fn output(&mut self) -> Result<Vec<Image>> {
-        if self.plan.is_none() {
-            self.build()?;
-        }
+        self.ensure_built()?;
         let plan = self.plan.as_ref().expect("built above");
         self.unpack(&plan.render()?)
     }

@@ -15,8 +15,9 @@ use crate::error::{Error, Result};
 use crate::gpu::{Arena, Dispatch, Gpu, Shape, Tensor};
 use crate::net::NetConfig;
 use crate::ops::adam::{self, AdamConfig};
+use crate::ops::conv2d::Blocks;
 use crate::ops::{loss, noise};
-use crate::tape::{Compiled, Init, Tape, Var};
+use crate::tape::{CompileOptions, Compiled, Init, Tape, Var};
 
 mod profile;
 pub use profile::DispatchTime;
@@ -53,12 +54,28 @@ pub struct Problem<'a> {
     pub channels: usize,
 }
 
-/// Optimiser and noise settings of a plan.
+/// Optimiser, noise and kernel settings of a plan; `Default` is the reference's.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepConfig {
     pub adam: AdamConfig,
+    /// σ of the fresh N(0, 1) latent noise of every step.
     pub noise_std: f32,
+    /// Seeds the initial parameters and the noise.
     pub seed: u64,
+    /// The convolutions' kernels and blocking; `None`: the adapter's fastest. (Tests and
+    /// comparisons run the other paths with it; every path computes the same function.)
+    pub conv_blocks: Option<Blocks>,
+}
+
+impl Default for StepConfig {
+    fn default() -> Self {
+        StepConfig {
+            adam: AdamConfig::default(),
+            noise_std: 0.1,
+            seed: 0,
+            conv_blocks: None,
+        }
+    }
 }
 
 /// A compiled training step.
@@ -141,7 +158,12 @@ impl<'g> Plan<'g> {
         let input = tape.input(Shape::new(p.latent_channels, p.h, p.w));
         let output = net.build(&mut tape, input, p.channels)?;
         check_fits(gpu, &tape, g)?;
-        let compiled = tape.compile_batched(gpu, true, g)?;
+        let opts = CompileOptions {
+            fuse_bn_act: true,
+            batch: g,
+            conv_blocks: cfg.conv_blocks,
+        };
+        let compiled = tape.compile_options(gpu, &opts)?;
         let out_shape = compiled.values[output.0].shape;
         let latent = Tensor::from_slice(gpu, compiled.values[input.0].shape, &latent)?;
         let target = Tensor::from_slice(gpu, out_shape, &target)?;

@@ -32,7 +32,7 @@ use crate::ops::polyphase;
 use crate::ops::resample::{self, Pool, Upsample};
 
 mod compile;
-pub use compile::Compiled;
+pub use compile::{CompileOptions, Compiled};
 
 /// An activation (a value computed by the network).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,7 +55,10 @@ pub enum Init {
 #[derive(Clone, Debug)]
 pub struct ParamInfo {
     pub name: String,
+    /// Flat storage shape (`dims`' product numbers).
     pub shape: Shape,
+    /// The PyTorch shape: `[cout, cin/groups, k, k]` for a conv weight, `[n]` otherwise.
+    pub dims: Vec<usize>,
     pub init: Init,
 }
 
@@ -158,10 +161,12 @@ impl Tape {
         self.vars[v.0]
     }
 
-    pub fn param(&mut self, name: impl Into<String>, shape: Shape, init: Init) -> Param {
+    /// A trainable tensor of PyTorch shape `dims`, stored flat.
+    pub fn param(&mut self, name: impl Into<String>, dims: &[usize], init: Init) -> Param {
         self.params.push(ParamInfo {
             name: name.into(),
-            shape,
+            shape: Shape::flat(dims.iter().product()),
+            dims: dims.to_vec(),
             init,
         });
         Param(self.params.len() - 1)
@@ -192,18 +197,10 @@ impl Tape {
     /// A conv's `name.weight` (and `name.bias`), PyTorch's default init.
     fn conv_params(&mut self, name: &str, conv: &Conv2d, bias: bool) -> (Param, Option<Param>) {
         let bound = 1.0 / ((conv.cin * conv.k * conv.k) as f32).sqrt();
-        let w = self.param(
-            format!("{name}.weight"),
-            Shape::flat(conv.weight_len()),
-            Init::Uniform(bound),
-        );
-        let b = bias.then(|| {
-            self.param(
-                format!("{name}.bias"),
-                Shape::flat(conv.cout),
-                Init::Uniform(bound),
-            )
-        });
+        let dims = [conv.cout, conv.cin_g(), conv.k, conv.k];
+        let w = self.param(format!("{name}.weight"), &dims, Init::Uniform(bound));
+        let b =
+            bias.then(|| self.param(format!("{name}.bias"), &[conv.cout], Init::Uniform(bound)));
         (w, b)
     }
 
@@ -250,9 +247,8 @@ impl Tape {
                 ),
             ));
         }
-        let c = Shape::flat(s.c);
-        let gamma = self.param(format!("{name}.weight"), c, Init::Const(1.0));
-        let beta = self.param(format!("{name}.bias"), c, Init::Const(0.0));
+        let gamma = self.param(format!("{name}.weight"), &[s.c], Init::Const(1.0));
+        let beta = self.param(format!("{name}.bias"), &[s.c], Init::Const(0.0));
         let y = self.var(s, true);
         let stats = self.flat_var(2 * s.c, false);
         self.ops.push(Op::BatchNorm {
@@ -335,12 +331,32 @@ impl Tape {
                 let (gy, conv) = (gy(y)?, &conv.batched(c.batch));
                 let mut ds = Vec::new();
                 if let Some(dx) = g(x) {
-                    ds.extend(conv2d::backward_input(gpu, conv, gy, pv(w), dx)?);
+                    ds.extend(conv2d::backward_input_with(
+                        gpu,
+                        c.conv_blocks,
+                        conv,
+                        gy,
+                        pv(w),
+                        dx,
+                    )?);
                 }
-                ds.extend(conv2d::backward_weight(gpu, conv, v(x), gy, pg(w))?);
+                ds.extend(conv2d::backward_weight_with(
+                    gpu,
+                    c.conv_blocks,
+                    conv,
+                    v(x),
+                    gy,
+                    pg(w),
+                )?);
                 if let Some(b) = b {
                     if !self.only_feeds_batchnorm(*y) {
-                        ds.extend(conv2d::backward_bias(gpu, conv, gy, pg(b))?);
+                        ds.extend(conv2d::backward_bias_with(
+                            gpu,
+                            c.conv_blocks,
+                            conv,
+                            gy,
+                            pg(b),
+                        )?);
                     }
                 }
                 ds
@@ -360,13 +376,33 @@ impl Tape {
                 let gwp = g(wp).expect("phase weights have gradients");
                 let mut ds = vec![polyphase::unshuffle(gpu, conv, gy, gp)?];
                 if let Some(dx) = g(x) {
-                    ds.extend(conv2d::backward_input(gpu, &pc, gp, v(wp), dx)?);
+                    ds.extend(conv2d::backward_input_with(
+                        gpu,
+                        c.conv_blocks,
+                        &pc,
+                        gp,
+                        v(wp),
+                        dx,
+                    )?);
                 }
-                ds.extend(conv2d::backward_weight(gpu, &pc, v(x), gp, gwp)?);
+                ds.extend(conv2d::backward_weight_with(
+                    gpu,
+                    c.conv_blocks,
+                    &pc,
+                    v(x),
+                    gp,
+                    gwp,
+                )?);
                 ds.push(polyphase::weights_backward(gpu, conv, gwp, pg(w))?);
                 if let Some(b) = b {
                     if !self.only_feeds_batchnorm(*y) {
-                        ds.extend(conv2d::backward_bias(gpu, conv, gy, pg(b))?);
+                        ds.extend(conv2d::backward_bias_with(
+                            gpu,
+                            c.conv_blocks,
+                            conv,
+                            gy,
+                            pg(b),
+                        )?);
                     }
                 }
                 ds

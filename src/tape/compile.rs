@@ -22,6 +22,31 @@ pub struct Compiled {
     pub grad_views: Vec<Tensor>,
     pub forward: Vec<Dispatch>,
     pub backward: Vec<Dispatch>,
+    /// The convolution kernels' blocking (and whether the subgroup kernels are used).
+    pub conv_blocks: conv2d::Blocks,
+}
+
+/// How [`Tape::compile_options`] builds the step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Run a batch-norm and the activation right after it as one fused pass (see
+    /// [`Tape::compile_with`]).
+    pub fuse_bn_act: bool,
+    /// Networks side by side (see [`Tape::compile_batched`]).
+    pub batch: usize,
+    /// The convolutions' kernels and blocking; `None`: the adapter's fastest
+    /// ([`conv2d::Blocks::for_gpu`]).
+    pub conv_blocks: Option<conv2d::Blocks>,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            fuse_bn_act: true,
+            batch: 1,
+            conv_blocks: None,
+        }
+    }
 }
 
 impl Compiled {
@@ -55,6 +80,22 @@ impl Tape {
     /// (see the module docs): parameter `i` of copy `k` is `param_views[i]` from
     /// `k·numel` on, and activation `v` of copy `k` is block `k` of `values[v]`.
     pub fn compile_batched(&self, gpu: &Gpu, fuse: bool, g: usize) -> Result<Compiled> {
+        let opts = CompileOptions {
+            fuse_bn_act: fuse,
+            batch: g,
+            conv_blocks: None,
+        };
+        self.compile_options(gpu, &opts)
+    }
+
+    /// The general form of [`Tape::compile`]: fusion, batch and convolution kernels as `opts`
+    /// says.
+    pub fn compile_options(&self, gpu: &Gpu, opts: &CompileOptions) -> Result<Compiled> {
+        let (fuse, g) = (opts.fuse_bn_act, opts.batch);
+        let conv_blocks = match opts.conv_blocks {
+            Some(b) => b.checked()?,
+            None => conv2d::Blocks::for_gpu(gpu),
+        };
         if g == 0 {
             return Err(Error::invalid("batch", "at least one network"));
         }
@@ -101,6 +142,7 @@ impl Tape {
             grad_views,
             forward: Vec::new(),
             backward: Vec::new(),
+            conv_blocks,
         };
         let is_fused_act = |i: usize| i > 0 && fused[i - 1].is_some();
         for (i, op) in self.ops.iter().enumerate() {
@@ -208,7 +250,8 @@ fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
     Ok(match op {
         Op::Conv2d { conv, x, w, b, y } => {
             let conv = &conv.batched(c.batch);
-            conv2d::forward(gpu, conv, v(x), pv(w), b.as_ref().map(pv), v(y))?
+            let (bl, b) = (c.conv_blocks, b.as_ref().map(pv));
+            conv2d::forward_with(gpu, bl, conv, v(x), pv(w), b, v(y))?
         }
         Op::UpConv {
             conv,
@@ -222,7 +265,8 @@ fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
             let conv = &conv.batched(c.batch);
             let pc = polyphase::phase_conv(conv);
             let mut ds = vec![polyphase::weights(gpu, conv, pv(w), v(wp))?];
-            ds.extend(conv2d::forward(gpu, &pc, v(x), v(wp), None, v(p))?);
+            let bl = c.conv_blocks;
+            ds.extend(conv2d::forward_with(gpu, bl, &pc, v(x), v(wp), None, v(p))?);
             ds.push(polyphase::shuffle(
                 gpu,
                 conv,

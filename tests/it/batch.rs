@@ -44,6 +44,7 @@ fn batched_plan_equals_separate_plans() {
         adam: AdamConfig::default(),
         noise_std: 0.1,
         seed: 5,
+        conv_blocks: None,
     };
     for (name, net) in configs() {
         let problems: Vec<Problem> = ds.iter().map(ProblemData::problem).collect();
@@ -107,6 +108,7 @@ fn batch_refuses_mixed_sizes() {
         adam: AdamConfig::default(),
         noise_std: 0.0,
         seed: 1,
+        conv_blocks: None,
     };
     let net = NetConfig::with_levels(2);
     let err = Plan::new_batch(g, &net, &[a.problem(), b.problem()], cfg)

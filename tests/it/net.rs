@@ -55,6 +55,7 @@ fn golden_mini_dip_network_matches_pytorch() {
         adam: AdamConfig::default(),
         noise_std: 0.0,
         seed: 1,
+        conv_blocks: None,
     };
     let mut plan = Plan::new(g, &net, &problem, cfg).unwrap();
     let params = inp["params"].as_object().unwrap();
@@ -149,6 +150,7 @@ fn directional_derivative_of_network_and_loss() {
         adam: AdamConfig::default(),
         noise_std: 0.0,
         seed: 9,
+        conv_blocks: None,
     };
     let plan = Plan::new(g, &net, &problem, cfg).unwrap();
     let all = plan.compiled.params.all();

@@ -203,6 +203,7 @@ fn network_with_polyphase_equals_plain_network() {
         adam: AdamConfig::default(),
         noise_std: 0.0,
         seed: 3,
+        conv_blocks: None,
     };
     let poly = NetConfig::with_levels(3);
     let plain = NetConfig {

@@ -266,6 +266,7 @@ impl FitArgs {
             },
             seed: self.seed,
             loss_every: 10,
+            ..DipConfig::default()
         }
     }
 }
