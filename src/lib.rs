@@ -89,7 +89,7 @@ pub mod net;
 pub mod plan;
 pub mod tape;
 
-pub use dip::{fit_batch, BatchItem, BatchResult, Dip, DipConfig, Latent, StepInfo};
+pub use dip::{fit_batch, BatchItem, BatchResult, Dip, DipConfig, Latent, NamedParam, StepInfo};
 pub use net::NetConfig;
 pub mod preview;
 pub mod tiles;
