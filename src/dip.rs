@@ -90,12 +90,16 @@ pub struct Dip<'g> {
 impl<'g> Dip<'g> {
     pub fn new(gpu: &'g Gpu, cfg: DipConfig) -> Result<Dip<'g>> {
         cfg.net.validate()?;
-        let ok =
-            cfg.lr > 0.0 && cfg.lr.is_finite() && cfg.noise_std >= 0.0 && cfg.noise_std.is_finite();
-        if !ok {
+        if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
             return Err(Error::invalid(
-                "settings",
-                "lr must be > 0 and noise_std >= 0",
+                "learning rate",
+                format!("lr must be a finite number > 0, got {}", cfg.lr),
+            ));
+        }
+        if !(cfg.noise_std >= 0.0 && cfg.noise_std.is_finite()) {
+            return Err(Error::invalid(
+                "noise_std",
+                format!("must be a finite number >= 0, got {}", cfg.noise_std),
             ));
         }
         Ok(Dip {
@@ -312,7 +316,15 @@ impl<'g> Dip<'g> {
     pub fn output(&mut self) -> Result<Vec<Image>> {
         self.ensure_built()?;
         let plan = self.plan.as_ref().expect("built above");
-        self.unpack(&plan.render()?)
+        let out = plan.render()?;
+        if out.iter().any(|v| !v.is_finite()) {
+            let loss = plan.read_loss()?;
+            return Err(Error::Diverged {
+                step: plan.step as usize,
+                loss,
+            });
+        }
+        self.unpack(&out)
     }
 
     /// Every source's reconstruction (H×W×C_k each) from a channel-major output at the padded
@@ -364,6 +376,9 @@ fn run_steps(
         plan.step()?;
         let loss = if s % every == 0 || s == steps {
             let l = plan.read_loss()? / plan.batch as f32;
+            if !l.is_finite() {
+                return Err(Error::Diverged { step: s, loss: l });
+            }
             last = Some(l);
             Some(l)
         } else {

@@ -39,6 +39,12 @@ pub enum Error {
     /// Input data holds NaN or infinite values where they would be used.
     #[error("source {source_index} has {count} NaN/Inf values in clear pixels (mask them out or clean the data)")]
     NonFinite { source_index: usize, count: usize },
+    /// The fit diverged: the loss became NaN or infinite.
+    #[error(
+        "the fit diverged at step {step} (loss {loss}): the learning rate is probably too high \
+         for this problem (try a smaller --lr / DipConfig::lr); nothing was written"
+    )]
+    Diverged { step: usize, loss: f32 },
     /// The problem does not fit the adapter's limits.
     #[error("too large for this adapter: {0}")]
     TooLarge(String),

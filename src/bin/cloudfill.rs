@@ -224,6 +224,38 @@ fn and_valid(m: &mut [bool], valid: &Option<Vec<bool>>) -> usize {
     n
 }
 
+/// The lower-case extension of `p` ("" if none).
+fn extension(p: &Path) -> String {
+    let e = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+    e.to_lowercase()
+}
+
+/// Before any work: output extensions, no two outputs the same file, no output an input.
+pub(crate) fn check_files(a: &InpaintArgs) -> Result<()> {
+    if !matches!(extension(&a.out).as_str(), "tif" | "tiff" | "npy") {
+        bail!("{}: --out must end in .tif, .tiff or .npy", a.out.display());
+    }
+    if extension(&a.out) != "npy" {
+        io::check_creation_options(&a.out, &a.creation_options)?;
+    }
+    if let Some(p) = &a.preview {
+        if extension(p) != "png" {
+            bail!(
+                "{}: --preview writes a PNG: its name must end in .png",
+                p.display()
+            );
+        }
+    }
+    let mut outputs: Vec<(&str, &Path)> = vec![("--out", &a.out)];
+    outputs.extend(a.preview.as_deref().map(|p| ("--preview", p)));
+    outputs.extend(a.metrics_json.as_deref().map(|p| ("--metrics-json", p)));
+    let mut inputs: Vec<(&str, &Path)> = vec![("--target", &a.target), ("--mask", &a.mask)];
+    inputs.extend(a.s1.iter().map(|p| ("--s1", p.as_path())));
+    inputs.extend(a.guide.iter().map(|p| ("--guide", p.as_path())));
+    inputs.extend(a.truth.as_deref().map(|p| ("--truth", p)));
+    Ok(io::check_distinct(&outputs, &inputs)?)
+}
+
 fn inpaint(a: &InpaintArgs) -> Result<()> {
     if tiled::wanted(a)? {
         return tiled::inpaint_tiled(a);
@@ -234,6 +266,7 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
             a.tiles.batch, a.tiles.tile
         );
     }
+    check_files(a)?;
     let outs: Vec<&PathBuf> = [Some(&a.out), a.preview.as_ref(), a.metrics_json.as_ref()]
         .into_iter()
         .flatten()
@@ -241,15 +274,7 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
     for p in &outs {
         io::output_guard(p, a.overwrite)?;
     }
-    let ext = a
-        .out
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_lowercase();
-    if !matches!(ext.as_str(), "tif" | "tiff" | "npy") {
-        bail!("{}: --out must end in .tif, .tiff or .npy", a.out.display());
-    }
+    let ext = extension(&a.out);
     let win = window(a)?;
     let target = read_target(a, &a.target, win)?;
     let (h, w) = (target.image.h, target.image.w);

@@ -118,6 +118,7 @@ pub fn write_geotiff(
     let driver = DriverManager::get_driver_by_name("GTiff").map_err(gdal_err(path))?;
     write_atomic(path, |tmp| {
         let err = gdal_err(path);
+        reset_errors();
         let mut ds = driver
             .create_with_band_type_with_options::<f32, _>(tmp, img.w, img.h, img.c, &opts)
             .map_err(&err)?;
@@ -141,6 +142,62 @@ pub fn write_geotiff(
             plane = buf.into_shape_and_vec().1;
         }
         ds.flush_cache().map_err(&err)?;
-        ds.close().map_err(&err)
+        ds.close().map_err(&err)?;
+        write_failure(path)
     })
+}
+
+/// Clears this thread's GDAL error state before a write checked by [`write_failure`].
+pub(crate) fn reset_errors() {
+    // SAFETY: resets this thread's GDAL error state; no pointers involved.
+    unsafe { gdal_sys::CPLErrorReset() };
+}
+
+/// `Err` with GDAL's message if a write, flush or close on this thread failed since the last
+/// [`reset_errors`] (before GDAL 3.7 `GDALClose` and `GDALFlushCache` return nothing, and a full
+/// disk only shows up here).
+pub(crate) fn write_failure(path: &Path) -> Result<()> {
+    let (kind, msg) = last_error();
+    if kind == gdal_sys::CPLErr::CE_Failure || kind == gdal_sys::CPLErr::CE_Fatal {
+        return Err(file_err(
+            path,
+            format!("writing the GeoTIFF failed: {msg} (is the disk full?); nothing was written"),
+        ));
+    }
+    Ok(())
+}
+
+/// This thread's last GDAL error: its class and message.
+fn last_error() -> (gdal_sys::CPLErr::Type, String) {
+    // SAFETY: plain queries of this thread's GDAL error state; the message pointer is GDAL's
+    // own NUL-terminated buffer, copied before any other GDAL call.
+    unsafe {
+        let kind = gdal_sys::CPLGetLastErrorType();
+        let msg = gdal_sys::CPLGetLastErrorMsg();
+        let msg = if msg.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(msg).to_string_lossy().into_owned()
+        };
+        (kind, msg)
+    }
+}
+
+/// Checks GeoTIFF creation options before any work: each is KEY=VALUE and GDAL's GTiff driver
+/// accepts it (`GDALValidateCreationOptions`: known keys, allowed values).
+pub fn check_creation_options(path: &Path, creation_options: &[String]) -> Result<()> {
+    let opts = parse_options(path, creation_options)?;
+    let driver = DriverManager::get_driver_by_name("GTiff").map_err(gdal_err(path))?;
+    reset_errors();
+    // SAFETY: both handles are live for the call (the driver is GDAL's, the list is owned by
+    // `opts`); GDAL only reads them.
+    let ok = unsafe { gdal_sys::GDALValidateCreationOptions(driver.c_driver(), opts.as_ptr()) };
+    if ok == 0 {
+        let (_, msg) = last_error();
+        return Err(Error::invalid(
+            "creation option (--co)",
+            format!("GDAL's GeoTIFF driver refuses {creation_options:?}: {msg}"),
+        ));
+    }
+    Ok(())
 }

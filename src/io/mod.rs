@@ -13,13 +13,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 mod geotiff;
 mod mask;
 mod npy;
+mod paths;
 mod png;
 mod sentinel;
 
-pub(crate) use geotiff::parse_options;
-pub use geotiff::write_geotiff;
+pub use geotiff::{check_creation_options, write_geotiff};
+pub(crate) use geotiff::{parse_options, reset_errors, write_failure};
 pub use mask::{read_mask, Mask, MaskOptions};
 pub use npy::write_npy;
+pub use paths::check_distinct;
 pub use png::write_png_rgb;
 pub use sentinel::{s1_preprocess, s2_preprocess};
 

@@ -222,6 +222,7 @@ fn write_tif_rows(
     let opts = io::parse_options(out, creation_options)?;
     let driver = DriverManager::get_driver_by_name("GTiff").map_err(gdal_err)?;
     io::write_atomic(out, |tmp| {
+        io::reset_errors();
         let mut ds = driver
             .create_with_band_type_with_options::<f32, _>(tmp, g.width, g.height, b.c, &opts)
             .map_err(gdal_err)?;
@@ -248,6 +249,7 @@ fn write_tif_rows(
             Ok(())
         })?;
         ds.flush_cache().map_err(gdal_err)?;
-        ds.close().map_err(gdal_err)
+        ds.close().map_err(gdal_err)?;
+        io::write_failure(out)
     })
 }

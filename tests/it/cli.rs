@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn cloudfill(args: &[&str]) -> Output {
+pub(crate) fn cloudfill(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cloudfill"))
         .args(args)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
@@ -11,7 +11,7 @@ fn cloudfill(args: &[&str]) -> Output {
         .expect("the cloudfill binary runs")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -19,7 +19,7 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
@@ -60,14 +60,14 @@ fn demo_runs_and_writes_its_files() {
 }
 
 /// A small valid problem on disk: target .npy (24×32×3), mask .npy, a guide GeoTIFF.
-struct Files {
-    dir: tempfile::TempDir,
-    target: PathBuf,
-    mask: PathBuf,
-    guide: PathBuf,
+pub(crate) struct Files {
+    pub dir: tempfile::TempDir,
+    pub target: PathBuf,
+    pub mask: PathBuf,
+    pub guide: PathBuf,
 }
 
-fn files() -> Files {
+pub(crate) fn files() -> Files {
     use cloudfill::io::{self, Georef, Image};
     let dir = tempfile::tempdir().unwrap();
     let (h, w) = (24, 32);
@@ -108,7 +108,7 @@ const TINY: [&str; 8] = [
     "--steps", "3", "--down", "8,8", "--up", "8,8", "--skip", "0,0",
 ];
 
-fn inpaint(f: &Files, extra: &[&str], out: &Path) -> Output {
+pub(crate) fn inpaint(f: &Files, extra: &[&str], out: &Path) -> Output {
     let mut args = vec![
         "inpaint",
         "--target",
@@ -124,7 +124,7 @@ fn inpaint(f: &Files, extra: &[&str], out: &Path) -> Output {
     cloudfill(&args)
 }
 
-fn fails_naming(o: &Output, names: &[&str], out: &Path) {
+pub(crate) fn fails_naming(o: &Output, names: &[&str], out: &Path) {
     let t = text(o);
     assert!(!o.status.success(), "should fail: {t}");
     for n in names {

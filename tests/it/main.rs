@@ -3,6 +3,7 @@ mod adam;
 mod batch;
 mod batchnorm;
 mod cli;
+mod cli_outputs;
 mod common;
 mod concat;
 mod conv2d;

@@ -36,7 +36,7 @@ pub(crate) struct DemoArgs {
     #[arg(long, default_value_t = 128)]
     pub size: usize,
     /// Adam steps.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 600, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub steps: usize,
     /// Folder for demo_result.tif and demo_preview.png.
     #[arg(long, default_value = ".")]
@@ -181,7 +181,8 @@ pub(crate) enum ActArg {
 /// The fit and the network (defaults: the reference's).
 #[derive(Args, Debug)]
 pub(crate) struct FitArgs {
-    #[arg(long, default_value_t = 4000)]
+    /// Adam steps (at least 1).
+    #[arg(long, default_value_t = 4000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub steps: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -194,10 +194,7 @@ fn check_outputs(a: &InpaintArgs) -> Result<()> {
     if a.tiles.shard.is_some() && a.tiles.work_dir.is_none() {
         bail!("--shard needs --work-dir (a folder every shard and `cloudfill merge` can reach)");
     }
-    let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if !matches!(ext.to_lowercase().as_str(), "tif" | "tiff" | "npy") {
-        bail!("{}: --out must end in .tif, .tiff or .npy", a.out.display());
-    }
+    crate::check_files(a)?;
     if a.tiles.shard.is_none() {
         let outs = [Some(&a.out), a.preview.as_ref(), a.metrics_json.as_ref()];
         for p in outs.into_iter().flatten() {
@@ -355,6 +352,9 @@ fn whole_scene_reports(
 
 pub fn merge(a: &MergeArgs) -> Result<()> {
     io::output_guard(&a.out, a.overwrite)?;
+    if crate::extension(&a.out) != "npy" {
+        io::check_creation_options(&a.out, &a.creation_options)?;
+    }
     let m = tiles::merge(&a.work_dir, &a.out, &a.creation_options)?;
     if !m.nodata.is_empty() {
         eprintln!("warning: nodata tiles (row,col): {}", tile_names(&m.nodata));
