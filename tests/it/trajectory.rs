@@ -133,7 +133,15 @@ struct Run {
     outputs: Vec<Vec<f32>>,
 }
 
-fn run(g: &Golden, polyphase: bool, conv_blocks: Option<Blocks>) -> Run {
+/// `CLOUDFILL_TRAJECTORY_DUMP=DIR`: where to write each path's results (DIR/<path>/...).
+fn dump_dir(name: &str) -> Option<PathBuf> {
+    let d = std::env::var("CLOUDFILL_TRAJECTORY_DUMP").ok()?;
+    let d = Path::new(&d).join(name.replace([',', ' '], "_"));
+    std::fs::create_dir_all(&d).unwrap();
+    Some(d)
+}
+
+fn run(g: &Golden, name: &str, polyphase: bool, conv_blocks: Option<Blocks>) -> Run {
     let cfg = DipConfig {
         net: NetConfig {
             polyphase,
@@ -172,6 +180,14 @@ fn run(g: &Golden, polyphase: bool, conv_blocks: Option<Blocks>) -> Run {
         })
         .unwrap();
         done = s;
+        if let (1, Some(d)) = (s, dump_dir(name)) {
+            // The step-1 gradients, for benches/trajectory_envelope.py's conditioning check.
+            let plan = dip.plan().unwrap();
+            for p in &g.params {
+                let f = d.join(format!("grad1_{}.f32", p.name));
+                std::fs::write(f, bytemuck::cast_slice(&plan.read_grad(&p.name).unwrap())).unwrap();
+            }
+        }
         let out = dip.output().unwrap();
         let px = |p: usize| {
             let (a, b) = (
@@ -211,7 +227,7 @@ fn check_path(name: &str, polyphase: bool, conv_blocks: Option<Blocks>) {
         assert_eq!(g.latent[2 * p..2 * p + 2], want, "latent at ({i}, {j})");
     }
     let t = std::time::Instant::now();
-    let r = run(&g, polyphase, conv_blocks);
+    let r = run(&g, name, polyphase, conv_blocks);
     let secs = t.elapsed().as_secs_f64();
     let worst = |a: usize, b: usize| (a..=b).map(|s| loss_rel(&r, &g, s)).fold(0.0, f64::max);
     let late = |l: &[f32]| l[200..].iter().map(|&v| v as f64).sum::<f64>() / 100.0;
@@ -234,9 +250,7 @@ fn check_path(name: &str, polyphase: bool, conv_blocks: Option<Blocks>) {
         eprintln!("  {name}: output after step {s}: max |Δ| {d:.1e}, mean |Δ| {mean:.1e}");
         means.push(mean);
     }
-    if let Ok(d) = std::env::var("CLOUDFILL_TRAJECTORY_DUMP") {
-        let d = Path::new(&d).join(name.replace([',', ' '], "_"));
-        std::fs::create_dir_all(&d).unwrap();
+    if let Some(d) = dump_dir(name) {
         std::fs::write(d.join("loss.f32"), bytemuck::cast_slice(&r.loss)).unwrap();
         for (i, s) in SNAPSHOTS.iter().enumerate() {
             let f = d.join(format!("out{s}.f32"));
