@@ -1,6 +1,8 @@
 //! Cloud masks: `true` = clear (the pixel is fitted), `false` = cloud (the pixel is filled).
 //!
-//! Conventions of [`read_mask`], applied to the first band/channel of the mask file:
+//! Conventions of [`read_mask`], applied to the mask file's one band (a multi-band mask whose
+//! bands agree everywhere, such as grey saved as RGB, is read as one band; one whose bands differ
+//! is refused, since which band is meant is a guess):
 //! - NaN, infinite or nodata pixels are cloud, always;
 //! - default: nonzero / `True` = clear, zero = cloud;
 //! - `cloud_values`: pixels whose value is in the list are cloud, all others clear (e.g.
@@ -117,7 +119,7 @@ fn dilate_line(line: &[bool], out: &mut [bool], n: usize) {
     }
 }
 
-/// Reads a mask (GeoTIFF/any GDAL raster, `.npy`, PNG; first band/channel) with the conventions
+/// Reads a mask (GeoTIFF/any GDAL raster, `.npy`, PNG; one band) with the conventions
 /// of the module doc, optionally one window of it.
 pub fn read_mask(path: &Path, opts: &MaskOptions, window: Option<Window>) -> Result<Mask> {
     if opts.cloud_values.is_some() && opts.cloud_threshold.is_some() {
@@ -138,9 +140,12 @@ pub fn read_mask(path: &Path, opts: &MaskOptions, window: Option<Window>) -> Res
         }
         _ => window,
     };
-    let raster = read_raster(path, Some(&[1]), read_window)?;
+    let raster = single_band(path, read_raster(path, None, read_window)?)?;
     let img = &raster.image;
     let is_clear = |v: f32| -> bool {
+        if v.is_nan() {
+            return false; // unknown is never clear, whatever the rule or --mask-invert
+        }
         let v = f64::from(v);
         let clear = if let Some(list) = &opts.cloud_values {
             !list.iter().any(|&c| c == v || c as f32 as f64 == v)
@@ -168,4 +173,26 @@ pub fn read_mask(path: &Path, opts: &MaskOptions, window: Option<Window>) -> Res
         )),
         _ => Ok(mask),
     }
+}
+
+/// A mask raster's one band: a multi-band mask is accepted only when its bands agree (a grey
+/// image saved as RGB), otherwise it is ambiguous and refused.
+fn single_band(path: &Path, mut r: super::Raster) -> Result<super::Raster> {
+    let c = r.image.c;
+    if c == 1 {
+        return Ok(r);
+    }
+    let same = |px: &[f32]| px.iter().all(|v| v.to_bits() == px[0].to_bits());
+    if !r.image.data.chunks_exact(c).all(same) {
+        return Err(file_err(
+            path,
+            format!(
+                "the mask has {c} bands that differ: give a single-band mask (e.g. \
+                 `gdal_translate -b N` for band N)"
+            ),
+        ));
+    }
+    r.image = r.image.channels(&[0])?;
+    r.nodata.truncate(1);
+    Ok(r)
 }

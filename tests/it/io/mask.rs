@@ -134,14 +134,44 @@ fn read_mask_dilate_window_and_png() {
         ["#..", "#..", "#.."]
     );
 
-    // An RGB PNG mask: the first channel decides (0 = cloud).
+    // An RGB PNG mask of grey pixels (0 = cloud); RGB pixels that differ are refused
+    // (multi_band_masks_must_agree).
     let png = dir.path().join("m.png");
     let file = std::fs::File::create(&png).unwrap();
     let mut enc = png::Encoder::new(file, 2, 1);
     enc.set_color(png::ColorType::Rgb);
     enc.write_header()
         .unwrap()
-        .write_image_data(&[0, 255, 255, 255, 0, 0])
+        .write_image_data(&[0, 0, 0, 255, 255, 255])
         .unwrap();
     assert_eq!(art(&read_mask(&png, &opts(), None).unwrap()), ["#."]);
+}
+
+/// NaN in a float mask is never clear, with the default rule and with --mask-invert.
+#[test]
+fn nan_in_a_float_mask_is_never_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.npy");
+    npy_file(&p, &[1, 4], &[1.0f32, f32::NAN, 0.0, 2.0], C);
+    let m = read_mask(&p, &opts(), None).unwrap();
+    assert_eq!(art(&m), [".##."]);
+    let inv = MaskOptions {
+        invert: true,
+        ..opts()
+    };
+    assert_eq!(art(&read_mask(&p, &inv, None).unwrap()), ["##.#"]);
+}
+
+/// A multi-band mask is used when its bands agree (grey saved as RGB) and refused when they
+/// differ (which band would be meant?).
+#[test]
+fn multi_band_masks_must_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let same = dir.path().join("same.npy");
+    npy_file(&same, &[1, 2, 3], &[1u8, 1, 1, 0, 0, 0], C);
+    assert_eq!(art(&read_mask(&same, &opts(), None).unwrap()), [".#"]);
+    let differ = dir.path().join("differ.npy");
+    npy_file(&differ, &[1, 2, 3], &[1u8, 0, 1, 0, 0, 0], C);
+    let e = read_mask(&differ, &opts(), None).unwrap_err().to_string();
+    assert!(e.contains("differ.npy") && e.contains("3 bands"), "{e}");
 }
