@@ -202,7 +202,7 @@ fn read_target(a: &InpaintArgs, path: &Path, win: Option<Window>) -> Result<io::
 fn same_size(what: &Path, img: &Image, h: usize, w: usize) -> Result<()> {
     if (img.h, img.w) != (h, w) {
         bail!(
-            "{}: size {}×{} differs from the target's {h}×{w}",
+            "{}: size {}×{} differs from the target's {w}×{h} (columns×rows)",
             what.display(),
             img.w,
             img.h

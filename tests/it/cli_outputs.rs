@@ -73,6 +73,9 @@ fn small_argument_mistakes_are_refused_up_front() {
     fails_naming(&o, &["p.jpg", ".png"], &out);
     let o = inpaint(&f, &["--lr", "0"], &out);
     fails_naming(&o, &["lr"], &out);
+    // A negative value is a value, refused for what it is (not "unexpected argument '-1'").
+    let o = inpaint(&f, &["--lr", "-1"], &out);
+    fails_naming(&o, &["learning rate"], &out);
     // Creation options GDAL's GeoTIFF driver refuses, before the fit (also for merge).
     for co in ["COMPRESS=FOO", "NOTANOPTION=1", "JUSTAKEY"] {
         let o = inpaint(&f, &["--co", co], &out);

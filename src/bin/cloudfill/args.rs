@@ -23,6 +23,9 @@ pub(crate) enum Command {
     /// Inpaint the built-in synthetic scene (fields, roads, a SAR-like guide, clouds): no data needed.
     Demo(DemoArgs),
     /// Inpaint the cloudy pixels of a raster (GeoTIFF, any GDAL raster, or .npy).
+    // Negative numbers are values (`--lr -1` is then refused as a learning rate, not as an
+    // unknown flag).
+    #[command(allow_negative_numbers = true)]
     Inpaint(Box<InpaintArgs>),
     /// Assemble the tiles of an `inpaint --work-dir` run (e.g. after --shard runs) into one raster.
     Merge(tiled::MergeArgs),
