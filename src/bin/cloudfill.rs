@@ -297,6 +297,12 @@ fn inpaint(a: &InpaintArgs) -> Result<()> {
     let user_mask = mask.clone();
     let bad = and_valid(&mut mask.clear, &target.valid);
     if mask.count_clear() == 0 {
+        if user_mask.count_clear() > 0 {
+            bail!(
+                "{}: every pixel the mask calls clear is nodata or NaN in the target: nothing to fit",
+                a.target.display()
+            );
+        }
         bail!(
             "{}: every pixel is cloud or nodata: nothing to fit",
             a.mask.display()

@@ -54,6 +54,27 @@ fn an_output_that_is_an_input_is_refused_even_with_overwrite() {
     fails_naming(&o, &["--preview"], &out);
 }
 
+/// An all-NaN target is blamed on the target, not on the mask.
+#[test]
+fn an_all_nan_target_is_named_as_the_problem() {
+    let f = files();
+    let nan = f.dir.path().join("nan.npy");
+    let img = cloudfill::io::Image::new(24, 32, 3, vec![f32::NAN; 24 * 32 * 3]).unwrap();
+    cloudfill::io::write_npy(&nan, &img).unwrap();
+    let out = f.dir.path().join("o.tif");
+    let o = cloudfill(&[
+        "inpaint",
+        "--target",
+        s(&nan),
+        "--mask",
+        s(&f.mask),
+        "--out",
+        s(&out),
+    ]);
+    fails_naming(&o, &["nan.npy", "target"], &out);
+    assert!(!text(&o).contains("mask.npy"), "{}", text(&o));
+}
+
 #[test]
 fn a_diverged_fit_is_an_error_and_writes_nothing() {
     let f = files();
