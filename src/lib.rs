@@ -41,7 +41,8 @@
 //!
 //! ## Architecture
 //! - [`gpu`]: the context (adapter choice — `CLOUDFILL_BACKEND`, `CLOUDFILL_ADAPTER`,
-//!   `CLOUDFILL_NO_SUBGROUPS` — limits, error surfacing), the kernel registry and pipeline cache
+//!   `CLOUDFILL_NO_SUBGROUPS` — limits, error surfacing; kernel parameters as uniforms, or as
+//!   read-only storage on lavapipe, `CLOUDFILL_PARAMS`), the kernel registry and pipeline cache
 //!   (each WGSL family parsed once), tensors and flat arenas, dispatches built once and recorded
 //!   many times.
 //! - [`ops`]: one module per WGSL kernel family (`shaders/*.wgsl`), each with its Params mirror

@@ -317,6 +317,25 @@ fn reads(op: &Op) -> Vec<Var> {
 }
 
 impl Tape {
+    /// db of a conv (or up-conv) with output `y`, unless `y` only feeds batch-norm (whose true
+    /// gradient for the bias is 0).
+    fn conv_bias_backward(
+        &self,
+        gpu: &Gpu,
+        c: &Compiled,
+        conv: &Conv2d,
+        y: Var,
+        b: Option<&Param>,
+    ) -> Result<Vec<Dispatch>> {
+        match (b, c.grads[y.0].as_ref()) {
+            (Some(b), Some(gy)) if !self.only_feeds_batchnorm(y) => {
+                let db = &c.grad_views[b.0];
+                conv2d::backward_bias_with(gpu, c.conv_blocks, conv, gy, db)
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
     /// The backward rule of each op: gradients of its inputs (and parameters) from its output's.
     fn backward_op(&self, gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
         let v = |x: &Var| &c.values[x.0];
@@ -348,17 +367,7 @@ impl Tape {
                     gy,
                     pg(w),
                 )?);
-                if let Some(b) = b {
-                    if !self.only_feeds_batchnorm(*y) {
-                        ds.extend(conv2d::backward_bias_with(
-                            gpu,
-                            c.conv_blocks,
-                            conv,
-                            gy,
-                            pg(b),
-                        )?);
-                    }
-                }
+                ds.extend(self.conv_bias_backward(gpu, c, conv, *y, b.as_ref())?);
                 ds
             }
             Op::UpConv {
@@ -394,17 +403,7 @@ impl Tape {
                     gwp,
                 )?);
                 ds.push(polyphase::weights_backward(gpu, conv, gwp, pg(w))?);
-                if let Some(b) = b {
-                    if !self.only_feeds_batchnorm(*y) {
-                        ds.extend(conv2d::backward_bias_with(
-                            gpu,
-                            c.conv_blocks,
-                            conv,
-                            gy,
-                            pg(b),
-                        )?);
-                    }
-                }
+                ds.extend(self.conv_bias_backward(gpu, c, conv, *y, b.as_ref())?);
                 ds
             }
             Op::BatchNorm {
