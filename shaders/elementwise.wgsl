@@ -1,6 +1,4 @@
 // elementwise.wgsl — flat vec4 kernels over f32 tensors (any layout; bindings padded to vec4).
-//   fill:     y[i]  = value
-//   add_into: y[i] += a[i]
 //   act_fwd:  y[i]  = f(x[i])                         f = ACT: 0 none, 1 leaky_relu(SLOPE),
 //   act_bwd:  dx[i] += gy[i] * f'(x[i]) (uses y=f(x))      2 swish, 3 elu(1), 4 sigmoid
 // f and f' (ACT, SLOPE) come from activation.wgsl, prepended to this file when it is loaded.
@@ -8,31 +6,10 @@
 // tests: tests/it/elementwise.rs.
 override WG: u32 = 256u;
 
-struct Params { n4: u32, value: f32, _p0: u32, _p1: u32 }
+struct Params { n4: u32, _p0: u32, _p1: u32, _p2: u32 }
 
 fn lin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * WG + lid;
-}
-
-@group(0) @binding(0) var<storage, read_write> fl_y: array<vec4<f32>>;
-@group(0) @binding(1) var<uniform> fl_p: Params;
-
-@compute @workgroup_size(WG)
-fn fill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = lin(wid, nwg, lid);
-    if (i < fl_p.n4) { fl_y[i] = vec4<f32>(fl_p.value); }
-}
-
-@group(0) @binding(0) var<storage, read> ad_a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> ad_y: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> ad_p: Params;
-
-@compute @workgroup_size(WG)
-fn add_into(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = lin(wid, nwg, lid);
-    if (i < ad_p.n4) { ad_y[i] = ad_y[i] + ad_a[i]; }
 }
 
 @group(0) @binding(0) var<storage, read> af_x: array<vec4<f32>>;

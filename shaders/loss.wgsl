@@ -1,15 +1,15 @@
 // loss.wgsl — masked MSE over all sources at once, its gradient fused into the same pass.
-//   mse_partial: d = o[i] - t[i];  dout[i] += two_inv_n * m[i] * d;  part[g] = Σ_{i of group g} m[i]·d²
-//   mse_reduce:  loss[0] = inv_n · Σ_g part[g]
-// o, t, m, dout: the concatenated sources, channel-major [C,H,W] f32, read as vec4 (i < n4);
-// lanes past n (the binding padding) count as masked. inv_n = 1/N, N = number of clear elements;
-// or m holds weights (m/N_k per network of a batch) and inv_n = 1.
+//   mse_partial: d = o[i] - t[i];  dout[i] += 2 · w[i] · d;  part[g] = Σ_{i of group g} w[i]·d²
+//   mse_reduce:  loss[0] = Σ_g part[g]
+// o, t, w, dout: the concatenated sources, channel-major [C,H,W] f32, read as vec4 (i < n4);
+// w holds the weights m/N_k (m the 0/1 mask, N_k the clear elements of network k of a batch);
+// lanes past n (the binding padding) count as masked.
 // mse_partial runs `groups` (≤ 1024) workgroups, each thread striding over the vec4s in a fixed
 // order; mse_reduce is one workgroup summing the partials in a fixed order: no atomics, the same
 // bits every run on one adapter. Rust side and CPU reference: src/ops/loss.rs; tests: tests/it/loss.rs.
 override WG: u32 = 256u;
 
-struct Params { n: u32, n4: u32, groups: u32, _p0: u32, inv_n: f32, two_inv_n: f32, _p1: u32, _p2: u32 }
+struct Params { n: u32, n4: u32, groups: u32, _p0: u32 }
 
 @group(0) @binding(0) var<storage, read> mp_o: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> mp_t: array<vec4<f32>>;
@@ -30,7 +30,7 @@ fn mse_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         let m = select(vec4<f32>(0.0), mp_m[i], valid);
         let d = mp_o[i] - mp_t[i];
         let md = m * d;
-        mp_dout[i] = mp_dout[i] + mp_p.two_inv_n * md;
+        mp_dout[i] = mp_dout[i] + 2.0 * md;
         acc += md * d;
     }
     mp_sum[lid] = (acc.x + acc.y) + (acc.z + acc.w);
@@ -58,5 +58,5 @@ fn mse_reduce(@builtin(local_invocation_index) lid: u32) {
         if (lid < s) { mr_sum[lid] += mr_sum[lid + s]; }
         workgroupBarrier();
     }
-    if (lid == 0u) { mr_loss[0] = mr_sum[0] * mr_p.inv_n; }
+    if (lid == 0u) { mr_loss[0] = mr_sum[0]; }
 }

@@ -5,33 +5,34 @@
 // upsampled row Y + ky − p, i.e. low-resolution row i + d, d = ⌊(a + ky − p)/2⌋ ∈ [−q, q],
 // q = ⌈p/2⌉ (the same for columns with phase b). So each of the 4 phases (a, b) is a
 // K' × K' conv (K' = 2q + 1, zero padding q) of x, whose taps are sums of the original taps:
-//   pp_wt:     wp[(2a+b)·Cout + o, c, ty, tx] = Σ_{ky: ⌊(a+ky−p)/2⌋+q = ty} Σ_{kx: …= tx} w[o,c,ky,kx]
-//   pp_gw:     dw[o,c,ky,kx] += Σ_{a,b} dwp[(2a+b)·Cout + o, c, ty(a,ky), tx(b,kx)]   (its adjoint)
-//   pp_shuf:   y[o, 2i+a, 2j+b] = P[(2a+b)·Cout + o, i, j] (+ bias[o] when BIAS = 1)
-//   pp_unshuf: gP[(2a+b)·Cout + o, i, j] = gy[o, 2i+a, 2j+b]           (overwrites gP)
+//   pp_phase_weights:  wp[(2a+b)·Cout + o, c, ty, tx] = Σ_{ky: ⌊(a+ky−p)/2⌋+q = ty} Σ_{kx: …= tx} w[o,c,ky,kx]
+//   pp_phase_weights_backward (its adjoint):
+//                      dw[o,c,ky,kx] += Σ_{a,b} dwp[(2a+b)·Cout + o, c, ty(a,ky), tx(b,kx)]
+//   pp_shuffle:   y[o, 2i+a, 2j+b] = P[(2a+b)·Cout + o, i, j] (+ bias[o] when BIAS = 1)
+//   pp_unshuffle: gP[(2a+b)·Cout + o, i, j] = gy[o, 2i+a, 2j+b]           (overwrites gP)
 // The phase conv P = conv_{K'}(x; wp) is the ordinary conv2d kernel with 4·Cout outputs.
 // Zero padding p at high resolution is exactly zero padding q at low resolution: Y + ky − p is
 // outside [0, 2H) exactly when its low-resolution row is outside [0, H).
-// pp_wt and pp_gw: one invocation per (o, c) weight pair; the shuffles: one per element written.
+// pp_phase_weights and pp_phase_weights_backward: one invocation per (o, c) weight pair; the
+// shuffles: one per element written.
 // Gathers, no atomics.
 // Groups (G independent up-convolutions side by side, see Conv2d::groups): cin and cout in Params
 // are per group; x, w, wp, P and y are G consecutive blocks of one group's tensors, so group g's
 // phase rows are (4g + 2a + b)·Cout + o. Every kernel derives g from its flat index (n counts all
 // groups): one dispatch for all groups.
-// Rust side and CPU reference: src/ops/polyphase.rs; tests: tests/it/polyphase.rs.
+// Rust side and CPU reference: src/ops/polyphase/; tests: tests/it/polyphase.rs.
 override WG: u32 = 256u;
 override BIAS: u32 = 0u;
-// The conv's size and padding, and the phase conv's (pp_wt, pp_gw): constants, so the tap loops
-// unroll and the phase accumulators stay in registers.
+// The conv's size and padding, and the phase conv's (pp_phase_weights and its backward):
+// constants, so the tap loops unroll and the phase accumulators stay in registers.
 override K: u32 = 5u;
 override PD: u32 = 2u;
 override KL: u32 = 3u;
 override QD: u32 = 1u;
 
-// cin, cout: channels of the original conv; k, p: its size and padding; kl, q: the phase conv's
-// size and padding; h, w: the low-resolution plane; n: invocations needed.
-struct Params { cin: u32, cout: u32, k: u32, p: u32, kl: u32, q: u32, h: u32, w: u32, n: u32,
-                _p0: u32, _p1: u32, _p2: u32 }
+// cin, cout: channels of the original conv (per group); h, w: the low-resolution plane;
+// n: invocations needed (the sizes and paddings are the overrides above).
+struct Params { cin: u32, cout: u32, h: u32, w: u32, n: u32, _p0: u32, _p1: u32, _p2: u32 }
 
 fn lin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * WG + lid;
@@ -56,7 +57,7 @@ const KLMAX: u32 = 5u;
 
 // One invocation per (o, c) pair: k² loads, 4·K'² stores.
 @compute @workgroup_size(WG)
-fn pp_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn pp_phase_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= wt_p.n) { return; }
@@ -89,7 +90,7 @@ fn pp_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
 
 // One invocation per (o, c) pair: 4·K'² loads, k² read-modify-writes.
 @compute @workgroup_size(WG)
-fn pp_gw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn pp_phase_weights_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= gw_p.n) { return; }
@@ -122,7 +123,7 @@ fn pp_gw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
 @group(0) @binding(3) var<uniform> sh_p: Params;
 
 @compute @workgroup_size(WG)
-fn pp_shuf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn pp_shuffle(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= sh_p.n) { return; }
@@ -143,7 +144,7 @@ fn pp_shuf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 @group(0) @binding(2) var<uniform> us_p: Params;
 
 @compute @workgroup_size(WG)
-fn pp_unshuf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn pp_unshuffle(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= us_p.n) { return; }
@@ -167,7 +168,7 @@ fn pp_unshuf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 @group(0) @binding(3) var<uniform> shv_p: Params;
 
 @compute @workgroup_size(WG)
-fn pp_shuf_v(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn pp_shuffle_vec(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= shv_p.n) { return; }
@@ -191,7 +192,7 @@ fn pp_shuf_v(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 @group(0) @binding(2) var<uniform> usv_p: Params;
 
 @compute @workgroup_size(WG)
-fn pp_unshuf_v(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn pp_unshuffle_vec(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= usv_p.n) { return; }

@@ -7,15 +7,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Errors of the cloudfill library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// No GPU or CPU adapter found.
+    /// No GPU or CPU adapter found (or none matching the `CLOUDFILL_ADAPTER` filter).
     #[error(
-        "no usable GPU adapter found{0}. On Debian/Ubuntu install a Vulkan driver: \
-         `apt-get install mesa-vulkan-drivers` (lavapipe, a CPU Vulkan driver) or your GPU's driver"
+        "no usable GPU adapter found{}. On Debian/Ubuntu install a Vulkan driver: \
+         `apt-get install mesa-vulkan-drivers` (lavapipe, a CPU Vulkan driver) or your GPU's driver",
+        filter.as_ref().map(|f| format!(" matching CLOUDFILL_ADAPTER={f:?}")).unwrap_or_default()
     )]
-    NoAdapter(String),
-    /// The device could not be created or reported an error.
-    #[error("GPU device error: {0}")]
-    Device(String),
+    NoAdapter { filter: Option<String> },
+    /// The device could not be created, or reported an error while working.
+    #[error("GPU device error on {adapter}: {source}")]
+    Device {
+        adapter: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A shader failed to compile or a pipeline failed to build.
     #[error("shader {shader}::{entry}: {message}")]
     Shader {
@@ -45,9 +50,26 @@ pub enum Error {
          for this problem (try a smaller --lr / DipConfig::lr); nothing was written"
     )]
     Diverged { step: usize, loss: f32 },
-    /// The problem does not fit the adapter's limits.
-    #[error("too large for this adapter: {0}")]
-    TooLarge(String),
+    /// A buffer or binding would exceed the adapter's limit.
+    #[error(
+        "too large for this adapter: {what} needs {} MiB, the adapter allows {} MiB{hint}",
+        bytes >> 20,
+        limit >> 20
+    )]
+    TooLarge {
+        what: String,
+        bytes: u64,
+        limit: u64,
+        /// What to do about it, with a leading separator (may be empty).
+        hint: &'static str,
+    },
+    /// A kernel would need more workgroups in one dimension than a dispatch allows.
+    #[error("too large for one dispatch: {what} needs {workgroups} workgroups, at most {limit}")]
+    TooManyWorkgroups {
+        what: String,
+        workgroups: u64,
+        limit: u64,
+    },
     /// A raster could not be read or written through GDAL.
     #[error("{}: {source}", path.display())]
     Gdal {
@@ -55,12 +77,38 @@ pub enum Error {
         #[source]
         source: gdal::errors::GdalError,
     },
-    /// Any other I/O problem with a file.
+    /// A file could not be read or written.
+    #[error("{}: {action}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        /// What was being done, e.g. "cannot write .npy".
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file (or a folder given as a file) is not what it must be.
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
 }
 
 impl Error {
+    /// A device error of `gpu`'s adapter.
+    pub(crate) fn device(
+        gpu: &crate::Gpu,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Device {
+            adapter: gpu.summary().name,
+            source: source.into(),
+        }
+    }
+    pub(crate) fn io(path: &std::path::Path, action: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            action: action.into(),
+            source,
+        }
+    }
     pub(crate) fn invalid(what: impl Into<String>, why: impl Into<String>) -> Self {
         Error::Invalid {
             what: what.into(),

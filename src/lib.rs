@@ -81,6 +81,7 @@ pub mod gpu;
 pub mod io;
 pub mod metrics;
 pub mod ops;
+pub mod splitmix;
 pub mod synthetic;
 
 pub use error::{Error, Result};

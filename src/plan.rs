@@ -20,27 +20,8 @@ use crate::ops::{loss, noise};
 use crate::tape::{CompileOptions, Compiled, Init, Tape, Var};
 
 mod profile;
+pub use crate::splitmix::SplitMix;
 pub use profile::DispatchTime;
-
-/// A seeded SplitMix64 stream (parameter init, latent noise of the `noise` kind).
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    pub fn new(seed: u64) -> SplitMix {
-        SplitMix(seed ^ 0x5DEE_CE66_D1CE_4E5B)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
 
 /// What a plan trains: a latent (`[C_in, H, W]`), a target and a per-element 0/1 mask
 /// (`[C, H, W]`, channel-major).
@@ -180,7 +161,7 @@ impl<'g> Plan<'g> {
         let dout = compiled.grads[output.0]
             .as_ref()
             .ok_or_else(|| Error::invalid("network", "the output has no gradient"))?;
-        let loss = loss::masked_mse_weighted(
+        let loss = loss::masked_mse(
             gpu,
             &compiled.values[output.0],
             &target,
@@ -288,7 +269,7 @@ impl<'g> Plan<'g> {
 
     fn set_noise(&self, sigma: f32) {
         let seed32 = (self.cfg.seed ^ (self.cfg.seed >> 32)) as u32;
-        let p = noise::batch_params(sigma, seed32, self.step, self.n_input, self.per_input);
+        let p = noise::params(sigma, seed32, self.step, self.n_input, self.per_input);
         self.noise.set_params(self.gpu, &p);
     }
 
@@ -351,15 +332,13 @@ fn check_fits(gpu: &Gpu, tape: &Tape, g: usize) -> Result<()> {
     let max = gpu.max_binding();
     let shapes = (0..tape.vars.len()).map(|v| tape.batch_shape(Var(v), g));
     if let Some(s) = shapes.into_iter().find(|s| s.padded() as u64 * 4 > max) {
-        return Err(Error::TooLarge(format!(
-            "an activation of {}×{}×{} needs {} MiB but this adapter binds at most {} MiB: \
-             use a smaller image (--window, or tiles), a smaller --batch or narrower first levels",
-            s.c,
-            s.h,
-            s.w,
-            (s.padded() as u64 * 4) >> 20,
-            max >> 20
-        )));
+        return Err(Error::TooLarge {
+            what: format!("an activation of {}×{}×{} (in one binding)", s.c, s.h, s.w),
+            bytes: s.padded() as u64 * 4,
+            limit: max,
+            hint: ": use a smaller image (--window, or tiles), a smaller --batch or narrower \
+                   first levels",
+        });
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! roughness VV, water is dark) with 4-look multiplicative speckle. A few blobby clouds (unions of
 //! discs around 2–4 centres) cover 15–30% of the image (for images of at least 32×32; never all of
 //! it, never none of it for two pixels or more), painted bright white-ish in `cloudy`.
+use crate::splitmix::SplitMix;
 
 /// A synthetic scene; images H×W×C interleaved (channel last), masks H×W.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,20 +23,16 @@ pub struct Scene {
     pub cloudy: Vec<f32>,
 }
 
-/// SplitMix64.
-struct Rng(u64);
+/// The scene's random numbers: a SplitMix64 stream.
+struct Rng(SplitMix);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in [0, 1).
     fn f(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit_f64()
     }
     fn range(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.f()
@@ -258,7 +255,7 @@ fn paint(rng: &mut Rng, truth: &[f32], clear: &[bool], w: usize) -> Vec<f32> {
 
 /// The scene of size `h`×`w` for `seed` (the same bits for the same arguments).
 pub fn scene(h: usize, w: usize, seed: u64) -> Scene {
-    let mut rng = Rng(seed ^ 0x5EED_C10D_F111_0000);
+    let mut rng = Rng(SplitMix::from_state(seed ^ 0x5EED_C10D_F111_0000));
     let cell = (h.min(w) as f64 / 3.0).clamp(6.0, 40.0);
     let (fs, gh, gw) = fields(&mut rng, h, w, cell);
     let m = h.min(w) as f64;

@@ -2,10 +2,10 @@
 //! activation, gradient and parameter once and turns the ops into two dispatch lists — forward in
 //! recording order, backward in reverse — that are replayed every step.
 //!
-//! Backward rules are one `match` over [`Op`] in `Tape::backward_op` (below); compiling, the
-//! forward rules and the fusions are in `tape/compile.rs`. Every backward kernel *accumulates*
-//! (`+=`) into gradient buffers, so a tensor used twice (a skip branch and the deeper branch both
-//! read a level's input) receives the sum by construction. Parameter gradients live in one flat
+//! Each op's forward and backward rules stand side by side in `tape/rules.rs`; compiling and the
+//! fusions are in `tape/compile.rs`. Every backward kernel *accumulates* (`+=`) into gradient
+//! buffers, so a tensor used twice (a skip branch and the deeper branch both read a level's
+//! input) receives the sum by construction. Parameter gradients live in one flat
 //! arena with the parameters' offsets (Adam is one dispatch over flat buffers); each activation
 //! gradient has its own buffer (wgpu forbids binding one buffer read-only and read-write in a
 //! dispatch). All are zeroed by buffer clears recorded before each step's pass.
@@ -23,15 +23,15 @@
 //! ops (batch-norm, activations, resampling) need nothing. G independent networks then train in
 //! the dispatches of one.
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, Shape};
-use crate::ops::batchnorm;
+use crate::gpu::Shape;
 use crate::ops::concat;
-use crate::ops::conv2d::{self, Conv2d};
-use crate::ops::elementwise::{self as ew, Act};
+use crate::ops::conv2d::Conv2d;
+use crate::ops::elementwise::Act;
 use crate::ops::polyphase;
-use crate::ops::resample::{self, Pool, Upsample};
+use crate::ops::resample::{Pool, Upsample};
 
 mod compile;
+mod rules;
 pub use compile::{CompileOptions, Compiled};
 
 /// An activation (a value computed by the network).
@@ -293,15 +293,6 @@ impl Tape {
         self.ops.push(Op::Concat { a, b, y });
         y
     }
-
-    /// True when the conv output `y` is read by exactly one op and that op is a batch-norm.
-    fn only_feeds_batchnorm(&self, y: Var) -> bool {
-        let mut readers = self.ops.iter().filter(|op| reads(op).contains(&y));
-        matches!(
-            (readers.next(), readers.next()),
-            (Some(Op::BatchNorm { .. }), None)
-        )
-    }
 }
 
 fn reads(op: &Op) -> Vec<Var> {
@@ -313,139 +304,5 @@ fn reads(op: &Op) -> Vec<Var> {
         | Op::Upsample { x, .. }
         | Op::Pool { x, .. } => vec![*x],
         Op::Concat { a, b, .. } => vec![*a, *b],
-    }
-}
-
-impl Tape {
-    /// db of a conv (or up-conv) with output `y`, unless `y` only feeds batch-norm (whose true
-    /// gradient for the bias is 0).
-    fn conv_bias_backward(
-        &self,
-        gpu: &Gpu,
-        c: &Compiled,
-        conv: &Conv2d,
-        y: Var,
-        b: Option<&Param>,
-    ) -> Result<Vec<Dispatch>> {
-        match (b, c.grads[y.0].as_ref()) {
-            (Some(b), Some(gy)) if !self.only_feeds_batchnorm(y) => {
-                let db = &c.grad_views[b.0];
-                conv2d::backward_bias_with(gpu, c.conv_blocks, conv, gy, db)
-            }
-            _ => Ok(Vec::new()),
-        }
-    }
-
-    /// The backward rule of each op: gradients of its inputs (and parameters) from its output's.
-    fn backward_op(&self, gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
-        let v = |x: &Var| &c.values[x.0];
-        let g = |x: &Var| c.grads[x.0].as_ref();
-        let pg = |p: &Param| &c.grad_views[p.0];
-        let pv = |p: &Param| &c.param_views[p.0];
-        let gy = |y: &Var| {
-            g(y).ok_or_else(|| Error::invalid("tape", format!("var {} has no gradient", y.0)))
-        };
-        Ok(match op {
-            Op::Conv2d { conv, x, w, b, y } => {
-                let (gy, conv) = (gy(y)?, &conv.batched(c.batch));
-                let mut ds = Vec::new();
-                if let Some(dx) = g(x) {
-                    ds.extend(conv2d::backward_input_with(
-                        gpu,
-                        c.conv_blocks,
-                        conv,
-                        gy,
-                        pv(w),
-                        dx,
-                    )?);
-                }
-                ds.extend(conv2d::backward_weight_with(
-                    gpu,
-                    c.conv_blocks,
-                    conv,
-                    v(x),
-                    gy,
-                    pg(w),
-                )?);
-                ds.extend(self.conv_bias_backward(gpu, c, conv, *y, b.as_ref())?);
-                ds
-            }
-            Op::UpConv {
-                conv,
-                x,
-                w,
-                b,
-                wp,
-                p,
-                y,
-            } => {
-                let conv = &conv.batched(c.batch);
-                let (gy, pc) = (gy(y)?, polyphase::phase_conv(conv));
-                let gp = g(p).expect("phase outputs have gradients");
-                let gwp = g(wp).expect("phase weights have gradients");
-                let mut ds = vec![polyphase::unshuffle(gpu, conv, gy, gp)?];
-                if let Some(dx) = g(x) {
-                    ds.extend(conv2d::backward_input_with(
-                        gpu,
-                        c.conv_blocks,
-                        &pc,
-                        gp,
-                        v(wp),
-                        dx,
-                    )?);
-                }
-                ds.extend(conv2d::backward_weight_with(
-                    gpu,
-                    c.conv_blocks,
-                    &pc,
-                    v(x),
-                    gp,
-                    gwp,
-                )?);
-                ds.push(polyphase::weights_backward(gpu, conv, gwp, pg(w))?);
-                ds.extend(self.conv_bias_backward(gpu, c, conv, *y, b.as_ref())?);
-                ds
-            }
-            Op::BatchNorm {
-                x,
-                gamma,
-                beta,
-                y,
-                stats,
-            } => {
-                let dx = g(x).ok_or_else(|| Error::invalid("tape", "batch-norm of an input"))?;
-                batchnorm::backward(
-                    gpu,
-                    v(x),
-                    pv(gamma),
-                    v(stats),
-                    gy(y)?,
-                    dx,
-                    pg(gamma),
-                    pg(beta),
-                )?
-            }
-            Op::Act { act, x, y } => match g(x) {
-                Some(dx) => vec![ew::act_backward(gpu, *act, v(x), v(y), gy(y)?, dx)?],
-                None => vec![],
-            },
-            Op::Upsample { mode, x, y } => match g(x) {
-                Some(dx) => vec![resample::upsample_backward(gpu, *mode, gy(y)?, dx)?],
-                None => vec![],
-            },
-            Op::Pool { mode, x, y } => match g(x) {
-                Some(dx) => vec![resample::pool_backward(gpu, *mode, v(x), gy(y)?, dx)?],
-                None => vec![],
-            },
-            Op::Concat { a, b, y } => match (g(a), g(b)) {
-                (Some(da), Some(db)) => concat::backward_grouped(gpu, c.batch, gy(y)?, da, db)?,
-                _ => {
-                    return Err(Error::invalid(
-                        "tape",
-                        "concat of a network input is not supported",
-                    ))
-                }
-            },
-        })
     }
 }

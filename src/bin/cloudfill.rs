@@ -35,7 +35,7 @@ fn main() {
 fn adapters() -> Result<()> {
     let (list, pick) = cloudfill::gpu::list_adapters()?;
     if list.is_empty() {
-        bail!("{}", cloudfill::Error::NoAdapter(String::new()));
+        bail!("{}", cloudfill::Error::NoAdapter { filter: None });
     }
     for (i, a) in list.iter().enumerate() {
         let mark = if Some(i) == pick { "*" } else { " " };

@@ -270,12 +270,12 @@ impl Gpu {
         }
         for t in reads.iter().chain(writes) {
             if t.bytes() > self.max_binding() {
-                return Err(Error::TooLarge(format!(
-                    "a {:?} tensor needs {} MiB in one binding; the adapter allows {} MiB",
-                    t.shape,
-                    t.bytes() >> 20,
-                    self.max_binding() >> 20
-                )));
+                return Err(Error::TooLarge {
+                    what: format!("a {:?} tensor (in one binding)", t.shape),
+                    bytes: t.bytes(),
+                    limit: self.max_binding(),
+                    hint: "",
+                });
             }
         }
         let params_buf = match (sig.params, params) {

@@ -186,11 +186,8 @@ impl Gpu {
     pub fn new() -> Result<Gpu> {
         let (mut adapters, pick) = candidates()?;
         let Some(i) = pick else {
-            let why = match std::env::var("CLOUDFILL_ADAPTER") {
-                Ok(w) => format!(" matching CLOUDFILL_ADAPTER={w:?}"),
-                Err(_) => String::new(),
-            };
-            return Err(Error::NoAdapter(why));
+            let filter = std::env::var("CLOUDFILL_ADAPTER").ok();
+            return Err(Error::NoAdapter { filter });
         };
         Self::from_adapter(adapters.swap_remove(i))
     }
@@ -215,7 +212,10 @@ impl Gpu {
             trace: wgpu::Trace::Off,
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
-            .map_err(|e| Error::Device(format!("{} : {e}", info.name)))?;
+            .map_err(|e| Error::Device {
+                adapter: info.name.clone(),
+                source: e.into(),
+            })?;
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = errors.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -259,14 +259,14 @@ impl Gpu {
         }
         let msg = errs.join("; ");
         errs.clear();
-        Err(Error::Device(msg))
+        Err(Error::device(self, msg))
     }
 
     /// Blocks until all submitted work is done, then surfaces device errors.
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Device(e.to_string()))?;
+            .map_err(|e| Error::device(self, e))?;
         self.check()
     }
 

@@ -55,11 +55,12 @@ impl Tensor {
     pub fn zeros(gpu: &Gpu, shape: Shape) -> Result<Tensor> {
         let bytes = (shape.padded().max(4) * 4) as u64;
         if bytes > gpu.limits.max_buffer_size {
-            return Err(Error::TooLarge(format!(
-                "a {shape:?} tensor needs {} MiB; the adapter allows {} MiB per buffer",
-                bytes >> 20,
-                gpu.limits.max_buffer_size >> 20
-            )));
+            return Err(Error::TooLarge {
+                what: format!("a {shape:?} tensor (one buffer)"),
+                bytes,
+                limit: gpu.limits.max_buffer_size,
+                hint: "",
+            });
         }
         let buf = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
@@ -146,11 +147,9 @@ impl Tensor {
         });
         gpu.wait()?;
         rx.recv()
-            .map_err(|e| Error::Device(e.to_string()))?
-            .map_err(|e| Error::Device(format!("readback: {e}")))?;
-        let view = slice
-            .get_mapped_range()
-            .map_err(|e| Error::Device(format!("readback: {e}")))?;
+            .expect("map_async calls back before the wait returns")
+            .map_err(|e| Error::device(gpu, e))?;
+        let view = slice.get_mapped_range().map_err(|e| Error::device(gpu, e))?;
         let out = bytemuck::cast_slice::<u8, f32>(&view)[..n].to_vec();
         drop(view);
         staging.unmap();

@@ -334,10 +334,10 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>)
     let tmp = temp_path(path, "tmp")?;
     let aux = |p: &Path| PathBuf::from(format!("{}.aux.xml", p.display()));
     let result = write(&tmp).and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|e| file_err(path, format!("cannot rename: {e}")))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, "cannot rename", e))?;
         if aux(&tmp).exists() {
             std::fs::rename(aux(&tmp), aux(path))
-                .map_err(|e| file_err(&aux(path), format!("cannot rename: {e}")))?;
+                .map_err(|e| Error::io(&aux(path), "cannot rename", e))?;
         }
         Ok(())
     });
@@ -351,6 +351,6 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>)
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |tmp| {
-        std::fs::write(tmp, bytes).map_err(|e| file_err(path, format!("cannot write: {e}")))
+        std::fs::write(tmp, bytes).map_err(|e| Error::io(path, "cannot write", e))
     })
 }

@@ -1,14 +1,14 @@
 //! NumPy `.npy` files: H×W×C or H×W arrays of f32, f64, bool or (u)int 8/16/32/64, in C or
 //! Fortran order, read as f32; written as f32 (H, W, C), C order.
 use super::{file_err, write_atomic, Image};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use npyz::{DType, Order, TypeChar, WriterBuilder};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
 /// (columns, rows) of a 2-D or 3-D `.npy`, from its header.
 pub(super) fn npy_size(path: &Path) -> Result<(usize, usize)> {
-    let io_err = |e: std::io::Error| file_err(path, format!("cannot read .npy: {e}"));
+    let io_err = |e: std::io::Error| Error::io(path, "cannot read .npy", e);
     let file = std::fs::File::open(path).map_err(io_err)?;
     let header = npyz::NpyHeader::from_reader(BufReader::new(file)).map_err(io_err)?;
     match header.shape()[..] {
@@ -22,7 +22,7 @@ pub(super) fn npy_size(path: &Path) -> Result<(usize, usize)> {
 
 /// Reads a 2-D (→ C = 1) or 3-D (H, W, C) `.npy` array as an [`Image`].
 pub(super) fn read_npy(path: &Path) -> Result<Image> {
-    let io_err = |e: std::io::Error| file_err(path, format!("cannot read .npy: {e}"));
+    let io_err = |e: std::io::Error| Error::io(path, "cannot read .npy", e);
     let file = std::fs::File::open(path).map_err(io_err)?;
     let npy = npyz::NpyFile::new(BufReader::new(file)).map_err(io_err)?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
@@ -60,7 +60,7 @@ fn read_values<R: std::io::Read>(path: &Path, npy: npyz::NpyFile<R>) -> Result<V
     let DType::Plain(ts) = &dtype else {
         return Err(unsupported());
     };
-    let io_err = |e: std::io::Error| file_err(path, format!("cannot read .npy data: {e}"));
+    let io_err = |e: std::io::Error| Error::io(path, "cannot read .npy data", e);
     macro_rules! read_as {
         ($t:ty) => {
             npy.into_vec::<$t>()
@@ -110,7 +110,7 @@ pub fn write_npy(path: &Path, img: &Image) -> Result<()> {
         return Err(file_err(path, "image data length does not match its shape"));
     }
     write_atomic(path, |tmp| {
-        let io_err = |e: std::io::Error| file_err(path, format!("cannot write .npy: {e}"));
+        let io_err = |e: std::io::Error| Error::io(path, "cannot write .npy", e);
         let mut out = BufWriter::new(std::fs::File::create(tmp).map_err(io_err)?);
         let shape = [img.h as u64, img.w as u64, img.c as u64];
         let mut writer = npyz::WriteOptions::<f32>::new()

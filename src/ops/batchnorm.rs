@@ -157,10 +157,13 @@ fn plan(s: Shape, b: Blocking) -> Result<Plan> {
     let blocks = units.div_ceil(b.wg_part * b.k);
     let c = s.c as u32;
     let apply_blocks = units.div_ceil(b.wg_apply * b.ka);
-    if s.c > MAX_GROUPS as usize || apply_blocks.max(blocks) > MAX_GROUPS {
-        return Err(Error::TooLarge(format!(
-            "batch-norm of {s:?}: too many channels or pixels"
-        )));
+    let workgroups = (s.c as u64).max(apply_blocks.max(blocks) as u64);
+    if workgroups > MAX_GROUPS as u64 {
+        return Err(Error::TooManyWorkgroups {
+            what: format!("batch-norm of {s:?}"),
+            workgroups,
+            limit: MAX_GROUPS as u64,
+        });
     }
     let p = Params {
         c,

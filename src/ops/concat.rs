@@ -92,19 +92,9 @@ fn launch(gpu: &Gpu, sig: KernelSig, p: Params, r: &Tensor, w: &Tensor) -> Resul
     gpu.dispatch(&k, &[r], &[w], Some(&p), groups_1d(p.n.div_ceil(WG)))
 }
 
-/// `y = concat_c(crop(a), crop(b))` (two dispatches).
-pub fn forward(gpu: &Gpu, a: &Tensor, b: &Tensor, y: &Tensor) -> Result<Vec<Dispatch>> {
-    forward_grouped(gpu, 1, a, b, y)
-}
-
-/// `g` concats side by side: y's block k is (a's block k, b's block k) (two dispatches).
-pub fn forward_grouped(
-    gpu: &Gpu,
-    g: usize,
-    a: &Tensor,
-    b: &Tensor,
-    y: &Tensor,
-) -> Result<Vec<Dispatch>> {
+/// `y = concat_c(crop(a), crop(b))` (two dispatches); for `g` concats side by side (a batch),
+/// y's block k is (a's block k, b's block k).
+pub fn forward(gpu: &Gpu, g: usize, a: &Tensor, b: &Tensor, y: &Tensor) -> Result<Vec<Dispatch>> {
     check(a.shape, b.shape, y, g)?;
     let (pa, pb) = (
         params(a.shape, y.shape, 0, g),
@@ -116,13 +106,9 @@ pub fn forward_grouped(
     ])
 }
 
-/// `da += crop⁻¹(gy[..ca])`, `db += crop⁻¹(gy[ca..])` (two dispatches).
-pub fn backward(gpu: &Gpu, gy: &Tensor, da: &Tensor, db: &Tensor) -> Result<Vec<Dispatch>> {
-    backward_grouped(gpu, 1, gy, da, db)
-}
-
-/// The backward of [`forward_grouped`].
-pub fn backward_grouped(
+/// The backward of [`forward`]: `da += crop⁻¹(gy[..ca])`, `db += crop⁻¹(gy[ca..])` per block
+/// (two dispatches).
+pub fn backward(
     gpu: &Gpu,
     g: usize,
     gy: &Tensor,

@@ -1,7 +1,5 @@
-//! Elementwise kernels (`shaders/elementwise.wgsl`): fill, accumulate, activations.
+//! Elementwise kernels (`shaders/elementwise.wgsl`): the activations, forward and backward.
 //!
-//! - `fill`:     y = value
-//! - `add_into`: y += a
 //! - `act_fwd`:  y = f(x), f one of [`Act`]
 //! - `act_bwd`:  dx += gy · f'(x)      (accumulates, so fan-out sums by construction)
 //!
@@ -47,17 +45,14 @@ impl Act {
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Params {
     pub n4: u32,
-    pub value: f32,
-    pub _p: [u32; 2],
+    pub _p: [u32; 3],
 }
 
 const P: usize = std::mem::size_of::<Params>();
-pub const FILL: KernelSig = sig("fill", 0, 1);
-pub const ADD_INTO: KernelSig = sig("add_into", 1, 1);
 pub const ACT_FWD: KernelSig = sig("act_fwd", 1, 1);
 pub const ACT_BWD: KernelSig = sig("act_bwd", 3, 1);
 /// Every entry point of this family.
-pub const SIGS: &[KernelSig] = &[FILL, ADD_INTO, ACT_FWD, ACT_BWD];
+pub const SIGS: &[KernelSig] = &[ACT_FWD, ACT_BWD];
 
 const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
     KernelSig {
@@ -69,16 +64,10 @@ const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
     }
 }
 
-fn params(n: usize, value: f32) -> (Params, [u32; 3]) {
+/// The parameters and workgroup grid for `n` elements.
+pub fn params(n: usize) -> (Params, [u32; 3]) {
     let n4 = n.div_ceil(4) as u32;
-    (
-        Params {
-            n4,
-            value,
-            _p: [0; 2],
-        },
-        groups_1d(n4.div_ceil(WG)),
-    )
+    (Params { n4, _p: [0; 3] }, groups_1d(n4.div_ceil(WG)))
 }
 
 fn same(what: &str, a: &Tensor, b: &Tensor) -> Result<()> {
@@ -88,32 +77,7 @@ fn same(what: &str, a: &Tensor, b: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// `y = value` over the whole (padded) tensor.
-pub fn fill(gpu: &Gpu, y: &Tensor, value: f32) -> Result<Dispatch> {
-    fill_with_workgroup(gpu, y, value, WG)
-}
-
-/// [`fill`] with an explicit workgroup size (tuning; tests use it to force 2-D folding).
-pub fn fill_with_workgroup(gpu: &Gpu, y: &Tensor, value: f32, wg: u32) -> Result<Dispatch> {
-    let k = gpu.kernel(FILL, &[("WG", wg as f64)])?;
-    let n4 = y.shape.padded().div_ceil(4) as u32;
-    let p = Params {
-        n4,
-        value,
-        _p: [0; 2],
-    };
-    gpu.dispatch(&k, &[], &[y], Some(&p), groups_1d(n4.div_ceil(wg)))
-}
-
-/// `y += a`.
-pub fn add_into(gpu: &Gpu, a: &Tensor, y: &Tensor) -> Result<Dispatch> {
-    same("add_into", a, y)?;
-    let k = gpu.kernel(ADD_INTO, &[("WG", WG as f64)])?;
-    let (p, g) = params(y.numel(), 0.0);
-    gpu.dispatch(&k, &[a], &[y], Some(&p), g)
-}
-
-pub(crate) fn act_overrides(act: Act) -> [(&'static str, f64); 3] {
+pub fn act_overrides(act: Act) -> [(&'static str, f64); 3] {
     [
         ("WG", WG as f64),
         ("ACT", act.code()),
@@ -125,7 +89,7 @@ pub(crate) fn act_overrides(act: Act) -> [(&'static str, f64); 3] {
 pub fn act_forward(gpu: &Gpu, act: Act, x: &Tensor, y: &Tensor) -> Result<Dispatch> {
     same("activation forward", x, y)?;
     let k = gpu.kernel(ACT_FWD, &act_overrides(act))?;
-    let (p, g) = params(x.numel(), 0.0);
+    let (p, g) = params(x.numel());
     gpu.dispatch(&k, &[x], &[y], Some(&p), g)
 }
 
@@ -142,7 +106,7 @@ pub fn act_backward(
     same("activation backward", x, gy)?;
     same("activation backward", x, dx)?;
     let k = gpu.kernel(ACT_BWD, &act_overrides(act))?;
-    let (p, g) = params(x.numel(), 0.0);
+    let (p, g) = params(x.numel());
     gpu.dispatch(&k, &[x, y, gy], &[dx], Some(&p), g)
 }
 

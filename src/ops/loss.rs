@@ -1,13 +1,13 @@
 //! Masked MSE over all sources at once (`shaders/loss.wgsl`), the gradient fused into the pass.
 //!
-//! - loss = Σᵢ mᵢ·(oᵢ − tᵢ)² / N, N = number of clear elements (mᵢ ∈ {0, 1}, one per element of the
-//!   concatenated sources; the caller broadcasts each source's H×W mask over its channels)
-//! - dout += 2·mᵢ·(oᵢ − tᵢ)/N      (accumulates, like every backward)
+//! The reference's loss is loss = Σᵢ mᵢ·(oᵢ − tᵢ)² / N, N = number of clear elements (mᵢ ∈ {0, 1},
+//! one per element of the concatenated sources; the caller broadcasts each source's H×W mask over
+//! its channels), and dout += 2·mᵢ·(oᵢ − tᵢ)/N (accumulates, like every backward).
 //!
-//! [`masked_mse_weighted`] takes per-element weights wᵢ instead (loss = Σ wᵢ·(oᵢ − tᵢ)²): with
-//! wᵢ = mᵢ/N_k for the elements of network k, G networks trained side by side each get their
-//! own mean — the same gradient, bit for bit, as its own [`masked_mse`] (2·(wᵢ·d) = (2/N)·d in
-//! f32, as 2 is a power of two) — and the loss is the sum of theirs.
+//! [`masked_mse`] takes the per-element weights wᵢ = mᵢ/N (loss = Σ wᵢ·(oᵢ − tᵢ)²,
+//! dout += 2·wᵢ·(oᵢ − tᵢ)): with wᵢ = mᵢ/N_k for the elements of network k, G networks trained side
+//! by side each get their own mean — the same gradient, bit for bit, as that network alone
+//! (2·(wᵢ·d) = (2/N)·d in f32, as 2 is a power of two) — and the loss is the sum of theirs.
 //!
 //! Two dispatches: `mse_partial` (the gradient and one partial sum per workgroup, at most
 //! [`MAX_GROUPS`] of them) and `mse_reduce` (one workgroup sums the partials in a fixed order). No
@@ -28,9 +28,6 @@ pub struct Params {
     pub n4: u32,
     pub groups: u32,
     pub _p0: u32,
-    pub inv_n: f32,
-    pub two_inv_n: f32,
-    pub _p1: [u32; 2],
 }
 
 const P: usize = std::mem::size_of::<Params>();
@@ -54,31 +51,10 @@ pub fn groups(n: usize) -> u32 {
     (n.div_ceil(4) as u32).div_ceil(WG).clamp(1, MAX_GROUPS)
 }
 
-/// The loss into `loss[0]` and `dout += ∂loss/∂out`; `count` = N, the number of clear elements
-/// (must be > 0). `out`, `target`, `mask` and `dout` have the same number of elements; `loss`
-/// has at least one. Allocates the partial-sum buffer once, here.
-pub fn masked_mse(
-    gpu: &Gpu,
-    out: &Tensor,
-    target: &Tensor,
-    mask: &Tensor,
-    count: usize,
-    dout: &Tensor,
-    loss: &Tensor,
-) -> Result<Vec<Dispatch>> {
-    let n = out.numel();
-    if count == 0 || count > n {
-        return Err(Error::invalid(
-            "masked MSE clear count",
-            format!("{count} clear elements of {n}: must be in 1..={n}"),
-        ));
-    }
-    build(gpu, out, target, mask, 1.0 / count as f64, dout, loss)
-}
-
 /// The loss Σ wᵢ·(oᵢ − tᵢ)² into `loss[0]` and `dout += 2·wᵢ·(oᵢ − tᵢ)`, `weight` holding wᵢ
-/// (e.g. mᵢ/N_k per network k of a batch).
-pub fn masked_mse_weighted(
+/// (mᵢ/N_k per network k: see the module docs). `out`, `target`, `weight` and `dout` have the
+/// same number of elements; `loss` has at least one. Allocates the partial-sum buffer once, here.
+pub fn masked_mse(
     gpu: &Gpu,
     out: &Tensor,
     target: &Tensor,
@@ -86,21 +62,8 @@ pub fn masked_mse_weighted(
     dout: &Tensor,
     loss: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    build(gpu, out, target, weight, 1.0, dout, loss)
-}
-
-/// Checks the sizes; the two dispatches with the mask (or weights) scaled by `inv`.
-fn build(
-    gpu: &Gpu,
-    out: &Tensor,
-    target: &Tensor,
-    mask: &Tensor,
-    inv: f64,
-    dout: &Tensor,
-    loss: &Tensor,
-) -> Result<Vec<Dispatch>> {
     let n = out.numel();
-    for (what, t) in [("target", target), ("mask", mask), ("gradient", dout)] {
+    for (what, t) in [("target", target), ("weight", weight), ("gradient", dout)] {
         if t.numel() != n {
             return Err(Error::shape(
                 format!("masked MSE {what}"),
@@ -118,9 +81,6 @@ fn build(
         n4: n.div_ceil(4) as u32,
         groups: g,
         _p0: 0,
-        inv_n: inv as f32,
-        two_inv_n: (2.0 * inv) as f32,
-        _p1: [0; 2],
     };
     let part = Tensor::zeros(gpu, Shape::flat(g as usize))?;
     let wg = [("WG", WG as f64)];
@@ -129,7 +89,7 @@ fn build(
     Ok(vec![
         gpu.dispatch(
             &kp,
-            &[out, target, mask],
+            &[out, target, weight],
             &[dout, &part],
             Some(&p),
             [g, 1, 1],

@@ -36,14 +36,9 @@ pub const LATENT_NOISE: KernelSig = KernelSig {
 /// Every entry point of this family.
 pub const SIGS: &[KernelSig] = &[LATENT_NOISE];
 
-/// The uniform for `step` over `n` elements (one network).
-pub fn params(sigma: f32, seed: u32, step: u32, n: usize) -> Params {
-    batch_params(sigma, seed, step, n, n)
-}
-
 /// The uniform for `step` over `n` elements that are networks' latents of `per` elements each
 /// (`per` a multiple of 4 dividing `n`, or `per = n`): element i draws z(seed, step, i mod per).
-pub fn batch_params(sigma: f32, seed: u32, step: u32, n: usize, per: usize) -> Params {
+pub fn params(sigma: f32, seed: u32, step: u32, n: usize, per: usize) -> Params {
     Params {
         n: n as u32,
         sigma,
@@ -55,7 +50,7 @@ pub fn batch_params(sigma: f32, seed: u32, step: u32, n: usize, per: usize) -> P
 }
 
 /// `out = latent + σ·z(seed, step, i)`, built for step 0; rewrite the step with
-/// `d.set_params(gpu, &noise::params(sigma, seed, step, n))`.
+/// `d.set_params(gpu, &noise::params(sigma, seed, step, n, n))`.
 pub fn latent_noise(
     gpu: &Gpu,
     latent: &Tensor,
@@ -73,7 +68,7 @@ pub fn latent_noise(
         ));
     }
     let k = gpu.kernel(LATENT_NOISE, &[("WG", WG as f64)])?;
-    let p = params(sigma, seed, 0, latent.numel());
+    let p = params(sigma, seed, 0, latent.numel(), latent.numel());
     let n4 = latent.numel().div_ceil(4) as u32;
     gpu.dispatch(&k, &[latent], &[out], Some(&p), groups_1d(n4.div_ceil(WG)))
 }

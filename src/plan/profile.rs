@@ -67,7 +67,7 @@ impl Plan<'_> {
         self.gpu.wait()?;
         let view = slice
             .get_mapped_range()
-            .map_err(|e| Error::Device(e.to_string()))?;
+            .map_err(|e| Error::device(self.gpu, e))?;
         let ticks: &[u64] = bytemuck::cast_slice(&view);
         let period = self.gpu.queue.get_timestamp_period() as f64 * 1e-9;
         let times = ds

@@ -1,14 +1,11 @@
 //! Compiling a tape: allocation of every buffer, the batch-norm + activation fusion, and the
-//! forward dispatch list (the backward rules are `Tape::backward_op`, one `match` in `tape.rs`).
-use super::{reads, Op, Param, Tape, Var};
+//! forward and backward dispatch lists built from each op's rules (`tape/rules.rs`).
+use super::{reads, rules, Op, Param, Tape, Var};
 use crate::error::{Error, Result};
 use crate::gpu::{Arena, Dispatch, Gpu, Shape, Tensor};
 use crate::ops::batchnorm;
-use crate::ops::concat;
 use crate::ops::conv2d;
-use crate::ops::elementwise::{self as ew, Act};
-use crate::ops::polyphase;
-use crate::ops::resample;
+use crate::ops::elementwise::Act;
 
 /// A compiled tape: every buffer allocated, forward and backward dispatch lists built.
 pub struct Compiled {
@@ -148,16 +145,16 @@ impl Tape {
         for (i, op) in self.ops.iter().enumerate() {
             let ds = match fused[i] {
                 _ if is_fused_act(i) => vec![],
-                Some(f) => fused_forward(gpu, &c, &f)?,
-                None => forward_op(gpu, &c, op)?,
+                Some(f) => rules::fused_forward(gpu, &c, &f)?,
+                None => self.forward_rule(gpu, &c, op)?,
             };
             c.forward.extend(ds);
         }
         for (i, op) in self.ops.iter().enumerate().rev() {
             let ds = match fused[i] {
                 _ if is_fused_act(i) => vec![],
-                Some(f) => fused_backward(gpu, &c, &f)?,
-                None => self.backward_op(gpu, &c, op)?,
+                Some(f) => rules::fused_backward(gpu, &c, &f)?,
+                None => self.backward_rule(gpu, &c, op)?,
             };
             c.backward.extend(ds);
         }
@@ -197,95 +194,12 @@ impl Tape {
 /// A batch-norm (its fields) fused with the activation `act` that reads its output `y` and
 /// writes `ya`.
 #[derive(Clone, Copy)]
-struct Fused {
-    x: Var,
-    gamma: Param,
-    beta: Param,
-    y: Var,
-    stats: Var,
-    act: Act,
-    ya: Var,
-}
-
-/// Forward of a fused batch-norm + activation.
-fn fused_forward(gpu: &Gpu, c: &Compiled, f: &Fused) -> Result<Vec<Dispatch>> {
-    let (v, pv) = (|t: Var| &c.values[t.0], |p: Param| &c.param_views[p.0]);
-    let (gamma, beta) = (pv(f.gamma), pv(f.beta));
-    batchnorm::forward_act(gpu, f.act, v(f.x), gamma, beta, v(f.y), v(f.ya), v(f.stats))
-}
-
-/// Backward of [`fused_forward`]: from the gradient of `ya` to those of x, γ and β.
-fn fused_backward(gpu: &Gpu, c: &Compiled, f: &Fused) -> Result<Vec<Dispatch>> {
-    let v = |t: Var| &c.values[t.0];
-    let (pv, pg) = (
-        |p: Param| &c.param_views[p.0],
-        |p: Param| &c.grad_views[p.0],
-    );
-    let g = |t: Var| {
-        c.grads[t.0]
-            .as_ref()
-            .ok_or_else(|| Error::invalid("tape", format!("var {} has no gradient", t.0)))
-    };
-    let (gya, dx) = (g(f.ya)?, g(f.x)?);
-    let (x, y, ya, stats) = (v(f.x), v(f.y), v(f.ya), v(f.stats));
-    let (dgamma, dbeta) = (pg(f.gamma), pg(f.beta));
-    batchnorm::backward_act(
-        gpu,
-        f.act,
-        x,
-        pv(f.gamma),
-        stats,
-        y,
-        ya,
-        gya,
-        dx,
-        dgamma,
-        dbeta,
-    )
-}
-
-fn forward_op(gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
-    let v = |x: &Var| &c.values[x.0];
-    let pv = |p: &Param| &c.param_views[p.0];
-    Ok(match op {
-        Op::Conv2d { conv, x, w, b, y } => {
-            let conv = &conv.batched(c.batch);
-            let (bl, b) = (c.conv_blocks, b.as_ref().map(pv));
-            conv2d::forward_with(gpu, bl, conv, v(x), pv(w), b, v(y))?
-        }
-        Op::UpConv {
-            conv,
-            x,
-            w,
-            b,
-            wp,
-            p,
-            y,
-        } => {
-            let conv = &conv.batched(c.batch);
-            let pc = polyphase::phase_conv(conv);
-            let mut ds = vec![polyphase::weights(gpu, conv, pv(w), v(wp))?];
-            let bl = c.conv_blocks;
-            ds.extend(conv2d::forward_with(gpu, bl, &pc, v(x), v(wp), None, v(p))?);
-            ds.push(polyphase::shuffle(
-                gpu,
-                conv,
-                v(p),
-                b.as_ref().map(pv),
-                v(y),
-            )?);
-            ds
-        }
-        Op::BatchNorm {
-            x,
-            gamma,
-            beta,
-            y,
-            stats,
-        } => batchnorm::forward(gpu, v(x), pv(gamma), pv(beta), v(y), v(stats))?,
-        Op::Act { act, x, y } => vec![ew::act_forward(gpu, *act, v(x), v(y))?],
-        Op::Upsample { mode, x, y } => vec![resample::upsample_forward(gpu, *mode, v(x), v(y))?],
-        Op::Pool { mode, x, y } => vec![resample::pool_forward(gpu, *mode, v(x), v(y))?],
-        Op::Concat { a, b, y } => concat::forward_grouped(gpu, c.batch, v(a), v(b), v(y))?,
-    })
+pub(super) struct Fused {
+    pub x: Var,
+    pub gamma: Param,
+    pub beta: Param,
+    pub y: Var,
+    pub stats: Var,
+    pub act: Act,
+    pub ya: Var,
 }

@@ -192,7 +192,7 @@ impl Blender<'_> {
 fn write_npy_rows(out: &Path, b: &Blender) -> Result<()> {
     let g = b.grid;
     io::write_atomic(out, |tmp| {
-        let io_err = |e: std::io::Error| io::file_err(out, format!("cannot write .npy: {e}"));
+        let io_err = |e: std::io::Error| Error::io(out, "cannot write .npy", e);
         let mut file = BufWriter::new(std::fs::File::create(tmp).map_err(io_err)?);
         let shape = [g.height as u64, g.width as u64, b.c as u64];
         let mut w = npyz::WriteOptions::<f32>::new()

@@ -51,7 +51,7 @@ pub(crate) fn write_nodata(dir: &Path, t: &TileRect) -> Result<()> {
 pub fn read_manifest(dir: &Path) -> Result<Map<String, Value>> {
     let path = manifest_path(dir);
     let text = std::fs::read_to_string(&path)
-        .map_err(|e| io::file_err(&path, format!("cannot read the work dir's manifest: {e}")))?;
+        .map_err(|e| Error::io(&path, "cannot read the work dir's manifest", e))?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| io::file_err(&path, format!("not a valid manifest: {e}")))?;
     if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
@@ -67,7 +67,7 @@ pub fn read_manifest(dir: &Path) -> Result<Map<String, Value>> {
 /// (`Err` naming the first setting that differs).
 pub(crate) fn open(dir: &Path, settings: &Map<String, Value>) -> Result<()> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| io::file_err(dir, format!("cannot create the work dir: {e}")))?;
+        .map_err(|e| Error::io(dir, "cannot create the work dir", e))?;
     let path = manifest_path(dir);
     if !path.exists() {
         let v = serde_json::json!({ "format": FORMAT, "settings": settings });

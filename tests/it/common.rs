@@ -2,7 +2,8 @@
 //! differences.
 #![allow(dead_code)]
 use cloudfill::gpu::{Dispatch, Gpu, Shape, Tensor};
-use cloudfill::plan::{Problem, SplitMix};
+use cloudfill::plan::Problem;
+use cloudfill::splitmix::SplitMix;
 use std::sync::OnceLock;
 
 /// The one GPU of this test binary (device creation on lavapipe is slow).

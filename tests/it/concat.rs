@@ -15,8 +15,8 @@ fn gpu_concat(
     let (ta, tb, tgy) = (upload(sa, a), upload(sb, b), upload(so, gy));
     let (tda, tdb) = (upload(sa, da0), upload(sb, db0));
     let ty = Tensor::zeros(g, so).unwrap();
-    let mut ds = cc::forward(g, &ta, &tb, &ty).unwrap();
-    ds.extend(cc::backward(g, &tgy, &tda, &tdb).unwrap());
+    let mut ds = cc::forward(g, 1, &ta, &tb, &ty).unwrap();
+    ds.extend(cc::backward(g, 1, &tgy, &tda, &tdb).unwrap());
     run(&ds);
     let rd = |t: &Tensor| t.read(g).unwrap();
     (rd(&ty), rd(&tda), rd(&tdb))
@@ -90,9 +90,9 @@ fn wrong_output_shape_is_an_error() {
     let g = gpu();
     let z = |c, h, w| Tensor::zeros(g, Shape::new(c, h, w)).unwrap();
     let (a, b) = (z(2, 5, 5), z(1, 4, 6));
-    assert!(cc::forward(g, &a, &b, &z(3, 5, 5)).is_err());
-    assert!(cc::forward(g, &a, &b, &z(3, 4, 5)).is_ok());
-    assert!(cc::backward(g, &z(2, 4, 5), &a, &b).is_err());
+    assert!(cc::forward(g, 1, &a, &b, &z(3, 5, 5)).is_err());
+    assert!(cc::forward(g, 1, &a, &b, &z(3, 4, 5)).is_ok());
+    assert!(cc::backward(g, 1, &z(2, 4, 5), &a, &b).is_err());
 }
 
 /// G concats side by side (a batch of networks): y's block k is (a's block k, b's block k),
@@ -117,8 +117,8 @@ fn grouped_concat_matches_the_reference_per_group() {
         let (ta, tb, tgy) = (upload(ga, &a), upload(gb, &b), upload(go, &gy));
         let (tda, tdb) = (Tensor::zeros(g, ga).unwrap(), Tensor::zeros(g, gb).unwrap());
         let ty = Tensor::zeros(g, go).unwrap();
-        let mut ds = cc::forward_grouped(g, groups, &ta, &tb, &ty).unwrap();
-        ds.extend(cc::backward_grouped(g, groups, &tgy, &tda, &tdb).unwrap());
+        let mut ds = cc::forward(g, groups, &ta, &tb, &ty).unwrap();
+        ds.extend(cc::backward(g, groups, &tgy, &tda, &tdb).unwrap());
         assert_eq!(ds.len(), 4);
         run(&ds);
         let (mut want_y, mut want_da, mut want_db) = (Vec::new(), Vec::new(), Vec::new());
@@ -142,5 +142,5 @@ fn grouped_concat_matches_the_reference_per_group() {
         upload(Shape::new(2, 4, 4), &rng.vec(32)),
     );
     let ty = Tensor::zeros(g, Shape::new(5, 4, 4)).unwrap();
-    assert!(cc::forward_grouped(g, 2, &ta, &tb, &ty).is_err());
+    assert!(cc::forward(g, 2, &ta, &tb, &ty).is_err());
 }

@@ -128,7 +128,7 @@ fn bad_input_is_a_clear_error() {
     let mut huge = Dip::new(g, small_cfg(1, 0)).unwrap();
     huge.set_target(vec![img(side, side, 1)]).unwrap();
     let e = huge.fit(1, |_| ControlFlow::Continue(())).unwrap_err();
-    assert!(matches!(e, Error::TooLarge(_)), "{e}");
+    assert!(matches!(e, Error::TooLarge { .. }), "{e}");
 }
 
 /// A 3-level fit of a random 32×32 two-channel image with `seed`.

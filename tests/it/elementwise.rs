@@ -83,30 +83,25 @@ fn pytorch_values_leaky_relu_and_sigmoid() {
 }
 
 #[test]
-fn fill_and_add_into() {
-    let g = gpu();
-    let s = Shape::new(2, 5, 7);
-    let mut rng = Rng::new(3);
-    let a = rng.vec(s.numel());
-    let ta = upload(s, &a);
-    let ty = Tensor::zeros(g, s).unwrap();
-    run(&[
-        ew::fill(g, &ty, 1.5).unwrap(),
-        ew::add_into(g, &ta, &ty).unwrap(),
-        ew::add_into(g, &ta, &ty).unwrap(),
-    ]);
-    let want: Vec<f64> = a.iter().map(|&v| 1.5 + 2.0 * v as f64).collect();
-    assert_close("fill+add", &ty.read(g).unwrap(), &want, 1e-6, 1e-6);
-}
-
-#[test]
 fn large_dispatch_folds_into_2d() {
     // 70 001 vec4s with one-invocation workgroups: more than 65 535 workgroups.
     let g = gpu();
     let n = 70_000 * 4 + 3;
-    assert_eq!(cloudfill::gpu::groups_1d(70_001), [65_535, 2, 1]);
-    let t = Tensor::zeros(g, Shape::flat(n)).unwrap();
-    run(&[ew::fill_with_workgroup(g, &t, 2.0, 1).unwrap()]);
-    let v = t.read(g).unwrap();
-    assert!(v.iter().all(|&x| x == 2.0), "every element filled");
+    let grid = cloudfill::gpu::groups_1d(70_001);
+    assert_eq!(grid, [65_535, 2, 1]);
+    let x: Vec<f32> = (0..n).map(|i| (i % 97) as f32 - 48.0).collect();
+    let (tx, ty) = (
+        upload(Shape::flat(n), &x),
+        Tensor::zeros(g, Shape::flat(n)).unwrap(),
+    );
+    let mut overrides = ew::act_overrides(Act::LeakyRelu);
+    overrides[0] = ("WG", 1.0);
+    let k = g.kernel(ew::ACT_FWD, &overrides).unwrap();
+    let (p, _) = ew::params(n);
+    run(&[g.dispatch(&k, &[&tx], &[&ty], Some(&p), grid).unwrap()]);
+    let want: Vec<f64> = x
+        .iter()
+        .map(|&v| reference::act(Act::LeakyRelu, v as f64))
+        .collect();
+    assert_close("every element", &ty.read(g).unwrap(), &want, 1e-6, 0.0);
 }

@@ -14,18 +14,24 @@ fn mask(rng: &mut Rng, n: usize) -> Vec<f32> {
     m
 }
 
+/// The loss weights of a 0/1 mask: m/N in f32, N the number of clear elements (as the fit
+/// builds them).
+fn weights(m: &[f32]) -> Vec<f32> {
+    let inv = (1.0 / m.iter().filter(|&&v| v != 0.0).count() as f64) as f32;
+    m.iter().map(|&v| v * inv).collect()
+}
+
 /// Runs the GPU loss on fresh tensors; returns (loss, dout).
 fn gpu_mse(shape: Shape, o: &[f32], t: &[f32], m: &[f32], dout0: &[f32]) -> (f32, Vec<f32>) {
     let g = gpu();
-    let count = m.iter().filter(|&&x| x != 0.0).count();
-    let (to, tt, tm, td) = (
+    let (to, tt, tw, td) = (
         upload(shape, o),
         upload(shape, t),
-        upload(shape, m),
+        upload(shape, &weights(m)),
         upload(shape, dout0),
     );
     let tl = Tensor::zeros(g, Shape::flat(1)).unwrap();
-    run(&loss::masked_mse(g, &to, &tt, &tm, count, &td, &tl).unwrap());
+    run(&loss::masked_mse(g, &to, &tt, &tw, &td, &tl).unwrap());
     (tl.read(g).unwrap()[0], td.read(g).unwrap())
 }
 
@@ -81,17 +87,17 @@ fn masked_mse_ignores_binding_padding() {
     let s = Shape::flat(5);
     let arenas: Vec<Arena> = (0..4).map(|_| Arena::new(g, 8).unwrap()).collect();
     let data: [[f32; 8]; 4] = [
-        [1.0, 2.0, 3.0, 4.0, 5.0, 9.0, 9.0, 9.0],    // out
-        [0.0, 0.0, 0.0, 0.0, 0.0, -9.0, -9.0, -9.0], // target
-        [1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0],    // mask
-        [0.5; 8],                                    // dout before
+        [1.0, 2.0, 3.0, 4.0, 5.0, 9.0, 9.0, 9.0],        // out
+        [0.0, 0.0, 0.0, 0.0, 0.0, -9.0, -9.0, -9.0],     // target
+        [0.25, 0.25, 0.0, 0.25, 0.25, 0.25, 0.25, 0.25], // weights: mask / 4
+        [0.5; 8],                                        // dout before
     ];
     for (a, d) in arenas.iter().zip(&data) {
         a.all().write(g, d).unwrap();
     }
     let v: Vec<Tensor> = arenas.iter().map(|a| a.view(0, s).unwrap()).collect();
     let tl = Tensor::zeros(g, Shape::flat(1)).unwrap();
-    run(&loss::masked_mse(g, &v[0], &v[1], &v[2], 4, &v[3], &tl).unwrap());
+    run(&loss::masked_mse(g, &v[0], &v[1], &v[2], &v[3], &tl).unwrap());
     // (1 + 4 + 16 + 25) / 4
     assert_close("loss", &tl.read(g).unwrap(), &[11.5], 1e-6, 0.0);
     let want = [1.0, 1.5, 0.5, 2.5, 3.0, 0.5, 0.5, 0.5];
@@ -104,11 +110,10 @@ fn masked_mse_rejects_bad_arguments() {
     let a = Tensor::zeros(g, Shape::new(2, 3, 3)).unwrap();
     let b = Tensor::zeros(g, Shape::new(2, 3, 4)).unwrap();
     let l = Tensor::zeros(g, Shape::flat(1)).unwrap();
-    assert!(loss::masked_mse(g, &a, &a, &a, 0, &a, &l).is_err());
-    assert!(loss::masked_mse(g, &a, &a, &a, 19, &a, &l).is_err());
-    assert!(loss::masked_mse(g, &a, &b, &a, 4, &a, &l).is_err());
-    assert!(loss::masked_mse(g, &a, &a, &a, 4, &b, &l).is_err());
-    assert!(loss::masked_mse(g, &a, &a, &a, 4, &a, &l).is_ok());
+    assert!(loss::masked_mse(g, &a, &b, &a, &a, &l).is_err());
+    assert!(loss::masked_mse(g, &a, &a, &b, &a, &l).is_err());
+    assert!(loss::masked_mse(g, &a, &a, &a, &b, &l).is_err());
+    assert!(loss::masked_mse(g, &a, &a, &a, &a, &l).is_ok());
 }
 
 #[test]
@@ -153,7 +158,7 @@ fn masked_mse_pytorch_values() {
 }
 
 /// Per-element weights m/N_k (G networks' own means): the reference, and, per network, the very
-/// same gradient bits as the plain masked loss of that network alone.
+/// same gradient bits as the loss of that network alone.
 #[test]
 fn weighted_loss_matches_reference_and_each_networks_own_loss() {
     let g = gpu();
@@ -162,16 +167,12 @@ fn weighted_loss_matches_reference_and_each_networks_own_loss() {
     let mut rng = Rng::new(12);
     let (o, t) = (rng.vec(n * nets), rng.vec(n * nets));
     let masks: Vec<Vec<f32>> = (0..nets).map(|_| mask(&mut rng, n)).collect();
-    let mut w = Vec::new();
-    for m in &masks {
-        let inv = (1.0 / m.iter().filter(|&&v| v != 0.0).count() as f64) as f32;
-        w.extend(m.iter().map(|&v| v * inv));
-    }
+    let w: Vec<f32> = masks.iter().flat_map(|m| weights(m)).collect();
     let all = Shape::new(3 * nets, 8, 10);
     let (to, tt, tw) = (upload(all, &o), upload(all, &t), upload(all, &w));
     let td = Tensor::zeros(g, all).unwrap();
     let tl = Tensor::zeros(g, Shape::flat(1)).unwrap();
-    run(&loss::masked_mse_weighted(g, &to, &tt, &tw, &td, &tl).unwrap());
+    run(&loss::masked_mse(g, &to, &tt, &tw, &td, &tl).unwrap());
     let (l, dout) = (tl.read(g).unwrap()[0], td.read(g).unwrap());
     let (want_l, want_d) = reference::masked_mse_weighted(&to_f64(&o), &to_f64(&t), &to_f64(&w));
     assert_close("weighted loss", &[l], &[want_l], 1e-5, 0.0);

@@ -51,8 +51,10 @@ fn setup(latent: &[f32], sigma: f32, seed: u32) -> Setup {
 impl Setup {
     fn at(&self, step: u32) -> Vec<f32> {
         let g = gpu();
-        self.d
-            .set_params(g, &noise::params(self.sigma, self.seed, step, self.n));
+        self.d.set_params(
+            g,
+            &noise::params(self.sigma, self.seed, step, self.n, self.n),
+        );
         run(std::slice::from_ref(&self.d));
         self.out.read(g).unwrap()
     }
@@ -154,7 +156,7 @@ fn batched_noise_repeats_per_network() {
     let lt = upload(Shape::flat(latent.len()), &latent);
     let out = Tensor::zeros(g, lt.shape).unwrap();
     let d = noise::latent_noise(g, &lt, 0.5, 77, &out).unwrap();
-    d.set_params(g, &noise::batch_params(0.5, 77, 9, latent.len(), per));
+    d.set_params(g, &noise::params(0.5, 77, 9, latent.len(), per));
     run(std::slice::from_ref(&d));
     let got = out.read(g).unwrap();
     let want = reference::latent_noise_batch(&to_f64(&latent), per, 0.5, 77, 9);
