@@ -102,7 +102,11 @@ impl Error {
             source: source.into(),
         }
     }
-    pub(crate) fn io(path: &std::path::Path, action: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        path: &std::path::Path,
+        action: impl Into<String>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             path: path.to_path_buf(),
             action: action.into(),

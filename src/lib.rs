@@ -57,7 +57,7 @@
 //!   every activation, gradient and parameter once (parameters and their gradients in two flat
 //!   arenas), fuses each batch-norm with the activation after it, and emits the forward and the
 //!   reverse-mode backward dispatch lists. Backward kernels accumulate, so fan-out sums
-//!   gradients. `compile_batched` lays out G copies side by side (activations `[G·C, H, W]`,
+//!   gradients. `CompileOptions::batch` lays out G copies side by side (activations `[G·C, H, W]`,
 //!   every parameter G times) and runs them in the same dispatches: convolutions become
 //!   grouped convolutions ([`ops::conv2d::Conv2d::groups`]), concatenations grouped ones, and
 //!   the per-channel ops need nothing.
@@ -76,22 +76,30 @@
 //!   directory, shards, batches of tiles fitted together, and the merge.
 //! - [`metrics`], [`preview`], [`synthetic`]: PSNR/SSIM in and outside the cloud, the side-by-side
 //!   PNG, and the built-in synthetic scene of `cloudfill demo`.
+pub mod dip;
 pub mod error;
 pub mod gpu;
 pub mod io;
 pub mod metrics;
-pub mod ops;
+pub mod net;
+pub mod preview;
 pub mod splitmix;
 pub mod synthetic;
+pub mod tiles;
 
-pub use error::{Error, Result};
-pub use gpu::Gpu;
-pub mod dip;
-pub mod net;
+// The engine: public for the integration tests and benches, not part of the API.
+#[doc(hidden)]
+pub mod ops;
+#[doc(hidden)]
 pub mod plan;
+#[doc(hidden)]
 pub mod tape;
 
 pub use dip::{fit_batch, BatchItem, BatchResult, Dip, DipConfig, Latent, NamedParam, StepInfo};
-pub use net::NetConfig;
-pub mod preview;
-pub mod tiles;
+pub use error::{Error, Result};
+pub use gpu::Gpu;
+pub use io::{Image, Mask};
+pub use net::{Downsample, NetConfig};
+pub use ops::conv2d::Padding;
+pub use ops::elementwise::Act;
+pub use ops::resample::Upsample;

@@ -5,7 +5,7 @@
 //! from the start. The loss is read back only when asked.
 //!
 //! A plan trains G ≥ 1 independent networks of the same shape side by side in the same
-//! dispatches ([`Plan::new_batch`], [`Tape::compile_batched`]): each has its own latent, target,
+//! dispatches ([`Plan::new_batch`], [`CompileOptions::batch`]): each has its own latent, target,
 //! mask, loss normalisation (its own clear count), parameters and Adam moments, and each takes
 //! exactly the steps a plan of its own would, bit for bit (same seed: same initial weights, same
 //! noise; every grouped kernel does each network's arithmetic as the ungrouped one, reductions
@@ -101,43 +101,12 @@ impl<'g> Plan<'g> {
         problems: &[Problem],
         cfg: StepConfig,
     ) -> Result<Plan<'g>> {
-        let Some(p) = problems.first() else {
-            return Err(Error::invalid("batch", "no problems to train"));
-        };
-        let g = problems.len();
-        let (per_in, per_out) = (p.latent_channels * p.h * p.w, p.channels * p.h * p.w);
-        for (k, q) in problems.iter().enumerate() {
-            let dims = (q.latent_channels, q.h, q.w, q.channels);
-            if dims != (p.latent_channels, p.h, p.w, p.channels) {
-                return Err(Error::shape(
-                    format!("batch problem {k} (latent channels, H, W, channels)"),
-                    (p.latent_channels, p.h, p.w, p.channels),
-                    dims,
-                ));
-            }
-            if q.latent.len() != per_in || q.target.len() != per_out || q.mask.len() != per_out {
-                return Err(Error::shape(
-                    format!("batch problem {k} (latent, target, mask lengths)"),
-                    (per_in, per_out, per_out),
-                    (q.latent.len(), q.target.len(), q.mask.len()),
-                ));
-            }
-        }
-        // Per-element loss weights m/N_k: every network's own masked mean.
-        let mut weights = Vec::with_capacity(g * per_out);
-        for q in problems {
-            let count = q.mask.iter().filter(|&&m| m != 0.0).count();
-            if count == 0 {
-                return Err(Error::EmptyMask { source_index: 0 });
-            }
-            let w = (1.0 / count as f64) as f32;
-            weights.extend(q.mask.iter().map(|&m| if m != 0.0 { w } else { 0.0 }));
-        }
+        let (p, g) = (check_batch(problems)?, problems.len());
+        let per_in = p.latent_channels * p.h * p.w;
+        let weights = loss_weights(problems)?;
         let latent: Vec<f32> = problems.iter().flat_map(|q| q.latent).copied().collect();
         let target: Vec<f32> = problems.iter().flat_map(|q| q.target).copied().collect();
-        let mut tape = Tape::new();
-        let input = tape.input(Shape::new(p.latent_channels, p.h, p.w));
-        let output = net.build(&mut tape, input, p.channels)?;
+        let (tape, input, output) = record_network(net, p)?;
         check_fits(gpu, &tape, g)?;
         let opts = CompileOptions {
             fuse_bn_act: true,
@@ -150,36 +119,20 @@ impl<'g> Plan<'g> {
         let target = Tensor::from_slice(gpu, out_shape, &target)?;
         let weights = Tensor::from_slice(gpu, out_shape, &weights)?;
         let loss_value = Tensor::zeros(gpu, Shape::flat(1))?;
-        let seed32 = (cfg.seed ^ (cfg.seed >> 32)) as u32;
-        let noise = noise::latent_noise(
-            gpu,
-            &latent,
-            cfg.noise_std,
-            seed32,
+        let (seed32, noisy) = (
+            (cfg.seed ^ (cfg.seed >> 32)) as u32,
             &compiled.values[input.0],
-        )?;
+        );
+        let noise = noise::latent_noise(gpu, &latent, cfg.noise_std, seed32, noisy)?;
         let dout = compiled.grads[output.0]
             .as_ref()
-            .ok_or_else(|| Error::invalid("network", "the output has no gradient"))?;
-        let loss = loss::masked_mse(
-            gpu,
-            &compiled.values[output.0],
-            &target,
-            &weights,
-            dout,
-            &loss_value,
-        )?;
+            .expect("the network output has a gradient buffer");
+        let out = &compiled.values[output.0];
+        let loss = loss::masked_mse(gpu, out, &target, &weights, dout, &loss_value)?;
         let n_params = compiled.params.all().numel();
-        let m = Arena::new(gpu, n_params)?;
-        let v = Arena::new(gpu, n_params)?;
-        let adam = adam::step(
-            gpu,
-            &cfg.adam,
-            &compiled.params.all(),
-            &compiled.param_grads.all(),
-            &m.all(),
-            &v.all(),
-        )?;
+        let (m, v) = (Arena::new(gpu, n_params)?, Arena::new(gpu, n_params)?);
+        let (params, grads) = (compiled.params.all(), compiled.param_grads.all());
+        let adam = adam::step(gpu, &cfg.adam, &params, &grads, &m.all(), &v.all())?;
         let plan = Plan {
             gpu,
             n_input: latent.numel(),
@@ -324,6 +277,55 @@ impl<'g> Plan<'g> {
         self.set_noise(self.cfg.noise_std);
         c.values[self.output.0].read(self.gpu)
     }
+}
+
+/// The network of problem `p` recorded on a new tape: (tape, latent input, output).
+fn record_network(net: &NetConfig, p: &Problem) -> Result<(Tape, Var, Var)> {
+    let mut tape = Tape::new();
+    let input = tape.input(Shape::new(p.latent_channels, p.h, p.w));
+    let output = net.build(&mut tape, input, p.channels)?;
+    Ok((tape, input, output))
+}
+
+/// The first problem of a batch, after checking that there is one and that all have its sizes.
+fn check_batch<'p, 'a>(problems: &'p [Problem<'a>]) -> Result<&'p Problem<'a>> {
+    let Some(p) = problems.first() else {
+        return Err(Error::invalid("batch", "no problems to train"));
+    };
+    let (per_in, per_out) = (p.latent_channels * p.h * p.w, p.channels * p.h * p.w);
+    for (k, q) in problems.iter().enumerate() {
+        let dims = (q.latent_channels, q.h, q.w, q.channels);
+        if dims != (p.latent_channels, p.h, p.w, p.channels) {
+            return Err(Error::shape(
+                format!("batch problem {k} (latent channels, H, W, channels)"),
+                (p.latent_channels, p.h, p.w, p.channels),
+                dims,
+            ));
+        }
+        if q.latent.len() != per_in || q.target.len() != per_out || q.mask.len() != per_out {
+            return Err(Error::shape(
+                format!("batch problem {k} (latent, target, mask lengths)"),
+                (per_in, per_out, per_out),
+                (q.latent.len(), q.target.len(), q.mask.len()),
+            ));
+        }
+    }
+    Ok(p)
+}
+
+/// Per-element loss weights m/N_k, one network after the other: every network's own masked
+/// mean.
+fn loss_weights(problems: &[Problem]) -> Result<Vec<f32>> {
+    let mut weights = Vec::new();
+    for q in problems {
+        let count = q.mask.iter().filter(|&&m| m != 0.0).count();
+        if count == 0 {
+            return Err(Error::EmptyMask { source_index: 0 });
+        }
+        let w = (1.0 / count as f64) as f32;
+        weights.extend(q.mask.iter().map(|&m| if m != 0.0 { w } else { 0.0 }));
+    }
+    Ok(weights)
 }
 
 /// Refuses, before allocating anything, a network whose largest tensor exceeds what the adapter

@@ -14,9 +14,9 @@
 //! grad-input); a conv whose only consumer is a training-mode batch-norm gets no bias gradient —
 //! BN removes any per-channel constant, so that gradient is exactly zero (the bias parameter is
 //! kept: it counts, and is initialised, as in the reference); a batch-norm followed by its only
-//! reader, an activation, runs fused with it ([`Tape::compile_with`]).
+//! reader, an activation, runs fused with it ([`CompileOptions::fuse_bn_act`]).
 //!
-//! Batches: a tape records one network; [`Tape::compile_batched`] allocates G copies side by
+//! Batches: a tape records one network; [`CompileOptions::batch`] = G allocates G copies side by
 //! side — every activation `[G·C, H, W]` (G consecutive `[C, H, W]` images), every parameter G
 //! consecutive copies — and builds the same dispatch lists over them: convolutions become
 //! grouped convolutions (G groups), concatenations grouped concatenations, and the per-channel

@@ -149,7 +149,9 @@ impl Tensor {
         rx.recv()
             .expect("map_async calls back before the wait returns")
             .map_err(|e| Error::device(gpu, e))?;
-        let view = slice.get_mapped_range().map_err(|e| Error::device(gpu, e))?;
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| Error::device(gpu, e))?;
         let out = bytemuck::cast_slice::<u8, f32>(&view)[..n].to_vec();
         drop(view);
         staging.unmap();

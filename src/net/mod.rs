@@ -186,18 +186,26 @@ impl NetConfig {
     }
 
     /// conv → BN → act.
-    fn cba(&self, t: &mut Tape, names: (&str, &str), x: Var, conv: Conv2d) -> Result<Var> {
+    fn conv_bn_act(&self, t: &mut Tape, names: (&str, &str), x: Var, conv: Conv2d) -> Result<Var> {
         let y = t.conv2d(names.0, x, conv, self.bias)?;
         let y = t.batchnorm(names.1, y)?;
         Ok(t.act(self.act, y))
     }
 
+    /// Level `i` of the skip network on `x`: its encoder convs, the deeper levels, then its
+    /// decoder (with the skip branch from `x`).
     fn level(&self, t: &mut Tape, i: usize, x: Var) -> Result<Var> {
+        let mut h = self.encoder(t, i, x)?;
+        if i + 1 < self.levels() {
+            h = self.level(t, i + 1, h)?;
+        }
+        self.decoder(t, i, x, h)
+    }
+
+    /// Level `i`'s way down: conv (stride 2, or a pool after it), BN, act, conv-BN-act.
+    fn encoder(&self, t: &mut Tape, i: usize, x: Var) -> Result<Var> {
         let cin = t.shape(x).c;
-        let (kd, ku) = (
-            Self::per_level(&self.filter_down, i),
-            Self::per_level(&self.filter_up, i),
-        );
+        let kd = Self::per_level(&self.filter_down, i);
         let d = self.down[i];
         // deeper branch
         let stride = if self.downsample == Downsample::Stride {
@@ -219,10 +227,13 @@ impl NetConfig {
         h = t.batchnorm(&format!("bn_d1.{i}"), h)?;
         h = t.act(self.act, h);
         let n2 = (format!("down2.{i}"), format!("bn_d2.{i}"));
-        h = self.cba(t, (&n2.0, &n2.1), h, self.conv(d, d, kd, 1))?;
-        if i + 1 < self.levels() {
-            h = self.level(t, i + 1, h)?;
-        }
+        self.conv_bn_act(t, (&n2.0, &n2.1), h, self.conv(d, d, kd, 1))
+    }
+
+    /// Level `i`'s way up from the deeper result `h`: upsample, the skip branch from the
+    /// level's input `x`, BN, conv-BN-act (or the polyphase up-convolution), the optional 1×1.
+    fn decoder(&self, t: &mut Tape, i: usize, x: Var, mut h: Var) -> Result<Var> {
+        let (cin, ku) = (t.shape(x).c, Self::per_level(&self.filter_up, i));
         let n5 = (format!("up5.{i}"), format!("bn_u5.{i}"));
         let up = self.conv(t.shape(h).c + self.skip[i], self.up[i], ku, 1);
         if self.polyphase_at(i, &up) {
@@ -238,16 +249,16 @@ impl NetConfig {
             if self.skip[i] > 0 {
                 let ns = (format!("skip.{i}"), format!("bn_skip.{i}"));
                 let conv = self.conv(cin, self.skip[i], self.filter_skip, 1);
-                let s = self.cba(t, (&ns.0, &ns.1), x, conv)?;
+                let s = self.conv_bn_act(t, (&ns.0, &ns.1), x, conv)?;
                 h = t.concat(s, h);
             }
             h = t.batchnorm(&format!("bn_mid.{i}"), h)?;
             let c = t.shape(h).c;
-            h = self.cba(t, (&n5.0, &n5.1), h, self.conv(c, self.up[i], ku, 1))?;
+            h = self.conv_bn_act(t, (&n5.0, &n5.1), h, self.conv(c, self.up[i], ku, 1))?;
         }
         if self.need_1x1_up {
             let n1 = (format!("up1.{i}"), format!("bn_u1.{i}"));
-            h = self.cba(
+            h = self.conv_bn_act(
                 t,
                 (&n1.0, &n1.1),
                 h,

@@ -5,7 +5,7 @@
 //! Backward: da[c, i + oy, j + ox] += gy[c, i, j], db likewise from channels ca.. of gy; pixels
 //! outside the crop get nothing. One dispatch per input, one invocation per cropped element.
 //!
-//! Grouped ([`forward_grouped`]): G concats side by side in the same dispatches — a, b and y
+//! Grouped ([`forward`] with G > 1): G concats side by side in the same dispatches — a, b and y
 //! are G blocks each, and y's block g is (a's block g, b's block g).
 use crate::error::{Error, Result};
 use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};

@@ -42,7 +42,7 @@ pub enum Padding {
 /// A convolution layer's configuration. `cin` and `cout` count all channels; with `groups` G
 /// (torch.nn.Conv2d's `groups`), input channels `g·cin/G..` only feed output channels
 /// `g·cout/G..` and the weights are `[cout][cin/G][k][k]`. Batched training
-/// ([`crate::tape::Tape::compile_batched`]) runs G independent networks as G groups.
+/// ([`crate::tape::CompileOptions::batch`]) runs G independent networks as G groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Conv2d {
     pub cin: usize,

@@ -7,7 +7,7 @@
 //! for even i, ·sin θ for odd i. The CPU reference runs the same integers, so the GPU matches it
 //! to the f32 rounding of log/cos/sin; every step gets fresh noise and a run reproduces bit for
 //! bit on one adapter. For G networks' latents side by side the index counts within each network
-//! ([`batch_params`]), so each draws the noise a run of its own would draw.
+//! ([`params`]), so each draws the noise a run of its own would draw.
 use crate::error::{Error, Result};
 use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Tensor};
 

@@ -28,24 +28,8 @@ impl Plan<'_> {
         let ds: Vec<&Dispatch> = self.step_dispatches().collect();
         let n = ds.len() as u32;
         let dev = &self.gpu.device;
-        let qs = dev.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("profile"),
-            ty: wgpu::QueryType::Timestamp,
-            count: 2 * n,
-        });
-        let bytes = 16 * n as u64;
-        let resolve = dev.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("profile resolve"),
-            size: bytes,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let staging = dev.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("profile staging"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let (qs, resolve, staging) = timestamp_buffers(dev, n);
+        let bytes = staging.size();
         let mut enc = dev.create_command_encoder(&Default::default());
         self.compiled.record_zero_grads(&mut enc);
         for (i, d) in ds.iter().enumerate() {
@@ -83,4 +67,31 @@ impl Plan<'_> {
         staging.unmap();
         Ok(Some(times))
     }
+}
+
+/// A query set of 2·n timestamps, the buffer they resolve into and its mappable copy.
+fn timestamp_buffers(dev: &wgpu::Device, n: u32) -> (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer) {
+    let qs = dev.create_query_set(&wgpu::QuerySetDescriptor {
+        label: Some("profile"),
+        ty: wgpu::QueryType::Timestamp,
+        count: 2 * n,
+    });
+    let bytes = 16 * n as u64;
+    let buffer = |label, usage| {
+        dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    let resolve = buffer(
+        "profile resolve",
+        wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+    );
+    let staging = buffer(
+        "profile staging",
+        wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+    );
+    (qs, resolve, staging)
 }

@@ -26,10 +26,12 @@ pub struct Compiled {
 /// How [`Tape::compile_options`] builds the step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompileOptions {
-    /// Run a batch-norm and the activation right after it as one fused pass (see
-    /// [`Tape::compile_with`]).
+    /// Run a batch-norm whose output only feeds the activation recorded right after it (H·W a
+    /// multiple of 4) as one fused forward pass and one fused backward
+    /// ([`batchnorm::forward_act`], [`batchnorm::backward_act`]): the same numbers, two
+    /// dispatches and two passes over the tensor fewer.
     pub fuse_bn_act: bool,
-    /// Networks side by side (see [`Tape::compile_batched`]).
+    /// Networks side by side (see the module docs of [`crate::tape`]).
     pub batch: usize,
     /// The convolutions' kernels and blocking; `None`: the adapter's fastest
     /// ([`conv2d::Blocks::for_gpu`]).
@@ -59,88 +61,28 @@ impl Compiled {
 }
 
 impl Tape {
-    /// Allocates everything and builds the dispatch lists, fusing each batch-norm with the
-    /// activation that follows it where that is possible (see [`Tape::compile_with`]).
+    /// Allocates everything and builds the dispatch lists for one network, fusing each
+    /// batch-norm with the activation that follows it where that is possible, on the adapter's
+    /// fastest convolution kernels ([`CompileOptions::default`]).
     pub fn compile(&self, gpu: &Gpu) -> Result<Compiled> {
-        self.compile_with(gpu, true)
-    }
-
-    /// [`Tape::compile`]; with `fuse`, a batch-norm whose output only feeds the activation
-    /// recorded right after it (H·W a multiple of 4) runs as one fused forward pass and one fused
-    /// backward ([`batchnorm::forward_act`], [`batchnorm::backward_act`]): the same numbers,
-    /// two dispatches and two passes over the tensor fewer.
-    pub fn compile_with(&self, gpu: &Gpu, fuse: bool) -> Result<Compiled> {
-        self.compile_batched(gpu, fuse, 1)
-    }
-
-    /// [`Tape::compile_with`] for `g` independent copies of the network in the same dispatches
-    /// (see the module docs): parameter `i` of copy `k` is `param_views[i]` from
-    /// `k·numel` on, and activation `v` of copy `k` is block `k` of `values[v]`.
-    pub fn compile_batched(&self, gpu: &Gpu, fuse: bool, g: usize) -> Result<Compiled> {
-        let opts = CompileOptions {
-            fuse_bn_act: fuse,
-            batch: g,
-            conv_blocks: None,
-        };
-        self.compile_options(gpu, &opts)
+        self.compile_options(gpu, &CompileOptions::default())
     }
 
     /// The general form of [`Tape::compile`]: fusion, batch and convolution kernels as `opts`
-    /// says.
+    /// says. With a batch of G, parameter `i` of copy `k` is `param_views[i]` from `k·numel` on,
+    /// and activation `v` of copy `k` is block `k` of `values[v]`.
     pub fn compile_options(&self, gpu: &Gpu, opts: &CompileOptions) -> Result<Compiled> {
-        let (fuse, g) = (opts.fuse_bn_act, opts.batch);
         let conv_blocks = match opts.conv_blocks {
             Some(b) => b.checked()?,
             None => conv2d::Blocks::for_gpu(gpu),
         };
-        if g == 0 {
+        if opts.batch == 0 {
             return Err(Error::invalid("batch", "at least one network"));
         }
-        let pshapes: Vec<Shape> = (self.params.iter())
-            .map(|p| Shape::flat(g * p.shape.numel()))
-            .collect();
-        let (poffs, pfloats) = Arena::layout(&pshapes);
-        let params = Arena::new(gpu, pfloats)?;
-        let param_grads = Arena::new(gpu, pfloats)?;
-        let mut param_views = Vec::new();
-        let mut grad_views = Vec::new();
-        for (s, &o) in pshapes.iter().zip(&poffs) {
-            param_views.push(params.view(o, *s)?);
-            grad_views.push(param_grads.view(o, *s)?);
-        }
-        let shapes: Vec<Shape> = (0..self.vars.len())
-            .map(|v| self.batch_shape(Var(v), g))
-            .collect();
-        let values = (shapes.iter())
-            .map(|&s| Tensor::zeros(gpu, s))
-            .collect::<Result<Vec<_>>>()?;
         let fused: Vec<Option<Fused>> = (0..self.ops.len())
-            .map(|i| if fuse { self.fused_act(i) } else { None })
+            .map(|i| opts.fuse_bn_act.then(|| self.fused_act(i)).flatten())
             .collect();
-        // The output of a batch-norm fused with its activation needs no gradient buffer: the
-        // fused backward goes from the activation's gradient straight to the input's.
-        let mut needs_grad = self.needs_grad.clone();
-        for f in fused.iter().flatten() {
-            needs_grad[f.y.0] = false;
-        }
-        // One buffer per activation gradient: a backward kernel reads one gradient and writes
-        // another, and wgpu forbids binding one buffer read-only and read-write in a dispatch.
-        let grads = (shapes.iter())
-            .zip(&needs_grad)
-            .map(|(&s, &need)| need.then(|| Tensor::zeros(gpu, s)).transpose())
-            .collect::<Result<Vec<_>>>()?;
-        let mut c = Compiled {
-            batch: g,
-            values,
-            grads,
-            params,
-            param_grads,
-            param_views,
-            grad_views,
-            forward: Vec::new(),
-            backward: Vec::new(),
-            conv_blocks,
-        };
+        let mut c = self.allocate(gpu, opts.batch, &fused, conv_blocks)?;
         let is_fused_act = |i: usize| i > 0 && fused[i - 1].is_some();
         for (i, op) in self.ops.iter().enumerate() {
             let ds = match fused[i] {
@@ -159,6 +101,58 @@ impl Tape {
             c.backward.extend(ds);
         }
         Ok(c)
+    }
+
+    /// Every buffer of a batch of `g` networks, with empty dispatch lists.
+    fn allocate(
+        &self,
+        gpu: &Gpu,
+        g: usize,
+        fused: &[Option<Fused>],
+        conv_blocks: conv2d::Blocks,
+    ) -> Result<Compiled> {
+        let pshapes: Vec<Shape> = (self.params.iter())
+            .map(|p| Shape::flat(g * p.shape.numel()))
+            .collect();
+        let (poffs, pfloats) = Arena::layout(&pshapes);
+        let params = Arena::new(gpu, pfloats)?;
+        let param_grads = Arena::new(gpu, pfloats)?;
+        let mut param_views = Vec::new();
+        let mut grad_views = Vec::new();
+        for (s, &o) in pshapes.iter().zip(&poffs) {
+            param_views.push(params.view(o, *s)?);
+            grad_views.push(param_grads.view(o, *s)?);
+        }
+        let shapes: Vec<Shape> = (0..self.vars.len())
+            .map(|v| self.batch_shape(Var(v), g))
+            .collect();
+        let values = (shapes.iter())
+            .map(|&s| Tensor::zeros(gpu, s))
+            .collect::<Result<Vec<_>>>()?;
+        // The output of a batch-norm fused with its activation needs no gradient buffer: the
+        // fused backward goes from the activation's gradient straight to the input's.
+        let mut needs_grad = self.needs_grad.clone();
+        for f in fused.iter().flatten() {
+            needs_grad[f.y.0] = false;
+        }
+        // One buffer per activation gradient: a backward kernel reads one gradient and writes
+        // another, and wgpu forbids binding one buffer read-only and read-write in a dispatch.
+        let grads = (shapes.iter())
+            .zip(&needs_grad)
+            .map(|(&s, &need)| need.then(|| Tensor::zeros(gpu, s)).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Compiled {
+            batch: g,
+            values,
+            grads,
+            params,
+            param_grads,
+            param_views,
+            grad_views,
+            forward: Vec::new(),
+            backward: Vec::new(),
+            conv_blocks,
+        })
     }
 
     /// The fusion when op `i` is a batch-norm that fuses with the activation recorded right

@@ -94,55 +94,8 @@ impl Tape {
         let t = Buffers(c);
         let one = |d: Result<Dispatch>| d.map(|d| vec![d]);
         match op {
-            Op::Conv2d { conv, x, w, b, y } => {
-                let conv = &conv.batched(c.batch);
-                let gy = t.out_grad(*y);
-                let mut ds = Vec::new();
-                if let Some(dx) = t.grad(*x) {
-                    let w = t.param(*w);
-                    ds.extend(conv2d::backward_input_with(
-                        gpu,
-                        c.conv_blocks,
-                        conv,
-                        gy,
-                        w,
-                        dx,
-                    )?);
-                }
-                let (x, dw) = (t.value(*x), t.param_grad(*w));
-                ds.extend(conv2d::backward_weight_with(
-                    gpu,
-                    c.conv_blocks,
-                    conv,
-                    x,
-                    gy,
-                    dw,
-                )?);
-                ds.extend(self.conv_bias_backward(gpu, c, conv, *y, *b)?);
-                Ok(ds)
-            }
-            Op::UpConv {
-                conv,
-                x,
-                w,
-                b,
-                wp,
-                p,
-                y,
-            } => {
-                let conv = &conv.batched(c.batch);
-                let grads = UpConvGrads {
-                    gy: t.out_grad(*y),
-                    gp: t.out_grad(*p),
-                    gwp: t.out_grad(*wp),
-                    dx: t.grad(*x),
-                    dw: t.param_grad(*w),
-                };
-                let buffers = up_conv_buffers(t, op);
-                let mut ds = polyphase::backward(gpu, c.conv_blocks, conv, &buffers, &grads)?;
-                ds.extend(self.conv_bias_backward(gpu, c, conv, *y, *b)?);
-                Ok(ds)
-            }
+            Op::Conv2d { .. } => self.conv2d_backward(gpu, c, op),
+            Op::UpConv { .. } => self.up_conv_backward(gpu, c, op),
             Op::BatchNorm {
                 x,
                 gamma,
@@ -181,6 +134,58 @@ impl Tape {
                 )),
             },
         }
+    }
+
+    /// The backward of [`Op::Conv2d`]: dx (where x has a gradient), dw, db.
+    fn conv2d_backward(&self, gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
+        let Op::Conv2d { conv, x, w, b, y } = op else {
+            unreachable!("conv2d_backward is called on convolutions only")
+        };
+        let (t, bl, conv) = (Buffers(c), c.conv_blocks, &conv.batched(c.batch));
+        let gy = t.out_grad(*y);
+        let mut ds = Vec::new();
+        if let Some(dx) = t.grad(*x) {
+            ds.extend(conv2d::backward_input_with(
+                gpu,
+                bl,
+                conv,
+                gy,
+                t.param(*w),
+                dx,
+            )?);
+        }
+        let (x, dw) = (t.value(*x), t.param_grad(*w));
+        ds.extend(conv2d::backward_weight_with(gpu, bl, conv, x, gy, dw)?);
+        ds.extend(self.conv_bias_backward(gpu, c, conv, *y, *b)?);
+        Ok(ds)
+    }
+
+    /// The backward of [`Op::UpConv`] ([`polyphase::backward`]), then db.
+    fn up_conv_backward(&self, gpu: &Gpu, c: &Compiled, op: &Op) -> Result<Vec<Dispatch>> {
+        let Op::UpConv {
+            conv,
+            x,
+            w,
+            b,
+            wp,
+            p,
+            y,
+        } = op
+        else {
+            unreachable!("up_conv_backward is called on up-convolutions only")
+        };
+        let (t, conv) = (Buffers(c), &conv.batched(c.batch));
+        let grads = UpConvGrads {
+            gy: t.out_grad(*y),
+            gp: t.out_grad(*p),
+            gwp: t.out_grad(*wp),
+            dx: t.grad(*x),
+            dw: t.param_grad(*w),
+        };
+        let buffers = up_conv_buffers(t, op);
+        let mut ds = polyphase::backward(gpu, c.conv_blocks, conv, &buffers, &grads)?;
+        ds.extend(self.conv_bias_backward(gpu, c, conv, *y, *b)?);
+        Ok(ds)
     }
 
     /// db of a conv (or up-conv) with output `y`, unless `y` only feeds batch-norm (whose true

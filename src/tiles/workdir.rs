@@ -66,8 +66,7 @@ pub fn read_manifest(dir: &Path) -> Result<Map<String, Value>> {
 /// Creates `dir` and its manifest, or checks that the manifest there has these settings
 /// (`Err` naming the first setting that differs).
 pub(crate) fn open(dir: &Path, settings: &Map<String, Value>) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(dir, "cannot create the work dir", e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create the work dir", e))?;
     let path = manifest_path(dir);
     if !path.exists() {
         let v = serde_json::json!({ "format": FORMAT, "settings": settings });

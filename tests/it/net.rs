@@ -6,7 +6,7 @@ use cloudfill::net::NetConfig;
 use cloudfill::ops::adam::AdamConfig;
 use cloudfill::ops::resample::{self, Upsample};
 use cloudfill::plan::{Plan, Problem, StepConfig};
-use cloudfill::tape::Tape;
+use cloudfill::tape::{CompileOptions, Tape};
 
 /// SPEC §4: the default network with 2 inputs and 8 outputs has 2,442,152 parameters
 /// (2,442,101 with 5 outputs), as PyTorch counts them.
@@ -227,8 +227,13 @@ fn fused_and_unfused_tapes_agree() {
         let mut tape = Tape::new();
         let x = tape.input(Shape::new(2, 32, 32));
         let y = net.build(&mut tape, x, 3).unwrap();
-        let a = tape.compile_with(g, true).unwrap();
-        let b = tape.compile_with(g, false).unwrap();
+        let fused = CompileOptions::default();
+        let a = tape.compile_options(g, &fused).unwrap();
+        let plain = CompileOptions {
+            fuse_bn_act: false,
+            ..fused
+        };
+        let b = tape.compile_options(g, &plain).unwrap();
         assert!(
             a.forward.len() + 10 < b.forward.len() && a.backward.len() + 10 < b.backward.len(),
             "fusion removes dispatches ({} vs {} forward)",
