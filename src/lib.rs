@@ -76,6 +76,8 @@
 //!   directory, shards, batches of tiles fitted together, and the merge.
 //! - [`metrics`], [`preview`], [`synthetic`]: PSNR/SSIM in and outside the cloud, the side-by-side
 //!   PNG, and the built-in synthetic scene of `cloudfill demo`.
+//! - [`report`]: what a finished run reports, single image or tiled — truth scores beside the
+//!   mean-fill baseline, and the metrics document.
 pub mod error;
 pub mod gpu;
 pub mod io;
@@ -93,4 +95,5 @@ pub mod tape;
 pub use dip::{fit_batch, BatchItem, BatchResult, Dip, DipConfig, Latent, NamedParam, StepInfo};
 pub use net::NetConfig;
 pub mod preview;
+pub mod report;
 pub mod tiles;
