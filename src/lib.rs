@@ -76,6 +76,8 @@
 //!   directory, shards, batches of tiles fitted together, and the merge.
 //! - [`metrics`], [`preview`], [`synthetic`]: PSNR/SSIM in and outside the cloud, the side-by-side
 //!   PNG, and the built-in synthetic scene of `cloudfill demo`.
+//! - [`report`]: what a finished run reports, single image or tiled — truth scores beside the
+//!   mean-fill baseline, and the metrics document.
 pub mod dip;
 pub mod error;
 pub mod gpu;
@@ -83,6 +85,7 @@ pub mod io;
 pub mod metrics;
 pub mod net;
 pub mod preview;
+pub mod report;
 pub mod splitmix;
 pub mod synthetic;
 pub mod tiles;

@@ -1,6 +1,25 @@
 //! PNG previews: robust percentile stretch of three bands to 8-bit RGB, cloud marking, and
 //! side-by-side panels.
-use crate::io::Image;
+use crate::error::Result;
+use crate::io::{self, Image, Mask};
+use std::path::Path;
+
+/// Writes the preview PNG: the mask | the input with the cloud marked | the result, bands
+/// `bands` of both stretched over the clear pixels of `mask`.
+pub fn write_panels(
+    path: &Path,
+    mask: &Mask,
+    input: &Image,
+    result: &Image,
+    bands: [usize; 3],
+) -> Result<()> {
+    let mut inp = stretch_rgb(input, bands, Some(&mask.clear));
+    mark_cloud(&mut inp, &mask.clear);
+    let res = stretch_rgb(result, bands, Some(&mask.clear));
+    let panels = [mask_rgb(&mask.clear), inp, res];
+    let (rgb, tw) = side_by_side(&panels, mask.h, mask.w);
+    io::write_png_rgb(path, &rgb, mask.h, tw)
+}
 
 /// 8-bit RGB (H×W×3) of channels `bands` of `img`, each stretched from its 2nd to its 98th
 /// percentile (over `select`ed pixels when given, else all finite pixels).

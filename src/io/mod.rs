@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod format;
 mod geotiff;
 mod mask;
 mod npy;
@@ -17,6 +18,7 @@ mod paths;
 mod png;
 mod sentinel;
 
+pub use format::{check_raster_output, RasterFormat};
 pub use geotiff::{check_creation_options, write_geotiff};
 pub(crate) use geotiff::{parse_options, reset_errors, write_failure};
 pub use mask::{read_mask, Mask, MaskOptions};

@@ -1,9 +1,10 @@
-//! The inputs of a tiled run and how one window of them is loaded: exactly what
-//! `cloudfill inpaint` reads for a single image (target bands and Sentinel-2 scaling, the mask
-//! rules, Sentinel-1 preprocessing, guides as they are, nodata masked out), cropped to a window.
-use crate::error::Result;
+//! The inputs of a run and how a window of them is loaded (target bands and Sentinel-2 scaling,
+//! the mask rules, Sentinel-1 preprocessing, guides as they are, nodata masked out): a
+//! single-image run loads the whole region ([`Inputs::load_region`]), a tiled run one tile at a
+//! time, with the same code.
+use crate::error::{Error, Result};
 use crate::io::{self, Georef, Image, Mask, MaskOptions, Window};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Every input of a run, by path.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +63,41 @@ fn and_valid(m: &mut [bool], valid: Option<&[bool]>) -> usize {
     n
 }
 
+/// `Err` naming `path`: its size (columns × rows) is not the target's.
+fn size_differs(path: &Path, (w, h): (usize, usize), (tw, th): (usize, usize)) -> Error {
+    let why = format!("size {w}×{h} differs from the target's {tw}×{th} (columns×rows)");
+    io::file_err(path, why)
+}
+
+/// Puts the `clear` pixels of `original` back into `result` (both H×W×C, `clear` H×W): only
+/// the cloud is replaced (`cloudfill inpaint --paste-clear`).
+pub fn paste_clear(result: &mut Image, original: &Image, clear: &[bool]) {
+    let c = result.c;
+    for (p, _) in clear.iter().enumerate().filter(|(_, &k)| k) {
+        result.data[p * c..(p + 1) * c].copy_from_slice(&original.data[p * c..(p + 1) * c]);
+    }
+}
+
+impl Loaded {
+    /// `Err` when no pixel of the target is left to fit: naming the target when the mask's clear
+    /// pixels are all nodata in it, else the mask (all cloud).
+    pub fn check_fittable(&self, inputs: &Inputs) -> Result<()> {
+        if self.masks[0].count_clear() > 0 {
+            return Ok(());
+        }
+        Err(match self.user_mask.count_clear() {
+            0 => io::file_err(
+                &inputs.mask,
+                "every pixel is cloud or nodata: nothing to fit",
+            ),
+            _ => io::file_err(
+                &inputs.target,
+                "every pixel the mask calls clear is nodata or NaN in the target: nothing to fit",
+            ),
+        })
+    }
+}
+
 impl Inputs {
     fn others(&self) -> impl Iterator<Item = &PathBuf> {
         std::iter::once(&self.mask)
@@ -82,15 +118,10 @@ impl Inputs {
         region.check(&self.target, tw, th)?;
         for p in self.others() {
             let (w, h) = io::raster_size(p)?;
-            let fits = match self.window {
-                None => (w, h) == (tw, th),
-                Some(_) => region.check(p, w, h).is_ok(),
-            };
-            if !fits {
-                return Err(io::file_err(
-                    p,
-                    format!("size {w}×{h} does not match the target's {tw}×{th} (or its window)"),
-                ));
+            match self.window {
+                None if (w, h) != (tw, th) => return Err(size_differs(p, (w, h), (tw, th))),
+                None => {}
+                Some(_) => region.check(p, w, h)?,
             }
         }
         let pixel = Window {
@@ -122,10 +153,7 @@ impl Inputs {
             ..win
         };
         let (h, w) = (win.ysize, win.xsize);
-        let mut target = io::read_raster(&self.target, self.bands.as_deref(), Some(win))?;
-        if self.s2 {
-            target.image = io::s2_preprocess(&target.image);
-        }
+        let target = self.read_like_target(&self.target, Some(win))?;
         let user_mask = io::read_mask(&self.mask, &self.mask_options, Some(win))?;
         let mut mask = user_mask.clone();
         let mut notes = Vec::new();
@@ -167,6 +195,52 @@ impl Inputs {
             user_mask,
             notes,
         })
+    }
+
+    /// `path` read as the target is (its bands, Sentinel-2 scaling), window `win` (absolute).
+    fn read_like_target(&self, path: &Path, win: Option<Window>) -> Result<io::Raster> {
+        let mut r = io::read_raster(path, self.bands.as_deref(), win)?;
+        if self.s2 {
+            r.image = io::s2_preprocess(&r.image);
+        }
+        Ok(r)
+    }
+
+    /// The whole processed region as one window (what a single-image run fits), and the probe.
+    pub fn load_region(&self) -> Result<(Loaded, Probe)> {
+        let probe = self.probe()?;
+        let all = Window {
+            xoff: 0,
+            yoff: 0,
+            xsize: probe.width,
+            ysize: probe.height,
+        };
+        Ok((self.load(all)?, probe))
+    }
+
+    /// A cloud-free truth for `target` (the region's target as loaded): read like the target
+    /// (bands, scaling, window); `Err` naming `path` unless its size and bands are the target's.
+    pub fn load_truth(&self, path: &Path, target: &Image) -> Result<Image> {
+        let t = self.read_like_target(path, self.window)?.image;
+        if (t.w, t.h) != (target.w, target.h) {
+            return Err(size_differs(path, (t.w, t.h), (target.w, target.h)));
+        }
+        if t.c != target.c {
+            let why = format!("{} bands, the target has {}", t.c, target.c);
+            return Err(io::file_err(path, why));
+        }
+        Ok(t)
+    }
+
+    /// The preview's red, green and blue among the `c` bands of the target as used (0-based):
+    /// B4, B3, B2 for a Sentinel-2 target when they were read, else the first three.
+    pub fn preview_bands(&self, c: usize) -> [usize; 3] {
+        let list = self.bands.clone().unwrap_or_else(|| (1..=c).collect());
+        let pos = |b: usize| list.iter().position(|&x| x == b);
+        match (self.s2, pos(4), pos(3), pos(2)) {
+            (true, Some(r), Some(g), Some(b)) => [r, g, b],
+            _ => [0, 1.min(c - 1), 2.min(c - 1)],
+        }
     }
 
     /// The settings that define the result, for the work dir's manifest (absolute paths).

@@ -7,7 +7,7 @@
 use super::grid::{Grid, TileRect};
 use super::workdir::{self, TileState};
 use crate::error::{Error, Result};
-use crate::io::{self, Georef};
+use crate::io::{self, Georef, RasterFormat};
 use gdal::raster::Buffer;
 use gdal::DriverManager;
 use npyz::WriterBuilder;
@@ -105,28 +105,17 @@ pub fn merge(work_dir: &Path, out: &Path, creation_options: &[String]) -> Result
         .tiles()
         .filter(|t| states[t.index] == TileState::NoData)
         .collect();
-    let ext = out
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
     let blender = Blender {
         dir: work_dir,
         grid: &grid,
         states: &states,
         c,
     };
-    match ext.as_str() {
-        "npy" => write_npy_rows(out, &blender)?,
-        "tif" | "tiff" => {
+    match RasterFormat::of(out)? {
+        RasterFormat::Npy => write_npy_rows(out, &blender)?,
+        RasterFormat::GeoTiff => {
             let nd = (!nodata.is_empty()).then_some(f64::NAN);
             write_tif_rows(out, &blender, georef.as_ref(), creation_options, nd)?
-        }
-        _ => {
-            return Err(io::file_err(
-                out,
-                "the output must end in .tif, .tiff or .npy",
-            ))
         }
     }
     Ok(MergeSummary {

@@ -28,7 +28,7 @@ mod one;
 pub mod workdir;
 
 pub use grid::{Grid, TileRect};
-pub use inputs::{Inputs, Loaded, Probe};
+pub use inputs::{paste_clear, Inputs, Loaded, Probe};
 pub use merge::{merge, MergeSummary};
 
 use crate::dip::{DipConfig, StepInfo};

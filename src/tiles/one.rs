@@ -1,6 +1,6 @@
 //! One tile's work inside [`run`](super::run): loading it (and writing it at once when it is
 //! cloud-free or nodata), and fitting loaded tiles — alone or side by side — then writing them.
-use super::{workdir, Event, Job, Outcome, Summary, TileRect};
+use super::{paste_clear, workdir, Event, Job, Outcome, Summary, TileRect};
 use crate::dip::{fit_batch, BatchItem, StepInfo};
 use crate::error::Result;
 use crate::gpu::Gpu;
@@ -119,10 +119,7 @@ pub(super) fn fit_tiles(
     for (k, (tile, mut outputs)) in tiles.into_iter().zip(r.outputs).enumerate() {
         let mut result = outputs.swap_remove(0);
         if let Some((target, clear)) = originals.get(k) {
-            let c = result.c;
-            for (p, _) in clear.iter().enumerate().filter(|(_, &k)| k) {
-                result.data[p * c..(p + 1) * c].copy_from_slice(&target.data[p * c..(p + 1) * c]);
-            }
+            paste_clear(&mut result, target, clear);
         }
         io::write_npy(&workdir::tile_path(&job.work_dir, &tile), &result)?;
         done.push((tile, Outcome::Fitted { loss: r.loss }));

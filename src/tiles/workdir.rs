@@ -43,6 +43,35 @@ pub fn tile_state(dir: &Path, t: &TileRect) -> TileState {
     }
 }
 
+/// A work dir for one run, beside its output (`.NAME.tiles-PID`), removed with everything in it
+/// when dropped.
+#[derive(Debug)]
+pub struct TempWorkDir(PathBuf);
+
+impl TempWorkDir {
+    /// The folder for `out`'s tiles (not created: [`run`](super::run) creates it).
+    pub fn beside(out: &Path) -> TempWorkDir {
+        let name = out
+            .file_name()
+            .map_or("out".into(), |n| n.to_string_lossy().into_owned());
+        let dir = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        TempWorkDir(dir.join(format!(".{name}.tiles-{}", std::process::id())))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempWorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub(crate) fn write_nodata(dir: &Path, t: &TileRect) -> Result<()> {
     io::write_file(&nodata_path(dir, t), b"")
 }

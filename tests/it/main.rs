@@ -21,6 +21,7 @@ mod metrics;
 mod net;
 mod noise;
 mod polyphase;
+mod report;
 mod resample;
 mod shaders;
 mod tiles;

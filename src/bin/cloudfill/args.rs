@@ -1,13 +1,14 @@
-//! The command line: clap definitions (doc comments are the help) and their mapping onto the
-//! library's configuration.
-use crate::tiled;
-use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+//! The command line: clap definitions (doc comments are the help; defaults are the library's)
+//! and their mapping onto the library's configuration.
+use clap::builder::{PossibleValuesParser, Str, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 use cloudfill::dip::{DipConfig, Latent};
+use cloudfill::io::{MaskOptions, Window};
 use cloudfill::net::{Downsample, NetConfig};
 use cloudfill::ops::conv2d::Padding;
 use cloudfill::ops::elementwise::Act;
 use cloudfill::ops::resample::Upsample;
+use cloudfill::tiles::{Inputs, Job, Shard, TileOptions};
 use std::path::PathBuf;
 
 /// Remove clouds from satellite images with Deep Image Prior, on any GPU (wgpu + WGSL).
@@ -28,7 +29,7 @@ pub(crate) enum Command {
     #[command(allow_negative_numbers = true)]
     Inpaint(Box<InpaintArgs>),
     /// Assemble the tiles of an `inpaint --work-dir` run (e.g. after --shard runs) into one raster.
-    Merge(tiled::MergeArgs),
+    Merge(MergeArgs),
     /// List the GPUs/adapters wgpu sees and which one would be used.
     Adapters,
 }
@@ -39,12 +40,12 @@ pub(crate) struct DemoArgs {
     #[arg(long, default_value_t = 128)]
     pub size: usize,
     /// Adam steps.
-    #[arg(long, default_value_t = 600, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 600, value_parser = at_least_one())]
     pub steps: usize,
     /// Folder for demo_result.tif and demo_preview.png.
     #[arg(long, default_value = ".")]
     pub out_dir: PathBuf,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DipConfig::default().seed)]
     pub seed: u64,
     /// Replace existing outputs.
     #[arg(long)]
@@ -78,7 +79,7 @@ pub(crate) struct InpaintArgs {
     #[arg(long)]
     pub cloud_threshold: Option<f64>,
     /// Grow the cloud mask by N pixels.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = MaskOptions::default().dilate)]
     pub dilate: usize,
     /// A Sentinel-1 guide (VV, VH linear power → dB → [0, 2]). Repeatable.
     #[arg(long)]
@@ -87,8 +88,8 @@ pub(crate) struct InpaintArgs {
     #[arg(long)]
     pub guide: Vec<PathBuf>,
     /// Crop every input: XOFF,YOFF,XSIZE,YSIZE (GDAL -srcwin order).
-    #[arg(long, value_delimiter = ',', num_args = 1)]
-    pub window: Option<Vec<usize>>,
+    #[arg(long, value_parser = parse_window)]
+    pub window: Option<Window>,
     /// Output: .tif (GeoTIFF float32, georeferenced) or .npy (H×W×C float32).
     #[arg(long)]
     pub out: PathBuf,
@@ -116,11 +117,102 @@ pub(crate) struct InpaintArgs {
     #[arg(long)]
     pub quiet: bool,
     #[command(flatten)]
-    pub tiles: tiled::TileArgs,
+    pub tiles: TileArgs,
+}
+
+/// The fit and the network (defaults: the library's, which are the reference's).
+#[derive(Args, Debug)]
+pub(crate) struct FitArgs {
+    /// Adam steps (at least 1).
+    #[arg(long, default_value_t = 4000, value_parser = at_least_one())]
+    pub steps: usize,
+    #[arg(long, default_value_t = DipConfig::default().seed)]
+    pub seed: u64,
+    #[arg(long, default_value_t = DipConfig::default().lr)]
+    pub lr: f32,
+    /// σ of the noise added to the latent every step.
+    #[arg(long, default_value_t = DipConfig::default().noise_std)]
+    pub noise_std: f32,
+    #[arg(long, value_parser = one_of(LATENTS), default_value = name(LATENTS, DipConfig::default().latent))]
+    pub latent: Latent,
+    /// Encoder widths per level.
+    #[arg(long, value_delimiter = ',', default_value = list(&net().down))]
+    pub down: Vec<usize>,
+    /// Decoder widths per level.
+    #[arg(long, value_delimiter = ',', default_value = list(&net().up))]
+    pub up: Vec<usize>,
+    /// Skip-branch widths per level (0 = none).
+    #[arg(long, value_delimiter = ',', default_value = list(&net().skip))]
+    pub skip: Vec<usize>,
+    /// Encoder kernel size (one, or one per level).
+    #[arg(long, value_delimiter = ',', default_value = list(&net().filter_down))]
+    pub filter_down: Vec<usize>,
+    /// Decoder kernel size (one, or one per level).
+    #[arg(long, value_delimiter = ',', default_value = list(&net().filter_up))]
+    pub filter_up: Vec<usize>,
+    #[arg(long, value_parser = one_of(PADDINGS), default_value = name(PADDINGS, net().padding))]
+    pub padding: Padding,
+    #[arg(long, value_parser = one_of(UPSAMPLES), default_value = name(UPSAMPLES, net().upsample))]
+    pub upsample: Upsample,
+    #[arg(long, value_parser = one_of(DOWNSAMPLES), default_value = name(DOWNSAMPLES, net().downsample))]
+    pub downsample: Downsample,
+    #[arg(long, value_parser = one_of(ACTS), default_value = name(ACTS, net().act))]
+    pub act: Act,
+    /// No sigmoid on the output (targets outside [0, 1]).
+    #[arg(long)]
+    pub no_sigmoid: bool,
+}
+
+/// Whole scenes: tiling, resuming, sharding.
+#[derive(Args, Debug)]
+pub(crate) struct TileArgs {
+    /// Tile side in pixels (a multiple of 16; 64 or more is sensible). Rasters larger than
+    /// this in either dimension are processed tile by tile.
+    #[arg(long, default_value_t = TileOptions::default().tile)]
+    pub tile: usize,
+    /// Overlap of neighbouring tiles in pixels (blended smoothly).
+    #[arg(long, default_value_t = TileOptions::default().overlap)]
+    pub overlap: usize,
+    /// Keep finished tiles here (resumable; shared by --shard runs). Default: a temporary
+    /// folder beside --out, removed at the end.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Process only tiles with index % N == I into --work-dir, e.g. 0/4; no --out is written
+    /// (assemble with `cloudfill merge`).
+    #[arg(long, value_parser = |s: &str| s.parse::<Shard>().map_err(|e| e.to_string()))]
+    pub shard: Option<Shard>,
+    /// Tiles with a smaller fraction of clear target pixels are written as nodata (NaN).
+    #[arg(long, default_value_t = TileOptions::default().min_clear)]
+    pub min_clear: f64,
+    /// Fit up to K cloudy tiles side by side in the same GPU dispatches, each with its own
+    /// network (the same results as one at a time; more tiles per hour, K times the memory).
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub batch: u16,
+}
+
+/// Assemble the tiles of a --work-dir into one raster with the input's georeferencing.
+#[derive(Args, Debug)]
+pub(crate) struct MergeArgs {
+    #[arg(long)]
+    pub work_dir: PathBuf,
+    /// .tif (GeoTIFF float32) or .npy.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// GDAL creation option for the GeoTIFF output, KEY=VALUE. Repeatable.
+    #[arg(long = "co")]
+    pub creation_options: Vec<String>,
+    #[arg(long)]
+    pub overwrite: bool,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn at_least_one() -> impl TypedValueParser<Value = usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
 
 /// A 1-based band number, or `all` (as 0).
-pub(crate) fn parse_band(s: &str) -> Result<usize, String> {
+fn parse_band(s: &str) -> Result<usize, String> {
     match s.trim() {
         "all" => Ok(0),
         n => match n.parse::<usize>() {
@@ -130,98 +222,66 @@ pub(crate) fn parse_band(s: &str) -> Result<usize, String> {
     }
 }
 
-/// The target's 1-based bands (`None` = all).
-pub(crate) fn target_bands(a: &InpaintArgs) -> Option<Vec<usize>> {
-    match (&a.bands, a.s2) {
-        (Some(b), _) if b.contains(&0) => None,
-        (Some(b), _) => Some(b.clone()),
-        (None, true) => Some(vec![4, 3, 2]),
-        (None, false) => None,
+fn parse_window(s: &str) -> Result<Window, String> {
+    let v: Result<Vec<usize>, _> = s.split(',').map(|n| n.trim().parse()).collect();
+    match v.map_err(|e| e.to_string())?[..] {
+        [xoff, yoff, xsize, ysize] => Ok(Window {
+            xoff,
+            yoff,
+            xsize,
+            ysize,
+        }),
+        ref v => Err(format!(
+            "needs XOFF,YOFF,XSIZE,YSIZE (4 numbers), got {}",
+            v.len()
+        )),
     }
 }
 
-/// Preview bands (0-based into the target as used): red, green, blue (B4, B3, B2) with --s2
-/// when they were read, else the first three.
-pub(crate) fn preview_bands(a: &InpaintArgs, c: usize) -> [usize; 3] {
-    let list = target_bands(a).unwrap_or_else(|| (1..=c).collect());
-    let pos = |b: usize| list.iter().position(|&x| x == b);
-    match (a.s2, pos(4), pos(3), pos(2)) {
-        (true, Some(r), Some(g), Some(b)) => [r, g, b],
-        _ => [0, 1.min(c - 1), 2.min(c - 1)],
-    }
+/// The library's default network.
+fn net() -> NetConfig {
+    NetConfig::default()
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(crate) enum LatentArg {
-    Meshgrid,
-    Noise,
-    Target,
-}
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(crate) enum PaddingArg {
-    Zero,
-    Reflection,
-}
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(crate) enum UpsampleArg {
-    Nearest,
-    Bilinear,
-}
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(crate) enum DownsampleArg {
-    Stride,
-    Avg,
-    Max,
-}
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(crate) enum ActArg {
-    LeakyRelu,
-    Swish,
-    Elu,
-    None,
+/// A list flag's default: `v` as the comma list the flag takes.
+fn list(v: &[usize]) -> Str {
+    let items: Vec<String> = v.iter().map(usize::to_string).collect();
+    items.join(",").into()
 }
 
-/// The fit and the network (defaults: the reference's).
-#[derive(Args, Debug)]
-pub(crate) struct FitArgs {
-    /// Adam steps (at least 1).
-    #[arg(long, default_value_t = 4000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    pub steps: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    #[arg(long, default_value_t = 0.02)]
-    pub lr: f32,
-    /// σ of the noise added to the latent every step.
-    #[arg(long, default_value_t = 0.1)]
-    pub noise_std: f32,
-    #[arg(long, value_enum, default_value = "meshgrid")]
-    pub latent: LatentArg,
-    /// Encoder widths per level.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,128,128")]
-    pub down: Vec<usize>,
-    /// Decoder widths per level.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,128,128")]
-    pub up: Vec<usize>,
-    /// Skip-branch widths per level (0 = none).
-    #[arg(long, value_delimiter = ',', default_value = "0,0,0,0,0,0")]
-    pub skip: Vec<usize>,
-    /// Encoder kernel size (one, or one per level).
-    #[arg(long, value_delimiter = ',', default_value = "3")]
-    pub filter_down: Vec<usize>,
-    /// Decoder kernel size (one, or one per level).
-    #[arg(long, value_delimiter = ',', default_value = "5")]
-    pub filter_up: Vec<usize>,
-    #[arg(long, value_enum, default_value = "zero")]
-    pub padding: PaddingArg,
-    #[arg(long, value_enum, default_value = "nearest")]
-    pub upsample: UpsampleArg,
-    #[arg(long, value_enum, default_value = "stride")]
-    pub downsample: DownsampleArg,
-    #[arg(long, value_enum, default_value = "leaky-relu")]
-    pub act: ActArg,
-    /// No sigmoid on the output (targets outside [0, 1]).
-    #[arg(long)]
-    pub no_sigmoid: bool,
+/// The names a flag takes for the library's values (`name => value, …`).
+type Names<T> = &'static [(&'static str, T)];
+macro_rules! names {
+    ($($name:literal => $value:expr),+) => { &[$(($name, $value)),+] };
+}
+/// The reference's noise latent: 32 channels of 0.1 × U(0, 1).
+const NOISE: Latent = Latent::Noise {
+    scale: 0.1,
+    depth: 32,
+};
+const LATENTS: Names<Latent> =
+    names!["meshgrid" => Latent::Meshgrid, "noise" => NOISE, "target" => Latent::Target];
+const PADDINGS: Names<Padding> =
+    names!["zero" => Padding::Zero, "reflection" => Padding::Reflection];
+const UPSAMPLES: Names<Upsample> =
+    names!["nearest" => Upsample::Nearest, "bilinear" => Upsample::Bilinear];
+const DOWNSAMPLES: Names<Downsample> =
+    names!["stride" => Downsample::Stride, "avg" => Downsample::Avg, "max" => Downsample::Max];
+const ACTS: Names<Act> = names![
+    "leaky-relu" => Act::LeakyRelu, "swish" => Act::Swish, "elu" => Act::Elu, "none" => Act::None
+];
+
+/// A flag taking one of the names in `table` (--help lists them).
+fn one_of<T: Clone + Send + Sync + 'static>(table: Names<T>) -> impl TypedValueParser<Value = T> {
+    let value = move |s: String| table.iter().find(|(n, _)| *n == s).map(|(_, v)| v.clone());
+    let names = PossibleValuesParser::new(table.iter().map(|(n, _)| *n));
+    names.map(move |s| value(s).expect("a listed name"))
+}
+
+/// The name of `v` in `table` (a flag's default).
+fn name<T: PartialEq>(table: Names<T>, v: T) -> &'static str {
+    let found = table.iter().find(|(_, x)| *x == v);
+    found.expect("the library's default is offered").0
 }
 
 impl FitArgs {
@@ -234,25 +294,10 @@ impl FitArgs {
             skip,
             filter_down: self.filter_down.clone(),
             filter_up: self.filter_up.clone(),
-            padding: match self.padding {
-                PaddingArg::Zero => Padding::Zero,
-                PaddingArg::Reflection => Padding::Reflection,
-            },
-            upsample: match self.upsample {
-                UpsampleArg::Nearest => Upsample::Nearest,
-                UpsampleArg::Bilinear => Upsample::Bilinear,
-            },
-            downsample: match self.downsample {
-                DownsampleArg::Stride => Downsample::Stride,
-                DownsampleArg::Avg => Downsample::Avg,
-                DownsampleArg::Max => Downsample::Max,
-            },
-            act: match self.act {
-                ActArg::LeakyRelu => Act::LeakyRelu,
-                ActArg::Swish => Act::Swish,
-                ActArg::Elu => Act::Elu,
-                ActArg::None => Act::None,
-            },
+            padding: self.padding,
+            upsample: self.upsample,
+            downsample: self.downsample,
+            act: self.act,
             sigmoid: !self.no_sigmoid,
             ..NetConfig::default()
         };
@@ -260,17 +305,56 @@ impl FitArgs {
             net,
             lr: self.lr,
             noise_std: self.noise_std,
-            latent: match self.latent {
-                LatentArg::Meshgrid => Latent::Meshgrid,
-                LatentArg::Noise => Latent::Noise {
-                    scale: 0.1,
-                    depth: 32,
-                },
-                LatentArg::Target => Latent::Target,
-            },
+            latent: self.latent,
             seed: self.seed,
-            loss_every: 10,
             ..DipConfig::default()
+        }
+    }
+}
+
+impl InpaintArgs {
+    /// The inputs by path; the target's bands: `None` = all (`all`, or no --bands without
+    /// --s2), B4, B3, B2 with --s2.
+    pub(crate) fn inputs(&self) -> Inputs {
+        let bands = match (&self.bands, self.s2) {
+            (Some(b), _) if b.contains(&0) => None,
+            (Some(b), _) => Some(b.clone()),
+            (None, true) => Some(vec![4, 3, 2]),
+            (None, false) => None,
+        };
+        Inputs {
+            target: self.target.clone(),
+            bands,
+            s2: self.s2,
+            mask: self.mask.clone(),
+            mask_options: MaskOptions {
+                invert: self.mask_invert,
+                cloud_values: self.cloud_values.clone(),
+                cloud_threshold: self.cloud_threshold,
+                dilate: self.dilate,
+            },
+            s1: self.s1.clone(),
+            guides: self.guide.clone(),
+            window: self.window,
+        }
+    }
+
+    /// The tiled run into `work_dir`.
+    pub(crate) fn job(&self, work_dir: PathBuf) -> Job {
+        let t = &self.tiles;
+        Job {
+            inputs: self.inputs(),
+            dip: self.fit.config(),
+            steps: self.fit.steps,
+            tiles: TileOptions {
+                tile: t.tile,
+                overlap: t.overlap,
+                min_clear: t.min_clear,
+            },
+            paste_clear: self.paste_clear,
+            work_dir,
+            shard: t.shard,
+            batch: t.batch as usize,
         }
     }
 }

@@ -1,0 +1,138 @@
+//! `cloudfill inpaint` on one raster: load the inputs (as tiles are loaded) → fit → write →
+//! [`report`], which the tiled path shares.
+use crate::args::InpaintArgs;
+use crate::fit::{open_gpu, run_fit};
+use crate::tiled;
+use anyhow::{bail, Context, Result};
+use cloudfill::io::{self, Image, RasterFormat};
+use cloudfill::report::{Record, RunKind, TruthScores};
+use cloudfill::tiles::{self, Loaded};
+use cloudfill::{preview, Gpu};
+use std::path::Path;
+
+pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
+    if tiled::wanted(a)? {
+        return tiled::inpaint_tiled(a);
+    }
+    if a.tiles.batch > 1 && !a.quiet {
+        eprintln!(
+            "note: --batch {} has no effect here: the raster fits in one tile (--tile {}), which is one network",
+            a.tiles.batch, a.tiles.tile
+        );
+    }
+    let format = check_outputs(a, true)?;
+    let inputs = a.inputs();
+    let (loaded, probe) = inputs.load_region()?;
+    loaded.check_fittable(&inputs)?;
+    let target = &loaded.sources[0];
+    let truth = (a.truth.as_deref())
+        .map(|p| inputs.load_truth(p, target))
+        .transpose()?;
+    let gpu = open_gpu(a.quiet)?;
+    if !a.quiet {
+        describe(a, &loaded);
+    }
+    let dip = a.fit.config();
+    let (sources, masks) = (loaded.sources.clone(), loaded.masks.clone());
+    let fit = run_fit(&gpu, dip.clone(), a.fit.steps, sources, masks, a.quiet)?;
+    let mut result = fit
+        .outputs
+        .into_iter()
+        .next()
+        .expect("an output per source");
+    if a.paste_clear {
+        tiles::paste_clear(&mut result, target, &loaded.masks[0].clear);
+    }
+    match format {
+        RasterFormat::Npy => io::write_npy(&a.out, &result)?,
+        RasterFormat::GeoTiff => {
+            let georef = probe.georef.as_ref();
+            io::write_geotiff(&a.out, &result, georef, &a.creation_options, None)?
+        }
+    }
+    if !a.quiet {
+        let (secs, steps_s) = (fit.seconds, a.fit.steps as f64 / fit.seconds);
+        let loss = fit.loss.map_or("-".into(), |l| format!("{l:.6}"));
+        eprintln!("done in {secs:.1} s ({steps_s:.2} steps/s); final loss {loss}");
+        eprintln!("wrote {}", a.out.display());
+    }
+    let kind = RunKind::Single(fit.loss);
+    report(a, &gpu, &loaded, &result, truth.as_ref(), fit.seconds, kind)
+}
+
+/// The inputs as loaded, on stderr: size, cloud, guides, steps, and what nodata was masked out.
+fn describe(a: &InpaintArgs, loaded: &Loaded) {
+    let (t, guides, steps) = (&loaded.sources[0], loaded.sources.len() - 1, a.fit.steps);
+    let (path, cloud) = (
+        a.target.display(),
+        100.0 * loaded.user_mask.cloud_fraction(),
+    );
+    let size = format!("{}×{}×{}", t.w, t.h, t.c);
+    eprintln!("target {path}: {size}, {cloud:.1} % cloud; {guides} guide(s); {steps} steps");
+    for n in &loaded.notes {
+        eprintln!("note: {n}");
+    }
+}
+
+/// Before any work: output names and creation options, no two outputs one file, no output an
+/// input, and (when `guard`) no existing output without --overwrite. The output's format.
+pub(crate) fn check_outputs(a: &InpaintArgs, guard: bool) -> Result<RasterFormat> {
+    let format = io::check_raster_output(&a.out, &a.creation_options)?;
+    if let Some(p) = &a.preview {
+        if !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+            let p = p.display();
+            bail!("{p}: --preview writes a PNG: its name must end in .png");
+        }
+    }
+    let mut outputs: Vec<(&str, &Path)> = vec![("--out", &a.out)];
+    outputs.extend(a.preview.as_deref().map(|p| ("--preview", p)));
+    outputs.extend(a.metrics_json.as_deref().map(|p| ("--metrics-json", p)));
+    let mut inputs: Vec<(&str, &Path)> = vec![("--target", &a.target), ("--mask", &a.mask)];
+    inputs.extend(a.s1.iter().map(|p| ("--s1", p.as_path())));
+    inputs.extend(a.guide.iter().map(|p| ("--guide", p.as_path())));
+    inputs.extend(a.truth.as_deref().map(|p| ("--truth", p)));
+    io::check_distinct(&outputs, &inputs)?;
+    for (_, p) in outputs.iter().filter(|_| guard) {
+        io::output_guard(p, a.overwrite)?;
+    }
+    Ok(format)
+}
+
+/// What follows the result (of the whole region, as `loaded`), single image or tiled: the
+/// preview, the truth scores (printed), the metrics JSON, each when asked for.
+pub(crate) fn report(
+    a: &InpaintArgs,
+    gpu: &Gpu,
+    loaded: &Loaded,
+    result: &Image,
+    truth: Option<&Image>,
+    seconds: f64,
+    kind: RunKind,
+) -> Result<()> {
+    let (inputs, target, mask) = (a.inputs(), &loaded.sources[0], &loaded.user_mask);
+    if let Some(p) = &a.preview {
+        let bands = inputs.preview_bands(target.c);
+        preview::write_panels(p, mask, target, result, bands)
+            .with_context(|| format!("writing preview {}", p.display()))?;
+    }
+    let scores = truth.map(|t| TruthScores::new(result, t, target, mask));
+    if let Some(s) = &scores {
+        println!("{s}");
+    }
+    if let Some(p) = &a.metrics_json {
+        let (dip, adapter) = (a.fit.config(), gpu.summary().to_string());
+        let (inputs, steps) = (&inputs, a.fit.steps);
+        let run = Record {
+            inputs,
+            loaded,
+            dip: &dip,
+            steps,
+            seconds,
+            adapter,
+            kind,
+        };
+        let json = serde_json::to_string_pretty(&run.to_json(scores.as_ref()))?;
+        io::write_file(p, json.as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! `cloudfill`: remove clouds from satellite images with Deep Image Prior on any GPU.
+//! Every step is the library's; this binary parses the flags, opens the GPU, draws progress
+//! bars and prints what the library returns.
+mod args;
+mod demo;
+mod fit;
+mod inpaint;
+mod tiled;
+
+use anyhow::{bail, Result};
+use args::{Cli, Command};
+use clap::Parser;
+
+fn main() {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Demo(a) => demo::demo(&a),
+        Command::Inpaint(a) => inpaint::inpaint(&a),
+        Command::Merge(a) => tiled::merge(&a),
+        Command::Adapters => adapters(),
+    };
+    if let Err(e) = r {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn adapters() -> Result<()> {
+    let (list, pick) = cloudfill::gpu::list_adapters()?;
+    if list.is_empty() {
+        bail!("{}", cloudfill::Error::NoAdapter { filter: None });
+    }
+    for (i, a) in list.iter().enumerate() {
+        let mark = if Some(i) == pick { "*" } else { " " };
+        println!("{mark} {a}");
+    }
+    println!("(* = the adapter cloudfill uses; override with CLOUDFILL_ADAPTER=<name part> or CLOUDFILL_BACKEND=vulkan|metal|dx12|gl)");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
