@@ -34,7 +34,7 @@ pub use merge::{merge, MergeSummary};
 use crate::dip::{DipConfig, StepInfo};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use one::{finished, fit_tiles, load_tile, Loaded1, Pending};
+use one::{finished, fit_tiles, load_tile, Pending, TileLoad};
 use serde_json::{json, Map, Value};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -235,12 +235,28 @@ pub fn run(
         done,
     })
     .is_break();
+    if !stopped {
+        stopped = fit_todo(gpu, job, &todo, &mut s, &mut on_event)?;
+    }
+    s.stopped = stopped;
+    s.complete = grid.tiles().all(|r| state(&r) != TileState::Missing);
+    Ok(s)
+}
+
+/// Loads and fits the `todo` tiles in batches of up to `job.batch` tiles of one size, recording
+/// each outcome in `s`; true when `on_event` stopped the run.
+fn fit_todo(
+    gpu: &Gpu,
+    job: &Job,
+    todo: &[TileRect],
+    s: &mut Summary,
+    on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
+) -> Result<bool> {
     let mut pending: Vec<Pending> = Vec::new();
     let mut it = todo.iter().peekable();
-    while !stopped {
-        let next = it.peek();
+    loop {
         // Fit what is pending when the batch is full, the next tile has another size, or at the end.
-        let flush = match next {
+        let flush = match it.peek() {
             None => true,
             Some(t) => {
                 pending.len() >= job.batch.max(1)
@@ -252,28 +268,32 @@ pub fn run(
         if flush && !pending.is_empty() {
             let t0 = Instant::now();
             let batch = std::mem::take(&mut pending);
-            let Some(done) = fit_tiles(gpu, job, batch, &mut on_event)? else {
-                stopped = true;
-                break;
+            let Some(done) = fit_tiles(gpu, job, batch, on_event)? else {
+                return Ok(true);
             };
             let each = t0.elapsed().as_secs_f64() / done.len() as f64;
+            let mut stopped = false;
             for (tile, outcome) in done {
-                stopped |= finished(&mut s, tile, outcome, each, &mut on_event);
+                stopped |= finished(s, tile, outcome, each, on_event);
+            }
+            if stopped {
+                return Ok(true);
             }
             continue;
         }
-        let Some(tile) = it.next() else { break };
+        let Some(tile) = it.next() else {
+            return Ok(false);
+        };
         let t0 = Instant::now();
-        match load_tile(job, tile, &mut on_event)? {
-            None => stopped = true,
-            Some(Loaded1::Fit(p)) => pending.push(p),
-            Some(Loaded1::Done(outcome)) => {
+        match load_tile(job, tile, on_event)? {
+            None => return Ok(true),
+            Some(TileLoad::Fit(p)) => pending.push(p),
+            Some(TileLoad::Done(outcome)) => {
                 let secs = t0.elapsed().as_secs_f64();
-                stopped = finished(&mut s, *tile, outcome, secs, &mut on_event);
+                if finished(s, *tile, outcome, secs, on_event) {
+                    return Ok(true);
+                }
             }
         }
     }
-    s.stopped = stopped;
-    s.complete = grid.tiles().all(|r| state(&r) != TileState::Missing);
-    Ok(s)
 }

@@ -35,7 +35,7 @@ pub(super) struct Pending {
 }
 
 /// What loading a tile gave: a finished tile (copied or nodata, already written), or one to fit.
-pub(super) enum Loaded1 {
+pub(super) enum TileLoad {
     Done(Outcome),
     Fit(Pending),
 }
@@ -46,7 +46,7 @@ pub(super) fn load_tile(
     job: &Job,
     tile: &TileRect,
     on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
-) -> Result<Option<Loaded1>> {
+) -> Result<Option<TileLoad>> {
     let win = Window {
         xoff: tile.x0,
         yoff: tile.y0,
@@ -68,13 +68,13 @@ pub(super) fn load_tile(
     let dir = &job.work_dir;
     if n_clear == 0 || clear_fraction < job.tiles.min_clear {
         workdir::write_nodata(dir, tile)?;
-        return Ok(Some(Loaded1::Done(Outcome::NoData { clear_fraction })));
+        return Ok(Some(TileLoad::Done(Outcome::NoData { clear_fraction })));
     }
     if n_clear == clear.clear.len() {
         io::write_npy(&workdir::tile_path(dir, tile), &loaded.sources[0])?;
-        return Ok(Some(Loaded1::Done(Outcome::Copied)));
+        return Ok(Some(TileLoad::Done(Outcome::Copied)));
     }
-    Ok(Some(Loaded1::Fit(Pending {
+    Ok(Some(TileLoad::Fit(Pending {
         tile: *tile,
         item: BatchItem {
             targets: loaded.sources,
