@@ -177,37 +177,7 @@ impl Gpu {
                     source: wgpu::ShaderSource::Wgsl(self.shader_text(sig.shader)),
                 })
         });
-        let storage = |read_only| wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        };
-        let mut entries = Vec::new();
-        for i in 0..sig.reads + sig.writes {
-            entries.push(wgpu::BindGroupLayoutEntry {
-                binding: i,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: storage(i < sig.reads),
-                count: None,
-            });
-        }
-        if sig.params > 0 {
-            entries.push(wgpu::BindGroupLayoutEntry {
-                binding: sig.reads + sig.writes,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match self.params_binding {
-                        ParamsBinding::Uniform => wgpu::BufferBindingType::Uniform,
-                        ParamsBinding::Storage => {
-                            wgpu::BufferBindingType::Storage { read_only: true }
-                        }
-                    },
-                    has_dynamic_offset: false,
-                    min_binding_size: wgpu::BufferSize::new(sig.params as u64),
-                },
-                count: None,
-            });
-        }
+        let entries = self.layout_entries(sig);
         let layout = self
             .device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -244,6 +214,39 @@ impl Gpu {
             pipeline,
             layout,
         })
+    }
+
+    /// The bind group layout of `sig`: its read-only and read-write storage buffers, then the
+    /// params (a uniform, or read-only storage: [`ParamsBinding`]).
+    fn layout_entries(&self, sig: KernelSig) -> Vec<wgpu::BindGroupLayoutEntry> {
+        let buffer = |ty, min_binding_size| wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size,
+        };
+        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty,
+            count: None,
+        };
+        let mut entries: Vec<_> = (0..sig.reads + sig.writes)
+            .map(|i| {
+                let storage = wgpu::BufferBindingType::Storage {
+                    read_only: i < sig.reads,
+                };
+                entry(i, buffer(storage, None))
+            })
+            .collect();
+        if sig.params > 0 {
+            let ty = match self.params_binding {
+                ParamsBinding::Uniform => wgpu::BufferBindingType::Uniform,
+                ParamsBinding::Storage => wgpu::BufferBindingType::Storage { read_only: true },
+            };
+            let size = wgpu::BufferSize::new(sig.params as u64);
+            entries.push(entry(sig.reads + sig.writes, buffer(ty, size)));
+        }
+        entries
     }
 
     /// Binds tensors (and the params, uploaded once) to a kernel: a dispatch ready to record.
