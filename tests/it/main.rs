@@ -10,6 +10,7 @@ mod conv2d;
 mod conv2d_sg_gen;
 mod dip;
 mod elementwise;
+mod golden;
 mod golden_conv;
 mod golden_layers;
 mod golden_misc;
