@@ -13,7 +13,6 @@ mod elementwise;
 mod golden;
 mod golden_conv;
 mod golden_layers;
-mod golden_misc;
 mod golden_small;
 mod io;
 mod loss;
