@@ -12,7 +12,6 @@ mod dip;
 mod elementwise;
 mod golden;
 mod golden_conv;
-mod golden_small;
 mod io;
 mod loss;
 mod memory;
