@@ -1,6 +1,6 @@
 //! Adam: GPU vs the CPU reference over several steps, both vs PyTorch's `adam_3_steps`.
 use crate::common::*;
-use crate::golden_misc as gm;
+use crate::golden;
 use cloudfill::gpu::{Shape, Tensor};
 use cloudfill::ops::adam::{self, reference, AdamConfig};
 
@@ -115,41 +115,42 @@ fn adam_rejects_mismatched_buffers() {
 /// steps; parameters after each step, exp_avg and exp_avg_sq after the last.
 #[test]
 fn adam_pytorch_values() {
+    let case = golden::case("adam_3_steps");
     let cfg = AdamConfig {
-        lr: gm::ADAM_LR,
-        beta1: gm::ADAM_BETAS.0,
-        beta2: gm::ADAM_BETAS.1,
-        eps: gm::ADAM_EPS,
+        lr: case.param_f64("lr") as f32,
+        beta1: case.param_f64("beta1") as f32,
+        beta2: case.param_f64("beta2") as f32,
+        eps: case.param_f64("eps") as f32,
     };
-    let grads = [gm::ADAM_G1, gm::ADAM_G2, gm::ADAM_G3];
-    let want_p = [gm::ADAM_P1, gm::ADAM_P2, gm::ADAM_P3];
+    assert_eq!(case.param_f64("weight_decay"), 0.0);
+    assert!(!case.param_bool("amsgrad"));
+    let f32s = |ts: Vec<golden::Tensor>| -> Vec<Vec<f32>> { ts.iter().map(|t| t.f32()).collect() };
+    let grads = f32s(case.input_list("grads"));
+    let want_p = f32s(case.output_list("params_after_each_step"));
+    let p0 = case.input("p0").f32();
+    let exp_avg = case.output("exp_avg").f32();
+    let exp_avg_sq = case.output("exp_avg_sq").f32();
+    assert_eq!((grads.len(), want_p.len()), (3, 3));
     // The reference, in f64.
-    let n = gm::ADAM_P0.len();
-    let (mut p, mut m, mut v) = (to_f64(gm::ADAM_P0), vec![0.0; n], vec![0.0; n]);
+    let n = p0.len();
+    let (mut p, mut m, mut v) = (to_f64(&p0), vec![0.0; n], vec![0.0; n]);
     for (s, gr) in grads.iter().enumerate() {
         reference::step(&cfg, s as u32 + 1, &mut p, &to_f64(gr), &mut m, &mut v);
-        assert_close("reference p", want_p[s], &p, 1e-6, 1e-8);
+        assert_close("reference p", &want_p[s], &p, 1e-6, 1e-8);
     }
-    assert_close("reference exp_avg", gm::ADAM_EXP_AVG, &m, 1e-6, 1e-9);
-    assert_close("reference exp_avg_sq", gm::ADAM_EXP_AVG_SQ, &v, 1e-6, 1e-12);
+    assert_close("reference exp_avg", &exp_avg, &m, 1e-6, 1e-9);
+    assert_close("reference exp_avg_sq", &exp_avg_sq, &v, 1e-6, 1e-12);
     // The GPU.
-    let grads: Vec<Vec<f32>> = grads.iter().map(|g| g.to_vec()).collect();
-    let (after, m, v) = gpu_steps(&cfg, gm::ADAM_P0, &grads);
+    let (after, m, v) = gpu_steps(&cfg, &p0, &grads);
     for s in 0..3 {
         assert_close(
             &format!("torch p step {}", s + 1),
             &after[s],
-            &to_f64(want_p[s]),
+            &to_f64(&want_p[s]),
             1e-5,
             1e-7,
         );
     }
-    assert_close("torch exp_avg", &m, &to_f64(gm::ADAM_EXP_AVG), 1e-5, 1e-9);
-    assert_close(
-        "torch exp_avg_sq",
-        &v,
-        &to_f64(gm::ADAM_EXP_AVG_SQ),
-        1e-5,
-        1e-12,
-    );
+    assert_close("torch exp_avg", &m, &to_f64(&exp_avg), 1e-5, 1e-9);
+    assert_close("torch exp_avg_sq", &v, &to_f64(&exp_avg_sq), 1e-5, 1e-12);
 }

@@ -1,7 +1,7 @@
 //! Batch-norm kernels vs their CPU reference (scalar and vec4 paths, multi-workgroup
 //! reductions), the reference vs finite differences, and PyTorch's values.
 use crate::common::*;
-use crate::golden_layers::BN_CASES;
+use crate::golden;
 use cloudfill::gpu::{Shape, Tensor};
 use cloudfill::ops::batchnorm::{self as bn, reference, Blocking, EPS};
 
@@ -146,37 +146,52 @@ fn reference_backward_matches_finite_differences() {
     }
 }
 
+/// PyTorch `batchnorm2d_train_*`: `bn = torch.nn.BatchNorm2d(C, eps=1e-5, momentum=0.1).train();
+/// bn.weight, bn.bias = gamma, beta; y = bn(x); y.backward(gy)` → y, x.grad, weight.grad,
+/// bias.grad and the batch mean and biased batch variance.
 #[test]
 fn pytorch_values() {
     let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    for c in BN_CASES {
-        let s = c.shape;
+    for name in ["batchnorm2d_train_c4_7x7", "batchnorm2d_train_c3_6x6"] {
+        let c = golden::case(name);
+        assert_eq!(c.param_f64("eps"), 1e-5, "{name}");
+        let s = c.input("x").chw();
+        let [x, gamma, beta, gy] = ["x", "gamma", "beta", "gy"].map(|n| c.input(n).data);
+        let [want_y, want_dx, want_dgamma, want_dbeta, want_mean, want_var] = [
+            "y",
+            "dx",
+            "dgamma",
+            "dbeta",
+            "batch_mean",
+            "batch_var_biased",
+        ]
+        .map(|n| c.output(n).data);
         // The reference itself, in f64, against PyTorch (9 significant digits).
-        let (y, mean, var) = reference::forward(c.x, s, c.gamma, c.beta);
-        let (dx, dgamma, dbeta) = reference::backward(c.x, s, c.gamma, c.gy);
+        let (y, mean, var) = reference::forward(&x, s, &gamma, &beta);
+        let (dx, dgamma, dbeta) = reference::backward(&x, s, &gamma, &gy);
         for (what, got, want) in [
-            ("ref y", &y, c.y),
-            ("ref mean", &mean, c.mean),
-            ("ref var", &var, c.var_biased),
-            ("ref dx", &dx, c.dx),
-            ("ref dgamma", &dgamma, c.dgamma),
-            ("ref dbeta", &dbeta, c.dbeta),
+            ("ref y", &y, &want_y),
+            ("ref mean", &mean, &want_mean),
+            ("ref var", &var, &want_var),
+            ("ref dx", &dx, &want_dx),
+            ("ref dgamma", &dgamma, &want_dgamma),
+            ("ref dbeta", &dbeta, &want_dbeta),
         ] {
-            assert_close(&format!("{} {what}", c.name), &f(got), want, 1e-6, 1e-7);
+            assert_close(&format!("{name} {what}"), &f(got), want, 1e-6, 1e-7);
         }
         // The GPU, gradients accumulated onto zeros.
-        let (x, gamma, beta, gy) = (f(c.x), f(c.gamma), f(c.beta), f(c.gy));
+        let (x, gamma, beta, gy) = (f(&x), f(&gamma), f(&beta), f(&gy));
         let (zx, zc) = (vec![0.0; s.numel()], vec![0.0; s.c]);
         for b in BLOCKINGS {
             let o = run_bn(b, s, [&x, &gamma, &beta, &gy, &zx, &zc, &zc]);
             let var: Vec<f32> = o.stats[s.c..].iter().map(|r| 1.0 / (r * r) - EPS).collect();
-            let name = |t: &str| format!("{} {b:?} gpu {t}", c.name);
-            assert_close(&name("y"), &o.y, c.y, 1e-4, 1e-5);
-            assert_close(&name("mean"), &o.stats[..s.c], c.mean, 1e-4, 1e-6);
-            assert_close(&name("var"), &var, c.var_biased, 1e-4, 1e-6);
-            assert_close(&name("dx"), &o.dx, c.dx, 1e-4, 1e-5);
-            assert_close(&name("dgamma"), &o.dgamma, c.dgamma, 1e-4, 1e-5);
-            assert_close(&name("dbeta"), &o.dbeta, c.dbeta, 1e-4, 1e-5);
+            let name = |t: &str| format!("{name} {b:?} gpu {t}");
+            assert_close(&name("y"), &o.y, &want_y, 1e-4, 1e-5);
+            assert_close(&name("mean"), &o.stats[..s.c], &want_mean, 1e-4, 1e-6);
+            assert_close(&name("var"), &var, &want_var, 1e-4, 1e-6);
+            assert_close(&name("dx"), &o.dx, &want_dx, 1e-4, 1e-5);
+            assert_close(&name("dgamma"), &o.dgamma, &want_dgamma, 1e-4, 1e-5);
+            assert_close(&name("dbeta"), &o.dbeta, &want_dbeta, 1e-4, 1e-5);
         }
     }
 }

@@ -50,16 +50,42 @@ pub fn run(ds: &[Dispatch]) {
     gpu().run(ds).unwrap();
 }
 
-/// Element-wise closeness with `approx` (relative `rel`, absolute floor `abs`), with a helpful
-/// message naming the first bad index.
+/// Element-wise closeness with `approx` (relative `rel`, absolute floor `abs`). On failure the
+/// message names the largest error (index, got, want, absolute and relative error), how many
+/// elements are off, and the first bad index.
 pub fn assert_close(what: &str, got: &[f32], want: &[f64], rel: f64, abs: f64) {
     assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            approx::relative_eq!(g as f64, w, epsilon = abs, max_relative = rel),
-            "{what}[{i}]: got {g}, want {w} (rel {rel}, abs {abs})"
-        );
-    }
+    let bad: Vec<usize> = (got.iter().zip(want).enumerate())
+        .filter(|&(_, (&g, &w))| {
+            !approx::relative_eq!(g as f64, w, epsilon = abs, max_relative = rel)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let Some(&first) = bad.first() else { return };
+    // The largest absolute error among the bad elements (a NaN counts as the largest).
+    let err = |i: usize| {
+        let e = (got[i] as f64 - want[i]).abs();
+        if e.is_nan() {
+            f64::INFINITY
+        } else {
+            e
+        }
+    };
+    let worst = bad
+        .iter()
+        .copied()
+        .fold(first, |a, i| if err(i) > err(a) { i } else { a });
+    let (g, w) = (got[worst], want[worst]);
+    let e = (g as f64 - w).abs();
+    panic!(
+        "{what}: {} of {} elements off (rel {rel}, abs {abs}); largest error at [{worst}]: got {g}, \
+         want {w}, abs err {e:.3e}, rel err {:.3e}; first at [{first}]: got {}, want {}",
+        bad.len(),
+        got.len(),
+        e / w.abs(),
+        got[first],
+        want[first],
+    );
 }
 
 /// Central finite differences of a scalar function of many variables, in f64.

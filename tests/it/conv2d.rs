@@ -3,7 +3,7 @@
 //! independent convs in the same dispatches) on every path, against the reference and against
 //! separate ungrouped runs.
 use crate::common::*;
-use crate::golden_conv::CASES;
+use crate::golden_conv::cases;
 use cloudfill::gpu::{Dispatch, Shape, Tensor};
 use cloudfill::ops::conv2d::{self as cv, reference, Blocks, Conv2d, Padding};
 
@@ -581,16 +581,19 @@ fn reference_reflection_is_reflection_pad_then_conv() {
 #[test]
 fn pytorch_golden_cases() {
     let g = gpu();
-    for case in CASES {
+    for case in &cases() {
         let c = conv(case.cin, case.cout, case.k, case.stride, Z);
         let xs = Shape::new(case.cin, case.h, case.w);
         let ys = c.out_shape(xs).unwrap();
         assert_eq!(ys.numel(), case.y.len(), "{}", case.name);
         let (tx, tw) = (
-            upload(xs, case.x),
-            upload(Shape::flat(case.wt.len()), case.wt),
+            upload(xs, &case.x),
+            upload(Shape::flat(case.wt.len()), &case.wt),
         );
-        let (tb, tgy) = (upload(Shape::flat(case.cout), case.b), upload(ys, case.gy));
+        let (tb, tgy) = (
+            upload(Shape::flat(case.cout), &case.b),
+            upload(ys, &case.gy),
+        );
         let ty = Tensor::zeros(g, ys).unwrap();
         let tdx = Tensor::zeros(g, xs).unwrap();
         let tdw = Tensor::zeros(g, Shape::flat(case.wt.len())).unwrap();
@@ -601,10 +604,10 @@ fn pytorch_golden_cases() {
         ds.extend(cv::backward_bias(g, &c, &tgy, &tdb).unwrap());
         run(&ds);
         for (what, t, want) in [
-            ("y", &ty, case.y),
-            ("dx", &tdx, case.dx),
-            ("dw", &tdw, case.dw),
-            ("db", &tdb, case.db),
+            ("y", &ty, &case.y),
+            ("dx", &tdx, &case.dx),
+            ("dw", &tdw, &case.dw),
+            ("db", &tdb, &case.db),
         ] {
             let got = t.read(g).unwrap();
             assert_close(

@@ -63,22 +63,29 @@ fn activation_reference_gradients_match_finite_differences() {
     }
 }
 
-/// torch.nn.functional.leaky_relu(x, 0.2) and torch.sigmoid on the first values of the
-/// `leaky_relu_0.2` / `sigmoid` golden cases (../shared/golden/golden_ops.json).
+/// torch.nn.functional.leaky_relu(x, 0.2) and torch.sigmoid on the `leaky_relu_0.2` / `sigmoid`
+/// golden cases (tests/it/golden): `y = F.leaky_relu(x, 0.2); y.backward(gy)`,
+/// `y = torch.sigmoid(x); y.backward(gy)`.
 #[test]
 fn pytorch_values_leaky_relu_and_sigmoid() {
     let g = gpu();
-    for (act, x, gy, y, dx) in crate::golden_small::ACT_CASES {
+    for (act, name) in [
+        (Act::LeakyRelu, "leaky_relu_0.2"),
+        (Act::Sigmoid, "sigmoid"),
+    ] {
+        let c = crate::golden::case(name);
+        let [x, gy] = ["x", "gy"].map(|n| c.input(n).f32());
+        let [y, dx] = ["y", "dx"].map(|n| c.output(n).f32());
         let n = x.len();
         let s = Shape::flat(n);
-        let (tx, ty, tgy) = (upload(s, x), Tensor::zeros(g, s).unwrap(), upload(s, gy));
+        let (tx, ty, tgy) = (upload(s, &x), Tensor::zeros(g, s).unwrap(), upload(s, &gy));
         let tdx = Tensor::zeros(g, s).unwrap();
         run(&[
-            ew::act_forward(g, *act, &tx, &ty).unwrap(),
-            ew::act_backward(g, *act, &tx, &ty, &tgy, &tdx).unwrap(),
+            ew::act_forward(g, act, &tx, &ty).unwrap(),
+            ew::act_backward(g, act, &tx, &ty, &tgy, &tdx).unwrap(),
         ]);
-        assert_close("torch y", &ty.read(g).unwrap(), &to_f64(y), 1e-5, 1e-7);
-        assert_close("torch dx", &tdx.read(g).unwrap(), &to_f64(dx), 1e-5, 1e-7);
+        assert_close("torch y", &ty.read(g).unwrap(), &to_f64(&y), 1e-5, 1e-7);
+        assert_close("torch dx", &tdx.read(g).unwrap(), &to_f64(&dx), 1e-5, 1e-7);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Masked MSE: GPU vs the CPU reference (small odd, multi-workgroup and strided sizes), the
 //! reference gradient vs finite differences, PyTorch's `masked_mse_5ch`.
 use crate::common::*;
-use crate::golden_misc as gm;
+use crate::golden;
 use cloudfill::gpu::{Arena, Shape, Tensor};
 use cloudfill::ops::loss::{self, reference};
 
@@ -138,23 +138,23 @@ fn masked_mse_reference_gradient_matches_finite_differences() {
 /// PyTorch `masked_mse_5ch`: ((out - target) ** 2)[mask].mean() and its gradient.
 #[test]
 fn masked_mse_pytorch_values() {
-    let shape = Shape::new(5, 7, 7);
-    let count = gm::MSE_MASK.iter().filter(|&&x| x != 0.0).count();
-    assert_eq!(count, gm::MSE_COUNT);
-    let (want_l, want_d) = reference::masked_mse(
-        &to_f64(gm::MSE_OUT),
-        &to_f64(gm::MSE_TARGET),
-        &to_f64(gm::MSE_MASK),
-    );
+    let case = golden::case("masked_mse_5ch");
+    let shape = case.input("out").chw();
+    assert_eq!(shape, Shape::new(5, 7, 7));
+    let [out, target, mask] = ["out", "target", "mask"].map(|n| case.input(n).f32());
+    let (want_loss, want_dout) = (case.output_f64("loss"), case.output("dout").f32());
+    let count = mask.iter().filter(|&&x| x != 0.0).count();
+    assert_eq!(count, case.param_usize("valid_count"));
+    let (want_l, want_d) = reference::masked_mse(&to_f64(&out), &to_f64(&target), &to_f64(&mask));
     assert!(
-        (want_l - gm::MSE_LOSS).abs() < 1e-7 * gm::MSE_LOSS,
+        (want_l - want_loss).abs() < 1e-7 * want_loss,
         "reference loss {want_l}"
     );
-    assert_close("reference dout", gm::MSE_DOUT, &want_d, 1e-6, 1e-9);
+    assert_close("reference dout", &want_dout, &want_d, 1e-6, 1e-9);
     let zeros = vec![0.0; shape.numel()];
-    let (l, d) = gpu_mse(shape, gm::MSE_OUT, gm::MSE_TARGET, gm::MSE_MASK, &zeros);
-    assert_close("torch loss", &[l], &[gm::MSE_LOSS], 1e-5, 0.0);
-    assert_close("torch dout", &d, &to_f64(gm::MSE_DOUT), 1e-5, 1e-8);
+    let (l, d) = gpu_mse(shape, &out, &target, &mask, &zeros);
+    assert_close("torch loss", &[l], &[want_loss], 1e-5, 0.0);
+    assert_close("torch dout", &d, &to_f64(&want_dout), 1e-5, 1e-8);
 }
 
 /// Per-element weights m/N_k (G networks' own means): the reference, and, per network, the very

@@ -1,6 +1,7 @@
 //! The skip network and the tape: parameter count, golden PyTorch network, directional
 //! derivative of network + loss, fan-out accumulation.
 use crate::common::*;
+use crate::golden;
 use cloudfill::gpu::{Shape, Tensor};
 use cloudfill::net::NetConfig;
 use cloudfill::ops::adam::AdamConfig;
@@ -17,31 +18,20 @@ fn default_network_parameter_count() {
     assert_eq!(net.param_count(2, 5).unwrap(), 2_442_101);
 }
 
-fn f32s(v: &serde_json::Value) -> Vec<f32> {
-    v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
 /// The `mini_dip_16x16` golden case: a whole 3-level network computed by PyTorch (given weights,
 /// latent+noise, target, mask): output, loss, every parameter gradient, parameters after one Adam
 /// step, and the loss after that step.
 #[test]
 fn golden_mini_dip_network_matches_pytorch() {
     let g = gpu();
-    let case: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/mini_dip_16x16.json")).unwrap();
-    let (inp, out) = (&case["inputs"], &case["outputs"]);
+    let case = golden::case("mini_dip_16x16");
     let net = NetConfig {
         down: vec![4, 8, 8],
         up: vec![4, 8, 8],
         skip: vec![0; 3],
         ..NetConfig::default()
     };
-    let (x, target, mask) = (f32s(&inp["x"]), f32s(&inp["target"]), f32s(&inp["mask"]));
+    let [x, target, mask] = ["x", "target", "mask"].map(|n| case.input(n).f32());
     let problem = Problem {
         latent: &x,
         latent_channels: 2,
@@ -58,23 +48,24 @@ fn golden_mini_dip_network_matches_pytorch() {
         conv_blocks: None,
     };
     let mut plan = Plan::new(g, &net, &problem, cfg).unwrap();
-    let params = inp["params"].as_object().unwrap();
+    let params = case.input_map("params");
     assert_eq!(params.len(), plan.tape.params.len(), "same parameter set");
-    for (name, v) in params {
-        plan.set_param(name, &f32s(v)).unwrap();
+    for (name, v) in &params {
+        plan.set_param(name, &v.f32()).unwrap();
     }
     plan.step().unwrap();
     let loss = plan.read_loss().unwrap() as f64;
-    let want_loss = num(&out["loss"]);
+    let want_loss = case.output_f64("loss");
     assert!(
         (loss - want_loss).abs() < 1e-5 * want_loss.max(1.0),
         "loss {loss} vs {want_loss}"
     );
     let y = plan.compiled.values[plan.output.0].read(g).unwrap();
-    assert_close("y", &y, &to_f64(&f32s(&out["y"])), 1e-4, 1e-6);
-    for (name, v) in out["grads"].as_object().unwrap() {
+    assert_close("y", &y, &to_f64(&case.output("y").f32()), 1e-4, 1e-6);
+    let grads = case.output_map("grads");
+    for (name, v) in &grads {
         let got = plan.read_grad(name).unwrap();
-        let want = to_f64(&f32s(v));
+        let want = to_f64(&v.f32());
         // A conv bias feeding batch-norm has a true gradient of exactly 0 (PyTorch's is noise).
         let abs = if is_bias_before_bn(name) { 1e-6 } else { 2e-6 };
         assert_close(&format!("grad {name}"), &got, &want, 2e-3, abs);
@@ -84,10 +75,10 @@ fn golden_mini_dip_network_matches_pytorch() {
     // before batch-norm (golden README) and for a BN γ whose scale a later BN removes (LeakyReLU
     // is positively homogeneous), so compare post-Adam values where PyTorch's gradient is real.
     let lr = 0.02;
-    for (name, v) in out["params_after_adam_step"].as_object().unwrap() {
-        let got = plan.read_param(name).unwrap();
-        let (before, grad) = (f32s(&params[name]), f32s(&out["grads"][name]));
-        for (i, want) in f32s(v).iter().enumerate() {
+    for (name, v) in case.output_map("params_after_adam_step") {
+        let got = plan.read_param(&name).unwrap();
+        let (before, grad) = (params[&name].f32(), grads[&name].f32());
+        for (i, want) in v.f32().iter().enumerate() {
             let step = (got[i] - before[i]).abs();
             assert!(
                 step <= lr * 1.0001,
@@ -105,17 +96,11 @@ fn golden_mini_dip_network_matches_pytorch() {
     }
     plan.render().unwrap();
     let after = plan.read_loss().unwrap() as f64;
-    let want_after = num(&out["loss_after_step_same_x"]);
+    let want_after = case.output_f64("loss_after_step_same_x");
     assert!(
         (after - want_after).abs() < 1e-4 * want_after,
         "{after} vs {want_after}"
     );
-}
-
-fn num(v: &serde_json::Value) -> f64 {
-    v.as_f64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .expect("a number")
 }
 
 fn is_bias_before_bn(name: &str) -> bool {

@@ -1,7 +1,7 @@
 //! Upsampling and pooling kernels vs their CPU reference, the reference vs finite differences,
 //! PyTorch's upsampling values and a hand-computed pooling case with ties.
 use crate::common::*;
-use crate::golden_layers::UP_CASES;
+use crate::golden;
 use cloudfill::gpu::{Shape, Tensor};
 use cloudfill::ops::resample::{self as rs, pool_shape, reference, upsample_shape, Pool, Upsample};
 
@@ -119,18 +119,36 @@ fn reference_backwards_match_finite_differences() {
     }
 }
 
+/// PyTorch `upsample_*_x2_*`: `y = F.interpolate(x, scale_factor=2, mode='nearest')` or
+/// `F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False); y.backward(gy)`.
 #[test]
 fn pytorch_upsample_values() {
     let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    for c in UP_CASES {
-        let s = c.shape;
-        let ry = reference::upsample_forward(c.mode, c.x, s);
-        let rdx = reference::upsample_backward(c.mode, c.gy, s);
-        assert_close(&format!("{} ref y", c.name), &f(&ry), c.y, 1e-6, 1e-7);
-        assert_close(&format!("{} ref dx", c.name), &f(&rdx), c.dx, 1e-6, 1e-7);
-        let (y, dx) = gpu_up(c.mode, s, &f(c.x), &f(c.gy), &vec![0.0; s.numel()]);
-        assert_close(&format!("{} gpu y", c.name), &y, c.y, 1e-5, 1e-6);
-        assert_close(&format!("{} gpu dx", c.name), &dx, c.dx, 1e-5, 1e-6);
+    for name in [
+        "upsample_nearest_x2_5x5",
+        "upsample_nearest_x2_8x8",
+        "upsample_bilinear_x2_5x5",
+        "upsample_bilinear_x2_6x6",
+    ] {
+        let c = golden::case(name);
+        let mode = match c.op.as_str() {
+            "upsample_nearest2x" => Upsample::Nearest,
+            "upsample_bilinear2x" => {
+                assert!(!c.param_bool("align_corners"), "{name}");
+                Upsample::Bilinear
+            }
+            op => panic!("{name}: op {op}"),
+        };
+        let s = c.input("x").chw();
+        let [x, gy] = ["x", "gy"].map(|n| c.input(n).data);
+        let [want_y, want_dx] = ["y", "dx"].map(|n| c.output(n).data);
+        let ry = reference::upsample_forward(mode, &x, s);
+        let rdx = reference::upsample_backward(mode, &gy, s);
+        assert_close(&format!("{name} ref y"), &f(&ry), &want_y, 1e-6, 1e-7);
+        assert_close(&format!("{name} ref dx"), &f(&rdx), &want_dx, 1e-6, 1e-7);
+        let (y, dx) = gpu_up(mode, s, &f(&x), &f(&gy), &vec![0.0; s.numel()]);
+        assert_close(&format!("{name} gpu y"), &y, &want_y, 1e-5, 1e-6);
+        assert_close(&format!("{name} gpu dx"), &dx, &want_dx, 1e-5, 1e-6);
     }
 }
 
