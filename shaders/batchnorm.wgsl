@@ -28,50 +28,112 @@ override TREE: bool = false;
 // *_part; parts = blocks·WG partials per channel.
 struct Params { c: u32, hw: u32, units: u32, blocks: u32, parts: u32, eps: f32, _p0: u32, _p1: u32 }
 
-fn hsum(v: vec4<f32>) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+fn hsum_v4(v: vec4<f32>) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+fn hsum_s(v: f32) -> f32 { return v; }
+fn first_v4(v: vec4<f32>) -> f32 { return v.x; }
+fn first_s(v: f32) -> f32 { return v; }
 
-// --- forward partial sums -------------------------------------------------------------------
-@group(0) @binding(0) var<storage, read> fpv_x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> fpv_part: array<vec2<f32>>;
-@group(0) @binding(2) var<uniform> fpv_p: Params;
+// --- the per-unit passes, written once for both unit types -------------------------------------
+// The loader (src/ops/batchnorm/mod.rs, `shader_source`) instantiates the text between the
+// @units markers twice: UNIT = vec4<f32>, SFX = v4 (n % 4 == 0) and UNIT = f32, SFX = s.
+// @units begin
+@group(0) @binding(0) var<storage, read> fwd_part_x_SFX: array<UNIT>;
+@group(0) @binding(1) var<storage, read_write> fwd_part_out_SFX: array<vec2<f32>>;
+@group(0) @binding(2) var<uniform> fwd_part_p_SFX: Params;
 
+// Partial sums of (x − k, (x − k)²), k = x[c, 0].
 @compute @workgroup_size(WG)
-fn fwd_part_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn fwd_part_SFX(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = wid.y;
     let b = wid.x;
-    let base = c * fpv_p.units;
-    let k = fpv_x[base].x;
-    var s1 = vec4<f32>(0.0);
-    var s2 = vec4<f32>(0.0);
+    let base = c * fwd_part_p_SFX.units;
+    let k = first_SFX(fwd_part_x_SFX[base]);
+    var s1 = UNIT(0.0);
+    var s2 = UNIT(0.0);
     for (var t = 0u; t < K; t++) {
         let u = (b * K + t) * WG + lid;
-        if (u >= fpv_p.units) { break; }
-        let d = fpv_x[base + u] - k;
+        if (u >= fwd_part_p_SFX.units) { break; }
+        let d = fwd_part_x_SFX[base + u] - k;
         s1 += d;
         s2 += d * d;
     }
-    fpv_part[c * fpv_p.parts + b * WG + lid] = vec2<f32>(hsum(s1), hsum(s2));
+    fwd_part_out_SFX[c * fwd_part_p_SFX.parts + b * WG + lid] = vec2<f32>(hsum_SFX(s1), hsum_SFX(s2));
 }
 
-@group(0) @binding(0) var<storage, read> fps_x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> fps_part: array<vec2<f32>>;
-@group(0) @binding(2) var<uniform> fps_p: Params;
+@group(0) @binding(0) var<storage, read> fwd_apply_x_SFX: array<UNIT>;
+@group(0) @binding(1) var<storage, read> fwd_apply_gamma_SFX: array<f32>;
+@group(0) @binding(2) var<storage, read> fwd_apply_beta_SFX: array<f32>;
+@group(0) @binding(3) var<storage, read> fwd_apply_stats_SFX: array<f32>;
+@group(0) @binding(4) var<storage, read_write> fwd_apply_y_SFX: array<UNIT>;
+@group(0) @binding(5) var<uniform> fwd_apply_p_SFX: Params;
 
+// y = (x − μ)·γr + β.
 @compute @workgroup_size(WG)
-fn fwd_part_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn fwd_apply_SFX(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = wid.y;
+    let a = fwd_apply_gamma_SFX[c] * fwd_apply_stats_SFX[fwd_apply_p_SFX.c + c];
+    let m = fwd_apply_stats_SFX[c];
+    let b = fwd_apply_beta_SFX[c];
+    for (var t = 0u; t < KA; t++) {
+        let u = (wid.x * KA + t) * WG + lid;
+        if (u >= fwd_apply_p_SFX.units) { break; }
+        let i = c * fwd_apply_p_SFX.units + u;
+        fwd_apply_y_SFX[i] = (fwd_apply_x_SFX[i] - m) * a + b;
+    }
+}
+
+@group(0) @binding(0) var<storage, read> bwd_part_x_SFX: array<UNIT>;
+@group(0) @binding(1) var<storage, read> bwd_part_gy_SFX: array<UNIT>;
+@group(0) @binding(2) var<storage, read> bwd_part_stats_SFX: array<f32>;
+@group(0) @binding(3) var<storage, read_write> bwd_part_out_SFX: array<vec2<f32>>;
+@group(0) @binding(4) var<uniform> bwd_part_p_SFX: Params;
+
+// Partial sums of (gy, gy·x̂).
+@compute @workgroup_size(WG)
+fn bwd_part_SFX(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = wid.y;
     let b = wid.x;
-    let base = c * fps_p.units;
-    let k = fps_x[base];
-    var s = vec2<f32>(0.0);
+    let base = c * bwd_part_p_SFX.units;
+    let mu = bwd_part_stats_SFX[c];
+    let r = bwd_part_stats_SFX[bwd_part_p_SFX.c + c];
+    var s1 = UNIT(0.0);
+    var s2 = UNIT(0.0);
     for (var t = 0u; t < K; t++) {
         let u = (b * K + t) * WG + lid;
-        if (u >= fps_p.units) { break; }
-        let d = fps_x[base + u] - k;
-        s += vec2<f32>(d, d * d);
+        if (u >= bwd_part_p_SFX.units) { break; }
+        let gy = bwd_part_gy_SFX[base + u];
+        s1 += gy;
+        s2 += gy * ((bwd_part_x_SFX[base + u] - mu) * r);
     }
-    fps_part[c * fps_p.parts + b * WG + lid] = s;
+    bwd_part_out_SFX[c * bwd_part_p_SFX.parts + b * WG + lid] = vec2<f32>(hsum_SFX(s1), hsum_SFX(s2));
 }
+
+@group(0) @binding(0) var<storage, read> bwd_apply_x_SFX: array<UNIT>;
+@group(0) @binding(1) var<storage, read> bwd_apply_gy_SFX: array<UNIT>;
+@group(0) @binding(2) var<storage, read> bwd_apply_gamma_SFX: array<f32>;
+@group(0) @binding(3) var<storage, read> bwd_apply_stats_SFX: array<f32>;
+@group(0) @binding(4) var<storage, read> bwd_apply_means_SFX: array<f32>;
+@group(0) @binding(5) var<storage, read_write> bwd_apply_dx_SFX: array<UNIT>;
+@group(0) @binding(6) var<uniform> bwd_apply_p_SFX: Params;
+
+// dx += γr (gy − mean(gy) − x̂ mean(gy·x̂)).
+@compute @workgroup_size(WG)
+fn bwd_apply_SFX(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = wid.y;
+    let r = bwd_apply_stats_SFX[bwd_apply_p_SFX.c + c];
+    let mu = bwd_apply_stats_SFX[c];
+    let a = bwd_apply_gamma_SFX[c] * r;
+    let mg = bwd_apply_means_SFX[c];
+    let mgx = bwd_apply_means_SFX[bwd_apply_p_SFX.c + c];
+    for (var t = 0u; t < KA; t++) {
+        let u = (wid.x * KA + t) * WG + lid;
+        if (u >= bwd_apply_p_SFX.units) { break; }
+        let i = c * bwd_apply_p_SFX.units + u;
+        let xh = (bwd_apply_x_SFX[i] - mu) * r;
+        bwd_apply_dx_SFX[i] += a * (bwd_apply_gy_SFX[i] - mg - xh * mgx);
+    }
+}
+// @units end
 
 // --- reduce passes: the per-channel sum of the partials, shared by fwd_reduce and bwd_reduce
 // (both bind the partials first) ---------------------------------------------------------------
@@ -111,265 +173,122 @@ fn red_sum(c: u32, lid: u32, parts: u32, nc: u32) -> vec2<f32> {
 }
 
 // --- forward reduce: stats = [μ, r] -----------------------------------------------------------
-@group(0) @binding(1) var<storage, read> fr_x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> fr_stats: array<f32>;
-@group(0) @binding(3) var<uniform> fr_p: Params;
+@group(0) @binding(1) var<storage, read> fwd_reduce_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> fwd_reduce_stats: array<f32>;
+@group(0) @binding(3) var<uniform> fwd_reduce_p: Params;
 
 @compute @workgroup_size(WG)
 fn fwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let c = select(gid.x, wid.x, TREE);
-    let s = red_sum(c, lid, fr_p.parts, fr_p.c);
-    if (c >= fr_p.c || (TREE && lid != 0u)) { return; }
-    let n = f32(fr_p.hw);
+    let s = red_sum(c, lid, fwd_reduce_p.parts, fwd_reduce_p.c);
+    if (c >= fwd_reduce_p.c || (TREE && lid != 0u)) { return; }
+    let n = f32(fwd_reduce_p.hw);
     let m1 = s.x / n;
     let var_b = max(s.y / n - m1 * m1, 0.0);
-    fr_stats[c] = fr_x[c * fr_p.hw] + m1;
-    fr_stats[fr_p.c + c] = 1.0 / sqrt(var_b + fr_p.eps);
-}
-
-// --- forward apply ----------------------------------------------------------------------------
-@group(0) @binding(0) var<storage, read> fav_x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> fav_gamma: array<f32>;
-@group(0) @binding(2) var<storage, read> fav_beta: array<f32>;
-@group(0) @binding(3) var<storage, read> fav_stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> fav_y: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> fav_p: Params;
-
-@compute @workgroup_size(WG)
-fn fwd_apply_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let c = wid.y;
-    let a = fav_gamma[c] * fav_stats[fav_p.c + c];
-    let m = fav_stats[c];
-    let b = fav_beta[c];
-    for (var t = 0u; t < KA; t++) {
-        let u = (wid.x * KA + t) * WG + lid;
-        if (u >= fav_p.units) { break; }
-        let i = c * fav_p.units + u;
-        fav_y[i] = (fav_x[i] - m) * a + b;
-    }
-}
-
-@group(0) @binding(0) var<storage, read> fas_x: array<f32>;
-@group(0) @binding(1) var<storage, read> fas_gamma: array<f32>;
-@group(0) @binding(2) var<storage, read> fas_beta: array<f32>;
-@group(0) @binding(3) var<storage, read> fas_stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> fas_y: array<f32>;
-@group(0) @binding(5) var<uniform> fas_p: Params;
-
-@compute @workgroup_size(WG)
-fn fwd_apply_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let c = wid.y;
-    let a = fas_gamma[c] * fas_stats[fas_p.c + c];
-    let m = fas_stats[c];
-    let b = fas_beta[c];
-    for (var t = 0u; t < KA; t++) {
-        let u = (wid.x * KA + t) * WG + lid;
-        if (u >= fas_p.units) { break; }
-        let i = c * fas_p.units + u;
-        fas_y[i] = (fas_x[i] - m) * a + b;
-    }
-}
-
-// --- backward partial sums: (gy, gy·x̂) --------------------------------------------------------
-@group(0) @binding(0) var<storage, read> bpv_x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> bpv_gy: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bpv_stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> bpv_part: array<vec2<f32>>;
-@group(0) @binding(4) var<uniform> bpv_p: Params;
-
-@compute @workgroup_size(WG)
-fn bwd_part_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let c = wid.y;
-    let b = wid.x;
-    let base = c * bpv_p.units;
-    let mu = bpv_stats[c];
-    let r = bpv_stats[bpv_p.c + c];
-    var s1 = vec4<f32>(0.0);
-    var s2 = vec4<f32>(0.0);
-    for (var t = 0u; t < K; t++) {
-        let u = (b * K + t) * WG + lid;
-        if (u >= bpv_p.units) { break; }
-        let gy = bpv_gy[base + u];
-        s1 += gy;
-        s2 += gy * ((bpv_x[base + u] - mu) * r);
-    }
-    bpv_part[c * bpv_p.parts + b * WG + lid] = vec2<f32>(hsum(s1), hsum(s2));
-}
-
-@group(0) @binding(0) var<storage, read> bps_x: array<f32>;
-@group(0) @binding(1) var<storage, read> bps_gy: array<f32>;
-@group(0) @binding(2) var<storage, read> bps_stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> bps_part: array<vec2<f32>>;
-@group(0) @binding(4) var<uniform> bps_p: Params;
-
-@compute @workgroup_size(WG)
-fn bwd_part_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let c = wid.y;
-    let b = wid.x;
-    let base = c * bps_p.units;
-    let mu = bps_stats[c];
-    let r = bps_stats[bps_p.c + c];
-    var s = vec2<f32>(0.0);
-    for (var t = 0u; t < K; t++) {
-        let u = (b * K + t) * WG + lid;
-        if (u >= bps_p.units) { break; }
-        let gy = bps_gy[base + u];
-        s += vec2<f32>(gy, gy * ((bps_x[base + u] - mu) * r));
-    }
-    bps_part[c * bps_p.parts + b * WG + lid] = s;
+    fwd_reduce_stats[c] = fwd_reduce_x[c * fwd_reduce_p.hw] + m1;
+    fwd_reduce_stats[fwd_reduce_p.c + c] = 1.0 / sqrt(var_b + fwd_reduce_p.eps);
 }
 
 // --- backward reduce: dβ += Σgy, dγ += Σgy·x̂, means = [Σgy/n, Σgy·x̂/n] -----------------------
-@group(0) @binding(1) var<storage, read_write> br_dgamma: array<f32>;
-@group(0) @binding(2) var<storage, read_write> br_dbeta: array<f32>;
-@group(0) @binding(3) var<storage, read_write> br_means: array<f32>;
-@group(0) @binding(4) var<uniform> br_p: Params;
+@group(0) @binding(1) var<storage, read_write> bwd_reduce_dgamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> bwd_reduce_dbeta: array<f32>;
+@group(0) @binding(3) var<storage, read_write> bwd_reduce_means: array<f32>;
+@group(0) @binding(4) var<uniform> bwd_reduce_p: Params;
 
 @compute @workgroup_size(WG)
 fn bwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let c = select(gid.x, wid.x, TREE);
-    let s = red_sum(c, lid, br_p.parts, br_p.c);
-    if (c >= br_p.c || (TREE && lid != 0u)) { return; }
-    let n = f32(br_p.hw);
-    br_dbeta[c] += s.x;
-    br_dgamma[c] += s.y;
-    br_means[c] = s.x / n;
-    br_means[br_p.c + c] = s.y / n;
-}
-
-// --- backward apply ---------------------------------------------------------------------------
-@group(0) @binding(0) var<storage, read> bav_x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> bav_gy: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bav_gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> bav_stats: array<f32>;
-@group(0) @binding(4) var<storage, read> bav_means: array<f32>;
-@group(0) @binding(5) var<storage, read_write> bav_dx: array<vec4<f32>>;
-@group(0) @binding(6) var<uniform> bav_p: Params;
-
-@compute @workgroup_size(WG)
-fn bwd_apply_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let c = wid.y;
-    let r = bav_stats[bav_p.c + c];
-    let mu = bav_stats[c];
-    let a = bav_gamma[c] * r;
-    let mg = bav_means[c];
-    let mgx = bav_means[bav_p.c + c];
-    for (var t = 0u; t < KA; t++) {
-        let u = (wid.x * KA + t) * WG + lid;
-        if (u >= bav_p.units) { break; }
-        let i = c * bav_p.units + u;
-        let xh = (bav_x[i] - mu) * r;
-        bav_dx[i] += a * (bav_gy[i] - mg - xh * mgx);
-    }
-}
-
-@group(0) @binding(0) var<storage, read> bas_x: array<f32>;
-@group(0) @binding(1) var<storage, read> bas_gy: array<f32>;
-@group(0) @binding(2) var<storage, read> bas_gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> bas_stats: array<f32>;
-@group(0) @binding(4) var<storage, read> bas_means: array<f32>;
-@group(0) @binding(5) var<storage, read_write> bas_dx: array<f32>;
-@group(0) @binding(6) var<uniform> bas_p: Params;
-
-@compute @workgroup_size(WG)
-fn bwd_apply_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let c = wid.y;
-    let r = bas_stats[bas_p.c + c];
-    let mu = bas_stats[c];
-    let a = bas_gamma[c] * r;
-    let mg = bas_means[c];
-    let mgx = bas_means[bas_p.c + c];
-    for (var t = 0u; t < KA; t++) {
-        let u = (wid.x * KA + t) * WG + lid;
-        if (u >= bas_p.units) { break; }
-        let i = c * bas_p.units + u;
-        let xh = (bas_x[i] - mu) * r;
-        bas_dx[i] += a * (bas_gy[i] - mg - xh * mgx);
-    }
+    let s = red_sum(c, lid, bwd_reduce_p.parts, bwd_reduce_p.c);
+    if (c >= bwd_reduce_p.c || (TREE && lid != 0u)) { return; }
+    let n = f32(bwd_reduce_p.hw);
+    bwd_reduce_dbeta[c] += s.x;
+    bwd_reduce_dgamma[c] += s.y;
+    bwd_reduce_means[c] = s.x / n;
+    bwd_reduce_means[bwd_reduce_p.c + c] = s.y / n;
 }
 
 // --- fused with the activation (f, f' from activation.wgsl) -----------------------------------
-@group(0) @binding(0) var<storage, read> faa_x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> faa_gamma: array<f32>;
-@group(0) @binding(2) var<storage, read> faa_beta: array<f32>;
-@group(0) @binding(3) var<storage, read> faa_stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> faa_y: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> faa_ya: array<vec4<f32>>;
-@group(0) @binding(6) var<uniform> faa_p: Params;
+@group(0) @binding(0) var<storage, read> fwd_apply_act_x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> fwd_apply_act_gamma: array<f32>;
+@group(0) @binding(2) var<storage, read> fwd_apply_act_beta: array<f32>;
+@group(0) @binding(3) var<storage, read> fwd_apply_act_stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> fwd_apply_act_y: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> fwd_apply_act_ya: array<vec4<f32>>;
+@group(0) @binding(6) var<uniform> fwd_apply_act_p: Params;
 
 @compute @workgroup_size(WG)
 fn fwd_apply_act_v4(@builtin(workgroup_id) wid: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
     let c = wid.y;
-    let a = faa_gamma[c] * faa_stats[faa_p.c + c];
-    let m = faa_stats[c];
-    let b = faa_beta[c];
+    let a = fwd_apply_act_gamma[c] * fwd_apply_act_stats[fwd_apply_act_p.c + c];
+    let m = fwd_apply_act_stats[c];
+    let b = fwd_apply_act_beta[c];
     for (var t = 0u; t < KA; t++) {
         let u = (wid.x * KA + t) * WG + lid;
-        if (u >= faa_p.units) { break; }
-        let i = c * faa_p.units + u;
-        let y = (faa_x[i] - m) * a + b;
-        faa_y[i] = y;
-        faa_ya[i] = act(y);
+        if (u >= fwd_apply_act_p.units) { break; }
+        let i = c * fwd_apply_act_p.units + u;
+        let y = (fwd_apply_act_x[i] - m) * a + b;
+        fwd_apply_act_y[i] = y;
+        fwd_apply_act_ya[i] = act(y);
     }
 }
 
-@group(0) @binding(0) var<storage, read> bpa_x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> bpa_gya: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bpa_y: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bpa_ya: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> bpa_stats: array<f32>;
-@group(0) @binding(5) var<storage, read_write> bpa_part: array<vec2<f32>>;
-@group(0) @binding(6) var<uniform> bpa_p: Params;
+@group(0) @binding(0) var<storage, read> bwd_part_act_x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> bwd_part_act_gya: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bwd_part_act_y: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bwd_part_act_ya: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> bwd_part_act_stats: array<f32>;
+@group(0) @binding(5) var<storage, read_write> bwd_part_act_part: array<vec2<f32>>;
+@group(0) @binding(6) var<uniform> bwd_part_act_p: Params;
 
 @compute @workgroup_size(WG)
 fn bwd_part_act_v4(@builtin(workgroup_id) wid: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32) {
     let c = wid.y;
     let b = wid.x;
-    let base = c * bpa_p.units;
-    let mu = bpa_stats[c];
-    let r = bpa_stats[bpa_p.c + c];
+    let base = c * bwd_part_act_p.units;
+    let mu = bwd_part_act_stats[c];
+    let r = bwd_part_act_stats[bwd_part_act_p.c + c];
     var s1 = vec4<f32>(0.0);
     var s2 = vec4<f32>(0.0);
     for (var t = 0u; t < K; t++) {
         let u = (b * K + t) * WG + lid;
-        if (u >= bpa_p.units) { break; }
+        if (u >= bwd_part_act_p.units) { break; }
         let i = base + u;
-        let gy = bpa_gya[i] * act_grad(bpa_y[i], bpa_ya[i]);
+        let gy = bwd_part_act_gya[i] * act_grad(bwd_part_act_y[i], bwd_part_act_ya[i]);
         s1 += gy;
-        s2 += gy * ((bpa_x[i] - mu) * r);
+        s2 += gy * ((bwd_part_act_x[i] - mu) * r);
     }
-    bpa_part[c * bpa_p.parts + b * WG + lid] = vec2<f32>(hsum(s1), hsum(s2));
+    bwd_part_act_part[c * bwd_part_act_p.parts + b * WG + lid] = vec2<f32>(hsum_v4(s1), hsum_v4(s2));
 }
 
-@group(0) @binding(0) var<storage, read> baa_x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> baa_gya: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> baa_y: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> baa_ya: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> baa_gamma: array<f32>;
-@group(0) @binding(5) var<storage, read> baa_stats: array<f32>;
-@group(0) @binding(6) var<storage, read> baa_means: array<f32>;
-@group(0) @binding(7) var<storage, read_write> baa_dx: array<vec4<f32>>;
-@group(0) @binding(8) var<uniform> baa_p: Params;
+@group(0) @binding(0) var<storage, read> bwd_apply_act_x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> bwd_apply_act_gya: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bwd_apply_act_y: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bwd_apply_act_ya: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> bwd_apply_act_gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> bwd_apply_act_stats: array<f32>;
+@group(0) @binding(6) var<storage, read> bwd_apply_act_means: array<f32>;
+@group(0) @binding(7) var<storage, read_write> bwd_apply_act_dx: array<vec4<f32>>;
+@group(0) @binding(8) var<uniform> bwd_apply_act_p: Params;
 
 @compute @workgroup_size(WG)
 fn bwd_apply_act_v4(@builtin(workgroup_id) wid: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
     let c = wid.y;
-    let r = baa_stats[baa_p.c + c];
-    let mu = baa_stats[c];
-    let a = baa_gamma[c] * r;
-    let mg = baa_means[c];
-    let mgx = baa_means[baa_p.c + c];
+    let r = bwd_apply_act_stats[bwd_apply_act_p.c + c];
+    let mu = bwd_apply_act_stats[c];
+    let a = bwd_apply_act_gamma[c] * r;
+    let mg = bwd_apply_act_means[c];
+    let mgx = bwd_apply_act_means[bwd_apply_act_p.c + c];
     for (var t = 0u; t < KA; t++) {
         let u = (wid.x * KA + t) * WG + lid;
-        if (u >= baa_p.units) { break; }
-        let i = c * baa_p.units + u;
-        let gy = baa_gya[i] * act_grad(baa_y[i], baa_ya[i]);
-        let xh = (baa_x[i] - mu) * r;
-        baa_dx[i] += a * (gy - mg - xh * mgx);
+        if (u >= bwd_apply_act_p.units) { break; }
+        let i = c * bwd_apply_act_p.units + u;
+        let gy = bwd_apply_act_gya[i] * act_grad(bwd_apply_act_y[i], bwd_apply_act_ya[i]);
+        let xh = (bwd_apply_act_x[i] - mu) * r;
+        bwd_apply_act_dx[i] += a * (gy - mg - xh * mgx);
     }
 }

@@ -62,13 +62,13 @@ impl From<&wgpu::AdapterInfo> for AdapterSummary {
 
 /// A GPU device ready for cloudfill's kernels. Create one per process and share it.
 pub struct Gpu {
-    pub device: wgpu::Device,
-    pub queue: wgpu::Queue,
-    pub info: wgpu::AdapterInfo,
-    pub limits: wgpu::Limits,
-    pub features: wgpu::Features,
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    pub(crate) info: wgpu::AdapterInfo,
+    pub(crate) limits: wgpu::Limits,
+    pub(crate) features: wgpu::Features,
     /// How kernel parameters are bound (see the module docs).
-    pub params_binding: ParamsBinding,
+    pub(crate) params_binding: ParamsBinding,
     pub(crate) kernels: Mutex<HashMap<kernel::KernelKey, Arc<Kernel>>>,
     /// Parsed shader modules, one per family (pipelines of one family share it).
     pub(crate) modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
@@ -237,6 +237,21 @@ impl Gpu {
     /// The adapter in words: name, backend, device type, driver.
     pub fn summary(&self) -> AdapterSummary {
         (&self.info).into()
+    }
+
+    /// The device's features (subgroups, timestamp queries where the adapter has them).
+    pub fn features(&self) -> wgpu::Features {
+        self.features
+    }
+
+    /// The device's limits (the adapter's own).
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// How kernel parameters are bound on this device.
+    pub fn params_binding(&self) -> ParamsBinding {
+        self.params_binding
     }
 
     /// True for CPU adapters (lavapipe, WARP, SwiftShader): kernels pick CPU-friendly blocking.
