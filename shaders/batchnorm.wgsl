@@ -12,7 +12,8 @@
 //             with TREE (for GPUs) one workgroup per channel: strided sums, then a tree.
 //   *_apply:  elementwise; workgroup (b, c) does block b of WG·KA units of channel c, so the
 //             per-channel values are loaded once per invocation.
-//   Suffix _v4: vec4 units (needs n % 4 == 0); _s: scalar fallback.
+//   Suffix _v4: vec4 units (needs n % 4 == 0); _s: scalar fallback — one body for both, the
+//   @units section below, which the loader writes out once per unit type.
 // Fused with the activation that follows (f, f', ACT: activation.wgsl, prepended to this file
 // when it is loaded), vec4 only:
 //   fwd_apply_act_v4: writes y = BN(x) and ya = f(y) in one pass;

@@ -65,7 +65,8 @@ impl Shader {
         matches!(self, Shader::Elementwise | Shader::BatchNorm).then_some("activation.wgsl")
     }
 
-    /// The WGSL source (its prelude, then its file), compiled into the binary.
+    /// The WGSL source (its prelude, then its file; batch-norm's `@units` section instantiated
+    /// for vec4 and scalar units), compiled into the binary.
     pub fn source(self) -> &'static str {
         macro_rules! with_act {
             ($f:literal) => {
@@ -78,7 +79,7 @@ impl Shader {
         match self {
             Shader::Elementwise => with_act!("elementwise.wgsl"),
             Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
-            Shader::BatchNorm => with_act!("batchnorm.wgsl"),
+            Shader::BatchNorm => batchnorm_source(),
             Shader::Resample => include_str!("../../shaders/resample.wgsl"),
             Shader::Concat => include_str!("../../shaders/concat.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
@@ -88,6 +89,34 @@ impl Shader {
             Shader::Conv2dSg => include_str!("../../shaders/conv2d_sg.wgsl"),
         }
     }
+}
+
+/// `activation.wgsl` + `batchnorm.wgsl` with the latter's `@units` section written out twice,
+/// for vec4 units (`UNIT` = `vec4<f32>`, `SFX` = `v4`) and scalar ones (`f32`, `s`): one body for
+/// both forms of each per-unit pass.
+fn batchnorm_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let file = concat!(
+            include_str!("../../shaders/activation.wgsl"),
+            include_str!("../../shaders/batchnorm.wgsl")
+        );
+        expand_units(file)
+    })
+}
+
+/// The text between `// @units begin` and `// @units end` once per unit type (see
+/// [`batchnorm_source`]).
+pub fn expand_units(src: &str) -> String {
+    let (begin, end) = ("// @units begin\n", "// @units end\n");
+    let a = src
+        .find(begin)
+        .expect("batchnorm.wgsl has an @units section");
+    let b = src.find(end).expect("the @units section is closed");
+    let body = &src[a + begin.len()..b];
+    let unit = |ty: &str, suffix: &str| body.replace("UNIT", ty).replace("SFX", suffix);
+    let (head, tail) = (&src[..a], &src[b + end.len()..]);
+    [head, &unit("vec4<f32>", "v4"), &unit("f32", "s"), tail].concat()
 }
 
 /// An entry point and its binding pattern: `reads` read-only storage buffers at bindings

@@ -21,6 +21,8 @@
 mod kernel;
 mod tensor;
 
+#[doc(hidden)]
+pub use kernel::expand_units;
 pub use kernel::{groups_1d, Dispatch, Kernel, KernelSig, Shader};
 pub use tensor::{Arena, Shape, Tensor, ARENA_ALIGN};
 
