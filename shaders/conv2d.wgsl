@@ -27,56 +27,21 @@
 //               kernels for any shape (and the reflection border corrections of the fast dx:
 //               conv_backward_input_scalar with BORDER adds only out-of-image taps).
 // The fast kernels compute zero-padding dx; for reflection conv_backward_input_scalar(BORDER)
-// adds the rest.
+// adds the rest. Params, PADM, ACC, BIAS, src, edge_l, edge_r: conv2d_common.wgsl, prepended.
 override WG: u32 = 64u;
 override K: u32 = 3u;
 override S: u32 = 1u;
 override PAD: u32 = 1u;
-override PADM: u32 = 0u;
 override NX4: u32 = 2u;
 override NC4: u32 = 2u;
 override NCW: u32 = 8u;
-override ACC: bool = false;
-override BIAS: bool = false;
 override FLIP: bool = false;
 override TR: bool = false;
 override BORDER: bool = false;
 override V4: bool = true;
 
-// Sizes: input [cin,h,w], output [cout,ho,wo]; np: padded channel count of wt's last axis;
-// rows: rows (or elements) per chunk; nch: chunks; n: element count for conv_rearrange_weights
-// (per group) / conv_sum_partials / conv_backward_weight_scalar (one group's weights); groups: G
-// (cin, cout, np and wt are per group).
-struct Params {
-    cin: u32, cout: u32, h: u32, w: u32,
-    ho: u32, wo: u32, np: u32, rows: u32,
-    nch: u32, n: u32, groups: u32, _p1: u32,
-}
-
 fn lin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * WG + lid;
-}
-
-// Padded coordinate → source coordinate, or −1 where zero padding reads a zero.
-fn src(i: i32, n: i32) -> i32 {
-    if (PADM == 1u) {
-        var j = abs(i);
-        if (j >= n) { j = 2 * n - 2 - j; }
-        return j;
-    }
-    return select(-1, i, i >= 0 && i < n);
-}
-
-// The vec4 left of a row's first vec4 m0 (m1 the next), at the image's left edge.
-fn edge_l(l: vec4<f32>, m0: vec4<f32>, at_edge: bool) -> vec4<f32> {
-    if (PADM == 1u) { return select(l, vec4<f32>(0.0, m0.w, m0.z, m0.y), at_edge); }
-    return select(l, vec4<f32>(0.0), at_edge);
-}
-
-// The vec4 right of a row's last vec4 m, at the image's right edge (reflection: PAD <= 3).
-fn edge_r(r: vec4<f32>, m: vec4<f32>, at_edge: bool) -> vec4<f32> {
-    if (PADM == 1u) { return select(r, vec4<f32>(m.z, m.y, m.x, 0.0), at_edge); }
-    return select(r, vec4<f32>(0.0), at_edge);
 }
 
 // ---- conv_rearrange_weights: wt[g][((a·K+ky)·K+kx)·np + b] = w[g][co,ci,ky',kx'], 0 for b

@@ -17,44 +17,14 @@
 // Groups (as in conv2d.wgsl): Params cin / cout / np are one group's, p.groups = G, the tensors
 // hold G groups back to back (wt: G blocks of [ci][ky][kx][np]); group g = workgroup_id.z
 // (conv_backward_weight_sg: workgroup_id.z = ch·G + g), so every lane of a workgroup shares its group.
+// Params, PADM, ACC, BIAS, src, edge_l, edge_r: conv2d_common.wgsl, prepended when loaded.
 override WG: u32 = 8u;
-override PADM: u32 = 0u;
-override ACC: bool = false;
-override BIAS: bool = false;
-
-struct Params {
-    cin: u32, cout: u32, h: u32, w: u32,
-    ho: u32, wo: u32, np: u32, rows: u32,
-    nch: u32, n: u32, groups: u32, _p1: u32,
-}
 
 @group(0) @binding(0) var<storage, read> sg_x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> sg_w: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> sg_b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sg_y: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> sg_p: Params;
-
-// Padded coordinate → source coordinate, or −1 where zero padding reads a zero.
-fn src(i: i32, n: i32) -> i32 {
-    if (PADM == 1u) {
-        var j = abs(i);
-        if (j >= n) { j = 2 * n - 2 - j; }
-        return j;
-    }
-    return select(-1, i, i >= 0 && i < n);
-}
-
-// The vec4 left of a row's first vec4 m0, at the image's left edge (reflection: PAD <= 3).
-fn edge_l(l: vec4<f32>, m0: vec4<f32>, at_edge: bool) -> vec4<f32> {
-    if (PADM == 1u) { return select(l, vec4<f32>(0.0, m0.w, m0.z, m0.y), at_edge); }
-    return select(l, vec4<f32>(0.0), at_edge);
-}
-
-// The vec4 right of a row's last vec4 m, at the image's right edge (reflection: PAD <= 3).
-fn edge_r(r: vec4<f32>, m: vec4<f32>, at_edge: bool) -> vec4<f32> {
-    if (PADM == 1u) { return select(r, vec4<f32>(m.z, m.y, m.x, 0.0), at_edge); }
-    return select(r, vec4<f32>(0.0), at_edge);
-}
 
 // Padded input row i of channel ci (of all groups' channels) from vec4 x4 on: [L, M0 .. M(nm−1), R, 0...] (nm = 2 or 4),
 // all zeros for a zero-padding row. Never branches (callers run broadcasts after it).
