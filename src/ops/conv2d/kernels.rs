@@ -87,7 +87,8 @@ macro_rules! sg {
 }
 
 /// The subgroup kernels, in the order of `conv2d_sg.wgsl`: the one table its generator
-/// (`tests/it/conv2d_sg_gen.rs`) writes entry points from and the dispatches look kernels up in ([`sg_kernel`]).
+/// ([`sg_gen`](super::sg_gen)) writes entry points from and the dispatches look kernels up in
+/// by (family, k, s).
 pub const SG_VARIANTS: [SgVariant; 15] = [
     sg!(Forward, "forward", 1, 1),
     sg!(Forward, "forward", 3, 1),

@@ -29,6 +29,8 @@ use dispatch::Ctx;
 mod dispatch;
 mod kernels;
 pub mod reference;
+#[doc(hidden)]
+pub mod sg_gen;
 pub use dispatch::Blocks;
 pub use kernels::*;
 
