@@ -7,70 +7,45 @@
 // p.groups = G; tensors hold G groups back to back (x [G·cin,h,w], y [G·cout,ho,wo], w G blocks
 // of [cout][cin][K][K], b [G·cout], wt G blocks of [a][K][K][np]); group g reads and writes only
 // its own block. All groups run in one dispatch: g = workgroup_id.z (dispatch [x, y, G]), except
-// cv_bb / cv_sum, which work on total channels (cv_bb: p.cout = G·cout) and know no groups.
-// Entry points (Rust side, block choice and reference: src/ops/conv2d.rs; tests tests/it/conv2d.rs):
-//   cv_wt     rearrange w into wt[g][a][ky][kx][b_pad] (a=ci, b=co; TR: a=co, b=ci; FLIP: taps flipped)
-//   cv_fwd    fast: y (= or +=) conv(x) for a block of 4·NX4 output x (vec4) × 4·NC4 channels;
-//             needs W%4 = 0, Wo%(4·NX4) = 0 and W = S·Wo. Also dx for stride 1 (FLIP weights, ACC).
-//   cv_bin2   fast dx += gather for stride 2 (8 dx x-positions × 4·NC4 ci); W%8 = 0, W = 2·Wo.
-//   cv_bw     fast dw partial sums: one (ci, block of NCW co, chunk of rows) per invocation;
-//             partials part[ch][g][co][ci][ky][kx] (cv_sum over n = G·cout·cin·K·K adds them).
-//   cv_bb     db partial sums per (co, chunk of the flat plane).    cv_sum: out[i] += Σ_c part[c·n+i]
-//   cv_fwd_s, cv_bin_s, cv_bw_s: simple scalar kernels for any shape (and the reflection border
-//             corrections of the fast dx: cv_bin_s with BORDER adds only out-of-image taps).
-// The fast kernels compute zero-padding dx; for reflection cv_bin_s(BORDER) adds the rest.
+// conv_backward_bias / conv_sum_partials, which work on total channels (conv_backward_bias:
+// p.cout = G·cout) and know no groups.
+// Entry points (Rust side, block choice: src/ops/conv2d/dispatch/; reference:
+// src/ops/conv2d/reference.rs; tests tests/it/conv2d.rs):
+//   conv_rearrange_weights  w into wt[g][a][ky][kx][b_pad] (a=ci, b=co; TR: a=co, b=ci; FLIP:
+//               taps flipped)
+//   conv_forward  fast: y (= or +=) conv(x) for a block of 4·NX4 output x (vec4) × 4·NC4
+//               channels; needs W%4 = 0, Wo%(4·NX4) = 0 and W = S·Wo. Also dx for stride 1 (FLIP
+//               weights, ACC).
+//   conv_backward_input_s2  fast dx += gather for stride 2 (8 dx x-positions × 4·NC4 ci);
+//               W%8 = 0, W = 2·Wo.
+//   conv_backward_weight  fast dw partial sums: one (ci, block of NCW co, chunk of rows) per
+//               invocation; partials part[ch][g][co][ci][ky][kx] (conv_sum_partials over
+//               n = G·cout·cin·K·K adds them).
+//   conv_backward_bias  db partial sums per (co, chunk of the flat plane).
+//   conv_sum_partials  out[i] += Σ_c part[c·n+i]
+//   conv_forward_scalar, conv_backward_input_scalar, conv_backward_weight_scalar: simple scalar
+//               kernels for any shape (and the reflection border corrections of the fast dx:
+//               conv_backward_input_scalar with BORDER adds only out-of-image taps).
+// The fast kernels compute zero-padding dx; for reflection conv_backward_input_scalar(BORDER)
+// adds the rest. Params, PADM, ACC, BIAS, src, edge_l, edge_r: conv2d_common.wgsl, prepended.
 override WG: u32 = 64u;
 override K: u32 = 3u;
 override S: u32 = 1u;
 override PAD: u32 = 1u;
-override PADM: u32 = 0u;
 override NX4: u32 = 2u;
 override NC4: u32 = 2u;
 override NCW: u32 = 8u;
-override ACC: bool = false;
-override BIAS: bool = false;
 override FLIP: bool = false;
 override TR: bool = false;
 override BORDER: bool = false;
 override V4: bool = true;
 
-// Sizes: input [cin,h,w], output [cout,ho,wo]; np: padded channel count of wt's last axis;
-// rows: rows (or elements) per chunk; nch: chunks; n: element count for cv_wt (per group) /
-// cv_sum / cv_bw_s (one group's weights); groups: G (cin, cout, np and wt are per group).
-struct Params {
-    cin: u32, cout: u32, h: u32, w: u32,
-    ho: u32, wo: u32, np: u32, rows: u32,
-    nch: u32, n: u32, groups: u32, _p1: u32,
-}
-
 fn lin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * WG + lid;
 }
 
-// Padded coordinate → source coordinate, or −1 where zero padding reads a zero.
-fn src(i: i32, n: i32) -> i32 {
-    if (PADM == 1u) {
-        var j = abs(i);
-        if (j >= n) { j = 2 * n - 2 - j; }
-        return j;
-    }
-    return select(-1, i, i >= 0 && i < n);
-}
-
-// The vec4 left of a row's first vec4 m0 (m1 the next), at the image's left edge.
-fn edge_l(l: vec4<f32>, m0: vec4<f32>, at_edge: bool) -> vec4<f32> {
-    if (PADM == 1u) { return select(l, vec4<f32>(0.0, m0.w, m0.z, m0.y), at_edge); }
-    return select(l, vec4<f32>(0.0), at_edge);
-}
-
-// The vec4 right of a row's last vec4 m, at the image's right edge (reflection: PAD <= 3).
-fn edge_r(r: vec4<f32>, m: vec4<f32>, at_edge: bool) -> vec4<f32> {
-    if (PADM == 1u) { return select(r, vec4<f32>(m.z, m.y, m.x, 0.0), at_edge); }
-    return select(r, vec4<f32>(0.0), at_edge);
-}
-
-// ---- cv_wt: wt[g][((a·K+ky)·K+kx)·np + b] = w[g][co,ci,ky',kx'], 0 for b past its count.
-//      a = ci, b = co; TR: a = co, b = ci. ky' = ky, or K−1−ky with FLIP (same for kx).
+// ---- conv_rearrange_weights: wt[g][((a·K+ky)·K+kx)·np + b] = w[g][co,ci,ky',kx'], 0 for b
+//      past its count. a = ci, b = co; TR: a = co, b = ci. ky' = ky, or K−1−ky with FLIP (same for kx).
 //      One invocation per vec4 of one group's wt (np is a multiple of 4, n = its vec4 count);
 //      g = workgroup_id.z. ----
 @group(0) @binding(0) var<storage, read> wt_w: array<f32>;
@@ -78,8 +53,8 @@ fn edge_r(r: vec4<f32>, m: vec4<f32>, at_edge: bool) -> vec4<f32> {
 @group(0) @binding(2) var<uniform> wt_p: Params;
 
 @compute @workgroup_size(WG)
-fn cv_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
+fn conv_rearrange_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= wt_p.n) { return; }
     let g = wid.z;
@@ -101,7 +76,7 @@ fn cv_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     wt_o[g * wt_p.n + i] = v;
 }
 
-// ---- cv_fwd: register-blocked conv, x as vec4 along rows, wt [g][ci][ky][kx][np] as vec4;
+// ---- conv_forward: register-blocked conv, x as vec4 along rows, wt [g][ci][ky][kx][np] as vec4;
 //      g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> f_x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> f_w: array<vec4<f32>>;
@@ -110,8 +85,8 @@ fn cv_wt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
 @group(0) @binding(4) var<uniform> f_p: Params;
 
 @compute @workgroup_size(WG)
-fn cv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
+fn conv_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
     let p = f_p;
     let nxb = p.wo / (4u * NX4);
     let ncb = p.np / (4u * NC4);
@@ -178,16 +153,16 @@ fn cv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     }
 }
 
-// ---- cv_bin2: stride-2 dx += gather; gy vec4 along rows, wt [g][co][ky][kx][np] (np over ci);
-//      g = workgroup_id.z ----
+// ---- conv_backward_input_s2: stride-2 dx += gather; gy vec4 along rows, wt [g][co][ky][kx][np]
+//      (np over ci); g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> b2_g: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b2_w: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> b2_dx: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> b2_p: Params;
 
 @compute @workgroup_size(WG)
-fn cv_bin2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
+fn conv_backward_input_s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_index) lid: u32) {
     let p = b2_p;
     let nxb = p.w / 8u;
     let ncb = p.np / (4u * NC4);
@@ -243,16 +218,16 @@ fn cv_bin2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     }
 }
 
-// ---- cv_bw: dw partial sums part[ch][g][co][ci][ky][kx] over the output rows of chunk ch;
-//      g = workgroup_id.z ----
+// ---- conv_backward_weight: dw partial sums part[ch][g][co][ci][ky][kx] over the output rows of
+//      chunk ch; g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> w_x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w_g: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> w_part: array<f32>;
 @group(0) @binding(3) var<uniform> w_p: Params;
 
 @compute @workgroup_size(WG)
-fn cv_bw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
+fn conv_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) lid: u32) {
     let p = w_p;
     let ncb = (p.cout + NCW - 1u) / NCW;
     let i = lin(wid, nwg, lid);
@@ -314,15 +289,15 @@ fn cv_bw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     }
 }
 
-// ---- cv_bb: part[ch·cout + co] = Σ gy[co, plane elements of chunk ch] (vec4s when V4); cout
-//      counts the channels of all groups (bias gradients need no group index) ----
+// ---- conv_backward_bias: part[ch·cout + co] = Σ gy[co, plane elements of chunk ch] (vec4s when
+//      V4); cout counts the channels of all groups (bias gradients need no group index) ----
 @group(0) @binding(0) var<storage, read> bb_g: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> bb_part: array<f32>;
 @group(0) @binding(2) var<uniform> bb_p: Params;
 
 @compute @workgroup_size(WG)
-fn cv_bb(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
+fn conv_backward_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lid: u32) {
     let p = bb_p;
     let i = lin(wid, nwg, lid);
     if (i >= p.cout * p.nch) { return; }
@@ -345,14 +320,14 @@ fn cv_bb(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     bb_part[i] = s;
 }
 
-// ---- cv_sum: out[i] += Σ_{c < nch} part[c·np + i], i < n ----
+// ---- conv_sum_partials: out[i] += Σ_{c < nch} part[c·np + i], i < n ----
 @group(0) @binding(0) var<storage, read> sm_part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> sm_out: array<f32>;
 @group(0) @binding(2) var<uniform> sm_p: Params;
 
 @compute @workgroup_size(WG)
-fn cv_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
+fn conv_sum_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
     let i = lin(wid, nwg, lid);
     if (i >= sm_p.n) { return; }
     var s = 0.0;
@@ -360,7 +335,8 @@ fn cv_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     sm_out[i] += s;
 }
 
-// ---- cv_fwd_s: one output per invocation, any shape; w in PyTorch layout; g = workgroup_id.z ----
+// ---- conv_forward_scalar: one output per invocation, any shape; w in PyTorch layout;
+//      g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> fs_x: array<f32>;
 @group(0) @binding(1) var<storage, read> fs_w: array<f32>;
 @group(0) @binding(2) var<storage, read> fs_b: array<f32>;
@@ -368,8 +344,8 @@ fn cv_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 @group(0) @binding(4) var<uniform> fs_p: Params;
 
 @compute @workgroup_size(WG)
-fn cv_fwd_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
+fn conv_forward_scalar(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_index) lid: u32) {
     let p = fs_p;
     let i = lin(wid, nwg, lid);
     if (i >= p.cout * p.ho * p.wo) { return; }
@@ -394,8 +370,8 @@ fn cv_fwd_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     fs_y[g * p.cout * p.ho * p.wo + i] = s;
 }
 
-// ---- cv_bin_s: dx += gather, one dx element per invocation, any shape. A padded position q
-// reads source pixel src(q); the positions that read (iy, ix) are iy, −iy, 2H−2−iy per axis
+// ---- conv_backward_input_scalar: dx += gather, one dx element per invocation, any shape. A
+// padded position q reads source pixel src(q); the positions that read (iy, ix) are iy, −iy, 2H−2−iy per axis
 // (reflection). BORDER: only positions outside the image (the fast kernels did the rest).
 // g = workgroup_id.z. ----
 @group(0) @binding(0) var<storage, read> bs_g: array<f32>;
@@ -434,8 +410,8 @@ fn bs_taps(qy: i32, qx: i32, ci: u32, g: u32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn cv_bin_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
+fn conv_backward_input_scalar(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                              @builtin(local_invocation_index) lid: u32) {
     let p = bs_p;
     let i = lin(wid, nwg, lid);
     if (i >= p.cin * p.h * p.w) { return; }
@@ -459,16 +435,16 @@ fn cv_bin_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     bs_dx[g * p.cin * p.h * p.w + i] += s;
 }
 
-// ---- cv_bw_s: part[(ch·G + g)·n + wi] = Σ over the rows of chunk ch of gy·xp, one weight per
-//      invocation (n: one group's weight count); g = workgroup_id.z ----
+// ---- conv_backward_weight_scalar: part[(ch·G + g)·n + wi] = Σ over the rows of chunk ch of
+//      gy·xp, one weight per invocation (n: one group's weight count); g = workgroup_id.z ----
 @group(0) @binding(0) var<storage, read> ws_x: array<f32>;
 @group(0) @binding(1) var<storage, read> ws_g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ws_part: array<f32>;
 @group(0) @binding(3) var<uniform> ws_p: Params;
 
 @compute @workgroup_size(WG)
-fn cv_bw_s(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
+fn conv_backward_weight_scalar(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                               @builtin(local_invocation_index) lid: u32) {
     let p = ws_p;
     let i = lin(wid, nwg, lid);
     if (i >= p.n * p.nch) { return; }

@@ -57,28 +57,33 @@ impl Shader {
     }
 
     /// Shared WGSL prepended to a family's file by [`Shader::source`] (not a family itself).
-    pub const PRELUDES: [&'static str; 1] = ["activation.wgsl"];
+    pub const PRELUDES: [&'static str; 2] = ["activation.wgsl", "conv2d_common.wgsl"];
 
     /// The prelude this family's file is loaded with, if any: `activation.wgsl` (f and f')
-    /// for the two families that apply activations.
+    /// for the two families that apply activations, `conv2d_common.wgsl` (Params, padding
+    /// helpers) for the two conv families.
     pub fn prelude(self) -> Option<&'static str> {
-        matches!(self, Shader::Elementwise | Shader::BatchNorm).then_some("activation.wgsl")
+        match self {
+            Shader::Elementwise | Shader::BatchNorm => Some("activation.wgsl"),
+            Shader::Conv2d | Shader::Conv2dSg => Some("conv2d_common.wgsl"),
+            _ => None,
+        }
     }
 
     /// The WGSL source (its prelude, then its file; batch-norm's `@units` section instantiated
     /// for vec4 and scalar units), compiled into the binary.
     pub fn source(self) -> &'static str {
-        macro_rules! with_act {
-            ($f:literal) => {
+        macro_rules! with {
+            ($prelude:literal, $f:literal) => {
                 concat!(
-                    include_str!("../../shaders/activation.wgsl"),
+                    include_str!(concat!("../../shaders/", $prelude)),
                     include_str!(concat!("../../shaders/", $f))
                 )
             };
         }
         match self {
-            Shader::Elementwise => with_act!("elementwise.wgsl"),
-            Shader::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
+            Shader::Elementwise => with!("activation.wgsl", "elementwise.wgsl"),
+            Shader::Conv2d => with!("conv2d_common.wgsl", "conv2d.wgsl"),
             Shader::BatchNorm => batchnorm_source(),
             Shader::Resample => include_str!("../../shaders/resample.wgsl"),
             Shader::Concat => include_str!("../../shaders/concat.wgsl"),
@@ -86,7 +91,7 @@ impl Shader {
             Shader::Adam => include_str!("../../shaders/adam.wgsl"),
             Shader::Noise => include_str!("../../shaders/noise.wgsl"),
             Shader::Polyphase => include_str!("../../shaders/polyphase.wgsl"),
-            Shader::Conv2dSg => include_str!("../../shaders/conv2d_sg.wgsl"),
+            Shader::Conv2dSg => with!("conv2d_common.wgsl", "conv2d_sg.wgsl"),
         }
     }
 }

@@ -145,8 +145,14 @@ fn simple_path_matches_reference() {
     ];
     for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
         let entries = check(c, h, w, bias, 100 + i as u64, Blocks::for_gpu(gpu()));
-        assert!(entries.contains(&"cv_fwd_s"), "{c:?} {h}x{w}: {entries:?}");
-        assert!(!entries.contains(&"cv_fwd"), "{c:?} {h}x{w}: {entries:?}");
+        assert!(
+            entries.contains(&"conv_forward_scalar"),
+            "{c:?} {h}x{w}: {entries:?}"
+        );
+        assert!(
+            !entries.contains(&"conv_forward"),
+            "{c:?} {h}x{w}: {entries:?}"
+        );
     }
 }
 
@@ -173,16 +179,26 @@ fn fast_path_matches_reference() {
     };
     for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
         let entries = check(c, h, w, bias, 200 + i as u64, bl);
-        assert!(entries.contains(&"cv_fwd"), "{c:?} {h}x{w}: {entries:?}");
-        assert!(entries.contains(&"cv_bw"), "{c:?} {h}x{w}: {entries:?}");
-        let dx = if c.stride == 1 { "cv_fwd" } else { "cv_bin2" };
+        assert!(
+            entries.contains(&"conv_forward"),
+            "{c:?} {h}x{w}: {entries:?}"
+        );
+        assert!(
+            entries.contains(&"conv_backward_weight"),
+            "{c:?} {h}x{w}: {entries:?}"
+        );
+        let dx = if c.stride == 1 {
+            "conv_forward"
+        } else {
+            "conv_backward_input_s2"
+        };
         let uses = 1 + (c.stride == 1) as usize; // forward, and dx of stride 1
         assert!(entries.iter().filter(|e| **e == dx).count() >= uses);
     }
 }
 
 /// The subgroup kernels (`conv2d_sg.wgsl`) where the adapter has subgroups of 8 (lavapipe): forward,
-/// dx (stride 2: cv_bin2_sg) and dw take them, and are checked against the reference with odd channel counts
+/// dx (stride 2: conv_backward_input_sg_*) and dw take them, and are checked against the reference with odd channel counts
 /// (partial channel blocks), heights that are not whole row blocks, k 1/3/5, stride 1/2, zero
 /// and reflection padding, bias on and off. Elsewhere the same cases must take the other paths.
 #[test]
@@ -209,7 +225,7 @@ fn subgroup_path_matches_reference() {
         (conv(4, 11, 5, 1, R), 7, 8, true), // Wo = 8: one block per row, 2 rows in the last
         (conv(9, 7, 1, 1, Z), 6, 16, false),
         (conv(3, 17, 1, 1, R), 5, 32, true),
-        (conv(5, 7, 3, 2, Z), 15, 16, true), // dx of stride 2: cv_bin2_sg
+        (conv(5, 7, 3, 2, Z), 15, 16, true), // dx of stride 2: conv_backward_input_sg_*
         (conv(3, 9, 3, 2, R), 12, 32, false),
         (conv(6, 5, 5, 2, Z), 11, 16, true),
         (conv(5, 3, 5, 2, R), 16, 48, false),
@@ -219,10 +235,10 @@ fn subgroup_path_matches_reference() {
     ];
     for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
         let entries = check(c, h, w, bias, 400 + i as u64, bl);
-        let sg = |e: &&&str| e.starts_with("cv_fwd_sg_");
+        let sg = |e: &&&str| e.starts_with("conv_forward_sg_");
         let want = if on { 1 + (c.stride == 1) as usize } else { 0 };
         if on && c.stride == 2 {
-            let name = format!("cv_bin2_sg_k{}", c.k);
+            let name = format!("conv_backward_input_sg_k{}_s2", c.k);
             assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
         }
         assert_eq!(
@@ -231,9 +247,9 @@ fn subgroup_path_matches_reference() {
             "{c:?} {h}x{w}: {entries:?}"
         );
         if on {
-            let name = format!("cv_fwd_sg_k{}_s{}", c.k, c.stride);
+            let name = format!("conv_forward_sg_k{}_s{}", c.k, c.stride);
             assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
-            let name = format!("cv_bw_sg_k{}_s{}", c.k, c.stride);
+            let name = format!("conv_backward_weight_sg_k{}_s{}", c.k, c.stride);
             assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
         }
     }
@@ -253,17 +269,21 @@ fn subgroup_path_matches_reference() {
     }
     // Shapes the subgroup kernels do not cover fall back: Wo = 4 (the 4×4 level), k = 7.
     let entries = check(conv(5, 6, 3, 1, R), 4, 4, true, 500, bl);
-    assert!(entries.contains(&"cv_fwd"), "{entries:?}");
+    assert!(entries.contains(&"conv_forward"), "{entries:?}");
     assert!(!entries.iter().any(|e| e.contains("_sg_")), "{entries:?}");
     // Stride 2 from 8 wide: forward and dw (Wo = 4) portable, dx (W = 8) subgroup.
     let entries = check(conv(3, 4, 3, 2, Z), 8, 8, true, 502, bl);
     assert!(
-        entries.contains(&"cv_fwd") && entries.contains(&"cv_bw"),
+        entries.contains(&"conv_forward") && entries.contains(&"conv_backward_weight"),
         "{entries:?}"
     );
-    assert_eq!(entries.contains(&"cv_bin2_sg_k3"), on, "{entries:?}");
+    assert_eq!(
+        entries.contains(&"conv_backward_input_sg_k3_s2"),
+        on,
+        "{entries:?}"
+    );
     let entries = check(conv(2, 3, 7, 1, Z), 9, 16, true, 501, bl);
-    assert!(entries.contains(&"cv_fwd_s"), "{entries:?}");
+    assert!(entries.contains(&"conv_forward_scalar"), "{entries:?}");
 }
 
 /// The other adapter kind's blocking (lavapipe runs the GPU table here, a GPU the CPU table),
@@ -283,7 +303,10 @@ fn fast_path_with_other_blocks_matches_reference() {
     ];
     for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
         let entries = check(c, h, w, bias, 300 + i as u64, bl);
-        assert!(entries.contains(&"cv_fwd"), "{c:?} {h}x{w}: {entries:?}");
+        assert!(
+            entries.contains(&"conv_forward"),
+            "{c:?} {h}x{w}: {entries:?}"
+        );
     }
 }
 
@@ -313,7 +336,7 @@ fn check_grouped(
 
 /// Groups on the subgroup path (the default blocks on lavapipe): per-group channel counts that
 /// are not whole channel blocks (3 → 5) and whole ones (8 → 16), G = 2 and 3, k 1/3/5, stride
-/// 1/2 (dx of stride 2: cv_bin2_sg), zero and reflection padding, bias on and off, and the
+/// 1/2 (dx of stride 2: conv_backward_input_sg_*), zero and reflection padding, bias on and off, and the
 /// grad-weight kernel with several row chunks per group (workgroup_id.z = chunk·G + group).
 #[test]
 fn grouped_subgroup_path_matches_reference() {
@@ -336,11 +359,11 @@ fn grouped_subgroup_path_matches_reference() {
         if on {
             let (k, s) = (c.k, c.stride);
             let mut want = vec![
-                format!("cv_fwd_sg_k{k}_s{s}"),
-                format!("cv_bw_sg_k{k}_s{s}"),
+                format!("conv_forward_sg_k{k}_s{s}"),
+                format!("conv_backward_weight_sg_k{k}_s{s}"),
             ];
             if s == 2 {
-                want.push(format!("cv_bin2_sg_k{k}"));
+                want.push(format!("conv_backward_input_sg_k{k}_s2"));
             }
             for name in want {
                 assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
@@ -362,8 +385,9 @@ fn grouped_subgroup_path_matches_reference() {
     }
 }
 
-/// Groups on the portable fast kernels (cv_wt, cv_fwd, cv_bin2, cv_bw) with the CPU blocks
-/// without subgroups, the GPU blocks, and small dw / db chunks.
+/// Groups on the portable fast kernels (conv_rearrange_weights, conv_forward,
+/// conv_backward_input_s2, conv_backward_weight) with the CPU blocks without subgroups, the GPU
+/// blocks, and small dw / db chunks.
 #[test]
 fn grouped_fast_path_matches_reference() {
     let cases = [
@@ -389,13 +413,27 @@ fn grouped_fast_path_matches_reference() {
     for (j, bl) in blocks.into_iter().enumerate() {
         for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
             let entries = check_grouped(c, h, w, bias, 700 + 10 * j as u64 + i as u64, bl);
-            assert!(entries.contains(&"cv_fwd"), "{c:?} {h}x{w}: {entries:?}");
-            assert!(entries.contains(&"cv_bw"), "{c:?} {h}x{w}: {entries:?}");
-            let dx = if c.stride == 1 { "cv_fwd" } else { "cv_bin2" };
+            assert!(
+                entries.contains(&"conv_forward"),
+                "{c:?} {h}x{w}: {entries:?}"
+            );
+            assert!(
+                entries.contains(&"conv_backward_weight"),
+                "{c:?} {h}x{w}: {entries:?}"
+            );
+            let dx = if c.stride == 1 {
+                "conv_forward"
+            } else {
+                "conv_backward_input_s2"
+            };
             let uses = 1 + (c.stride == 1) as usize;
             assert!(entries.iter().filter(|e| **e == dx).count() >= uses);
             let border = c.padding == R;
-            assert_eq!(entries.contains(&"cv_bin_s"), border, "{entries:?}");
+            assert_eq!(
+                entries.contains(&"conv_backward_input_scalar"),
+                border,
+                "{entries:?}"
+            );
         }
     }
 }
@@ -414,7 +452,11 @@ fn grouped_simple_path_matches_reference() {
     for bl in [bl, Blocks { target: 7, ..bl }] {
         for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
             let entries = check_grouped(c, h, w, bias, 800 + i as u64, bl);
-            for e in ["cv_fwd_s", "cv_bin_s", "cv_bw_s"] {
+            for e in [
+                "conv_forward_scalar",
+                "conv_backward_input_scalar",
+                "conv_backward_weight_scalar",
+            ] {
                 assert!(entries.contains(&e), "{c:?} {h}x{w}: {entries:?}");
             }
         }

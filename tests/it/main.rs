@@ -7,7 +7,6 @@ mod cli_outputs;
 mod common;
 mod concat;
 mod conv2d;
-mod conv2d_sg_gen;
 mod dip;
 mod elementwise;
 mod golden;

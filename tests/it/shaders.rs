@@ -1,7 +1,8 @@
 //! Shaders without a GPU: naga parses and validates every `shaders/*.wgsl` with no optional
 //! capabilities (portable WGSL; `conv2d_sg.wgsl` with subgroups and nothing else), every kernel signature matches its shader's bindings and Params
 //! size, and naga's SPIR-V, MSL and HLSL back ends translate every entry point — the portability
-//! proof for Vulkan, Metal and DX12 this GPU-less machine can give.
+//! proof for Vulkan, Metal and DX12 this GPU-less machine can give. And the generated
+//! `conv2d_sg.wgsl` is its generator's output.
 use cloudfill::gpu::Shader;
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
@@ -148,4 +149,16 @@ fn every_entry_point_translates_to_spirv_msl_hlsl() {
                 .unwrap_or_else(|e| panic!("{}::{name}: HLSL: {e}", s.file()));
         }
     }
+}
+
+/// The shipped `conv2d_sg.wgsl` is what its generator (`src/ops/conv2d/sg_gen/`) writes.
+#[test]
+fn conv2d_sg_wgsl_is_generated() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/conv2d_sg.wgsl");
+    let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        on_disk == cloudfill::ops::conv2d::sg_gen::generate(),
+        "shaders/conv2d_sg.wgsl differs from its generator (src/ops/conv2d/sg_gen/): run \
+         `cargo xtask gen-shaders`"
+    );
 }

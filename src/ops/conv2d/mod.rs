@@ -23,11 +23,16 @@
 //! shape ([`Conv2d::group`]), so a grouped conv takes the kernels its groups would alone, and G = 1
 //! issues exactly the dispatches of an ungrouped conv. At most 65 535 groups.
 use crate::error::{Error, Result};
-use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
+use crate::gpu::{Dispatch, Gpu, Shape, Tensor};
+use dispatch::Ctx;
 
-mod plan;
+mod dispatch;
+mod kernels;
 pub mod reference;
-pub use plan::Blocks;
+#[doc(hidden)]
+pub mod sg_gen;
+pub use dispatch::Blocks;
+pub use kernels::*;
 
 /// Padding of the input before the convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -177,90 +182,7 @@ pub struct Params {
     pub _p: u32,
 }
 
-const P: usize = std::mem::size_of::<Params>();
-pub const WT: KernelSig = sig("cv_wt", 1, 1);
-pub const FWD: KernelSig = sig("cv_fwd", 3, 1);
-pub const BIN2: KernelSig = sig("cv_bin2", 2, 1);
-pub const BW: KernelSig = sig("cv_bw", 2, 1);
-pub const BB: KernelSig = sig("cv_bb", 1, 1);
-pub const SUM: KernelSig = sig("cv_sum", 1, 1);
-pub const FWD_S: KernelSig = sig("cv_fwd_s", 3, 1);
-pub const BIN_S: KernelSig = sig("cv_bin_s", 2, 1);
-pub const BW_S: KernelSig = sig("cv_bw_s", 2, 1);
-/// Every entry point of this family.
-pub const SIGS: &[KernelSig] = &[WT, FWD, BIN2, BW, BB, SUM, FWD_S, BIN_S, BW_S];
-/// The subgroup kernels of `conv2d_sg.wgsl`, one per (kernel size, stride): `cv_fwd` with weights
-/// shared by `subgroupBroadcast` (8 x × 4 rows × 8 channels per invocation), and `cv_bw` with gy
-/// shared the same way (one input channel × 8 output channels per invocation), and `cv_bin2`
-/// (stride-2 dx) laid out like the forward one.
-pub const SG_SIGS: &[KernelSig] = &[
-    sg_sig("cv_fwd_sg_k1_s1", 3),
-    sg_sig("cv_fwd_sg_k3_s1", 3),
-    sg_sig("cv_fwd_sg_k5_s1", 3),
-    sg_sig("cv_fwd_sg_k1_s2", 3),
-    sg_sig("cv_fwd_sg_k3_s2", 3),
-    sg_sig("cv_fwd_sg_k5_s2", 3),
-    sg_sig("cv_bw_sg_k1_s1", 2),
-    sg_sig("cv_bw_sg_k3_s1", 2),
-    sg_sig("cv_bw_sg_k5_s1", 2),
-    sg_sig("cv_bw_sg_k1_s2", 2),
-    sg_sig("cv_bw_sg_k3_s2", 2),
-    sg_sig("cv_bw_sg_k5_s2", 2),
-    sg_sig("cv_bin2_sg_k1", 3),
-    sg_sig("cv_bin2_sg_k3", 3),
-    sg_sig("cv_bin2_sg_k5", 3),
-];
-
-const fn sig(entry: &'static str, reads: u32, writes: u32) -> KernelSig {
-    KernelSig {
-        shader: Shader::Conv2d,
-        entry,
-        reads,
-        writes,
-        params: P,
-    }
-}
-
-const fn sg_sig(entry: &'static str, reads: u32) -> KernelSig {
-    KernelSig {
-        shader: Shader::Conv2dSg,
-        entry,
-        reads,
-        writes: 1,
-        params: P,
-    }
-}
-
-/// The subgroup forward kernel for kernel size k and stride s (k 1, 3, 5; s 1, 2).
-fn fwd_sg(k: usize, s: usize) -> Option<KernelSig> {
-    sg_variant(k, s).map(|i| SG_SIGS[i])
-}
-
-/// The subgroup weight-gradient kernel for kernel size k and stride s.
-fn bw_sg(k: usize, s: usize) -> Option<KernelSig> {
-    sg_variant(k, s).map(|i| SG_SIGS[6 + i])
-}
-
-/// The subgroup stride-2 dx kernel for kernel size k.
-fn bin2_sg(k: usize) -> Option<KernelSig> {
-    sg_variant(k, 1).map(|i| SG_SIGS[12 + i])
-}
-
-fn sg_variant(k: usize, s: usize) -> Option<usize> {
-    let i = match k {
-        1 => 0,
-        3 => 1,
-        5 => 2,
-        _ => return None,
-    };
-    match s {
-        1 => Some(i),
-        2 => Some(3 + i),
-        _ => None,
-    }
-}
-
-fn check(what: &str, t: &Tensor, want: Shape) -> Result<()> {
+fn check_shape(what: &str, t: &Tensor, want: Shape) -> Result<()> {
     if t.shape != want {
         return Err(Error::shape(format!("conv2d {what}"), want, t.shape));
     }
@@ -272,6 +194,13 @@ fn check_len(what: &str, t: &Tensor, n: usize) -> Result<()> {
         return Err(Error::shape(format!("conv2d {what} length"), n, t.numel()));
     }
     Ok(())
+}
+
+/// Err unless `gy` has the output shape of an input of shape `xs` and `w` (or dw, `what`) has
+/// the layer's weight count.
+fn check_backward(c: &Conv2d, gy: &Tensor, xs: Shape, what: &str, w: &Tensor) -> Result<()> {
+    check_shape("output gradient", gy, c.out_shape(xs)?)?;
+    check_len(what, w, c.weight_len())
 }
 
 /// y = conv(x) (+ b); overwrites y.
@@ -323,13 +252,12 @@ pub fn forward_with(
     b: Option<&Tensor>,
     y: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    let ys = c.out_shape(x.shape)?;
-    check("output", y, ys)?;
+    check_shape("output", y, c.out_shape(x.shape)?)?;
     check_len("weight", w, c.weight_len())?;
     if let Some(b) = b {
         check_len("bias", b, c.cout)?;
     }
-    plan::forward(gpu, bl.checked()?, c, x, w, b, y)
+    dispatch::forward(&Ctx::new(gpu, bl, c)?, x, w, b, y)
 }
 
 /// [`backward_input`] with explicit blocks.
@@ -341,9 +269,8 @@ pub fn backward_input_with(
     w: &Tensor,
     dx: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    check("output gradient", gy, c.out_shape(dx.shape)?)?;
-    check_len("weight", w, c.weight_len())?;
-    plan::backward_input(gpu, bl.checked()?, c, gy, w, dx)
+    check_backward(c, gy, dx.shape, "weight", w)?;
+    dispatch::backward_input(&Ctx::new(gpu, bl, c)?, gy, w, dx)
 }
 
 /// [`backward_weight`] with explicit blocks.
@@ -355,9 +282,8 @@ pub fn backward_weight_with(
     gy: &Tensor,
     dw: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    check("output gradient", gy, c.out_shape(x.shape)?)?;
-    check_len("weight gradient", dw, c.weight_len())?;
-    plan::backward_weight(gpu, bl.checked()?, c, x, gy, dw)
+    check_backward(c, gy, x.shape, "weight gradient", dw)?;
+    dispatch::backward_weight(&Ctx::new(gpu, bl, c)?, x, gy, dw)
 }
 
 /// [`backward_bias`] with explicit blocks.
@@ -376,9 +302,5 @@ pub fn backward_bias_with(
         ));
     }
     check_len("bias gradient", db, c.cout)?;
-    plan::backward_bias(gpu, bl.checked()?, c, gy, db)
-}
-
-fn groups(n: usize, wg: u32) -> [u32; 3] {
-    groups_1d((n as u32).div_ceil(wg))
+    dispatch::backward_bias(gpu, c, bl.checked()?.target, gy, db)
 }
