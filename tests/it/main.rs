@@ -1,25 +1,9 @@
-//! The one integration-test binary (each tests/*.rs binary would re-link wgpu and gdal).
-mod adam;
-mod batch;
-mod batchnorm;
+//! The one integration-test binary (each tests/*.rs binary would re-link wgpu and gdal), by
+//! folder: `ops/` each kernel family against its CPU reference (and finite differences),
+//! `golden/` PyTorch's numbers (one fixture format, one loader; the 300-step trajectory),
+//! `api/` the library (network, fit, batches, I/O, tiles, metrics, memory), `cli/` the binary.
+mod api;
 mod cli;
-mod cli_outputs;
 mod common;
-mod concat;
-mod conv2d;
-mod dip;
-mod elementwise;
 mod golden;
-mod golden_conv;
-mod io;
-mod loss;
-mod memory;
-mod metrics;
-mod net;
-mod noise;
-mod polyphase;
-mod report;
-mod resample;
-mod shaders;
-mod tiles;
-mod trajectory;
+mod ops;

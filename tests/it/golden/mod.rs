@@ -12,6 +12,9 @@
 //! Inputs are float32-representable and every number has 9 significant digits, so `as f32`
 //! ([`Tensor::f32`]) gives an input's exact float32 value. They are compiled in
 //! (`include_str!`): a fresh clone needs no `../shared`.
+pub(crate) mod conv;
+mod trajectory;
+
 use cloudfill::gpu::Shape;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! src/report.rs and the pieces a run shares between its single-image and tiled paths (loading
 //! the whole region, the truth, "nothing to fit", paste-clear, output formats); no GPU.
-use crate::io::ramp;
+use crate::api::io::ramp;
 use cloudfill::io::{self, check_raster_output, Image, Mask, MaskOptions, RasterFormat};
 use cloudfill::report::{Record, RunKind, TruthScores};
 use cloudfill::tiles::{paste_clear, workdir::TempWorkDir, Inputs, TileOptions};

@@ -1,10 +1,9 @@
 //! Whole scenes (src/tiles): the grid and its weights, a tiled run of a georeferenced synthetic
 //! scene against its own tiles and its input, resuming, refused settings. The real binary
 //! (shard + merge, --window equivalence, 13 bands) is in tests/it/tiles/cli.rs.
-mod cli;
 
+use crate::api::io::utm_georef;
 use crate::common::gpu;
-use crate::io::utm_georef;
 use cloudfill::io::{self, Image, MaskOptions};
 use cloudfill::tiles::{self, Event, Grid, Inputs, Job, TileOptions, TileRect};
 use cloudfill::{synthetic, DipConfig, NetConfig};

@@ -1,8 +1,8 @@
 //! The real binary: two shards + merge equal the library's uninterrupted run; one tile via the
 //! single-image path (--window) equals that tile's result; a 13-band Sentinel-2 target with
 //! --bands all and --batch 2; the temporary work dir is removed.
-use super::{reference, same_bits, scene, SEED, STEPS};
-use crate::io::utm_georef;
+use crate::api::io::utm_georef;
+use crate::api::tiles::{self as lib, reference, same_bits, scene, SEED, STEPS};
 use cloudfill::io::{self, Image};
 use cloudfill::tiles::{self, Grid};
 use std::path::Path;
@@ -26,7 +26,7 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// The fit flags matching `super::dip_config()` and `STEPS`.
+/// The fit flags matching `lib::dip_config()` and `STEPS`.
 fn fit_flags() -> Vec<String> {
     let v = [
         "--down", "16,32,64", "--up", "16,32,64", "--skip", "0,0,0", "--quiet",
@@ -96,7 +96,7 @@ fn two_shards_and_merge_equal_the_unsharded_run() {
 /// Tile (1,1) through the single-image path (`--window`) equals the tiled run's tile (1,1).
 fn single_window_equals_its_tile(dir: &Path) {
     let (r, s) = (reference(), scene());
-    let g = Grid::new(super::W, super::H, 64, 16).unwrap();
+    let g = Grid::new(lib::W, lib::H, 64, 16).unwrap();
     let t = g.tile(4);
     let single = dir.join("single.npy");
     let win = format!("{},{},64,64", t.x0, t.y0);

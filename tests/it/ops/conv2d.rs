@@ -3,7 +3,7 @@
 //! independent convs in the same dispatches) on every path, against the reference and against
 //! separate ungrouped runs.
 use crate::common::*;
-use crate::golden_conv::cases;
+use crate::golden::conv::cases;
 use cloudfill::gpu::{Dispatch, Shape, Tensor};
 use cloudfill::ops::conv2d::{self as cv, reference, Blocks, Conv2d, Padding};
 

@@ -30,7 +30,7 @@ fn fit_memory_is_flat_in_steps() {
     let out = Command::new(exe)
         .args([
             "--exact",
-            "memory::memory_child",
+            "api::memory::memory_child",
             "--ignored",
             "--nocapture",
         ])
@@ -40,7 +40,7 @@ fn fit_memory_is_flat_in_steps() {
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{text}");
-    // libtest prints "test memory::memory_child ... " before the child's first line.
+    // libtest prints "test api::memory::memory_child ... " before the child's first line.
     let kib = |tag: &str| -> u64 {
         let at = text
             .find(tag)

@@ -1,0 +1,10 @@
+//! The library as a caller uses it: the network and its tape, `Dip`, batches, I/O, tiles,
+//! metrics and reports, and a fit's memory.
+mod batch;
+mod dip;
+pub(crate) mod io;
+mod memory;
+mod metrics;
+mod net;
+mod report;
+pub(crate) mod tiles;

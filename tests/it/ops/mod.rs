@@ -1,0 +1,12 @@
+//! Each kernel family against its CPU reference on random inputs, every reference backward
+//! against finite differences, the fast paths against the plain ones.
+mod adam;
+mod batchnorm;
+mod concat;
+mod conv2d;
+mod elementwise;
+mod loss;
+mod noise;
+mod polyphase;
+mod resample;
+mod shaders;
