@@ -244,12 +244,12 @@ fn layers(cr: &mut Criterion) {
     let z = |sh: Shape| Tensor::zeros(&gpu, sh).unwrap();
     let (ybn, yact, stats) = (z(s), z(s), z(Shape::flat(32)));
     let (dybn, dx, dg, db) = (z(s), z(s), z(Shape::flat(16)), z(Shape::flat(16)));
-    let mut fwd = bn::forward(&gpu, &x, &gamma, &beta, &ybn, &stats).unwrap();
+    let mut fwd = bn::forward(&gpu, None, &x, &gamma, &beta, &ybn, &stats).unwrap();
     fwd.push(ew::act_forward(&gpu, Act::LeakyRelu, &ybn, &yact).unwrap());
     // reads x twice, writes y_bn, reads it, writes y_act
     report("bn + leaky_relu forward 16x256²", &fwd, 5.0 * n * f);
     let mut bwd = vec![ew::act_backward(&gpu, Act::LeakyRelu, &ybn, &yact, &gy, &dybn).unwrap()];
-    bwd.extend(bn::backward(&gpu, &x, &gamma, &stats, &dybn, &dx, &dg, &db).unwrap());
+    bwd.extend(bn::backward(&gpu, None, &x, &gamma, &stats, &dybn, &dx, &dg, &db).unwrap());
     report("leaky_relu + bn backward 16x256²", &bwd, 9.0 * n * f);
     let act = Act::LeakyRelu;
     let fwd = bn::forward_act(&gpu, act, &x, &gamma, &beta, &ybn, &yact, &stats).unwrap();

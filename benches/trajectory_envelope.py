@@ -2,7 +2,7 @@
 
 The golden run (../shared/golden/trajectory_128, PyTorch f32) is re-run from the same initial
 weights in float64, and in float32 with every initial weight moved by one ulp; each is compared
-with the golden loss curve and outputs the way tests/it/trajectory.rs compares cloudfill. With
+with the golden loss curve and outputs the way tests/it/golden/trajectory.rs compares cloudfill. With
 --cloudfill DIR (what `CLOUDFILL_TRAJECTORY_DUMP=DIR cargo test --release trajectory` writes: one
 folder per conv path with loss.f32, out{1,10,100,300}.f32 and the step-1 gradients
 grad1_<name>.f32), cloudfill's paths join the table, and a second table compares the step-1

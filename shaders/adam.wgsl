@@ -5,7 +5,7 @@
 //   p[i] -= step_size · m[i] / (sqrt(v[i])·inv_sqrt_bc2 + eps)
 // step_size = lr / (1 − b1^t), inv_sqrt_bc2 = 1 / sqrt(1 − b2^t): per-step values computed in f64
 // on the CPU and rewritten into the uniform before each step. p, g, m, v: flat f32 buffers of one
-// layout. Rust side and CPU reference: src/ops/adam.rs; tests: tests/it/adam.rs.
+// layout. Rust side and CPU reference: src/ops/adam.rs; tests: tests/it/ops/adam.rs.
 override WG: u32 = 256u;
 
 struct Params {

@@ -19,7 +19,7 @@
 //   fwd_apply_act_v4: writes y = BN(x) and ya = f(y) in one pass;
 //   bwd_part_act_v4, bwd_apply_act_v4: the backward of f∘BN, taking gy = gya · f'(y) on the fly
 //             (no activation-gradient pass, no gy buffer).
-// Rust side and CPU reference: src/ops/batchnorm.rs; tests: tests/it/batchnorm.rs.
+// Rust side and CPU reference: src/ops/batchnorm/; tests: tests/it/ops/batchnorm.rs.
 override WG: u32 = 64u;
 override K: u32 = 16u;
 override KA: u32 = 4u;

@@ -8,7 +8,7 @@
 // Groups: G independent concats side by side (a = G blocks of ca channels, b of cb, y of ca + cb):
 // group g's blocks go to y channels g·(ca + cb) + coff + c, one dispatch per input for all groups.
 // One invocation per cropped element. Rust side and CPU reference: src/ops/concat.rs;
-// tests: tests/it/concat.rs.
+// tests: tests/it/ops/concat.rs.
 override WG: u32 = 256u;
 
 // (h, w): the cropped plane; (sh, sw): the source plane;

@@ -10,7 +10,7 @@
 // conv_backward_bias / conv_sum_partials, which work on total channels (conv_backward_bias:
 // p.cout = G·cout) and know no groups.
 // Entry points (Rust side, block choice: src/ops/conv2d/dispatch/; reference:
-// src/ops/conv2d/reference.rs; tests tests/it/conv2d.rs):
+// src/ops/conv2d/reference.rs; tests tests/it/ops/conv2d.rs):
 //   conv_rearrange_weights  w into wt[g][a][ky][kx][b_pad] (a=ci, b=co; TR: a=co, b=ci; FLIP:
 //               taps flipped)
 //   conv_forward  fast: y (= or +=) conv(x) for a block of 4·NX4 output x (vec4) × 4·NC4

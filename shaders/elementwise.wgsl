@@ -3,7 +3,7 @@
 //   act_bwd:  dx[i] += gy[i] * f'(x[i]) (uses y=f(x))      2 swish, 3 elu(1), 4 sigmoid
 // f and f' (ACT, SLOPE) come from activation.wgsl, prepended to this file when it is loaded.
 // i runs over vec4s: i < p.n4. Rust side and CPU reference: src/ops/elementwise.rs;
-// tests: tests/it/elementwise.rs.
+// tests: tests/it/ops/elementwise.rs.
 override WG: u32 = 256u;
 
 struct Params { n4: u32, _p0: u32, _p1: u32, _p2: u32 }

@@ -6,7 +6,7 @@
 // lanes past n (the binding padding) count as masked.
 // mse_partial runs `groups` (≤ 1024) workgroups, each thread striding over the vec4s in a fixed
 // order; mse_reduce is one workgroup summing the partials in a fixed order: no atomics, the same
-// bits every run on one adapter. Rust side and CPU reference: src/ops/loss.rs; tests: tests/it/loss.rs.
+// bits every run on one adapter. Rust side and CPU reference: src/ops/loss.rs; tests: tests/it/ops/loss.rs.
 override WG: u32 = 256u;
 
 struct Params { n: u32, n4: u32, groups: u32, _p0: u32 }

@@ -7,7 +7,7 @@
 // 4): the index counts within a network (i mod per), so every network draws the noise a run of
 // its own would. Flat over any layout, as vec4s (i4 < n4);
 // lanes past n copy the latent. Rust side and CPU reference (same integers): src/ops/noise.rs;
-// tests: tests/it/noise.rs.
+// tests: tests/it/ops/noise.rs.
 override WG: u32 = 256u;
 
 // per4: vec4s per network (the index wraps there).

@@ -20,7 +20,7 @@
 // are per group; x, w, wp, P and y are G consecutive blocks of one group's tensors, so group g's
 // phase rows are (4g + 2a + b)·Cout + o. Every kernel derives g from its flat index (n counts all
 // groups): one dispatch for all groups.
-// Rust side and CPU reference: src/ops/polyphase/; tests: tests/it/polyphase.rs.
+// Rust side and CPU reference: src/ops/polyphase/; tests: tests/it/ops/polyphase.rs.
 override WG: u32 = 256u;
 override BIAS: u32 = 0u;
 // The conv's size and padding, and the phase conv's (pp_phase_weights and its backward):

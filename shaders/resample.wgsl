@@ -12,7 +12,7 @@
 //   pool_bwd: dx[c,i,j] += avg: gy[c,i/2,j/2]/4;  max: gy[c,i/2,j/2] if (i,j) is the first max
 //               of its window in scan order (PyTorch); rows/cols past 2·(H/2), 2·(W/2) get nothing.
 // One invocation per output (forward) or per dx element (backward: gathers, no atomics).
-// Rust side and CPU reference: src/ops/resample.rs; tests: tests/it/resample.rs.
+// Rust side and CPU reference: src/ops/resample.rs; tests: tests/it/ops/resample.rs.
 override WG: u32 = 256u;
 override MODE: u32 = 0u;
 

@@ -16,15 +16,22 @@ const WG: u32 = 256;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Params {
+    /// Channels of the source (per group).
     pub c: u32,
+    /// The output's plane (the crop's size).
     pub h: u32,
     pub w: u32,
+    /// The source's plane.
     pub sh: u32,
     pub sw: u32,
+    /// The crop's offset in the source.
     pub oy: u32,
     pub ox: u32,
+    /// The source's first channel in the output.
     pub coff: u32,
+    /// Invocations: elements of the crop over all groups.
     pub n: u32,
+    /// Channels of the output (per group).
     pub cy: u32,
     pub _p: [u32; 2],
 }

@@ -70,7 +70,7 @@ impl Tape {
                 stats,
             } => {
                 let (x, y, stats) = (t.value(*x), t.value(*y), t.value(*stats));
-                batchnorm::forward(gpu, x, t.param(*gamma), t.param(*beta), y, stats)
+                batchnorm::forward(gpu, None, x, t.param(*gamma), t.param(*beta), y, stats)
             }
             Op::Act { act, x, y } => one(ew::act_forward(gpu, *act, t.value(*x), t.value(*y))),
             Op::Upsample { mode, x, y } => one(resample::upsample_forward(
@@ -106,7 +106,7 @@ impl Tape {
                 let dx = t.grad(*x).ok_or_else(batchnorm_of_input)?;
                 let (x, stats, gy) = (t.value(*x), t.value(*stats), t.out_grad(*y));
                 let (dgamma, dbeta) = (t.param_grad(*gamma), t.param_grad(*beta));
-                batchnorm::backward(gpu, x, t.param(*gamma), stats, gy, dx, dgamma, dbeta)
+                batchnorm::backward(gpu, None, x, t.param(*gamma), stats, gy, dx, dgamma, dbeta)
             }
             Op::Act { act, x, y } => match t.grad(*x) {
                 Some(dx) => {

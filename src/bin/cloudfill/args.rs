@@ -107,15 +107,8 @@ pub(crate) struct InpaintArgs {
     /// Keep the original clear pixels in the output (only cloudy pixels are replaced).
     #[arg(long)]
     pub paste_clear: bool,
-    /// GDAL creation option for the GeoTIFF output, KEY=VALUE. Repeatable.
-    #[arg(long = "co")]
-    pub creation_options: Vec<String>,
-    /// Replace existing output files.
-    #[arg(long)]
-    pub overwrite: bool,
-    /// No progress bar or summary.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
     #[command(flatten)]
     pub tiles: TileArgs,
 }
@@ -198,11 +191,20 @@ pub(crate) struct MergeArgs {
     /// .tif (GeoTIFF float32) or .npy.
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// How outputs are written (inpaint and merge).
+#[derive(Args, Debug)]
+pub(crate) struct WriteArgs {
     /// GDAL creation option for the GeoTIFF output, KEY=VALUE. Repeatable.
     #[arg(long = "co")]
     pub creation_options: Vec<String>,
+    /// Replace existing output files.
     #[arg(long)]
     pub overwrite: bool,
+    /// No progress bar or summary.
     #[arg(long)]
     pub quiet: bool,
 }

@@ -14,7 +14,7 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
     if tiled::wanted(a)? {
         return tiled::inpaint_tiled(a);
     }
-    if a.tiles.batch > 1 && !a.quiet {
+    if a.tiles.batch > 1 && !a.write.quiet {
         eprintln!(
             "note: --batch {} has no effect here: the raster fits in one tile (--tile {}), which is one network",
             a.tiles.batch, a.tiles.tile
@@ -28,13 +28,20 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
     let truth = (a.truth.as_deref())
         .map(|p| inputs.load_truth(p, target))
         .transpose()?;
-    let gpu = open_gpu(a.quiet)?;
-    if !a.quiet {
+    let gpu = open_gpu(a.write.quiet)?;
+    if !a.write.quiet {
         describe(a, &loaded);
     }
     let dip = a.fit.config();
     let (sources, masks) = (loaded.sources.clone(), loaded.masks.clone());
-    let fit = run_fit(&gpu, dip.clone(), a.fit.steps, sources, masks, a.quiet)?;
+    let fit = run_fit(
+        &gpu,
+        dip.clone(),
+        a.fit.steps,
+        sources,
+        masks,
+        a.write.quiet,
+    )?;
     let mut result = fit
         .outputs
         .into_iter()
@@ -47,10 +54,10 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
         RasterFormat::Npy => io::write_npy(&a.out, &result)?,
         RasterFormat::GeoTiff => {
             let georef = probe.georef.as_ref();
-            io::write_geotiff(&a.out, &result, georef, &a.creation_options, None)?
+            io::write_geotiff(&a.out, &result, georef, &a.write.creation_options, None)?
         }
     }
-    if !a.quiet {
+    if !a.write.quiet {
         let (secs, steps_s) = (fit.seconds, a.fit.steps as f64 / fit.seconds);
         let loss = fit.loss.map_or("-".into(), |l| format!("{l:.6}"));
         eprintln!("done in {secs:.1} s ({steps_s:.2} steps/s); final loss {loss}");
@@ -77,7 +84,7 @@ fn describe(a: &InpaintArgs, loaded: &Loaded) {
 /// Before any work: output names and creation options, no two outputs one file, no output an
 /// input, and (when `guard`) no existing output without --overwrite. The output's format.
 pub(crate) fn check_outputs(a: &InpaintArgs, guard: bool) -> Result<RasterFormat> {
-    let format = io::check_raster_output(&a.out, &a.creation_options)?;
+    let format = io::check_raster_output(&a.out, &a.write.creation_options)?;
     if let Some(p) = &a.preview {
         if !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
             let p = p.display();
@@ -93,7 +100,7 @@ pub(crate) fn check_outputs(a: &InpaintArgs, guard: bool) -> Result<RasterFormat
     inputs.extend(a.truth.as_deref().map(|p| ("--truth", p)));
     io::check_distinct(&outputs, &inputs)?;
     for (_, p) in outputs.iter().filter(|_| guard) {
-        io::output_guard(p, a.overwrite)?;
+        io::output_guard(p, a.write.overwrite)?;
     }
     Ok(format)
 }

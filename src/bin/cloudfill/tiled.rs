@@ -111,8 +111,8 @@ pub(crate) fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
         }
     };
     let job = a.job(work_dir);
-    let gpu = open_gpu(a.quiet)?;
-    let bars = Bars::new(a.quiet, a.fit.steps)?;
+    let gpu = open_gpu(a.write.quiet)?;
+    let bars = Bars::new(a.write.quiet, a.fit.steps)?;
     let t0 = Instant::now();
     let s = tiles::run(&gpu, &job, |e| {
         bars.event(e);
@@ -122,7 +122,7 @@ pub(crate) fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
     bars.tiles.finish();
     let secs = t0.elapsed().as_secs_f64();
     let say = |m: String| {
-        if !a.quiet {
+        if !a.write.quiet {
             eprintln!("{m}");
         }
     };
@@ -141,7 +141,7 @@ pub(crate) fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
         ));
         return Ok(());
     }
-    let m = tiles::merge(&job.work_dir, &a.out, &a.creation_options)?;
+    let m = tiles::merge(&job.work_dir, &a.out, &a.write.creation_options)?;
     nodata_warning(a, &m.nodata);
     say(format!("wrote {out}"));
     if a.preview.is_some() || a.truth.is_some() || a.metrics_json.is_some() {
@@ -178,13 +178,13 @@ fn whole_scene_report(a: &InpaintArgs, job: &Job, seconds: f64, gpu: &Gpu) -> Re
 }
 
 pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
-    io::output_guard(&a.out, a.overwrite)?;
-    io::check_raster_output(&a.out, &a.creation_options)?;
-    let m = tiles::merge(&a.work_dir, &a.out, &a.creation_options)?;
+    io::output_guard(&a.out, a.write.overwrite)?;
+    io::check_raster_output(&a.out, &a.write.creation_options)?;
+    let m = tiles::merge(&a.work_dir, &a.out, &a.write.creation_options)?;
     if !m.nodata.is_empty() {
         eprintln!("warning: nodata tiles (row,col): {}", tile_names(&m.nodata));
     }
-    if !a.quiet {
+    if !a.write.quiet {
         let (out, w, h, c) = (a.out.display(), m.width, m.height, m.channels);
         eprintln!("merged {} tiles into {out} ({w}×{h}×{c})", m.tiles);
     }

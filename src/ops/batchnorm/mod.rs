@@ -95,30 +95,19 @@ fn check(what: &str, t: &Tensor, want: Shape) -> Result<()> {
 }
 
 /// `y = γ (x − μ)/√(σ² + ε) + β` with batch statistics; writes `stats` = [μ, 1/√(σ² + ε)].
-/// `gamma`, `beta`: C values; `stats`: 2C values; `y`: the shape of `x`.
+/// `gamma`, `beta`: C values; `stats`: 2C values; `y`: the shape of `x`. `blocking`: `None` for
+/// the adapter's ([`Blocking::for_gpu`]); tests run both on any adapter.
 pub fn forward(
     gpu: &Gpu,
+    blocking: Option<Blocking>,
     x: &Tensor,
     gamma: &Tensor,
     beta: &Tensor,
     y: &Tensor,
     stats: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    forward_with(gpu, Blocking::for_gpu(gpu), x, gamma, beta, y, stats)
-}
-
-/// [`forward`] with an explicit [`Blocking`] (tests run both on any adapter).
-pub fn forward_with(
-    gpu: &Gpu,
-    blocking: Blocking,
-    x: &Tensor,
-    gamma: &Tensor,
-    beta: &Tensor,
-    y: &Tensor,
-    stats: &Tensor,
-) -> Result<Vec<Dispatch>> {
-    let pl = plan(x.shape, blocking)?;
-    let mut ds = forward_stats(gpu, &pl, x, gamma, beta, y, stats)?;
+    let pl = plan(x.shape, blocking.unwrap_or(Blocking::for_gpu(gpu)))?;
+    let mut ds = forward_stats(gpu, &pl, x, (gamma, beta), stats, &[("output", y)])?;
     let aps = if pl.vec4 { FWD_APPLY_V4 } else { FWD_APPLY_S };
     let ka = gpu.kernel(aps, &apply_overrides(pl.b))?;
     let reads = [x, gamma, beta, stats];
@@ -126,22 +115,23 @@ pub fn forward_with(
     Ok(ds)
 }
 
-/// The forward's checks and its two statistics passes (partial sums, reduce into `stats`); the
-/// apply pass is the caller's.
+/// The forward's checks (the apply pass's `outputs` have the shape of `x`) and its two
+/// statistics passes (partial sums, reduce into `stats`); the apply pass is the caller's.
 fn forward_stats(
     gpu: &Gpu,
     pl: &Plan,
     x: &Tensor,
-    gamma: &Tensor,
-    beta: &Tensor,
-    y: &Tensor,
+    (gamma, beta): (&Tensor, &Tensor),
     stats: &Tensor,
+    outputs: &[(&str, &Tensor)],
 ) -> Result<Vec<Dispatch>> {
     let s = x.shape;
     check("gamma", gamma, Shape::flat(s.c))?;
     check("beta", beta, Shape::flat(s.c))?;
     check("stats", stats, Shape::flat(2 * s.c))?;
-    check("output", y, s)?;
+    for (what, t) in outputs {
+        check(what, t, s)?;
+    }
     let part = Tensor::zeros(gpu, Shape::flat(2 * s.c * pl.p.parts as usize))?;
     let ps = if pl.vec4 { FWD_PART_V4 } else { FWD_PART_S };
     let kp = gpu.kernel(ps, &part_overrides(pl.b))?;
@@ -155,9 +145,11 @@ fn forward_stats(
 
 /// Accumulates the gradients of batch-norm: `dx += γ r (gy − mean(gy) − x̂ mean(gy·x̂))`,
 /// `dgamma += Σ gy·x̂`, `dbeta += Σ gy`, with x̂ recomputed from `x` and the forward's `stats`.
+/// `blocking` as for [`forward`].
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     gpu: &Gpu,
+    blocking: Option<Blocking>,
     x: &Tensor,
     gamma: &Tensor,
     stats: &Tensor,
@@ -166,24 +158,7 @@ pub fn backward(
     dgamma: &Tensor,
     dbeta: &Tensor,
 ) -> Result<Vec<Dispatch>> {
-    let b = Blocking::for_gpu(gpu);
-    backward_with(gpu, b, x, gamma, stats, gy, dx, dgamma, dbeta)
-}
-
-/// [`backward`] with an explicit [`Blocking`].
-#[allow(clippy::too_many_arguments)]
-pub fn backward_with(
-    gpu: &Gpu,
-    blocking: Blocking,
-    x: &Tensor,
-    gamma: &Tensor,
-    stats: &Tensor,
-    gy: &Tensor,
-    dx: &Tensor,
-    dgamma: &Tensor,
-    dbeta: &Tensor,
-) -> Result<Vec<Dispatch>> {
-    let pl = plan(x.shape, blocking)?;
+    let pl = plan(x.shape, blocking.unwrap_or(Blocking::for_gpu(gpu)))?;
     let (ps, aps) = if pl.vec4 {
         (BWD_PART_V4, BWD_APPLY_V4)
     } else {
@@ -283,10 +258,10 @@ pub fn forward_act(
     stats: &Tensor,
 ) -> Result<Vec<Dispatch>> {
     check_fusable(x.shape)?;
-    check("activation output", ya, x.shape)?;
     let b = Blocking::for_gpu(gpu);
     let pl = plan(x.shape, b)?;
-    let mut ds = forward_stats(gpu, &pl, x, gamma, beta, y, stats)?;
+    let outputs = [("output", y), ("activation output", ya)];
+    let mut ds = forward_stats(gpu, &pl, x, (gamma, beta), stats, &outputs)?;
     let ka = gpu.kernel(
         FWD_APPLY_ACT_V4,
         &act_overrides(b.wg_apply, ("KA", b.ka), act),

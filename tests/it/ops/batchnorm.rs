@@ -31,8 +31,8 @@ fn run_bn(b: Blocking, s: Shape, d: [&[f32]; 7]) -> Out {
     let (tdx, tdg, tdb) = (upload(s, d[4]), upload(cs, d[5]), upload(cs, d[6]));
     let ty = Tensor::zeros(g, s).unwrap();
     let tst = Tensor::zeros(g, Shape::flat(2 * s.c)).unwrap();
-    let mut ds = bn::forward_with(g, b, &tx, &tg, &tb, &ty, &tst).unwrap();
-    ds.extend(bn::backward_with(g, b, &tx, &tg, &tst, &tgy, &tdx, &tdg, &tdb).unwrap());
+    let mut ds = bn::forward(g, Some(b), &tx, &tg, &tb, &ty, &tst).unwrap();
+    ds.extend(bn::backward(g, Some(b), &tx, &tg, &tst, &tgy, &tdx, &tdg, &tdb).unwrap());
     run(&ds);
     let rd = |t: &Tensor| t.read(g).unwrap();
     Out {
@@ -111,13 +111,13 @@ fn degenerate_and_mismatched_shapes_are_errors() {
     let one = Tensor::zeros(g, Shape::new(3, 1, 1)).unwrap();
     let c3 = Tensor::zeros(g, Shape::flat(3)).unwrap();
     let st = Tensor::zeros(g, Shape::flat(6)).unwrap();
-    assert!(bn::forward(g, &one, &c3, &c3, &one, &st).is_err());
-    assert!(bn::backward(g, &one, &c3, &st, &one, &one, &c3, &c3).is_err());
+    assert!(bn::forward(g, None, &one, &c3, &c3, &one, &st).is_err());
+    assert!(bn::backward(g, None, &one, &c3, &st, &one, &one, &c3, &c3).is_err());
     let x = Tensor::zeros(g, Shape::new(3, 4, 4)).unwrap();
     let c2 = Tensor::zeros(g, Shape::flat(2)).unwrap();
-    assert!(bn::forward(g, &x, &c2, &c3, &x.clone(), &st).is_err());
-    assert!(bn::forward(g, &x, &c3, &c3, &one, &st).is_err());
-    assert!(bn::forward(g, &x, &c3, &c3, &x.clone(), &st).is_ok());
+    assert!(bn::forward(g, None, &x, &c2, &c3, &x.clone(), &st).is_err());
+    assert!(bn::forward(g, None, &x, &c3, &c3, &one, &st).is_err());
+    assert!(bn::forward(g, None, &x, &c3, &c3, &x.clone(), &st).is_ok());
 }
 
 #[test]
