@@ -111,7 +111,7 @@ fn batchnorm_source() -> &'static str {
 }
 
 /// The text between `// @units begin` and `// @units end` once per unit type (see
-/// [`batchnorm_source`]).
+/// `batchnorm_source`).
 pub fn expand_units(src: &str) -> String {
     let (begin, end) = ("// @units begin\n", "// @units end\n");
     let a = src

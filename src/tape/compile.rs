@@ -9,7 +9,7 @@ use crate::ops::elementwise::Act;
 
 /// A compiled tape: every buffer allocated, forward and backward dispatch lists built.
 pub struct Compiled {
-    /// Networks side by side ([`Tape::compile_batched`]); 1 for [`Tape::compile`].
+    /// Networks side by side ([`CompileOptions::batch`]); 1 for [`Tape::compile`].
     pub batch: usize,
     pub values: Vec<Tensor>,
     pub grads: Vec<Option<Tensor>>,
