@@ -68,9 +68,18 @@ pub struct SgVariant {
     pub sig: KernelSig,
 }
 
-/// `SgVariant` of family × (k, s), its entry point named after them.
+/// The `SgVariant` of a family and (k, s), its entry point `conv_<family>_sg_k<k>_s<s>`.
 macro_rules! sg {
-    ($family:ident, $name:literal, $k:literal, $s:literal) => {
+    (Forward, $k:literal, $s:literal) => {
+        sg!(@ Forward, "forward", $k, $s)
+    };
+    (BackwardInput, $k:literal, $s:literal) => {
+        sg!(@ BackwardInput, "backward_input", $k, $s)
+    };
+    (BackwardWeight, $k:literal, $s:literal) => {
+        sg!(@ BackwardWeight, "backward_weight", $k, $s)
+    };
+    (@ $family:ident, $name:literal, $k:literal, $s:literal) => {
         SgVariant {
             family: SgFamily::$family,
             k: $k,
@@ -90,21 +99,21 @@ macro_rules! sg {
 /// ([`sg_gen`](super::sg_gen)) writes entry points from and the dispatches look kernels up in
 /// by (family, k, s).
 pub const SG_VARIANTS: [SgVariant; 15] = [
-    sg!(Forward, "forward", 1, 1),
-    sg!(Forward, "forward", 3, 1),
-    sg!(Forward, "forward", 5, 1),
-    sg!(Forward, "forward", 1, 2),
-    sg!(Forward, "forward", 3, 2),
-    sg!(Forward, "forward", 5, 2),
-    sg!(BackwardInput, "backward_input", 1, 2),
-    sg!(BackwardInput, "backward_input", 3, 2),
-    sg!(BackwardInput, "backward_input", 5, 2),
-    sg!(BackwardWeight, "backward_weight", 1, 1),
-    sg!(BackwardWeight, "backward_weight", 3, 1),
-    sg!(BackwardWeight, "backward_weight", 5, 1),
-    sg!(BackwardWeight, "backward_weight", 1, 2),
-    sg!(BackwardWeight, "backward_weight", 3, 2),
-    sg!(BackwardWeight, "backward_weight", 5, 2),
+    sg!(Forward, 1, 1),
+    sg!(Forward, 3, 1),
+    sg!(Forward, 5, 1),
+    sg!(Forward, 1, 2),
+    sg!(Forward, 3, 2),
+    sg!(Forward, 5, 2),
+    sg!(BackwardInput, 1, 2),
+    sg!(BackwardInput, 3, 2),
+    sg!(BackwardInput, 5, 2),
+    sg!(BackwardWeight, 1, 1),
+    sg!(BackwardWeight, 3, 1),
+    sg!(BackwardWeight, 5, 1),
+    sg!(BackwardWeight, 1, 2),
+    sg!(BackwardWeight, 3, 2),
+    sg!(BackwardWeight, 5, 2),
 ];
 
 /// Every entry point of `conv2d_sg.wgsl`, in [`SG_VARIANTS`]' order.
