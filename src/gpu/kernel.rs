@@ -4,125 +4,10 @@
 //! (read-only storage buffers first, then read-write storage buffers, then one uniform `Params`
 //! last — the order every WGSL file follows). The bind group layout is built explicitly from it;
 //! a naga test checks every signature against the shader it names.
-use super::{Gpu, ParamsBinding, Tensor};
+use super::{Gpu, ParamsBinding, Shader, Tensor};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::sync::Arc;
-
-/// The shader families, one WGSL file each under `shaders/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Shader {
-    Elementwise,
-    Conv2d,
-    BatchNorm,
-    Resample,
-    Concat,
-    Loss,
-    Adam,
-    Noise,
-    Polyphase,
-    /// Subgroup variants of conv2d kernels: only on devices with `Features::SUBGROUP`.
-    Conv2dSg,
-}
-
-impl Shader {
-    /// Every shader family.
-    pub const ALL: [Shader; 10] = [
-        Shader::Elementwise,
-        Shader::Conv2d,
-        Shader::BatchNorm,
-        Shader::Resample,
-        Shader::Concat,
-        Shader::Loss,
-        Shader::Adam,
-        Shader::Noise,
-        Shader::Polyphase,
-        Shader::Conv2dSg,
-    ];
-
-    /// File name under `shaders/`.
-    pub fn file(self) -> &'static str {
-        match self {
-            Shader::Elementwise => "elementwise.wgsl",
-            Shader::Conv2d => "conv2d.wgsl",
-            Shader::BatchNorm => "batchnorm.wgsl",
-            Shader::Resample => "resample.wgsl",
-            Shader::Concat => "concat.wgsl",
-            Shader::Loss => "loss.wgsl",
-            Shader::Adam => "adam.wgsl",
-            Shader::Noise => "noise.wgsl",
-            Shader::Polyphase => "polyphase.wgsl",
-            Shader::Conv2dSg => "conv2d_sg.wgsl",
-        }
-    }
-
-    /// Shared WGSL prepended to a family's file by [`Shader::source`] (not a family itself).
-    pub const PRELUDES: [&'static str; 2] = ["activation.wgsl", "conv2d_common.wgsl"];
-
-    /// The prelude this family's file is loaded with, if any: `activation.wgsl` (f and f')
-    /// for the two families that apply activations, `conv2d_common.wgsl` (Params, padding
-    /// helpers) for the two conv families.
-    pub fn prelude(self) -> Option<&'static str> {
-        match self {
-            Shader::Elementwise | Shader::BatchNorm => Some("activation.wgsl"),
-            Shader::Conv2d | Shader::Conv2dSg => Some("conv2d_common.wgsl"),
-            _ => None,
-        }
-    }
-
-    /// The WGSL source (its prelude, then its file; batch-norm's `@units` section instantiated
-    /// for vec4 and scalar units), compiled into the binary.
-    pub fn source(self) -> &'static str {
-        macro_rules! with {
-            ($prelude:literal, $f:literal) => {
-                concat!(
-                    include_str!(concat!("../../shaders/", $prelude)),
-                    include_str!(concat!("../../shaders/", $f))
-                )
-            };
-        }
-        match self {
-            Shader::Elementwise => with!("activation.wgsl", "elementwise.wgsl"),
-            Shader::Conv2d => with!("conv2d_common.wgsl", "conv2d.wgsl"),
-            Shader::BatchNorm => batchnorm_source(),
-            Shader::Resample => include_str!("../../shaders/resample.wgsl"),
-            Shader::Concat => include_str!("../../shaders/concat.wgsl"),
-            Shader::Loss => include_str!("../../shaders/loss.wgsl"),
-            Shader::Adam => include_str!("../../shaders/adam.wgsl"),
-            Shader::Noise => include_str!("../../shaders/noise.wgsl"),
-            Shader::Polyphase => include_str!("../../shaders/polyphase.wgsl"),
-            Shader::Conv2dSg => with!("conv2d_common.wgsl", "conv2d_sg.wgsl"),
-        }
-    }
-}
-
-/// `activation.wgsl` + `batchnorm.wgsl` with the latter's `@units` section written out twice,
-/// for vec4 units (`UNIT` = `vec4<f32>`, `SFX` = `v4`) and scalar ones (`f32`, `s`): one body for
-/// both forms of each per-unit pass.
-fn batchnorm_source() -> &'static str {
-    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SOURCE.get_or_init(|| {
-        let file = concat!(
-            include_str!("../../shaders/activation.wgsl"),
-            include_str!("../../shaders/batchnorm.wgsl")
-        );
-        expand_units(file)
-    })
-}
-
-/// The text between `// @units begin` and `// @units end` once per unit type (see
-/// `batchnorm_source`).
-pub fn expand_units(src: &str) -> String {
-    let (begin, end) = ("// @units begin\n", "// @units end\n");
-    let a = src
-        .find(begin)
-        .expect("batchnorm.wgsl has an @units section");
-    let b = src.find(end).expect("the @units section is closed");
-    let body = &src[a + begin.len()..b];
-    let unit = |ty: &str, suffix: &str| body.replace("UNIT", ty).replace("SFX", suffix);
-    let (head, tail) = (&src[..a], &src[b + end.len()..]);
-    [head, &unit("vec4<f32>", "v4"), &unit("f32", "s"), tail].concat()
-}
 
 /// An entry point and its binding pattern: `reads` read-only storage buffers at bindings
 /// `0..reads`, `writes` read-write storage buffers after them, and, when `params > 0`, a uniform
@@ -293,50 +178,8 @@ impl Gpu {
         groups: [u32; 3],
     ) -> Result<Dispatch> {
         let sig = kernel.sig;
-        if reads.len() != sig.reads as usize || writes.len() != sig.writes as usize {
-            return Err(Error::invalid(
-                format!("bindings of {}", sig.entry),
-                format!(
-                    "expected {} reads + {} writes, got {} + {}",
-                    sig.reads,
-                    sig.writes,
-                    reads.len(),
-                    writes.len()
-                ),
-            ));
-        }
-        for t in reads.iter().chain(writes) {
-            if t.bytes() > self.max_binding() {
-                return Err(Error::TooLarge {
-                    what: format!("a {:?} tensor (in one binding)", t.shape),
-                    bytes: t.bytes(),
-                    limit: self.max_binding(),
-                    hint: "",
-                });
-            }
-        }
-        let params_buf = match (sig.params, params) {
-            (0, None) => None,
-            (n, Some(p)) if n == std::mem::size_of::<P>() => {
-                let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(sig.entry),
-                    size: n as u64,
-                    usage: match self.params_binding {
-                        ParamsBinding::Uniform => wgpu::BufferUsages::UNIFORM,
-                        ParamsBinding::Storage => wgpu::BufferUsages::STORAGE,
-                    } | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                self.queue.write_buffer(&buf, 0, bytemuck::bytes_of(p));
-                Some(buf)
-            }
-            (n, _) => {
-                return Err(Error::invalid(
-                    format!("params of {}", sig.entry),
-                    format!("expected {n} bytes, got {}", std::mem::size_of::<P>()),
-                ))
-            }
-        };
+        self.check_bindings(sig, reads, writes)?;
+        let params_buf = self.params_buffer(sig, params)?;
         let mut entries: Vec<wgpu::BindGroupEntry> = reads
             .iter()
             .chain(writes)
@@ -363,6 +206,61 @@ impl Gpu {
             groups,
             params: params_buf,
         })
+    }
+    /// The tensors bound to `sig` are as many as it binds, and each fits one binding.
+    fn check_bindings(&self, sig: KernelSig, reads: &[&Tensor], writes: &[&Tensor]) -> Result<()> {
+        if reads.len() != sig.reads as usize || writes.len() != sig.writes as usize {
+            return Err(Error::invalid(
+                format!("bindings of {}", sig.entry),
+                format!(
+                    "expected {} reads + {} writes, got {} + {}",
+                    sig.reads,
+                    sig.writes,
+                    reads.len(),
+                    writes.len()
+                ),
+            ));
+        }
+        for t in reads.iter().chain(writes) {
+            if t.bytes() > self.max_binding() {
+                return Err(Error::TooLarge {
+                    what: format!("a {:?} tensor (in one binding)", t.shape),
+                    bytes: t.bytes(),
+                    limit: self.max_binding(),
+                    hint: "",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The params of a dispatch of `sig` in a buffer of their own, uploaded once (none where
+    /// the entry point takes none).
+    fn params_buffer<P: bytemuck::Pod>(
+        &self,
+        sig: KernelSig,
+        params: Option<&P>,
+    ) -> Result<Option<wgpu::Buffer>> {
+        match (sig.params, params) {
+            (0, None) => Ok(None),
+            (n, Some(p)) if n == std::mem::size_of::<P>() => {
+                let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(sig.entry),
+                    size: n as u64,
+                    usage: match self.params_binding {
+                        ParamsBinding::Uniform => wgpu::BufferUsages::UNIFORM,
+                        ParamsBinding::Storage => wgpu::BufferUsages::STORAGE,
+                    } | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                self.queue.write_buffer(&buf, 0, bytemuck::bytes_of(p));
+                Ok(Some(buf))
+            }
+            (n, _) => Err(Error::invalid(
+                format!("params of {}", sig.entry),
+                format!("expected {n} bytes, got {}", std::mem::size_of::<P>()),
+            )),
+        }
     }
 }
 

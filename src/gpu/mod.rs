@@ -19,11 +19,13 @@
 //! `var<uniform>` declarations read as `var<storage, read>`. `CLOUDFILL_PARAMS=uniform|storage`
 //! forces either.
 mod kernel;
+mod shader;
 mod tensor;
 
+pub use kernel::{groups_1d, Dispatch, Kernel, KernelSig};
 #[doc(hidden)]
-pub use kernel::expand_units;
-pub use kernel::{groups_1d, Dispatch, Kernel, KernelSig, Shader};
+pub use shader::expand_units;
+pub use shader::Shader;
 pub use tensor::{Arena, Shape, Tensor, ARENA_ALIGN};
 
 use crate::error::{Error, Result};
