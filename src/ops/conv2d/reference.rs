@@ -2,6 +2,9 @@
 use super::{Conv2d, Padding};
 use crate::gpu::Shape;
 
+/// (dx, dw, db) of a convolution's backward.
+pub type Grads = (Vec<f64>, Vec<f64>, Vec<f64>);
+
 /// Padded coordinate → source coordinate (None: a zero of zero padding).
 pub fn src(c: &Conv2d, i: isize, n: usize) -> Option<usize> {
     let n = n as isize;
@@ -94,8 +97,8 @@ pub fn per_group_backward(
     xs: Shape,
     w: &[f64],
     gy: &[f64],
-    f: impl Fn(&Conv2d, &[f64], Shape, &[f64], &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>),
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    f: impl Fn(&Conv2d, &[f64], Shape, &[f64], &[f64]) -> Grads,
+) -> Grads {
     let (gc, gs) = (c.group(), Shape::new(xs.c / c.groups, xs.h, xs.w));
     let (xl, wl, yl) = (gs.numel(), gc.weight_len(), gy.len() / c.groups);
     let (mut dx, mut dw, mut db) = (Vec::new(), Vec::new(), Vec::new());
@@ -110,13 +113,7 @@ pub fn per_group_backward(
 }
 
 /// (dx, dw, db) of L = Σ y·gy.
-pub fn backward(
-    c: &Conv2d,
-    x: &[f64],
-    xs: Shape,
-    w: &[f64],
-    gy: &[f64],
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+pub fn backward(c: &Conv2d, x: &[f64], xs: Shape, w: &[f64], gy: &[f64]) -> Grads {
     if c.groups > 1 {
         return per_group_backward(c, x, xs, w, gy, backward);
     }

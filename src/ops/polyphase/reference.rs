@@ -103,13 +103,7 @@ pub fn forward(c: &Conv2d, x: &[f64], xs: Shape, w: &[f64], b: Option<&[f64]>) -
 }
 
 /// (dx, dw, db) of L = Σ y·gy, the polyphase way.
-pub fn backward(
-    c: &Conv2d,
-    x: &[f64],
-    xs: Shape,
-    w: &[f64],
-    gy: &[f64],
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+pub fn backward(c: &Conv2d, x: &[f64], xs: Shape, w: &[f64], gy: &[f64]) -> conv::Grads {
     if c.groups > 1 {
         return conv::per_group_backward(c, x, xs, w, gy, backward);
     }
