@@ -117,6 +117,9 @@ pub enum Outcome {
 /// during its fit is not written).
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// A finished tile of an earlier run is broken (`problem`): its file is removed and the tile
+    /// fitted again. Sent before [`Event::Start`].
+    Refit { tile: TileRect, problem: &'a str },
     /// Before the first tile: `todo` tiles of this shard remain, `done` were already finished.
     Start {
         grid: &'a Grid,
@@ -156,6 +159,9 @@ pub struct Summary {
     pub stopped: bool,
     /// Every tile of the grid (all shards) is in the work dir: [`merge()`] can run.
     pub complete: bool,
+    /// Tiles an earlier run left broken (a truncated or wrong-shape file), removed and fitted
+    /// again, each with what was wrong.
+    pub refit: Vec<(TileRect, String)>,
 }
 
 /// The settings recorded in the manifest (a rerun must match every one).
@@ -213,6 +219,17 @@ pub fn run(
     job.dip.net.validate()?;
     workdir::open(&job.work_dir, &settings(job, &probe))?;
     let mine = |i: usize| job.shard.is_none_or(|s| i % s.count == s.index);
+    let (mut refit, mut refit_stop) = (Vec::new(), false);
+    for r in grid.tiles().filter(|r| mine(r.index)) {
+        if let Some(problem) = workdir::remove_broken_tile(&job.work_dir, &r, probe.channels)? {
+            let event = Event::Refit {
+                tile: r,
+                problem: &problem,
+            };
+            refit_stop |= on_event(event).is_break();
+            refit.push((r, problem));
+        }
+    }
     let state = |r: &TileRect| workdir::tile_state(&job.work_dir, r);
     let todo: Vec<TileRect> = grid
         .tiles()
@@ -228,13 +245,15 @@ pub fn run(
         already_done: done,
         stopped: false,
         complete: false,
+        refit,
     };
     let mut stopped = on_event(Event::Start {
         grid: &grid,
         todo: todo.len(),
         done,
     })
-    .is_break();
+    .is_break()
+        || refit_stop;
     if !stopped {
         stopped = fit_todo(gpu, job, &todo, &mut s, &mut on_event)?;
     }

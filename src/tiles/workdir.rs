@@ -43,6 +43,20 @@ pub fn tile_state(dir: &Path, t: &TileRect) -> TileState {
     }
 }
 
+/// Removes the tile file of `t` if it is there but not whole ([`check_tile`]), and says what
+/// was wrong with it; `None` for a whole tile, a nodata marker or no file.
+pub fn remove_broken_tile(dir: &Path, t: &TileRect, c: usize) -> Result<Option<String>> {
+    let path = tile_path(dir, t);
+    if tile_state(dir, t) != TileState::Data {
+        return Ok(None);
+    }
+    let Err(problem) = check_tile(&path, t, c) else {
+        return Ok(None);
+    };
+    std::fs::remove_file(&path).map_err(|e| Error::io(&path, "cannot remove a broken tile", e))?;
+    Ok(Some(problem.to_string()))
+}
+
 /// A work dir for one run, beside its output (`.NAME.tiles-PID`), removed with everything in it
 /// when dropped.
 #[derive(Debug)]
@@ -125,15 +139,9 @@ pub(crate) fn open(dir: &Path, settings: &Map<String, Value>) -> Result<()> {
     Ok(())
 }
 
-/// Rows `y0 .. y0 + n` of a tile file written by [`io::write_npy`] (H×W×C float32, C order),
-/// read without loading the rest of the file.
-pub(crate) fn read_tile_rows(
-    path: &Path,
-    t: &TileRect,
-    c: usize,
-    y0: usize,
-    n: usize,
-) -> Result<Vec<f32>> {
+/// A tile file written by [`io::write_npy`] (H×W×C float32, C order), its header checked
+/// against `t` and `c`: the open file and the offset of its data.
+fn open_tile(path: &Path, t: &TileRect, c: usize) -> Result<(std::fs::File, usize)> {
     let err = |m: String| io::file_err(path, m);
     let mut f = std::fs::File::open(path).map_err(|e| err(format!("cannot open tile: {e}")))?;
     let mut head = [0u8; 12];
@@ -171,9 +179,39 @@ pub(crate) fn read_tile_rows(
             header.trim()
         )));
     }
+    Ok((f, start + len))
+}
+
+/// Whether the tile file of `t` is whole: its header is `t`'s shape with `c` channels and its
+/// data all there (a write cut short, or another run's file, is not).
+pub(crate) fn check_tile(path: &Path, t: &TileRect, c: usize) -> Result<()> {
+    let (f, offset) = open_tile(path, t, c)?;
+    let want = (offset + t.h * t.w * c * 4) as u64;
+    let got = f
+        .metadata()
+        .map_err(|e| Error::io(path, "cannot read tile", e))?
+        .len();
+    if got != want {
+        let m = format!("holds {got} bytes, a whole tile is {want}");
+        return Err(io::file_err(path, m));
+    }
+    Ok(())
+}
+
+/// Rows `y0 .. y0 + n` of a tile file written by [`io::write_npy`] (H×W×C float32, C order),
+/// read without loading the rest of the file.
+pub(crate) fn read_tile_rows(
+    path: &Path,
+    t: &TileRect,
+    c: usize,
+    y0: usize,
+    n: usize,
+) -> Result<Vec<f32>> {
+    let err = |m: String| io::file_err(path, m);
+    let (mut f, start) = open_tile(path, t, c)?;
     let row = t.w * c * 4;
     let mut bytes = vec![0u8; n * row];
-    f.seek(SeekFrom::Start((start + len + y0 * row) as u64))
+    f.seek(SeekFrom::Start((start + y0 * row) as u64))
         .and_then(|_| f.read_exact(&mut bytes))
         .map_err(|e| err(format!("cannot read tile rows: {e}")))?;
     Ok(bytes

@@ -78,6 +78,12 @@ impl Bars {
                 (self.steps).set_prefix(format!("{} tiles together ({first} …)", tiles.len()));
             }
             Event::Step { info, .. } => show_step(&self.steps, info),
+            Event::Refit { tile, problem } => self.tiles.suspend(|| {
+                eprintln!(
+                    "warning: tile {},{} is fitted again: {problem}",
+                    tile.row, tile.col
+                )
+            }),
             Event::TileDone { .. } => self.tiles.inc(1),
         }
     }

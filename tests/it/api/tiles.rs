@@ -369,3 +369,66 @@ fn batched_tiles_equal_the_one_at_a_time_run() {
         assert!(same_bits(&a.data, &b.data), "tile {t:?}");
     }
 }
+
+/// A resume refits what an earlier run left broken: a tile file cut short (a full disk, a
+/// kill mid-write of a non-atomic copy) and one of another shape are named, removed and fitted
+/// again, and the merge equals the uninterrupted run bit for bit.
+#[test]
+fn broken_tiles_are_fitted_again_on_resume() {
+    let r = reference();
+    let work = scene().dir.path().join("broken_work");
+    std::fs::create_dir_all(&work).unwrap();
+    for e in std::fs::read_dir(&r.work).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, work.join(p.file_name().unwrap())).unwrap();
+    }
+    let mut tiles_npy: Vec<PathBuf> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "npy"))
+        .collect();
+    tiles_npy.sort();
+    let (cut, wrong) = (&tiles_npy[0], &tiles_npy[1]);
+    let len = std::fs::metadata(cut).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(cut)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let small = Image::new(2, 2, 3, vec![0.5; 12]).unwrap();
+    std::fs::remove_file(wrong).unwrap();
+    io::write_npy(wrong, &small).unwrap();
+    let mut named = Vec::new();
+    let s = tiles::run(gpu(), &job(&work), |e| {
+        if let Event::Refit { tile, problem } = e {
+            named.push((tile, problem.to_string()));
+        }
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(s.refit.len(), 2, "{:?}", s.refit);
+    assert_eq!(named.len(), 2);
+    let problems: Vec<&str> = s.refit.iter().map(|(_, p)| p.as_str()).collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("bytes, a whole tile is")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("expected a float32")),
+        "{problems:?}"
+    );
+    assert!(
+        s.complete && s.already_done == 7 && s.fitted + s.copied == 2,
+        "{s:?}"
+    );
+    let out = work.join("merged.tif");
+    tiles::merge(&work, &out, &[]).unwrap();
+    let img = io::read_raster(&out, None, None).unwrap().image;
+    assert!(
+        same_bits(&img.data, &r.image.data),
+        "refitted output differs"
+    );
+}
