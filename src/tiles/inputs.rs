@@ -79,6 +79,27 @@ pub fn paste_clear(result: &mut Image, original: &Image, clear: &[bool]) {
 }
 
 impl Loaded {
+    /// A warning when the network ends in a sigmoid (`sigmoid`, outputs in [0, 1]) but the
+    /// target's clear values reach well outside [0, 1] (e.g. Sentinel-2 reflectances as stored,
+    /// without `--s2`): the fit cannot reproduce them.
+    pub fn range_warning(&self, sigmoid: bool) -> Option<String> {
+        let (t, m) = (&self.sources[0], &self.masks[0]);
+        let clear = (t.data.chunks_exact(t.c).zip(&m.clear)).filter(|(_, &c)| c);
+        let values = clear.flat_map(|(px, _)| px.iter().copied());
+        let (lo, hi) = values
+            .filter(|v| v.is_finite())
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        (sigmoid && lo <= hi && (lo < -0.5 || hi > 1.5)).then(|| {
+            format!(
+                "the target's clear values span [{lo}, {hi}], but the network's output is a \
+                 sigmoid in [0, 1]: scale the data to [0, 1] (--s2 does it for Sentinel-2 \
+                 reflectances) or pass --no-sigmoid"
+            )
+        })
+    }
+
     /// `Err` when no pixel of the target is left to fit: naming the target when the mask's clear
     /// pixels are all nodata in it, else the mask (all cloud).
     pub fn check_fittable(&self, inputs: &Inputs) -> Result<()> {

@@ -28,11 +28,14 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
     let truth = (a.truth.as_deref())
         .map(|p| inputs.load_truth(p, target))
         .transpose()?;
+    let dip = a.fit.config();
+    if let Some(w) = loaded.range_warning(dip.net.sigmoid) {
+        eprintln!("warning: {w}");
+    }
     let gpu = open_gpu(a.write.quiet)?;
     if !a.write.quiet {
         describe(a, &loaded);
     }
-    let dip = a.fit.config();
     let (sources, masks) = (loaded.sources.clone(), loaded.masks.clone());
     let fit = run_fit(
         &gpu,

@@ -168,3 +168,34 @@ fn a_full_disk_while_writing_a_geotiff_is_an_error() {
     let o = cloudfill_limited(4, &args).unwrap();
     fails_naming(&o, &["merged.tif", "failed"], &merged);
 }
+
+/// A target far outside [0, 1] (reflectances as stored, without --s2) with the sigmoid on is
+/// fitted with a warning that says what to do; in [0, 1], or with --no-sigmoid, no warning.
+#[test]
+fn target_outside_the_sigmoid_range_is_warned_about() {
+    use cloudfill::io::{self, Image};
+    let f = files();
+    let (h, w) = (24, 32);
+    let raw: Vec<f32> = (0..h * w * 3).map(|i| (i % 17) as f32 * 200.0).collect();
+    let target = f.dir.path().join("raw.npy");
+    io::write_npy(&target, &Image::new(h, w, 3, raw).unwrap()).unwrap();
+    let run = |target: &std::path::Path, extra: &[&str], out: &str| {
+        let out = f.dir.path().join(out);
+        let mut args = vec!["inpaint", "--target", s(target), "--mask", s(&f.mask)];
+        args.extend_from_slice(&["--out", s(&out), "--quiet", "--steps", "1"]);
+        args.extend_from_slice(&["--down", "8,8", "--up", "8,8", "--skip", "0,0"]);
+        args.extend_from_slice(extra);
+        let o = cloudfill(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    let warned = run(&target, &[], "raw_out.npy");
+    assert!(
+        warned.contains("warning") && warned.contains("[0, 3200]") && warned.contains("--s2"),
+        "{warned}"
+    );
+    let plain = run(&target, &["--no-sigmoid"], "raw_nosig.npy");
+    assert!(!plain.contains("warning"), "{plain}");
+    let fine = run(&f.target, &[], "fine.npy");
+    assert!(!fine.contains("warning"), "{fine}");
+}
