@@ -283,7 +283,7 @@ fn layers(cr: &mut Criterion) {
 
     let lat = filled(&gpu, Shape::new(2, 256, 256), 9);
     let lo = z(lat.shape);
-    let d = noise::latent_noise(&gpu, &lat, 0.1, 1, &lo).unwrap();
+    let d = noise::latent_noise(&gpu, &lat, 0.1, &[1], &lo).unwrap();
     report("latent noise 2x256²", &[d], 2.0 * lat.numel() as f64 * f);
 
     let c = Conv2d {

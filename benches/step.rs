@@ -88,6 +88,7 @@ fn main() {
             .map(|i| ((i % (n * n)) % 5 != 0) as u8 as f32)
             .collect();
         let p = Problem {
+            seed: 0,
             latent: &latent,
             latent_channels: 2,
             h: n,
@@ -99,7 +100,6 @@ fn main() {
         let cfg = StepConfig {
             adam: AdamConfig::default(),
             noise_std: 0.1,
-            seed: 0,
             conv_blocks: None,
         };
         let t0 = Instant::now();

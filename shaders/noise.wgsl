@@ -4,18 +4,19 @@
 // r = sqrt(−2 ln u0), θ = π(2 u1 − 1) ∈ (−π, π] (where WGSL's cos/sin are accurate):
 // z = r cos θ for even i, r sin θ for odd i. Every step gets fresh noise; a run reproduces bit
 // for bit on one adapter. Batched latents (G networks' inputs, each `per` elements, a multiple of
-// 4): the index counts within a network (i mod per), so every network draws the noise a run of
-// its own would. Flat over any layout, as vec4s (i4 < n4);
+// 4): the index counts within a network (i mod per) and network k draws with key keys[k] (its
+// seed), so every network draws the noise a run of its own would. Flat over any layout, as vec4s (i4 < n4);
 // lanes past n copy the latent. Rust side and CPU reference (same integers): src/ops/noise.rs;
 // tests: tests/it/ops/noise.rs.
 override WG: u32 = 256u;
 
 // per4: vec4s per network (the index wraps there).
-struct Params { n: u32, sigma: f32, seed: u32, step: u32, per4: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { n: u32, sigma: f32, step: u32, per4: u32 }
 
 @group(0) @binding(0) var<storage, read> latent: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> u: Params;
+@group(0) @binding(1) var<storage, read> keys: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> u: Params;
 
 // High 32 bits of a·b (32×32 → 64) from 16-bit halves.
 fn mulhi(a: u32, b: u32) -> u32 {
@@ -39,8 +40,8 @@ fn philox2x32(c0: u32, c1: u32, k0: u32) -> vec2<u32> {
 }
 
 // Two standard normals for the pair (2j, 2j+1).
-fn normal_pair(j: u32) -> vec2<f32> {
-    let x = philox2x32(j, u.step, u.seed);
+fn normal_pair(j: u32, key: u32) -> vec2<f32> {
+    let x = philox2x32(j, u.step, key);
     let uu = (vec2<f32>(x >> vec2<u32>(8u)) + 1.0) * (1.0 / 16777216.0);
     let r = sqrt(-2.0 * log(uu.x));
     let th = 3.14159265358979 * (2.0 * uu.y - 1.0);
@@ -53,7 +54,8 @@ fn latent_noise(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     let i = (wid.x + wid.y * nwg.x) * WG + lid;
     if (i * 4u >= u.n) { return; }
     let il = i % u.per4;
-    let z = vec4<f32>(normal_pair(2u * il), normal_pair(2u * il + 1u));
+    let key = keys[i / u.per4];
+    let z = vec4<f32>(normal_pair(2u * il, key), normal_pair(2u * il + 1u, key));
     let valid = (vec4<u32>(i * 4u) + vec4<u32>(0u, 1u, 2u, 3u)) < vec4<u32>(u.n);
     out[i] = latent[i] + select(vec4<f32>(0.0), u.sigma * z, valid);
 }

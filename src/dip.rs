@@ -1,6 +1,12 @@
 //! The library API, close to the reference's `LitDIP`:
 //! `set_target([...])`, `set_mask([...])`, `fit(steps, on_step)`, `output()`; and [`fit_batch`]
 //! for several such problems of one size trained side by side in the same dispatches.
+//!
+//! Beyond the reference: an **ensemble** ([`DipConfig::ensemble`]) fits K networks from the seeds
+//! `seed, seed + 1, …` side by side in the same dispatches (each exactly the fit of its own seed);
+//! the output is their mean and [`Dip::uncertainty`] their spread. A **stopping rule**
+//! ([`DipConfig::stop`], [`StopRule`]) holds out cloud-shaped patches of clear pixels, scores each
+//! network there every few steps, keeps its best output and stops it when it stops improving.
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::{Image, Mask};
@@ -9,13 +15,20 @@ use crate::ops::adam::AdamConfig;
 use crate::ops::conv2d::Blocks;
 use crate::plan::{Plan, StepConfig};
 use std::ops::ControlFlow;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod batch;
+mod ensemble;
+mod fit;
+pub mod holdout;
 mod params;
 mod problem;
+mod stopping;
 pub use batch::{fit_batch, BatchItem, BatchResult};
+use fit::{run_steps, Checks};
+pub use fit::ValidationInfo;
 pub use params::NamedParam;
+pub use stopping::{Monitor, Observation, StopRule};
 
 /// The network's input ("latent seed").
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -44,6 +57,12 @@ pub struct DipConfig {
     /// The convolutions' kernels and blocking; `None` (the default): the adapter's fastest.
     /// Every choice computes the same function; tests and comparisons set it.
     pub conv_blocks: Option<Blocks>,
+    /// Networks fitted side by side from the seeds `seed, seed + 1, …` (1: the reference's
+    /// single fit); the output is their mean, [`Dip::uncertainty`] their spread.
+    pub ensemble: usize,
+    /// Held-out validation, best-output keeping and early stopping; `None` (the reference): every
+    /// step asked for, the last output.
+    pub stop: Option<StopRule>,
 }
 
 impl Default for DipConfig {
@@ -56,6 +75,8 @@ impl Default for DipConfig {
             seed: 0,
             loss_every: 10,
             conv_blocks: None,
+            ensemble: 1,
+            stop: None,
         }
     }
 }
@@ -71,6 +92,8 @@ pub struct StepInfo {
     pub loss: Option<f32>,
     /// Time since the fit started.
     pub elapsed: Duration,
+    /// The checks so far, under a stopping rule.
+    pub validation: Option<ValidationInfo>,
 }
 
 /// A Deep Image Prior inpainting problem on one GPU.
@@ -86,11 +109,19 @@ pub struct Dip<'g> {
     last_loss: Option<f32>,
     /// Parameters given by [`Dip::set_parameters`], written over the seeded init at every build.
     init_params: Vec<NamedParam>,
+    /// The stopping rule's state, when there is one (made at every build).
+    checks: Option<Checks>,
 }
 
 impl<'g> Dip<'g> {
     pub fn new(gpu: &'g Gpu, cfg: DipConfig) -> Result<Dip<'g>> {
         cfg.net.validate()?;
+        if let Some(rule) = &cfg.stop {
+            rule.validate()?;
+        }
+        if cfg.ensemble == 0 {
+            return Err(Error::invalid("ensemble", "needs at least 1 network"));
+        }
         if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
             return Err(Error::invalid(
                 "learning rate",
@@ -113,6 +144,7 @@ impl<'g> Dip<'g> {
             padded: (0, 0),
             last_loss: None,
             init_params: Vec::new(),
+            checks: None,
         })
     }
 
@@ -186,16 +218,24 @@ impl<'g> Dip<'g> {
     }
 
     fn build(&mut self) -> Result<()> {
-        let p = self.prepare()?;
-        let problem = self.problem(&p);
-        self.plan = Some(Plan::new(
-            self.gpu,
-            &self.cfg.net,
-            &problem,
-            self.step_config(),
-        )?);
+        let mut p = self.prepare()?;
+        let plan = {
+            let problems: Vec<_> = (0..self.cfg.ensemble)
+                .map(|k| self.problem(&p, self.member_seed(k)))
+                .collect();
+            Plan::new_batch(self.gpu, &self.cfg.net, &problems, self.step_config())?
+        };
+        self.plan = Some(plan);
+        self.checks = (self.cfg.stop).zip(p.heldout.take()).map(|(rule, held)| {
+            Checks::new(rule, vec![held], self.cfg.ensemble)
+        });
         self.last_loss = None;
         self.write_init_params()
+    }
+
+    /// The seed of ensemble member `k`.
+    pub(super) fn member_seed(&self, k: usize) -> u64 {
+        self.cfg.seed.wrapping_add(k as u64)
     }
 
     fn ensure_built(&mut self) -> Result<()> {
@@ -212,13 +252,13 @@ impl<'g> Dip<'g> {
                 ..AdamConfig::default()
             },
             noise_std: self.cfg.noise_std,
-            seed: self.cfg.seed,
             conv_blocks: self.cfg.conv_blocks,
         }
     }
 
-    /// Runs `steps` Adam steps (continuing any earlier fit). `on_step` is called after every
-    /// step; returning `ControlFlow::Break` stops early. Returns the last loss read.
+    /// Runs `steps` Adam steps (continuing any earlier fit; under a stopping rule, fewer when
+    /// every network has stopped). `on_step` is called after every step; returning
+    /// `ControlFlow::Break` stops early. Returns the last loss read.
     pub fn fit(
         &mut self,
         steps: usize,
@@ -226,26 +266,79 @@ impl<'g> Dip<'g> {
     ) -> Result<Option<f32>> {
         self.ensure_built()?;
         let plan = self.plan.as_mut().expect("built above");
-        if let Some(l) = run_steps(plan, steps, self.cfg.loss_every, on_step)? {
+        let every = self.cfg.loss_every;
+        if let Some(l) = run_steps(plan, steps, every, self.checks.as_mut(), on_step)? {
             self.last_loss = Some(l);
         }
         Ok(self.last_loss)
     }
 
     /// The reconstruction of every source, in order (H×W×C_k each); the first is the
-    /// inpainted image.
+    /// inpainted image. An ensemble's is the mean of its members'; under a stopping rule each
+    /// member's output is the one of its best check.
     pub fn output(&mut self) -> Result<Vec<Image>> {
+        let members = self.member_outputs_padded()?;
+        let refs: Vec<&[f32]> = members.iter().map(Vec::as_slice).collect();
+        self.unpack(&ensemble::mean_std(&refs).0)
+    }
+
+    /// The per-pixel standard deviation across the ensemble's members of every source's
+    /// reconstruction (as [`Dip::output`]; all zero for one network).
+    pub fn uncertainty(&mut self) -> Result<Vec<Image>> {
+        let members = self.member_outputs_padded()?;
+        let refs: Vec<&[f32]> = members.iter().map(Vec::as_slice).collect();
+        self.unpack(&ensemble::mean_std(&refs).1)
+    }
+
+    /// Every member's reconstructions (as [`Dip::output`] for one network).
+    pub fn member_outputs(&mut self) -> Result<Vec<Vec<Image>>> {
+        let members = self.member_outputs_padded()?;
+        members.iter().map(|m| self.unpack(m)).collect()
+    }
+
+    /// Each network's output, channel-major at the padded size: the kept best under a stopping
+    /// rule, otherwise the current one on the clean latent. A non-finite output is an error.
+    fn member_outputs_padded(&mut self) -> Result<Vec<Vec<f32>>> {
         self.ensure_built()?;
         let plan = self.plan.as_ref().expect("built above");
-        let out = plan.render()?;
-        if out.iter().any(|v| !v.is_finite()) {
+        let kept = self.checks.as_ref().map(|c| &c.kept);
+        let out = if kept.is_some_and(|k| k.iter().all(Option::is_some)) {
+            Vec::new()
+        } else {
+            plan.render()?
+        };
+        let per = out.len() / plan.batch.max(1);
+        let members: Vec<Vec<f32>> = (0..plan.batch)
+            .map(|k| match kept.and_then(|v| v[k].clone()) {
+                Some(o) => o,
+                None => out[k * per..(k + 1) * per].to_vec(),
+            })
+            .collect();
+        if members.iter().flatten().any(|v| !v.is_finite()) {
             let loss = plan.read_loss()?;
             return Err(Error::Diverged {
                 step: plan.step as usize,
                 loss,
             });
         }
-        self.unpack(&out)
+        Ok(members)
+    }
+
+    /// Each network's checks under a stopping rule (its held-out curve, best step, stop).
+    pub fn monitors(&self) -> &[Monitor] {
+        self.checks.as_ref().map_or(&[], |c| &c.monitors)
+    }
+
+    /// The step at which the loss became non-finite, when the fit ended there with every
+    /// network's best output kept (under a stopping rule; without one, that is an error).
+    pub fn diverged_at(&self) -> Option<usize> {
+        self.checks.as_ref().and_then(|c| c.diverged_at)
+    }
+
+    /// The held-out pixels of the first source under a stopping rule (`true` = held out).
+    pub fn heldout_mask(&self) -> Option<Mask> {
+        let rule = self.cfg.stop.as_ref()?;
+        Some(holdout::select(self.masks.first()?, rule.holdout, self.cfg.seed))
     }
 
     /// The compiled step (after the first `fit` or `output`): parameters, profile, counts.
@@ -257,41 +350,4 @@ impl<'g> Dip<'g> {
     pub fn padded_size(&self) -> (usize, usize) {
         self.padded
     }
-}
-
-/// `steps` Adam steps of `plan`, reading the loss every `every` steps and at the last (for a
-/// batch, the mean of the networks' losses); returns the last loss read.
-fn run_steps(
-    plan: &mut Plan,
-    steps: usize,
-    every: usize,
-    mut on_step: impl FnMut(&StepInfo) -> ControlFlow<()>,
-) -> Result<Option<f32>> {
-    let every = every.max(1);
-    let start = Instant::now();
-    let mut last = None;
-    for s in 1..=steps {
-        plan.step()?;
-        let loss = if s % every == 0 || s == steps {
-            let l = plan.read_loss()? / plan.batch as f32;
-            if !l.is_finite() {
-                return Err(Error::Diverged { step: s, loss: l });
-            }
-            last = Some(l);
-            Some(l)
-        } else {
-            None
-        };
-        let info = StepInfo {
-            step: s,
-            steps,
-            loss,
-            elapsed: start.elapsed(),
-        };
-        if on_step(&info).is_break() {
-            break;
-        }
-    }
-    plan.wait()?;
-    Ok(last)
 }

@@ -121,7 +121,9 @@ pub mod plan;
 #[doc(hidden)]
 pub mod tape;
 
-pub use dip::{fit_batch, BatchItem, BatchResult, Dip, DipConfig, Latent, NamedParam, StepInfo};
+pub use dip::{
+    fit_batch, BatchItem, BatchResult, Dip, DipConfig, Latent, Monitor, NamedParam, StepInfo, StopRule,
+};
 pub use error::{Error, Result};
 pub use gpu::Gpu;
 pub use io::{Image, Mask};

@@ -7,8 +7,8 @@
 //! A plan trains G ≥ 1 independent networks of the same shape side by side in the same
 //! dispatches ([`Plan::new_batch`], [`CompileOptions::batch`]): each has its own latent, target,
 //! mask, loss normalisation (its own clear count), parameters and Adam moments, and each takes
-//! exactly the steps a plan of its own would, bit for bit (same seed: same initial weights, same
-//! noise; every grouped kernel does each network's arithmetic as the ungrouped one, reductions
+//! exactly the steps a plan of its own would, bit for bit (its own seed: the initial weights and
+//! noise of a plan of its own; a batch of tiles shares one seed, an ensemble has one per member; every grouped kernel does each network's arithmetic as the ungrouped one, reductions
 //! chunked the same; the loss weights m/N_k give the mean's gradient bits). Only the reported
 //! loss, a sum over the networks, is rounded differently.
 use crate::error::{Error, Result};
@@ -24,8 +24,9 @@ pub use crate::splitmix::SplitMix;
 pub use profile::DispatchTime;
 
 /// What a plan trains: a latent (`[C_in, H, W]`), a target and a per-element 0/1 mask
-/// (`[C, H, W]`, channel-major).
+/// (`[C, H, W]`, channel-major), from the initial weights and noise stream of `seed`.
 pub struct Problem<'a> {
+    pub seed: u64,
     pub latent: &'a [f32],
     pub latent_channels: usize,
     pub h: usize,
@@ -41,8 +42,6 @@ pub struct StepConfig {
     pub adam: AdamConfig,
     /// σ of the fresh N(0, 1) latent noise of every step.
     pub noise_std: f32,
-    /// Seeds the initial parameters and the noise.
-    pub seed: u64,
     /// The convolutions' kernels and blocking; `None`: the adapter's fastest. (Tests and
     /// comparisons run the other paths with it; every path computes the same function.)
     pub conv_blocks: Option<Blocks>,
@@ -53,7 +52,6 @@ impl Default for StepConfig {
         StepConfig {
             adam: AdamConfig::default(),
             noise_std: 0.1,
-            seed: 0,
             conv_blocks: None,
         }
     }
@@ -70,6 +68,8 @@ pub struct Plan<'g> {
     pub input: Var,
     pub output: Var,
     cfg: StepConfig,
+    /// Each network's seed (its initial weights and noise key).
+    seeds: Vec<u64>,
     noise: Dispatch,
     loss: Vec<Dispatch>,
     adam: Dispatch,
@@ -84,14 +84,14 @@ pub struct Plan<'g> {
 }
 
 impl<'g> Plan<'g> {
-    /// Builds the network and the step. Parameters are initialised from `cfg.seed`.
+    /// Builds the network and the step. Parameters are initialised from `p.seed`.
     pub fn new(gpu: &'g Gpu, net: &NetConfig, p: &Problem, cfg: StepConfig) -> Result<Plan<'g>> {
         Plan::new_batch(gpu, net, std::slice::from_ref(p), cfg)
     }
 
     /// A plan for `problems.len()` independent networks trained side by side in the same
-    /// dispatches; every problem must have the same sizes. All start from `cfg.seed` (so each
-    /// network starts as its own [`Plan::new`] would). The loss is the sum of theirs; [`render`]
+    /// dispatches; every problem must have the same sizes. Each starts from its own seed (as its
+    /// own [`Plan::new`] would). The loss is the sum of theirs; [`render`]
     /// returns their outputs one after the other.
     ///
     /// [`render`]: Plan::render
@@ -119,11 +119,10 @@ impl<'g> Plan<'g> {
         let target = Tensor::from_slice(gpu, out_shape, &target)?;
         let weights = Tensor::from_slice(gpu, out_shape, &weights)?;
         let loss_value = Tensor::zeros(gpu, Shape::flat(1))?;
-        let (seed32, noisy) = (
-            (cfg.seed ^ (cfg.seed >> 32)) as u32,
-            &compiled.values[input.0],
-        );
-        let noise = noise::latent_noise(gpu, &latent, cfg.noise_std, seed32, noisy)?;
+        let seeds: Vec<u64> = problems.iter().map(|q| q.seed).collect();
+        let keys: Vec<u32> = seeds.iter().map(|&s| noise_key(s)).collect();
+        let noisy = &compiled.values[input.0];
+        let noise = noise::latent_noise(gpu, &latent, cfg.noise_std, &keys, noisy)?;
         let dout = compiled.grads[output.0]
             .as_ref()
             .expect("the network output has a gradient buffer");
@@ -143,6 +142,7 @@ impl<'g> Plan<'g> {
             input,
             output,
             cfg,
+            seeds,
             noise,
             loss,
             adam,
@@ -151,24 +151,32 @@ impl<'g> Plan<'g> {
             n_params,
             step: 0,
         };
-        plan.init_params(cfg.seed)?;
+        plan.init_params()?;
         Ok(plan)
     }
 
     /// PyTorch's default init (conv weight and bias ~ U(−b, b), b = 1/sqrt(fan_in); BN γ = 1,
-    /// β = 0) from a seeded stream: reproducible, though not PyTorch's own random numbers. Every
-    /// network of a batch gets the same values.
-    pub fn init_params(&self, seed: u64) -> Result<()> {
-        let mut rng = SplitMix::new(seed);
+    /// β = 0) from each network's seeded stream: reproducible, though not PyTorch's own random
+    /// numbers. Networks of one seed get the same values.
+    pub fn init_params(&self) -> Result<()> {
+        let mut rngs: Vec<SplitMix> = self.seeds.iter().map(|&s| SplitMix::new(s)).collect();
         for (info, view) in self.tape.params.iter().zip(&self.compiled.param_views) {
             let n = info.shape.numel();
-            let vals: Vec<f32> = match info.init {
-                Init::Const(c) => vec![c; n],
-                Init::Uniform(b) => (0..n).map(|_| (2.0 * rng.unit() - 1.0) * b).collect(),
-            };
-            view.write(self.gpu, &vals.repeat(self.batch))?;
+            let mut vals = Vec::with_capacity(n * self.batch);
+            for rng in &mut rngs {
+                match info.init {
+                    Init::Const(c) => vals.extend(std::iter::repeat_n(c, n)),
+                    Init::Uniform(b) => vals.extend((0..n).map(|_| (2.0 * rng.unit() - 1.0) * b)),
+                }
+            }
+            view.write(self.gpu, &vals)?;
         }
         Ok(())
+    }
+
+    /// Each network's seed, in order.
+    pub fn seeds(&self) -> &[u64] {
+        &self.seeds
     }
 
     fn param_index(&self, name: &str) -> Result<usize> {
@@ -221,8 +229,7 @@ impl<'g> Plan<'g> {
     }
 
     fn set_noise(&self, sigma: f32) {
-        let seed32 = (self.cfg.seed ^ (self.cfg.seed >> 32)) as u32;
-        let p = noise::params(sigma, seed32, self.step, self.n_input, self.per_input);
+        let p = noise::params(sigma, self.step, self.n_input, self.per_input);
         self.noise.set_params(self.gpu, &p);
     }
 
@@ -277,6 +284,11 @@ impl<'g> Plan<'g> {
         self.set_noise(self.cfg.noise_std);
         c.values[self.output.0].read(self.gpu)
     }
+}
+
+/// The 32-bit key of a seed's latent noise stream.
+fn noise_key(seed: u64) -> u32 {
+    (seed ^ (seed >> 32)) as u32
 }
 
 /// The network of problem `p` recorded on a new tape: (tape, latent input, output).

@@ -1,5 +1,6 @@
 //! Several problems of one size trained side by side in the same dispatches ([`fit_batch`]).
-use super::{run_steps, Dip, DipConfig, StepInfo};
+use super::ensemble::mean_std;
+use super::{run_steps, Checks, Dip, DipConfig, StepInfo};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::{Image, Mask};
@@ -14,17 +15,22 @@ pub struct BatchItem {
     pub masks: Vec<Mask>,
 }
 
-/// What [`fit_batch`] returns: each item's reconstructions (as [`Dip::output`]) and the last
-/// loss read (the mean of the items' losses).
+/// What [`fit_batch`] returns: each item's reconstructions (as [`Dip::output`]: an ensemble's
+/// mean), their uncertainty (as [`Dip::uncertainty`]), each network's kept step under a stopping
+/// rule (an item's members one after the other) and the last loss read (the mean of the
+/// networks' losses).
 #[derive(Clone, Debug)]
 pub struct BatchResult {
     pub outputs: Vec<Vec<Image>>,
+    pub uncertainty: Vec<Vec<Image>>,
+    pub kept_steps: Vec<Option<usize>>,
     pub loss: Option<f32>,
 }
 
-/// Fits every item with its own network — exactly what a [`Dip`] of each would do with the same
-/// settings (the same initial weights from `cfg.seed`, the same per-step noise), to the bit —
-/// but all of them side by side in the same dispatches, which
+/// Fits every item with its own network (or ensemble) — exactly what a [`Dip`] of each would do
+/// with the same settings (the same initial weights from `cfg.seed`, the same per-step noise, the
+/// same held-out pixels and checks), to the bit — but all of them side by side in the same
+/// dispatches, which
 /// keeps a large GPU busy and saves per-dispatch costs on small images. Items must have the same
 /// size and sources of the same channel counts. `on_step` sees the steps of the whole batch (its
 /// loss is the mean of the items'); `ControlFlow::Break` stops it (the result is then that of
@@ -63,15 +69,44 @@ pub fn fit_batch(
         prepared.push(dip.prepare()?);
         dips.push(dip);
     }
-    let problems: Vec<Problem> = (dips.iter().zip(&prepared))
-        .map(|(d, p)| d.problem(p))
-        .collect();
-    let mut plan = Plan::new_batch(gpu, &cfg.net, &problems, dips[0].step_config())?;
-    let loss = run_steps(&mut plan, steps, cfg.loss_every, on_step)?;
+    let members = cfg.ensemble.max(1);
+    let mut plan = {
+        let problems: Vec<Problem> = (dips.iter().zip(&prepared))
+            .flat_map(|(d, p)| (0..members).map(move |k| d.problem(p, d.member_seed(k))))
+            .collect();
+        Plan::new_batch(gpu, &cfg.net, &problems, dips[0].step_config())?
+    };
+    let mut checks = cfg.stop.map(|rule| {
+        let held = prepared.iter_mut().filter_map(|p| p.heldout.take()).collect();
+        Checks::new(rule, held, members)
+    });
+    let loss = run_steps(&mut plan, steps, cfg.loss_every, checks.as_mut(), on_step)?;
     let out = plan.render()?;
-    let per = out.len() / dips.len();
-    let outputs = (dips.iter().enumerate())
-        .map(|(k, d)| d.unpack(&out[k * per..(k + 1) * per]))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(BatchResult { outputs, loss })
+    let per = out.len() / plan.batch;
+    let net_out = |j: usize| -> &[f32] {
+        let kept = checks.as_ref().and_then(|c| c.kept[j].as_deref());
+        kept.unwrap_or(&out[j * per..(j + 1) * per])
+    };
+    let (mut outputs, mut uncertainty) = (Vec::new(), Vec::new());
+    for (i, d) in dips.iter().enumerate() {
+        let refs: Vec<&[f32]> = (0..members).map(|k| net_out(i * members + k)).collect();
+        let (mean, std) = mean_std(&refs);
+        if mean.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Diverged {
+                step: plan.step as usize,
+                loss: plan.read_loss()?,
+            });
+        }
+        outputs.push(d.unpack(&mean)?);
+        uncertainty.push(d.unpack(&std)?);
+    }
+    let kept_steps = checks.as_ref().map_or(vec![None; plan.batch], |c| {
+        c.monitors.iter().map(|m| m.kept_step()).collect()
+    });
+    Ok(BatchResult {
+        outputs,
+        uncertainty,
+        kept_steps,
+        loss,
+    })
 }

@@ -15,23 +15,26 @@ pub struct NamedParam {
 
 impl Dip<'_> {
     /// The network's parameters, in the order the network creates them (level by level; the
-    /// reference's `named_parameters()` lists the same set by module kind). Builds the network if needed (after [`Dip::set_target`]).
+    /// reference's `named_parameters()` lists the same set by module kind); an ensemble's first
+    /// member's. Builds the network if needed (after [`Dip::set_target`]).
     pub fn parameters(&mut self) -> Result<Vec<NamedParam>> {
         self.ensure_built()?;
         let plan = self.plan.as_ref().expect("built above");
         (plan.tape.params.iter())
             .map(|info| {
+                let mut data = plan.read_param(&info.name)?;
+                data.truncate(info.shape.numel());
                 Ok(NamedParam {
                     name: info.name.clone(),
                     shape: info.dims.clone(),
-                    data: plan.read_param(&info.name)?,
+                    data,
                 })
             })
             .collect()
     }
 
     /// Overwrites the named parameters (the others keep their values, e.g. the seeded
-    /// initialisation). Every name must be one of [`Dip::parameters`]' and every shape must
+    /// initialisation; every member of an ensemble gets the same values). Every name must be one of [`Dip::parameters`]' and every shape must
     /// match; nothing is written unless all do. Builds the network if needed (after
     /// [`Dip::set_target`]); the values are kept and written again if a later `set_target` or
     /// `set_mask` rebuilds it, so they survive until the next `set_parameters`.
@@ -78,7 +81,7 @@ impl Dip<'_> {
     pub(super) fn write_init_params(&self) -> Result<()> {
         let plan = self.plan.as_ref().expect("called with a built plan");
         for p in &self.init_params {
-            plan.set_param(&p.name, &p.data)?;
+            plan.set_param(&p.name, &p.data.repeat(plan.batch))?;
         }
         Ok(())
     }

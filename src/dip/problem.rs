@@ -1,6 +1,7 @@
 //! A [`Dip`]'s data as the network sees it: the sources stacked channel-major and
 //! reflect-padded to a multiple of 2^levels, the latent, and the way back to one image per
 //! source.
+use super::holdout::{self, Heldout};
 use super::{Dip, Latent};
 use crate::error::{Error, Result};
 use crate::io::{Image, Mask};
@@ -11,13 +12,17 @@ pub(super) struct Prepared {
     pub latent: Vec<f32>,
     pub latent_channels: usize,
     pub target: Vec<f32>,
+    /// The loss's mask: clear and not held out.
     pub mask: Vec<f32>,
+    /// The held-out pixels of the first source, when a stopping rule asks for them.
+    pub heldout: Option<Heldout>,
 }
 
 impl Dip<'_> {
-    /// The plan's problem over prepared data.
-    pub(super) fn problem<'a>(&self, p: &'a Prepared) -> Problem<'a> {
+    /// The plan's problem over prepared data, for the network of `seed`.
+    pub(super) fn problem<'a>(&self, p: &'a Prepared, seed: u64) -> Problem<'a> {
         Problem {
+            seed,
             latent: &p.latent,
             latent_channels: p.latent_channels,
             h: self.padded.0,
@@ -41,29 +46,37 @@ impl Dip<'_> {
         let m = self.cfg.net.size_multiple();
         let (ph, pw) = (h.div_ceil(m) * m, w.div_ceil(m) * m);
         self.padded = (ph, pw);
-        let (target, mask) = self.stack(ph, pw);
+        let held = (self.cfg.stop.as_ref())
+            .map(|r| holdout::select(&self.masks[0], r.holdout, self.cfg.seed));
+        let (target, mask) = self.stack(ph, pw, held.as_ref());
         let (latent, latent_channels) = self.latent(ph, pw, &target);
+        let heldout = (held.map(|m| Heldout::new(&m, &self.targets[0], (ph, pw))))
+            .filter(|h| !h.is_empty());
         Ok(Prepared {
             latent,
             latent_channels,
             target,
             mask,
+            heldout,
         })
     }
 
     /// Channel-major target and 0/1 mask at the padded size. Padding reflects the image; padded
-    /// pixels are not clear (they never enter the loss). Non-clear values are zeroed.
-    fn stack(&self, ph: usize, pw: usize) -> (Vec<f32>, Vec<f32>) {
+    /// pixels are not clear (they never enter the loss), nor are the first source's `held`
+    /// pixels. Values outside the loss are zeroed.
+    fn stack(&self, ph: usize, pw: usize, held: Option<&Mask>) -> (Vec<f32>, Vec<f32>) {
         let (h, w) = self.size;
         let mut target = Vec::with_capacity(self.channels() * ph * pw);
         let mut mask = Vec::with_capacity(target.capacity());
-        for (t, m) in self.targets.iter().zip(&self.masks) {
+        for (k, (t, m)) in self.targets.iter().zip(&self.masks).enumerate() {
+            let held = held.filter(|_| k == 0);
             for ch in 0..t.c {
                 for y in 0..ph {
                     for x in 0..pw {
                         let (sy, sx) = (reflect(y, h), reflect(x, w));
                         let p = sy * w + sx;
-                        let clear = y < h && x < w && m.clear[p];
+                        let inside = y < h && x < w;
+                        let clear = inside && m.clear[p] && !held.is_some_and(|hm| hm.clear[p]);
                         let v = t.data[p * t.c + ch];
                         target.push(if clear { v } else { 0.0 });
                         mask.push(if clear { 1.0 } else { 0.0 });

@@ -7,9 +7,10 @@
 //! for even i, ·sin θ for odd i. The CPU reference runs the same integers, so the GPU matches it
 //! to the f32 rounding of log/cos/sin; every step gets fresh noise and a run reproduces bit for
 //! bit on one adapter. For G networks' latents side by side the index counts within each network
-//! ([`params`]), so each draws the noise a run of its own would draw.
+//! and each network has its own key (its seed), so each draws the noise a run of its own would
+//! draw: an ensemble of seeds and a batch of tiles (one seed) run in the same dispatch.
 use crate::error::{Error, Result};
-use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Tensor};
+use crate::gpu::{groups_1d, Dispatch, Gpu, KernelSig, Shader, Shape, Tensor};
 
 const WG: u32 = 256;
 
@@ -19,17 +20,16 @@ const WG: u32 = 256;
 pub struct Params {
     pub n: u32,
     pub sigma: f32,
-    pub seed: u32,
     pub step: u32,
-    /// vec4s per network: the element index wraps every `4·per4` elements.
+    /// vec4s per network: the element index wraps every `4·per4` elements, and network
+    /// `i / per4` draws with key `keys[i / per4]`.
     pub per4: u32,
-    pub _p: [u32; 3],
 }
 
 pub const LATENT_NOISE: KernelSig = KernelSig {
     shader: Shader::Noise,
     entry: "latent_noise",
-    reads: 1,
+    reads: 2,
     writes: 1,
     params: std::mem::size_of::<Params>(),
 };
@@ -37,40 +37,46 @@ pub const LATENT_NOISE: KernelSig = KernelSig {
 pub const SIGS: &[KernelSig] = &[LATENT_NOISE];
 
 /// The uniform for `step` over `n` elements that are networks' latents of `per` elements each
-/// (`per` a multiple of 4 dividing `n`, or `per = n`): element i draws z(seed, step, i mod per).
-pub fn params(sigma: f32, seed: u32, step: u32, n: usize, per: usize) -> Params {
+/// (`per` a multiple of 4 dividing `n`, or `per = n`): element i of network k = i / per draws
+/// z(seeds[k], step, i mod per).
+pub fn params(sigma: f32, step: u32, n: usize, per: usize) -> Params {
     Params {
         n: n as u32,
         sigma,
-        seed,
         step,
         per4: per.div_ceil(4).max(1) as u32,
-        _p: [0; 3],
     }
 }
 
-/// `out = latent + σ·z(seed, step, i)`, built for step 0; rewrite the step with
-/// `d.set_params(gpu, &noise::params(sigma, seed, step, n, n))`.
+/// `out = latent + σ·z(seeds[k], step, i mod per)` for the `seeds.len()` networks' latents of
+/// `per = n / seeds.len()` elements each (a multiple of 4 when there are several), built for
+/// step 0; rewrite the step with `d.set_params(gpu, &noise::params(sigma, step, n, per))`.
 pub fn latent_noise(
     gpu: &Gpu,
     latent: &Tensor,
     sigma: f32,
-    seed: u32,
+    seeds: &[u32],
     out: &Tensor,
 ) -> Result<Dispatch> {
-    if latent.numel() != out.numel() {
+    let n = latent.numel();
+    if n != out.numel() {
         return Err(Error::shape("latent noise output", latent.shape, out.shape));
     }
-    if u32::try_from(latent.numel()).is_err() || !sigma.is_finite() {
+    let nets = seeds.len();
+    let per = n / nets.max(1);
+    let split = nets == 1 || (nets > 1 && per * nets == n && per % 4 == 0);
+    if u32::try_from(n).is_err() || !sigma.is_finite() || !split {
         return Err(Error::invalid(
             "latent noise",
-            format!("{} elements, sigma {sigma}", latent.numel()),
+            format!("{n} elements for {nets} network(s), sigma {sigma}"),
         ));
     }
+    let keys: Vec<f32> = seeds.iter().map(|&s| f32::from_bits(s)).collect();
+    let keys = Tensor::from_slice(gpu, Shape::flat(nets), &keys)?;
     let k = gpu.kernel(LATENT_NOISE, &[("WG", WG as f64)])?;
-    let p = params(sigma, seed, 0, latent.numel(), latent.numel());
-    let n4 = latent.numel().div_ceil(4) as u32;
-    gpu.dispatch(&k, &[latent], &[out], Some(&p), groups_1d(n4.div_ceil(WG)))
+    let p = params(sigma, 0, n, per);
+    let n4 = n.div_ceil(4) as u32;
+    gpu.dispatch(&k, &[latent, &keys], &[out], Some(&p), groups_1d(n4.div_ceil(WG)))
 }
 
 /// CPU reference: the same integer generator, the transform in f64.
@@ -104,19 +110,20 @@ pub mod reference {
 
     /// latent + σ·z for every element.
     pub fn latent_noise(latent: &[f64], sigma: f64, seed: u32, step: u32) -> Vec<f64> {
-        latent_noise_batch(latent, latent.len(), sigma, seed, step)
+        latent_noise_batch(latent, latent.len(), sigma, &[seed], step)
     }
 
-    /// latent + σ·z(i mod per) for every element: networks' latents of `per` elements each.
+    /// latent + σ·z(seeds[i / per], step, i mod per) for every element: networks' latents of
+    /// `per` elements each.
     pub fn latent_noise_batch(
         latent: &[f64],
         per: usize,
         sigma: f64,
-        seed: u32,
+        seeds: &[u32],
         step: u32,
     ) -> Vec<f64> {
         (0..latent.len())
-            .map(|i| latent[i] + sigma * normal(seed, step, (i % per) as u32))
+            .map(|i| latent[i] + sigma * normal(seeds[i / per], step, (i % per) as u32))
             .collect()
     }
 }

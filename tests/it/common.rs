@@ -142,7 +142,13 @@ impl ProblemData {
     }
 
     pub fn problem(&self) -> Problem<'_> {
+        self.problem_seeded(0)
+    }
+
+    /// The problem, trained from `seed`'s initial weights and noise.
+    pub fn problem_seeded(&self, seed: u64) -> Problem<'_> {
         Problem {
+            seed,
             latent: &self.latent,
             latent_channels: 2,
             h: self.h,

@@ -2,6 +2,7 @@
 //! metrics and reports, and a fit's memory.
 mod batch;
 mod dip;
+mod ensemble;
 pub(crate) mod io;
 mod memory;
 mod metrics;

@@ -33,6 +33,7 @@ fn golden_mini_dip_network_matches_pytorch() {
     };
     let [x, target, mask] = ["x", "target", "mask"].map(|n| case.input(n).f32());
     let problem = Problem {
+        seed: 1,
         latent: &x,
         latent_channels: 2,
         h: 16,
@@ -44,7 +45,6 @@ fn golden_mini_dip_network_matches_pytorch() {
     let cfg = StepConfig {
         adam: AdamConfig::default(),
         noise_std: 0.0,
-        seed: 1,
         conv_blocks: None,
     };
     let mut plan = Plan::new(g, &net, &problem, cfg).unwrap();
@@ -130,11 +130,10 @@ fn directional_derivative_of_network_and_loss() {
         downsample: cloudfill::net::Downsample::Avg,
         ..NetConfig::default()
     };
-    let problem = data.problem();
+    let problem = data.problem_seeded(9);
     let cfg = StepConfig {
         adam: AdamConfig::default(),
         noise_std: 0.0,
-        seed: 9,
         conv_blocks: None,
     };
     let plan = Plan::new(g, &net, &problem, cfg).unwrap();

@@ -30,7 +30,6 @@ struct Setup {
     out: Tensor,
     n: usize,
     sigma: f32,
-    seed: u32,
 }
 
 fn setup(latent: &[f32], sigma: f32, seed: u32) -> Setup {
@@ -38,13 +37,12 @@ fn setup(latent: &[f32], sigma: f32, seed: u32) -> Setup {
     let n = latent.len();
     let lt = upload(Shape::flat(n), latent);
     let out = Tensor::zeros(g, Shape::flat(n)).unwrap();
-    let d = noise::latent_noise(g, &lt, sigma, seed, &out).unwrap();
+    let d = noise::latent_noise(g, &lt, sigma, &[seed], &out).unwrap();
     Setup {
         d,
         out,
         n,
         sigma,
-        seed,
     }
 }
 
@@ -53,7 +51,7 @@ impl Setup {
         let g = gpu();
         self.d.set_params(
             g,
-            &noise::params(self.sigma, self.seed, step, self.n, self.n),
+            &noise::params(self.sigma, step, self.n, self.n),
         );
         run(std::slice::from_ref(&self.d));
         self.out.read(g).unwrap()
@@ -136,33 +134,37 @@ fn noise_leaves_binding_padding_alone() {
     let arena = Arena::new(g, 8).unwrap();
     let out = arena.view(0, Shape::flat(5)).unwrap();
     let latent = upload(Shape::flat(5), &[1.0; 5]);
-    let d = noise::latent_noise(g, &latent, 0.5, 3, &out).unwrap();
+    let d = noise::latent_noise(g, &latent, 0.5, &[3], &out).unwrap();
     run(&[d]);
     let all = arena.all().read(g).unwrap();
     assert_eq!(&all[5..], &[0.0; 3]);
     let want = reference::latent_noise(&[1.0; 5], 0.5, 3, 0);
     assert_close("values", &all[..5], &want, 1e-5, 1e-6);
     let t = Tensor::zeros(g, Shape::flat(6)).unwrap();
-    assert!(noise::latent_noise(g, &latent, 0.5, 3, &t).is_err());
+    assert!(noise::latent_noise(g, &latent, 0.5, &[3], &t).is_err());
+    // Five elements do not split into two networks' latents of a multiple of 4.
+    assert!(noise::latent_noise(g, &latent, 0.5, &[3, 4], &out).is_err());
 }
 
 /// Latents of G networks side by side: each network's block draws the noise a plan of its own
-/// draws (the index counts within the network), in one dispatch.
+/// draws (the index counts within the network, the key is the network's seed), in one
+/// dispatch; networks of one seed draw the same noise.
 #[test]
 fn batched_noise_repeats_per_network() {
     let g = gpu();
-    let (per, nets) = (2 * 8 * 12, 3);
-    let latent = Rng::new(8).vec(per * nets);
+    let (per, seeds) = (2 * 8 * 12, [77, 78, 77]);
+    let latent = Rng::new(8).vec(per * seeds.len());
     let lt = upload(Shape::flat(latent.len()), &latent);
     let out = Tensor::zeros(g, lt.shape).unwrap();
-    let d = noise::latent_noise(g, &lt, 0.5, 77, &out).unwrap();
-    d.set_params(g, &noise::params(0.5, 77, 9, latent.len(), per));
+    let d = noise::latent_noise(g, &lt, 0.5, &seeds, &out).unwrap();
+    d.set_params(g, &noise::params(0.5, 9, latent.len(), per));
     run(std::slice::from_ref(&d));
     let got = out.read(g).unwrap();
-    let want = reference::latent_noise_batch(&to_f64(&latent), per, 0.5, 77, 9);
+    let want = reference::latent_noise_batch(&to_f64(&latent), per, 0.5, &seeds, 9);
     assert_close("batched noise", &got, &want, 1e-5, 2e-6);
-    for k in 0..nets {
-        let one = reference::latent_noise(&to_f64(&latent[k * per..(k + 1) * per]), 0.5, 77, 9);
+    for (k, &seed) in seeds.iter().enumerate() {
+        let lk = to_f64(&latent[k * per..(k + 1) * per]);
+        let one = reference::latent_noise(&lk, 0.5, seed, 9);
         assert_close(
             &format!("network {k}"),
             &got[k * per..(k + 1) * per],

@@ -198,11 +198,10 @@ fn network_with_polyphase_equals_plain_network() {
     let g = gpu();
     let (h, w, ch) = (32, 32, 3);
     let data = ProblemData::random(&mut Rng::new(44), h, w, ch, 0.3);
-    let problem = data.problem();
+    let problem = data.problem_seeded(3);
     let cfg = StepConfig {
         adam: AdamConfig::default(),
         noise_std: 0.0,
-        seed: 3,
         conv_blocks: None,
     };
     let poly = NetConfig::with_levels(3);

@@ -1,0 +1,141 @@
+//! The training loop shared by [`Dip::fit`](super::Dip::fit) and [`fit_batch`](super::fit_batch):
+//! steps, the loss read now and then, and — with a [`StopRule`] — the checks on the held-out
+//! pixels that keep each network's best output and stop the networks that stopped improving.
+use super::holdout::Heldout;
+use super::stopping::{Monitor, StopRule};
+use super::StepInfo;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+/// The checks of a plan's networks: network `j` belongs to item `j / members` (an ensemble's
+/// members are neighbours) and is scored on that item's held-out pixels.
+pub(super) struct Checks {
+    rule: StopRule,
+    heldout: Vec<Heldout>,
+    members: usize,
+    pub monitors: Vec<Monitor>,
+    /// Each network's output (channel-major, padded) at its best check.
+    pub kept: Vec<Option<Vec<f32>>>,
+    /// The step at which the loss became non-finite, when best outputs were kept and the fit
+    /// ended there instead of failing.
+    pub diverged_at: Option<usize>,
+}
+
+/// What the progress display shows of the checks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ValidationInfo {
+    /// Root of the mean (over networks) best smoothed held-out MSE.
+    pub best_rmse: f64,
+    /// The earliest and latest step of the networks' best checks.
+    pub best_steps: (usize, usize),
+    /// Networks that have not stopped.
+    pub running: usize,
+    pub networks: usize,
+}
+
+impl Checks {
+    pub fn new(rule: StopRule, heldout: Vec<Heldout>, members: usize) -> Checks {
+        let n = heldout.len() * members;
+        Checks {
+            rule,
+            heldout,
+            members,
+            monitors: vec![Monitor::new(rule); n],
+            kept: vec![None; n],
+            diverged_at: None,
+        }
+    }
+
+    fn all_stopped(&self) -> bool {
+        self.monitors.iter().all(|m| m.stopped_at.is_some())
+    }
+
+    fn all_kept(&self) -> bool {
+        self.kept.iter().all(|k| k.is_some())
+    }
+
+    /// Renders every network on the clean latent, scores it, keeps the improved outputs.
+    /// Returns whether every network has stopped.
+    fn check(&mut self, plan: &Plan) -> Result<bool> {
+        let out = plan.render()?;
+        let per = out.len() / self.monitors.len();
+        let step = plan.step as usize;
+        for (j, o) in out.chunks_exact(per).enumerate() {
+            let val = self.heldout[j / self.members].error(o);
+            if self.monitors[j].observe(step, val).improved {
+                self.kept[j] = Some(o.to_vec());
+            }
+        }
+        Ok(self.all_stopped())
+    }
+
+    pub fn info(&self) -> Option<ValidationInfo> {
+        let bests: Vec<(f64, usize)> = self.monitors.iter().filter_map(|m| m.best).collect();
+        if bests.is_empty() {
+            return None;
+        }
+        let mean = bests.iter().map(|b| b.0).sum::<f64>() / bests.len() as f64;
+        let steps = bests.iter().map(|b| b.1);
+        Some(ValidationInfo {
+            best_rmse: mean.sqrt(),
+            best_steps: (steps.clone().min().unwrap_or(0), steps.max().unwrap_or(0)),
+            running: self.monitors.iter().filter(|m| m.stopped_at.is_none()).count(),
+            networks: self.monitors.len(),
+        })
+    }
+}
+
+/// `steps` Adam steps of `plan` (fewer when every network stopped), reading the loss every
+/// `every` steps and at the last (for a batch, the mean of the networks' losses); returns the last
+/// loss read. A non-finite loss is an error, unless every network has kept a best output: then
+/// the fit ends there ([`Checks::diverged_at`]).
+pub(super) fn run_steps(
+    plan: &mut Plan,
+    steps: usize,
+    every: usize,
+    mut checks: Option<&mut Checks>,
+    mut on_step: impl FnMut(&StepInfo) -> ControlFlow<()>,
+) -> Result<Option<f32>> {
+    let every = every.max(1);
+    let start = Instant::now();
+    let mut last = None;
+    for s in 1..=steps {
+        plan.step()?;
+        let loss = if s % every == 0 || s == steps {
+            let l = plan.read_loss()? / plan.batch as f32;
+            if !l.is_finite() {
+                match checks.as_deref_mut() {
+                    Some(c) if c.all_kept() => {
+                        c.diverged_at = Some(plan.step as usize);
+                        break;
+                    }
+                    _ => return Err(Error::Diverged { step: s, loss: l }),
+                }
+            }
+            last = Some(l);
+            Some(l)
+        } else {
+            None
+        };
+        let mut done = false;
+        if let Some(c) = checks.as_deref_mut() {
+            if plan.step as usize % c.rule.every == 0 || s == steps {
+                done = c.check(plan)?;
+            }
+        }
+        let info = StepInfo {
+            step: s,
+            steps,
+            loss,
+            elapsed: start.elapsed(),
+            validation: checks.as_deref().and_then(Checks::info),
+        };
+        if on_step(&info).is_break() || done {
+            break;
+        }
+    }
+    plan.wait()?;
+    Ok(last)
+}
