@@ -12,9 +12,11 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 mod batch;
+pub mod checkpoint;
 mod params;
 mod problem;
 pub use batch::{fit_batch, BatchItem, BatchResult};
+pub use checkpoint::Checkpoint;
 pub use params::NamedParam;
 
 /// The network's input ("latent seed").
