@@ -18,6 +18,7 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 mod batch;
+pub mod checkpoint;
 mod ensemble;
 mod fit;
 pub mod holdout;
@@ -25,6 +26,7 @@ mod params;
 mod problem;
 mod stopping;
 pub use batch::{fit_batch, BatchItem, BatchResult};
+pub use checkpoint::Checkpoint;
 use fit::{run_steps, Checks};
 pub use fit::ValidationInfo;
 pub use params::NamedParam;

@@ -86,6 +86,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A saved fit ([`crate::dip::Checkpoint`]) was made with other settings or other inputs
+    /// than the fit it is to resume.
+    #[error(
+        "the checkpoint was made with other settings or inputs: `{setting}` was {saved}, now {now}"
+    )]
+    CheckpointMismatch {
+        setting: String,
+        saved: String,
+        now: String,
+    },
     /// A file (or a folder given as a file) is not what it must be.
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },

@@ -20,8 +20,10 @@ use crate::ops::{loss, noise};
 use crate::tape::{CompileOptions, Compiled, Init, Tape, Var};
 
 mod profile;
+mod state;
 pub use crate::splitmix::SplitMix;
 pub use profile::DispatchTime;
+pub use state::PlanState;
 
 /// What a plan trains: a latent (`[C_in, H, W]`), a target and a per-element 0/1 mask
 /// (`[C, H, W]`, channel-major), from the initial weights and noise stream of `seed`.

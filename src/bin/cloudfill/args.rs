@@ -102,6 +102,15 @@ pub(crate) struct InpaintArgs {
     /// Write metrics, settings and timing as JSON.
     #[arg(long)]
     pub metrics_json: Option<PathBuf>,
+    /// Save the fit's state here every --checkpoint-every steps and on Ctrl-C/SIGTERM; the same
+    /// command run again resumes from it (ending as an uninterrupted fit, bit for bit) and
+    /// removes it once the output is written. Single-raster fits only (tiled runs resume
+    /// through --work-dir).
+    #[arg(long, value_name = "PATH")]
+    pub checkpoint: Option<PathBuf>,
+    /// Steps between two checkpoints.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = at_least_one())]
+    pub checkpoint_every: usize,
     #[command(flatten)]
     pub fit: FitArgs,
     /// Keep the original clear pixels in the output (only cloudy pixels are replaced).

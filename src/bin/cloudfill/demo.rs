@@ -41,7 +41,7 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
     }
     let sources = vec![cloudy.clone(), sar];
     let masks = vec![mask.clone(), Mask::clear(h, w)];
-    let fit = run_fit(&gpu, cfg, a.steps, sources, masks, a.quiet)?;
+    let fit = run_fit(&gpu, cfg, a.steps, sources, masks, a.quiet, None)?;
     let out = &fit.outputs[0];
     io::write_geotiff(&result, out, None, &[], None)?;
     preview::write_panels(&prev, &mask, &cloudy, out, [0, 1, 2])

@@ -1,4 +1,5 @@
 //! The GPU and one fit with a progress bar (`demo`, single-image `inpaint`).
+use crate::resume::{self, Resume};
 use anyhow::Result;
 use cloudfill::dip::{Dip, DipConfig, StepInfo};
 use cloudfill::io::{Image, Mask};
@@ -19,14 +20,17 @@ pub(crate) fn open_gpu(quiet: bool) -> Result<Gpu> {
     Ok(gpu)
 }
 
-/// What [`run_fit`] gives: the outputs (one per source), seconds, the last loss read.
+/// What [`run_fit`] gives: the outputs (one per source), seconds, the last loss read, and the
+/// step a resumed fit started from (0 for a fresh one).
 pub(crate) struct Fitted {
     pub outputs: Vec<Image>,
     pub seconds: f64,
     pub loss: Option<f32>,
+    pub resumed_from: usize,
 }
 
-/// Fits `sources` under `masks` for `steps` Adam steps, with a progress bar unless `quiet`.
+/// Fits `sources` under `masks` for `steps` Adam steps, with a progress bar unless `quiet`;
+/// saving and resuming as `resume` says when given.
 pub(crate) fn run_fit(
     gpu: &Gpu,
     cfg: DipConfig,
@@ -34,6 +38,7 @@ pub(crate) fn run_fit(
     sources: Vec<Image>,
     masks: Vec<Mask>,
     quiet: bool,
+    resume: Option<&Resume>,
 ) -> Result<Fitted> {
     let mut dip = Dip::new(gpu, cfg)?;
     dip.set_target(sources)?;
@@ -49,16 +54,23 @@ pub(crate) fn run_fit(
         .progress_chars("=> "),
     );
     let t0 = Instant::now();
-    let loss = dip.fit(steps, |s: &StepInfo| {
-        show_step(&bar, s);
-        ControlFlow::Continue(())
-    })?;
+    let (loss, resumed_from) = match resume {
+        Some(r) => resume::fit(&mut dip, steps, r, &bar, quiet)?,
+        None => {
+            let loss = dip.fit(steps, |s: &StepInfo| {
+                show_step(&bar, s);
+                ControlFlow::Continue(())
+            })?;
+            (loss, 0)
+        }
+    };
     let outputs = dip.output()?;
     bar.finish();
     Ok(Fitted {
         outputs,
         seconds: t0.elapsed().as_secs_f64(),
         loss,
+        resumed_from,
     })
 }
 

@@ -2,6 +2,7 @@
 //! [`report`], which the tiled path shares.
 use crate::args::InpaintArgs;
 use crate::fit::{open_gpu, run_fit};
+use crate::resume::{self, Resume};
 use crate::tiled;
 use anyhow::{bail, Context, Result};
 use cloudfill::io::{self, Image, RasterFormat};
@@ -12,6 +13,13 @@ use std::path::Path;
 
 pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
     if tiled::wanted(a)? {
+        if let Some(p) = &a.checkpoint {
+            bail!(
+                "{}: --checkpoint resumes a single-raster fit; this run is tiled (the raster is                  larger than --tile {}, or --work-dir/--shard is given), and a tiled run resumes                  through --work-dir instead",
+                p.display(),
+                a.tiles.tile
+            );
+        }
         return tiled::inpaint_tiled(a);
     }
     if a.tiles.batch > 1 && !a.write.quiet {
@@ -37,6 +45,10 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
         describe(a, &loaded);
     }
     let (sources, masks) = (loaded.sources.clone(), loaded.masks.clone());
+    let resume = (a.checkpoint.as_deref()).map(|path| Resume {
+        path,
+        every: a.checkpoint_every,
+    });
     let fit = run_fit(
         &gpu,
         dip.clone(),
@@ -44,6 +56,7 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
         sources,
         masks,
         a.write.quiet,
+        resume.as_ref(),
     )?;
     let mut result = fit
         .outputs
@@ -61,13 +74,15 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
         }
     }
     if !a.write.quiet {
-        let (secs, steps_s) = (fit.seconds, a.fit.steps as f64 / fit.seconds);
+        let run = a.fit.steps - fit.resumed_from;
+        let (secs, steps_s) = (fit.seconds, run as f64 / fit.seconds);
         let loss = fit.loss.map_or("-".into(), |l| format!("{l:.6}"));
         eprintln!("done in {secs:.1} s ({steps_s:.2} steps/s); final loss {loss}");
         eprintln!("wrote {}", a.out.display());
     }
     let kind = RunKind::Single(fit.loss);
-    report(a, &gpu, &loaded, &result, truth.as_ref(), fit.seconds, kind)
+    report(a, &gpu, &loaded, &result, truth.as_ref(), fit.seconds, kind)?;
+    a.checkpoint.as_deref().map_or(Ok(()), resume::finish)
 }
 
 /// The inputs as loaded, on stderr: size, cloud, guides, steps, and what nodata was masked out.
@@ -101,9 +116,14 @@ pub(crate) fn check_outputs(a: &InpaintArgs, guard: bool) -> Result<RasterFormat
     inputs.extend(a.s1.iter().map(|p| ("--s1", p.as_path())));
     inputs.extend(a.guide.iter().map(|p| ("--guide", p.as_path())));
     inputs.extend(a.truth.as_deref().map(|p| ("--truth", p)));
-    io::check_distinct(&outputs, &inputs)?;
+    let checkpoint = a.checkpoint.as_deref().map(|p| ("--checkpoint", p));
+    io::check_distinct(&[&outputs[..], checkpoint.as_slice()].concat(), &inputs)?;
     for (_, p) in outputs.iter().filter(|_| guard) {
         io::output_guard(p, a.write.overwrite)?;
+    }
+    if let Some((_, p)) = checkpoint {
+        // It may exist (the run resumes from it); it must be a file in a writable folder.
+        io::output_guard(p, true)?;
     }
     Ok(format)
 }

@@ -5,6 +5,8 @@ mod args;
 mod demo;
 mod fit;
 mod inpaint;
+mod resume;
+mod signals;
 mod tiled;
 
 use anyhow::{bail, Result};
@@ -20,6 +22,10 @@ fn main() {
         Command::Adapters => adapters(),
     };
     if let Err(e) = r {
+        if let Some(i) = e.downcast_ref::<resume::Interrupted>() {
+            eprintln!("{i}");
+            std::process::exit(128 + i.signal);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -1,6 +1,7 @@
 //! The library as a caller uses it: the network and its tape, `Dip`, batches, I/O, tiles,
 //! metrics and reports, and a fit's memory.
 mod batch;
+mod checkpoint;
 mod dip;
 mod ensemble;
 pub(crate) mod io;
