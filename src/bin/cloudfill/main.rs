@@ -5,6 +5,7 @@ mod args;
 mod demo;
 mod fit;
 mod inpaint;
+mod signals;
 mod tiled;
 
 use anyhow::{bail, Result};
@@ -20,9 +21,24 @@ fn main() {
         Command::Adapters => adapters(),
     };
     if let Err(e) = r {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", message(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause whose text is already said
+/// (the library's errors include their source's message in their own).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if !out.contains(&cause) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&cause);
+        }
+    }
+    out
 }
 
 fn adapters() -> Result<()> {
