@@ -2,7 +2,7 @@
 use super::{band_indices, file_err, validity, write_atomic, Georef, Image, Raster, Window};
 use crate::error::{Error, Result};
 use gdal::raster::{Buffer, RasterCreationOptions};
-use gdal::{Dataset, DriverManager};
+use gdal::{Dataset, DatasetOptions, DriverManager, GdalOpenFlags};
 use std::path::Path;
 
 /// Default GeoTIFF creation options; `creation_options` override them key by key.
@@ -19,9 +19,52 @@ fn gdal_err(path: &Path) -> impl Fn(gdal::errors::GdalError) -> Error + '_ {
     }
 }
 
+/// Opens a raster for reading; `Err` naming `path` once with what is wrong: no such file, a
+/// folder, not a raster GDAL can read, or the driver's own reason.
+pub(crate) fn open_raster(path: &Path) -> Result<Dataset> {
+    let virtual_path = path.to_string_lossy().starts_with("/vsi");
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !virtual_path => {
+            return Err(file_err(path, "no such file"))
+        }
+        Err(e) if !virtual_path => return Err(Error::io(path, "cannot open", e)),
+        Ok(m) if m.is_dir() => return Err(file_err(path, "is a folder, not a raster file")),
+        _ => {}
+    }
+    let flags = GdalOpenFlags::GDAL_OF_READONLY
+        | GdalOpenFlags::GDAL_OF_RASTER
+        | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR;
+    let options = DatasetOptions {
+        open_flags: flags,
+        ..DatasetOptions::default()
+    };
+    // GDAL's own handler would print the reason on stderr as well: keep it quiet, and say it
+    // in the error instead.
+    // SAFETY: pushes GDAL's quiet handler for this thread; popped right after the open.
+    unsafe { gdal_sys::CPLPushErrorHandler(Some(gdal_sys::CPLQuietErrorHandler)) };
+    let r = Dataset::open_ex(path, options);
+    // SAFETY: pops the handler pushed above.
+    unsafe { gdal_sys::CPLPopErrorHandler() };
+    r.map_err(|e| file_err(path, open_reason(e)))
+}
+
+/// What a failed GDAL open means, in words.
+fn open_reason(e: gdal::errors::GdalError) -> String {
+    use gdal::errors::GdalError;
+    match e {
+        GdalError::NullPointer { msg, .. }
+            if msg.trim().is_empty() || msg.contains("not recognized as") =>
+        {
+            "not a raster GDAL can read (no GDAL driver recognises its format)".to_string()
+        }
+        GdalError::NullPointer { msg, .. } => format!("GDAL cannot open it: {}", msg.trim()),
+        e => format!("GDAL cannot open it: {e}"),
+    }
+}
+
 /// (columns, rows) of a GDAL raster.
 pub(super) fn gdal_size(path: &Path) -> Result<(usize, usize)> {
-    Ok(Dataset::open(path).map_err(gdal_err(path))?.raster_size())
+    Ok(open_raster(path)?.raster_size())
 }
 
 /// Reads the listed bands (all when `None`) of a GDAL raster, optionally one window of it.
@@ -30,7 +73,7 @@ pub(super) fn read_gdal(
     bands: Option<&[usize]>,
     window: Option<Window>,
 ) -> Result<Raster> {
-    let ds = Dataset::open(path).map_err(gdal_err(path))?;
+    let ds = open_raster(path)?;
     let (w, h) = ds.raster_size();
     let count = ds.raster_count();
     if count == 0 {

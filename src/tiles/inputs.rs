@@ -2,6 +2,7 @@
 //! the mask rules, Sentinel-1 preprocessing, guides as they are, nodata masked out): a
 //! single-image run loads the whole region ([`Inputs::load_region`]), a tiled run one tile at a
 //! time, with the same code.
+use super::identity::Fingerprint;
 use crate::error::{Error, Result};
 use crate::io::{self, Georef, Image, Mask, MaskOptions, Window};
 use std::path::{Path, PathBuf};
@@ -98,6 +99,33 @@ impl Loaded {
                  reflectances) or pass --no-sigmoid"
             )
         })
+    }
+
+    /// Nothing to fill: every pixel of the target is clear (no cloud, no nodata). The result is
+    /// the target as loaded, as a tiled run copies such a tile through.
+    pub fn nothing_to_fill(&self) -> bool {
+        self.masks[0].clear.iter().all(|&c| c)
+    }
+
+    /// `Err` naming the mask when the target's clear fraction is below `min_clear`: the rule
+    /// that makes a tile of a tiled run nodata, applied to one image before its fit.
+    pub fn check_min_clear(&self, inputs: &Inputs, min_clear: f64) -> Result<()> {
+        if !(0.0..=1.0).contains(&min_clear) {
+            let why = format!("{min_clear} is not in [0, 1]");
+            return Err(Error::invalid("min_clear", why));
+        }
+        let (n, total) = (self.masks[0].count_clear(), self.masks[0].clear.len());
+        let fraction = n as f64 / total.max(1) as f64;
+        if fraction >= min_clear {
+            return Ok(());
+        }
+        let why = format!(
+            "only {n} of the target's {total} pixels are clear ({:.2} %), less than --min-clear \
+             {min_clear}: too little to fit (a tiled run makes such a tile nodata); lower \
+             --min-clear to fit it anyway",
+            100.0 * fraction
+        );
+        Err(io::file_err(&inputs.mask, why))
     }
 
     /// `Err` when no pixel of the target is left to fit: naming the target when the mask's clear
@@ -264,29 +292,39 @@ impl Inputs {
         }
     }
 
-    /// The settings that define the result, for the work dir's manifest (absolute paths).
+    /// The settings that define the result, for the work dir's manifest. The input files are
+    /// not among them: the manifest identifies them by content ([`Inputs::fingerprints`]).
     pub(crate) fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
         use serde_json::json;
-        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
         let o = &self.mask_options;
         vec![
-            ("target", json!(abs(&self.target))),
             ("bands", json!(self.bands)),
             ("s2", json!(self.s2)),
-            ("mask", json!(abs(&self.mask))),
             ("mask_invert", json!(o.invert)),
             ("cloud_values", json!(o.cloud_values)),
             ("cloud_threshold", json!(o.cloud_threshold)),
             ("dilate", json!(o.dilate)),
-            ("s1", json!(self.s1.iter().map(abs).collect::<Vec<_>>())),
-            (
-                "guides",
-                json!(self.guides.iter().map(abs).collect::<Vec<_>>()),
-            ),
             (
                 "window",
                 json!(self.window.map(|r| [r.xoff, r.yoff, r.xsize, r.ysize])),
             ),
         ]
+    }
+
+    /// Every input file with its role (`target`, `mask`, `s1[i]`, `guide[i]`), fingerprinted
+    /// (size and a hash of the whole file: one read of each).
+    pub fn fingerprints(&self) -> Result<Vec<Fingerprint>> {
+        let mut list = vec![
+            ("target".to_string(), &self.target),
+            ("mask".to_string(), &self.mask),
+        ];
+        list.extend(
+            self.s1
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("s1[{i}]"), p)),
+        );
+        list.extend((self.guides.iter().enumerate()).map(|(i, p)| (format!("guide[{i}]"), p)));
+        list.iter().map(|(r, p)| Fingerprint::of(r, p)).collect()
     }
 }

@@ -22,6 +22,7 @@
 //! Memory: [`run`] holds K tiles of every input and K networks at a time; [`merge()`] holds 32
 //! output rows (see [`merge`](mod@merge)).
 pub mod grid;
+pub mod identity;
 mod inputs;
 pub mod merge;
 mod one;
@@ -117,6 +118,12 @@ pub enum Outcome {
 /// during its fit is not written).
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// Something to tell the user that does not stop the run, e.g. that the work dir's tiles
+    /// so far were fitted on another adapter or kernel path. Sent before [`Event::Start`].
+    Note { note: &'a str },
+    /// The target's clear values in this tile reach far outside the network's output range
+    /// ([`Loaded::range_warning`]); sent for every such tile that is fitted (show it once).
+    RangeWarning { tile: TileRect, warning: &'a str },
     /// A finished tile of an earlier run is broken (`problem`): its file is removed and the tile
     /// fitted again. Sent before [`Event::Start`].
     Refit { tile: TileRect, problem: &'a str },
@@ -217,16 +224,24 @@ pub fn run(
         ));
     }
     job.dip.net.validate()?;
-    workdir::open(&job.work_dir, &settings(job, &probe))?;
+    let fingerprints = job.inputs.fingerprints()?;
+    let kernels = identity::Kernels::of(gpu);
+    let note = workdir::open(
+        &job.work_dir,
+        &settings(job, &probe),
+        &fingerprints,
+        &kernels,
+    )?;
+    let mut stop = note.is_some_and(|note| on_event(Event::Note { note: &note }).is_break());
     let mine = |i: usize| job.shard.is_none_or(|s| i % s.count == s.index);
-    let (mut refit, mut refit_stop) = (Vec::new(), false);
+    let mut refit = Vec::new();
     for r in grid.tiles().filter(|r| mine(r.index)) {
         if let Some(problem) = workdir::remove_broken_tile(&job.work_dir, &r, probe.channels)? {
             let event = Event::Refit {
                 tile: r,
                 problem: &problem,
             };
-            refit_stop |= on_event(event).is_break();
+            stop |= on_event(event).is_break();
             refit.push((r, problem));
         }
     }
@@ -253,7 +268,7 @@ pub fn run(
         done,
     })
     .is_break()
-        || refit_stop;
+        || stop;
     if !stopped {
         stopped = fit_todo(gpu, job, &todo, &mut s, &mut on_event)?;
     }

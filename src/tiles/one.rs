@@ -74,6 +74,15 @@ pub(super) fn load_tile(
         io::write_npy(&workdir::tile_path(dir, tile), &loaded.sources[0])?;
         return Ok(Some(TileLoad::Done(Outcome::Copied)));
     }
+    if let Some(w) = loaded.range_warning(job.dip.net.sigmoid) {
+        let ev = Event::RangeWarning {
+            tile: *tile,
+            warning: &w,
+        };
+        if on_event(ev).is_break() {
+            return Ok(None);
+        }
+    }
     Ok(Some(TileLoad::Fit(Pending {
         tile: *tile,
         item: BatchItem {

@@ -1,14 +1,18 @@
-//! The work dir of a tiled run: `manifest.json` (the run's settings) and one file per finished
+//! The work dir of a tiled run: `manifest.json` (the run's settings, its inputs' fingerprints
+//! and the adapter of its first run, see [`identity`](super::identity)) and one file per finished
 //! tile, each written atomically: `tile_{row}_{col}.npy` (the tile's result, H×W×C float32) or
 //! `tile_{row}_{col}.nodata` (empty: too little clear target, the tile is nodata).
 use super::grid::TileRect;
+use super::identity::{self, Fingerprint, Kernels};
 use crate::error::{Error, Result};
 use crate::io;
 use serde_json::{Map, Value};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-const FORMAT: &str = "cloudfill-tiles/1";
+const FORMAT: &str = "cloudfill-tiles/2";
+/// The first format: inputs by path only (read by `merge`, refused by a resume).
+const FORMAT_1: &str = "cloudfill-tiles/1";
 
 /// What the work dir holds for one tile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,32 +94,82 @@ pub(crate) fn write_nodata(dir: &Path, t: &TileRect) -> Result<()> {
     io::write_file(&nodata_path(dir, t), b"")
 }
 
-/// The settings stored in `dir`'s manifest.
-pub fn read_manifest(dir: &Path) -> Result<Map<String, Value>> {
+/// `dir`'s manifest, of this format or the first one (no input fingerprints).
+fn read_value(dir: &Path) -> Result<Value> {
     let path = manifest_path(dir);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::io(&path, "cannot read the work dir's manifest", e))?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| io::file_err(&path, format!("not a valid manifest: {e}")))?;
-    if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
-        return Err(io::file_err(&path, format!("not a {FORMAT} manifest")));
-    }
-    match v.get("settings") {
-        Some(Value::Object(m)) => Ok(m.clone()),
-        _ => Err(io::file_err(&path, "the manifest has no settings")),
+    match v.get("format").and_then(Value::as_str) {
+        Some(FORMAT | FORMAT_1) => Ok(v),
+        _ => Err(io::file_err(&path, format!("not a {FORMAT} manifest"))),
     }
 }
 
+/// The settings stored in `dir`'s manifest.
+pub fn read_manifest(dir: &Path) -> Result<Map<String, Value>> {
+    match read_value(dir)?.get("settings") {
+        Some(Value::Object(m)) => Ok(m.clone()),
+        _ => Err(io::file_err(
+            &manifest_path(dir),
+            "the manifest has no settings",
+        )),
+    }
+}
+
+/// The input fingerprints and the kernel path in `dir`'s manifest (`Err` for a manifest of
+/// the first format, which has none).
+fn read_identity(dir: &Path, v: &Value) -> Result<(Vec<Fingerprint>, Option<Kernels>)> {
+    if v.get("format").and_then(Value::as_str) == Some(FORMAT_1) {
+        return Err(Error::invalid(
+            "work dir",
+            format!(
+                "{} was made by an older cloudfill that did not record its inputs' content, \
+                 so its tiles cannot be checked against the inputs: finish it with that \
+                 version, or remove it to start over",
+                dir.display()
+            ),
+        ));
+    }
+    let list = v.get("inputs").and_then(Value::as_array);
+    let inputs: Option<Vec<Fingerprint>> =
+        list.and_then(|l| l.iter().map(Fingerprint::from_json).collect());
+    let inputs = inputs.ok_or_else(|| {
+        io::file_err(
+            &manifest_path(dir),
+            "the manifest's input fingerprints are not readable",
+        )
+    })?;
+    Ok((inputs, v.get("kernels").and_then(Kernels::from_json)))
+}
+
 /// Creates `dir` and its manifest, or checks that the manifest there has these settings
-/// (`Err` naming the first setting that differs).
-pub(crate) fn open(dir: &Path, settings: &Map<String, Value>) -> Result<()> {
+/// (`Err` naming the first setting that differs) and these inputs by content (`Err` naming an
+/// input that changed). A note when the tiles there were fitted on another adapter or kernel
+/// path.
+pub(crate) fn open(
+    dir: &Path,
+    settings: &Map<String, Value>,
+    inputs: &[Fingerprint],
+    kernels: &Kernels,
+) -> Result<Option<String>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create the work dir", e))?;
     let path = manifest_path(dir);
     if !path.exists() {
-        let v = serde_json::json!({ "format": FORMAT, "settings": settings });
+        let list: Vec<Value> = inputs.iter().map(Fingerprint::to_json).collect();
+        let v = serde_json::json!({
+            "format": FORMAT,
+            "settings": settings,
+            "inputs": list,
+            "kernels": kernels.to_json(),
+        });
         let text = serde_json::to_string_pretty(&v).expect("JSON values serialise");
-        return io::write_file(&path, text.as_bytes());
+        io::write_file(&path, text.as_bytes())?;
+        return Ok(None);
     }
+    let v = read_value(dir)?;
+    let (was_inputs, was_kernels) = read_identity(dir, &v)?;
     let old = read_manifest(dir)?;
     let keys = settings
         .keys()
@@ -136,7 +190,8 @@ pub(crate) fn open(dir: &Path, settings: &Map<String, Value>) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    identity::check_inputs(dir, &was_inputs, inputs)?;
+    Ok(was_kernels.and_then(|k| kernels.note_against(&k)))
 }
 
 /// A tile file written by [`io::write_npy`] (H×W×C float32, C order), its header checked

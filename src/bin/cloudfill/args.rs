@@ -9,7 +9,7 @@ use cloudfill::ops::conv2d::Padding;
 use cloudfill::ops::elementwise::Act;
 use cloudfill::ops::resample::Upsample;
 use cloudfill::tiles::{Inputs, Job, Shard, TileOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Remove clouds from satellite images with Deep Image Prior, on any GPU (wgpu + WGSL).
 #[derive(Parser, Debug)]
@@ -90,9 +90,10 @@ pub(crate) struct InpaintArgs {
     /// Crop every input: XOFF,YOFF,XSIZE,YSIZE (GDAL -srcwin order).
     #[arg(long, value_parser = parse_window)]
     pub window: Option<Window>,
-    /// Output: .tif (GeoTIFF float32, georeferenced) or .npy (H×W×C float32).
-    #[arg(long)]
-    pub out: PathBuf,
+    /// Output: .tif (GeoTIFF float32, georeferenced) or .npy (H×W×C float32). Not needed
+    /// with --shard, which writes only tiles.
+    #[arg(long, required_unless_present = "shard")]
+    pub out: Option<PathBuf>,
     /// PNG preview: mask | input with the cloud marked | result.
     #[arg(long)]
     pub preview: Option<PathBuf>,
@@ -183,7 +184,8 @@ pub(crate) struct TileArgs {
     /// (assemble with `cloudfill merge`).
     #[arg(long, value_parser = |s: &str| s.parse::<Shard>().map_err(|e| e.to_string()))]
     pub shard: Option<Shard>,
-    /// Tiles with a smaller fraction of clear target pixels are written as nodata (NaN).
+    /// Tiles with a smaller fraction of clear target pixels are written as nodata (NaN); a
+    /// single image with less is refused before the fit.
     #[arg(long, default_value_t = TileOptions::default().min_clear)]
     pub min_clear: f64,
     /// Fit up to K cloudy tiles side by side in the same GPU dispatches, each with its own
@@ -348,6 +350,13 @@ impl InpaintArgs {
             guides: self.guide.clone(),
             window: self.window,
         }
+    }
+
+    /// The --out path; clap makes it present unless --shard is given.
+    pub(crate) fn out(&self) -> &Path {
+        self.out
+            .as_deref()
+            .expect("--out is required without --shard")
     }
 
     /// The tiled run into `work_dir`.

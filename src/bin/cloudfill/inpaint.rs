@@ -6,9 +6,9 @@ use crate::resume::{self, Resume};
 use crate::tiled;
 use anyhow::{bail, Context, Result};
 use cloudfill::io::{self, Image, RasterFormat};
+use cloudfill::preview;
 use cloudfill::report::{Record, RunKind, TruthScores};
 use cloudfill::tiles::{self, Loaded};
-use cloudfill::{preview, Gpu};
 use std::path::Path;
 
 pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
@@ -28,14 +28,43 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
             a.tiles.batch, a.tiles.tile
         );
     }
-    let format = check_outputs(a, true)?;
+    let format = check_outputs(a, true)?.expect("--out without --shard");
     let inputs = a.inputs();
     let (loaded, probe) = inputs.load_region()?;
     loaded.check_fittable(&inputs)?;
+    loaded.check_min_clear(&inputs, a.tiles.min_clear)?;
     let target = &loaded.sources[0];
+    let write = |result: &Image| -> Result<()> {
+        match format {
+            RasterFormat::Npy => io::write_npy(a.out(), result)?,
+            RasterFormat::GeoTiff => {
+                let (georef, co) = (probe.georef.as_ref(), &a.write.creation_options);
+                io::write_geotiff(a.out(), result, georef, co, None)?
+            }
+        }
+        Ok(())
+    };
     let truth = (a.truth.as_deref())
         .map(|p| inputs.load_truth(p, target))
         .transpose()?;
+    if loaded.nothing_to_fill() {
+        // As a cloud-free tile of a tiled run: the target itself, no fit.
+        write(target)?;
+        if !a.write.quiet {
+            let out = a.out().display();
+            eprintln!("note: no cloud and no nodata in the target: nothing to fill; {out} is the target as read (no fit)");
+        }
+        let kind = RunKind::Single(None);
+        return report(
+            a,
+            "none (no fit)",
+            &loaded,
+            target,
+            truth.as_ref(),
+            0.0,
+            kind,
+        );
+    }
     let dip = a.fit.config();
     if let Some(w) = loaded.range_warning(dip.net.sigmoid) {
         eprintln!("warning: {w}");
@@ -66,22 +95,24 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
     if a.paste_clear {
         tiles::paste_clear(&mut result, target, &loaded.masks[0].clear);
     }
-    match format {
-        RasterFormat::Npy => io::write_npy(&a.out, &result)?,
-        RasterFormat::GeoTiff => {
-            let georef = probe.georef.as_ref();
-            io::write_geotiff(&a.out, &result, georef, &a.write.creation_options, None)?
-        }
-    }
+    write(&result)?;
     if !a.write.quiet {
         let run = a.fit.steps - fit.resumed_from;
         let (secs, steps_s) = (fit.seconds, run as f64 / fit.seconds);
         let loss = fit.loss.map_or("-".into(), |l| format!("{l:.6}"));
         eprintln!("done in {secs:.1} s ({steps_s:.2} steps/s); final loss {loss}");
-        eprintln!("wrote {}", a.out.display());
+        eprintln!("wrote {}", a.out().display());
     }
-    let kind = RunKind::Single(fit.loss);
-    report(a, &gpu, &loaded, &result, truth.as_ref(), fit.seconds, kind)?;
+    let (kind, adapter) = (RunKind::Single(fit.loss), gpu.summary().to_string());
+    report(
+        a,
+        &adapter,
+        &loaded,
+        &result,
+        truth.as_ref(),
+        fit.seconds,
+        kind,
+    )?;
     a.checkpoint.as_deref().map_or(Ok(()), resume::finish)
 }
 
@@ -101,15 +132,18 @@ fn describe(a: &InpaintArgs, loaded: &Loaded) {
 
 /// Before any work: output names and creation options, no two outputs one file, no output an
 /// input, and (when `guard`) no existing output without --overwrite. The output's format.
-pub(crate) fn check_outputs(a: &InpaintArgs, guard: bool) -> Result<RasterFormat> {
-    let format = io::check_raster_output(&a.out, &a.write.creation_options)?;
+pub(crate) fn check_outputs(a: &InpaintArgs, guard: bool) -> Result<Option<RasterFormat>> {
+    let co = &a.write.creation_options;
+    let format = (a.out.as_deref())
+        .map(|out| io::check_raster_output(out, co))
+        .transpose()?;
     if let Some(p) = &a.preview {
         if !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
             let p = p.display();
             bail!("{p}: --preview writes a PNG: its name must end in .png");
         }
     }
-    let mut outputs: Vec<(&str, &Path)> = vec![("--out", &a.out)];
+    let mut outputs: Vec<(&str, &Path)> = a.out.iter().map(|p| ("--out", p.as_path())).collect();
     outputs.extend(a.preview.as_deref().map(|p| ("--preview", p)));
     outputs.extend(a.metrics_json.as_deref().map(|p| ("--metrics-json", p)));
     let mut inputs: Vec<(&str, &Path)> = vec![("--target", &a.target), ("--mask", &a.mask)];
@@ -132,7 +166,7 @@ pub(crate) fn check_outputs(a: &InpaintArgs, guard: bool) -> Result<RasterFormat
 /// preview, the truth scores (printed), the metrics JSON, each when asked for.
 pub(crate) fn report(
     a: &InpaintArgs,
-    gpu: &Gpu,
+    adapter: &str,
     loaded: &Loaded,
     result: &Image,
     truth: Option<&Image>,
@@ -150,7 +184,7 @@ pub(crate) fn report(
         println!("{s}");
     }
     if let Some(p) = &a.metrics_json {
-        let (dip, adapter) = (a.fit.config(), gpu.summary().to_string());
+        let (dip, adapter) = (a.fit.config(), adapter.to_string());
         let (inputs, steps) = (&inputs, a.fit.steps);
         let run = Record {
             inputs,

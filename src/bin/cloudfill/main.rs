@@ -2,6 +2,7 @@
 //! Every step is the library's; this binary parses the flags, opens the GPU, draws progress
 //! bars and prints what the library returns.
 mod args;
+mod cleanup;
 mod demo;
 mod fit;
 mod inpaint;
@@ -26,9 +27,24 @@ fn main() {
             eprintln!("{i}");
             std::process::exit(128 + i.signal);
         }
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", message(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause whose text is already said
+/// (the library's errors include their source's message in their own).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if !out.contains(&cause) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&cause);
+        }
+    }
+    out
 }
 
 fn adapters() -> Result<()> {

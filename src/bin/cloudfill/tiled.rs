@@ -1,16 +1,18 @@
 //! `cloudfill inpaint` on whole scenes (tiled, resumable, sharded) and `cloudfill merge`.
 //! The driver is `cloudfill::tiles`; this file is the wiring and the progress bars.
 use crate::args::{InpaintArgs, MergeArgs};
+use crate::cleanup;
 use crate::fit::{open_gpu, show_step};
 use crate::inpaint::{check_outputs, report};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use cloudfill::io;
 use cloudfill::report::RunKind;
 use cloudfill::tiles::workdir::TempWorkDir;
 use cloudfill::tiles::{self, Event, Job, Summary, TileRect};
-use cloudfill::Gpu;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::cell::Cell;
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::time::Instant;
 
 /// Tiled mode: the (windowed) raster is larger than a tile, or --work-dir / --shard is given.
@@ -20,9 +22,7 @@ pub(crate) fn wanted(a: &InpaintArgs) -> Result<bool> {
     }
     let (w, h) = match a.window {
         Some(r) => (r.xsize, r.ysize),
-        None => {
-            io::raster_size(&a.target).with_context(|| format!("reading {}", a.target.display()))?
-        }
+        None => io::raster_size(&a.target)?,
     };
     Ok(w > a.tiles.tile || h > a.tiles.tile)
 }
@@ -31,6 +31,8 @@ pub(crate) fn wanted(a: &InpaintArgs) -> Result<bool> {
 struct Bars {
     tiles: ProgressBar,
     steps: ProgressBar,
+    /// A range warning was printed (it is shown for the first tile only).
+    warned: Cell<bool>,
 }
 
 impl Bars {
@@ -49,6 +51,7 @@ impl Bars {
                 steps,
                 "{prefix} [{bar:30}] {pos}/{len} steps  loss {msg}  {per_sec}",
             )?,
+            warned: Cell::new(false),
         })
     }
 
@@ -85,6 +88,14 @@ impl Bars {
                 )
             }),
             Event::TileDone { .. } => self.tiles.inc(1),
+            Event::Note { note } => self.tiles.suspend(|| eprintln!("note: {note}")),
+            Event::RangeWarning { tile, warning } if !self.warned.replace(true) => {
+                let (r, c) = (tile.row, tile.col);
+                self.tiles.suspend(|| {
+                    eprintln!("warning: {warning} (seen first in tile {r},{c}; not repeated)")
+                })
+            }
+            Event::RangeWarning { .. } => {}
         }
     }
 }
@@ -112,7 +123,9 @@ pub(crate) fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
     let (work_dir, _temp) = match &a.tiles.work_dir {
         Some(d) => (d.clone(), None),
         None => {
-            let t = TempWorkDir::beside(&a.out);
+            let t = TempWorkDir::beside(a.out());
+            // Interrupted, the run removes its temporary tiles before it exits.
+            cleanup::remove_on_signal(t.path())?;
             (t.path().to_path_buf(), Some(t))
         }
     };
@@ -133,25 +146,26 @@ pub(crate) fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
         }
     };
     say(summary(&s, &job, secs));
-    let (wd, out) = (job.work_dir.display(), a.out.display());
+    let wd = job.work_dir.display();
     if let Some(sh) = a.tiles.shard {
         nodata_warning(a, &s.nodata);
         let what = match s.complete {
             true => "every tile is now in the work dir",
             false => "other shards' tiles are still missing",
         };
+        let out = a.out.as_deref().unwrap_or(Path::new("OUT.tif")).display();
         say(format!(
-            "shard {}/{}: not writing {out} ({what}); assemble with \
+            "shard {}/{}: tiles written ({what}); assemble with \
              `cloudfill merge --work-dir {wd} --out {out}`",
             sh.index, sh.count
         ));
         return Ok(());
     }
-    let m = tiles::merge(&job.work_dir, &a.out, &a.write.creation_options)?;
+    let m = tiles::merge(&job.work_dir, a.out(), &a.write.creation_options)?;
     nodata_warning(a, &m.nodata);
-    say(format!("wrote {out}"));
+    say(format!("wrote {}", a.out().display()));
     if a.preview.is_some() || a.truth.is_some() || a.metrics_json.is_some() {
-        whole_scene_report(a, &job, secs, &gpu)?;
+        whole_scene_report(a, &job, secs, &gpu.summary().to_string())?;
     }
     Ok(())
 }
@@ -173,14 +187,14 @@ fn summary(s: &Summary, job: &Job, secs: f64) -> String {
 }
 
 /// [`report`] of a tiled run: it reads the whole scene (the inputs, the merged result).
-fn whole_scene_report(a: &InpaintArgs, job: &Job, seconds: f64, gpu: &Gpu) -> Result<()> {
+fn whole_scene_report(a: &InpaintArgs, job: &Job, seconds: f64, adapter: &str) -> Result<()> {
     let (loaded, _) = job.inputs.load_region()?;
-    let result = io::read_raster(&a.out, None, None)?.image;
+    let result = io::read_raster(a.out(), None, None)?.image;
     let truth = (a.truth.as_deref())
         .map(|p| job.inputs.load_truth(p, &loaded.sources[0]))
         .transpose()?;
     let kind = RunKind::Tiled(job.tiles);
-    report(a, gpu, &loaded, &result, truth.as_ref(), seconds, kind)
+    report(a, adapter, &loaded, &result, truth.as_ref(), seconds, kind)
 }
 
 pub(crate) fn merge(a: &MergeArgs) -> Result<()> {

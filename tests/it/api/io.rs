@@ -198,7 +198,9 @@ fn gdal_errors_name_the_file() {
     let missing = dir.path().join("missing.tif");
     let e = read_raster(&missing, None, None).unwrap_err();
     assert!(
-        matches!(e, Error::Gdal { .. }) && message(&e).contains("missing.tif"),
+        matches!(e, Error::File { .. })
+            && message(&e).contains("missing.tif")
+            && message(&e).contains("no such file"),
         "{e}"
     );
 
@@ -206,6 +208,7 @@ fn gdal_errors_name_the_file() {
     std::fs::write(&text, "this is not a raster\n").unwrap();
     let e = read_raster(&text, None, None).unwrap_err();
     assert!(message(&e).contains("notes.tif"), "{e}");
+    assert!(message(&e).contains("not a raster GDAL can read"), "{e}");
 
     let path = dir.path().join("small.tif");
     write_geotiff(&path, &ramp(6, 9, 2), None, &[], None).unwrap();

@@ -10,3 +10,4 @@ mod metrics;
 mod net;
 mod report;
 pub(crate) mod tiles;
+mod tiles_identity;

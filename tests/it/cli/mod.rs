@@ -2,6 +2,7 @@
 //! file and the problem, no output left behind), and the real sample scene when present.
 mod checkpoint;
 mod outputs;
+mod robust;
 mod tiles;
 
 use std::path::{Path, PathBuf};
