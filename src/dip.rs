@@ -27,8 +27,8 @@ mod problem;
 mod stopping;
 pub use batch::{fit_batch, BatchItem, BatchResult};
 pub use checkpoint::Checkpoint;
-use fit::{run_steps, Checks};
 pub use fit::ValidationInfo;
+use fit::{run_steps, Checks};
 pub use params::NamedParam;
 pub use stopping::{Monitor, Observation, StopRule};
 
@@ -228,9 +228,9 @@ impl<'g> Dip<'g> {
             Plan::new_batch(self.gpu, &self.cfg.net, &problems, self.step_config())?
         };
         self.plan = Some(plan);
-        self.checks = (self.cfg.stop).zip(p.heldout.take()).map(|(rule, held)| {
-            Checks::new(rule, vec![held], self.cfg.ensemble)
-        });
+        self.checks = (self.cfg.stop)
+            .zip(p.heldout.take())
+            .map(|(rule, held)| Checks::new(rule, vec![held], self.cfg.ensemble));
         self.last_loss = None;
         self.write_init_params()
     }
@@ -292,6 +292,14 @@ impl<'g> Dip<'g> {
         self.unpack(&ensemble::mean_std(&refs).1)
     }
 
+    /// Every member's reconstructions now, on the clean latent (not the kept best ones).
+    pub fn render_members(&mut self) -> Result<Vec<Vec<Image>>> {
+        self.ensure_built()?;
+        let out = self.plan.as_ref().expect("built above").render()?;
+        let per = out.len() / self.cfg.ensemble;
+        out.chunks_exact(per).map(|m| self.unpack(m)).collect()
+    }
+
     /// Every member's reconstructions (as [`Dip::output`] for one network).
     pub fn member_outputs(&mut self) -> Result<Vec<Vec<Image>>> {
         let members = self.member_outputs_padded()?;
@@ -331,6 +339,13 @@ impl<'g> Dip<'g> {
         self.checks.as_ref().map_or(&[], |c| &c.monitors)
     }
 
+    /// Under a stopping rule: every network has stopped (a further [`Dip::fit`] would take one
+    /// step and end).
+    pub fn stopped(&self) -> bool {
+        let ms = self.monitors();
+        !ms.is_empty() && ms.iter().all(|m| m.stopped_at.is_some()) || self.diverged_at().is_some()
+    }
+
     /// The step at which the loss became non-finite, when the fit ended there with every
     /// network's best output kept (under a stopping rule; without one, that is an error).
     pub fn diverged_at(&self) -> Option<usize> {
@@ -340,7 +355,11 @@ impl<'g> Dip<'g> {
     /// The held-out pixels of the first source under a stopping rule (`true` = held out).
     pub fn heldout_mask(&self) -> Option<Mask> {
         let rule = self.cfg.stop.as_ref()?;
-        Some(holdout::select(self.masks.first()?, rule.holdout, self.cfg.seed))
+        Some(holdout::select(
+            self.masks.first()?,
+            rule.holdout,
+            self.cfg.seed,
+        ))
     }
 
     /// The compiled step (after the first `fit` or `output`): parameters, profile, counts.

@@ -122,7 +122,8 @@ pub mod plan;
 pub mod tape;
 
 pub use dip::{
-    fit_batch, BatchItem, BatchResult, Dip, DipConfig, Latent, Monitor, NamedParam, StepInfo, StopRule,
+    fit_batch, BatchItem, BatchResult, Dip, DipConfig, Latent, Monitor, NamedParam, StepInfo,
+    StopRule,
 };
 pub use error::{Error, Result};
 pub use gpu::Gpu;

@@ -170,3 +170,59 @@ pub fn mean_fill(img: &[f32], h: usize, w: usize, c: usize, clear: &[bool]) -> V
     }
     out
 }
+
+/// Spearman's rank correlation of `a` and `b` (Pearson's on their ranks, ties sharing the mean
+/// rank); `None` for fewer than two values or a constant one.
+pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    if ra.len() < 2 || ra.len() != rb.len() {
+        return None;
+    }
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
+}
+
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        for &k in &idx[i..=j] {
+            r[k] = (i + j) as f64 / 2.0;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// How well an uncertainty map ranks the error inside the cloud: Spearman's correlation, over the
+/// cloud pixels (`clear` false), of the mean σ over the first three bands against the mean
+/// |clip(pred, 0, 1) − clip(truth, 0, 1)| over them (the measure of the reference's ensemble
+/// scripts). Images are H×W×C pixel-major with `c` bands.
+pub fn uncertainty_spearman(
+    pred: &[f32],
+    sigma: &[f32],
+    truth: &[f32],
+    c: usize,
+    clear: &[bool],
+) -> Option<f64> {
+    let bands = c.min(3);
+    let (mut err, mut sig) = (Vec::new(), Vec::new());
+    for (p, _) in clear.iter().enumerate().filter(|(_, &cl)| !cl) {
+        let px = p * c..p * c + bands;
+        let e = (px.clone())
+            .map(|i| (pred[i].clamp(0.0, 1.0) as f64 - truth[i].clamp(0.0, 1.0) as f64).abs());
+        err.push(e.sum::<f64>() / bands as f64);
+        sig.push(px.map(|i| sigma[i] as f64).sum::<f64>() / bands as f64);
+    }
+    spearman(&sig, &err)
+}

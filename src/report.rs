@@ -1,7 +1,7 @@
 //! What a finished run reports, the same for a single image and a tiled scene: scores against a
 //! cloud-free truth beside the mean-fill baseline ([`TruthScores`], whose `Display` is the
 //! one-line summary), and the metrics document ([`Record::to_json`], `--metrics-json`).
-use crate::dip::DipConfig;
+use crate::dip::{DipConfig, Monitor};
 use crate::io::{Image, Mask};
 use crate::metrics::{self, Scores};
 use crate::tiles::{Inputs, Loaded, TileOptions};
@@ -58,12 +58,50 @@ impl fmt::Display for TruthScores {
 }
 
 /// How the result was made.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum RunKind {
-    /// One fit of the whole region, and its last loss read.
-    Single(Option<f32>),
+    /// One fit of the whole region: its last loss read, and how it ended (`None`: no fit).
+    Single(Option<f32>, Option<FitSummary>),
     /// Tile by tile.
     Tiled(TileOptions),
+}
+
+/// How a fit ended: the steps it took, and under a stopping rule each network's checks
+/// (held-out curve, kept step, stop) and a divergence that ended it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitSummary {
+    pub steps_done: usize,
+    pub monitors: Vec<Monitor>,
+    pub diverged_at: Option<usize>,
+    /// With a truth and an ensemble: how well the members' spread ranks the error in the cloud
+    /// ([`metrics::uncertainty_spearman`]).
+    pub uncertainty_spearman: Option<f64>,
+}
+
+impl FitSummary {
+    pub fn new(monitors: &[Monitor], steps_done: usize, diverged_at: Option<usize>) -> FitSummary {
+        FitSummary {
+            steps_done,
+            monitors: monitors.to_vec(),
+            diverged_at,
+            uncertainty_spearman: None,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let nets: Vec<Value> = (self.monitors.iter())
+            .map(|m| {
+                json!({
+                    "kept_step": m.kept_step(), "stopped_at": m.stopped_at,
+                    "validation_curve": m.curve.iter().map(|(s, v)| json!([s, v])).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({
+            "steps_done": self.steps_done, "diverged_at": self.diverged_at, "networks": nets,
+            "uncertainty_spearman_cloud": self.uncertainty_spearman,
+        })
+    }
 }
 
 /// A finished run, as the metrics document records it.
@@ -95,10 +133,24 @@ impl Record<'_> {
             "metrics": truth.map(|t| scores_json(&t.result)),
             "baseline_mean_fill": truth.map(|t| scores_json(&t.mean_fill)),
         });
-        match self.kind {
-            RunKind::Single(final_loss) => {
-                j["steps_per_second"] = json!(self.steps as f64 / self.seconds);
+        if d.ensemble > 1 || d.stop.is_some() {
+            j["ensemble"] = json!(d.ensemble);
+            j["stop"] = json!(d.stop.map(|r| json!({
+                "holdout": r.holdout, "check_every": r.every, "patience": r.patience,
+                "smoothing": r.smoothing, "min_steps": r.min_steps,
+            })));
+        }
+        match &self.kind {
+            RunKind::Single(final_loss, summary) => {
+                let done = summary.as_ref().map_or(self.steps, |s| s.steps_done);
+                j["steps_per_second"] = json!(done as f64 / self.seconds);
                 j["final_loss"] = json!(final_loss);
+                if let Some(s) = summary
+                    .as_ref()
+                    .filter(|_| d.stop.is_some() || d.ensemble > 1)
+                {
+                    j["fit"] = s.to_json();
+                }
             }
             RunKind::Tiled(t) => {
                 j["tile"] = json!(t.tile);

@@ -77,7 +77,10 @@ pub fn fit_batch(
         Plan::new_batch(gpu, &cfg.net, &problems, dips[0].step_config())?
     };
     let mut checks = cfg.stop.map(|rule| {
-        let held = prepared.iter_mut().filter_map(|p| p.heldout.take()).collect();
+        let held = prepared
+            .iter_mut()
+            .filter_map(|p| p.heldout.take())
+            .collect();
         Checks::new(rule, held, members)
     });
     let loss = run_steps(&mut plan, steps, cfg.loss_every, checks.as_mut(), on_step)?;

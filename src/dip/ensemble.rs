@@ -13,7 +13,11 @@ pub fn mean_std(members: &[&[f32]]) -> (Vec<f32>, Vec<f32>) {
     let mut std = Vec::with_capacity(n);
     for i in 0..n {
         let m = members.iter().map(|o| o[i] as f64).sum::<f64>() / k;
-        let v = members.iter().map(|o| (o[i] as f64 - m).powi(2)).sum::<f64>() / k;
+        let v = members
+            .iter()
+            .map(|o| (o[i] as f64 - m).powi(2))
+            .sum::<f64>()
+            / k;
         mean.push(m as f32);
         std.push(v.sqrt() as f32);
     }

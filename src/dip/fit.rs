@@ -81,7 +81,11 @@ impl Checks {
         Some(ValidationInfo {
             best_rmse: mean.sqrt(),
             best_steps: (steps.clone().min().unwrap_or(0), steps.max().unwrap_or(0)),
-            running: self.monitors.iter().filter(|m| m.stopped_at.is_none()).count(),
+            running: self
+                .monitors
+                .iter()
+                .filter(|m| m.stopped_at.is_none())
+                .count(),
             networks: self.monitors.len(),
         })
     }

@@ -50,8 +50,8 @@ impl Dip<'_> {
             .map(|r| holdout::select(&self.masks[0], r.holdout, self.cfg.seed));
         let (target, mask) = self.stack(ph, pw, held.as_ref());
         let (latent, latent_channels) = self.latent(ph, pw, &target);
-        let heldout = (held.map(|m| Heldout::new(&m, &self.targets[0], (ph, pw))))
-            .filter(|h| !h.is_empty());
+        let heldout =
+            (held.map(|m| Heldout::new(&m, &self.targets[0], (ph, pw)))).filter(|h| !h.is_empty());
         Ok(Prepared {
             latent,
             latent_channels,

@@ -76,7 +76,13 @@ pub fn latent_noise(
     let k = gpu.kernel(LATENT_NOISE, &[("WG", WG as f64)])?;
     let p = params(sigma, 0, n, per);
     let n4 = n.div_ceil(4) as u32;
-    gpu.dispatch(&k, &[latent, &keys], &[out], Some(&p), groups_1d(n4.div_ceil(WG)))
+    gpu.dispatch(
+        &k,
+        &[latent, &keys],
+        &[out],
+        Some(&p),
+        groups_1d(n4.div_ceil(WG)),
+    )
 }
 
 /// CPU reference: the same integer generator, the transform in f64.

@@ -2,7 +2,10 @@
 //! and their mapping onto the library's configuration.
 use clap::builder::{PossibleValuesParser, Str, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
-use cloudfill::dip::{DipConfig, Latent};
+use cloudfill::dip::{DipConfig, Latent, StopRule};
+
+/// Networks of an ensemble unless --ensemble says otherwise (BENCHMARKS.md §9).
+pub(crate) const DEFAULT_ENSEMBLE: u16 = 4;
 use cloudfill::io::{MaskOptions, Window};
 use cloudfill::net::{Downsample, NetConfig};
 use cloudfill::ops::conv2d::Padding;
@@ -47,6 +50,9 @@ pub(crate) struct DemoArgs {
     pub out_dir: PathBuf,
     #[arg(long, default_value_t = DipConfig::default().seed)]
     pub seed: u64,
+    /// Networks fitted side by side (their mean is the result, their spread the uncertainty).
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub ensemble: u16,
     /// Replace existing outputs.
     #[arg(long)]
     pub overwrite: bool,
@@ -103,6 +109,10 @@ pub(crate) struct InpaintArgs {
     /// Write metrics, settings and timing as JSON.
     #[arg(long)]
     pub metrics_json: Option<PathBuf>,
+    /// The ensemble's per-pixel standard deviation (one band per output band; .tif
+    /// georeferenced like --out, or .npy): where the fill is uncertain.
+    #[arg(long, value_name = "PATH")]
+    pub uncertainty: Option<PathBuf>,
     /// Save the fit's state here every --checkpoint-every steps and on Ctrl-C/SIGTERM; the same
     /// command run again resumes from it (ending as an uninterrupted fit, bit for bit) and
     /// removes it once the output is written. Single-raster fits only (tiled runs resume
@@ -123,12 +133,36 @@ pub(crate) struct InpaintArgs {
     pub tiles: TileArgs,
 }
 
-/// The fit and the network (defaults: the library's, which are the reference's).
+/// The fit and the network (defaults: the library's, which are the reference's, except the
+/// ensemble and the stopping rule).
 #[derive(Args, Debug)]
 pub(crate) struct FitArgs {
-    /// Adam steps (at least 1).
+    /// Adam steps (at least 1): each network's maximum under --stop auto, exactly these with
+    /// --stop none.
     #[arg(long, default_value_t = 4000, value_parser = at_least_one())]
     pub steps: usize,
+    /// Fit K networks from the seeds --seed, --seed + 1, … side by side; the result is their
+    /// mean, and --uncertainty writes their per-pixel standard deviation.
+    #[arg(long, value_name = "K", default_value_t = DEFAULT_ENSEMBLE, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub ensemble: u16,
+    /// auto: hold out cloud-shaped patches of clear pixels, score every network there each
+    /// --check-every steps, keep its best output and stop it after --patience steps without
+    /// improvement; none: run exactly --steps and keep the last output.
+    #[arg(long, value_parser = one_of(STOPS), default_value = "auto")]
+    pub stop: bool,
+    /// Fraction of the clear pixels held out for --stop auto.
+    #[arg(long, default_value_t = StopRule::default().holdout)]
+    pub holdout: f64,
+    /// Steps between two checks of --stop auto.
+    #[arg(long, value_name = "N", default_value_t = StopRule::default().every, value_parser = at_least_one())]
+    pub check_every: usize,
+    /// Steps without a better check after which --stop auto stops a network.
+    #[arg(long, value_name = "N", default_value_t = StopRule::default().patience.unwrap_or(0))]
+    pub patience: usize,
+    /// The reference's exact flow: one network (--ensemble 1), no held-out pixels, every one
+    /// of --steps (--stop none): reproduces the paper's method.
+    #[arg(long)]
+    pub reference: bool,
     #[arg(long, default_value_t = DipConfig::default().seed)]
     pub seed: u64,
     #[arg(long, default_value_t = DipConfig::default().lr)]
@@ -274,6 +308,7 @@ const NOISE: Latent = Latent::Noise {
 };
 const LATENTS: Names<Latent> =
     names!["meshgrid" => Latent::Meshgrid, "noise" => NOISE, "target" => Latent::Target];
+const STOPS: Names<bool> = names!["auto" => true, "none" => false];
 const PADDINGS: Names<Padding> =
     names!["zero" => Padding::Zero, "reflection" => Padding::Reflection];
 const UPSAMPLES: Names<Upsample> =
@@ -314,12 +349,24 @@ impl FitArgs {
             sigmoid: !self.no_sigmoid,
             ..NetConfig::default()
         };
+        let stop = (self.stop && !self.reference).then_some(StopRule {
+            holdout: self.holdout,
+            every: self.check_every,
+            patience: Some(self.patience),
+            ..StopRule::default()
+        });
         DipConfig {
             net,
             lr: self.lr,
             noise_std: self.noise_std,
             latent: self.latent,
             seed: self.seed,
+            ensemble: if self.reference {
+                1
+            } else {
+                self.ensemble as usize
+            },
+            stop,
             ..DipConfig::default()
         }
     }

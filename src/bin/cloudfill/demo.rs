@@ -1,12 +1,12 @@
 //! `cloudfill demo`: the built-in synthetic scene, fitted and scored against its truth.
 use crate::args::DemoArgs;
-use crate::fit::{open_gpu, run_fit};
+use crate::fit::{describe_kept, open_gpu, run_fit};
 use anyhow::{bail, Context, Result};
-use cloudfill::dip::DipConfig;
+use cloudfill::dip::{DipConfig, StopRule};
 use cloudfill::io::{self, Image, Mask};
 use cloudfill::net::NetConfig;
 use cloudfill::report::TruthScores;
-use cloudfill::{preview, synthetic};
+use cloudfill::{metrics, preview, synthetic};
 
 pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
     let result = a.out_dir.join("demo_result.tif");
@@ -26,6 +26,8 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
     let cfg = DipConfig {
         net: NetConfig::with_levels(levels),
         seed: a.seed,
+        ensemble: a.ensemble as usize,
+        stop: Some(StopRule::default()),
         ..DipConfig::default()
     };
     let cloudy = Image::new(h, w, 3, scene.cloudy)?;
@@ -34,8 +36,9 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
     let mask = Mask::new(h, w, scene.clear)?;
     if !a.quiet {
         eprintln!(
-            "demo: {w}×{h} synthetic scene, {:.1} % cloud, {levels}-level network, {} steps",
+            "demo: {w}×{h} synthetic scene, {:.1} % cloud, {levels}-level network, an ensemble of {}, at most {} steps (stopping on held-out patches)",
             100.0 * mask.cloud_fraction(),
+            a.ensemble,
             a.steps
         );
     }
@@ -51,6 +54,9 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
         mean_fill: b,
     } = TruthScores::new(out, &truth, &cloudy, &mask);
     let secs = fit.seconds;
+    if !a.quiet {
+        describe_kept(&fit);
+    }
     println!(
         "PSNR in the cloud: {:.2} dB (mean-fill baseline {:.2} dB); SSIM in the cloud {:.3} (baseline {:.3}); {:.1} s, {:.1} steps/s",
         s.psnr_cloud.unwrap_or(f64::NAN),
@@ -58,8 +64,13 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
         s.ssim_cloud.unwrap_or(f64::NAN),
         b.ssim_cloud.unwrap_or(f64::NAN),
         secs,
-        a.steps as f64 / secs
+        fit.steps_done as f64 / secs
     );
+    let sd = &fit.uncertainty[0];
+    if let Some(r) = metrics::uncertainty_spearman(&out.data, &sd.data, &truth.data, 3, &mask.clear)
+    {
+        println!("uncertainty: the {} networks' spread ranks the error in the cloud with Spearman {r:.3}", a.ensemble);
+    }
     println!("wrote {} and {}", result.display(), prev.display());
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The GPU and one fit with a progress bar (`demo`, single-image `inpaint`).
 use crate::resume::{self, Resume};
 use anyhow::Result;
-use cloudfill::dip::{Dip, DipConfig, StepInfo};
+use cloudfill::dip::{Dip, DipConfig, Monitor, StepInfo};
 use cloudfill::io::{Image, Mask};
 use cloudfill::Gpu;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,13 +20,18 @@ pub(crate) fn open_gpu(quiet: bool) -> Result<Gpu> {
     Ok(gpu)
 }
 
-/// What [`run_fit`] gives: the outputs (one per source), seconds, the last loss read, and the
-/// step a resumed fit started from (0 for a fresh one).
+/// What [`run_fit`] gives: the outputs (one per source; an ensemble's mean), their
+/// uncertainty (the members' spread), seconds, the last loss read, the step a resumed fit
+/// started from (0 for a fresh one), the steps taken, and each network's checks.
 pub(crate) struct Fitted {
     pub outputs: Vec<Image>,
+    pub uncertainty: Vec<Image>,
     pub seconds: f64,
     pub loss: Option<f32>,
     pub resumed_from: usize,
+    pub steps_done: usize,
+    pub monitors: Vec<Monitor>,
+    pub diverged_at: Option<usize>,
 }
 
 /// Fits `sources` under `masks` for `steps` Adam steps, with a progress bar unless `quiet`;
@@ -49,7 +54,7 @@ pub(crate) fn run_fit(
     };
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {pos}/{len} steps  loss {msg}  {per_sec}  ETA {eta}",
+            "{spinner} [{bar:30}] {pos}/{len} steps  {msg}  {per_sec}  ETA {eta}",
         )?
         .progress_chars("=> "),
     );
@@ -65,19 +70,63 @@ pub(crate) fn run_fit(
         }
     };
     let outputs = dip.output()?;
+    let uncertainty = dip.uncertainty()?;
     bar.finish();
     Ok(Fitted {
         outputs,
+        uncertainty,
         seconds: t0.elapsed().as_secs_f64(),
         loss,
         resumed_from,
+        steps_done: dip.steps_done(),
+        monitors: dip.monitors().to_vec(),
+        diverged_at: dip.diverged_at(),
     })
 }
 
-/// An Adam step on a bar of steps: its position, and the loss when it was read.
+/// Under a stopping rule, what the fit kept, for stderr: each network's kept step (and when it
+/// stopped), and a divergence that ended it.
+pub(crate) fn describe_kept(fit: &Fitted) {
+    if fit.monitors.is_empty() {
+        return;
+    }
+    let kept: Vec<String> = (fit.monitors.iter())
+        .map(|m| match (m.kept_step(), m.stopped_at) {
+            (Some(k), Some(s)) => format!("{k} (stopped at {s})"),
+            (Some(k), None) => k.to_string(),
+            (None, _) => "-".into(),
+        })
+        .collect();
+    eprintln!(
+        "kept the best check of each network: step {}",
+        kept.join(", ")
+    );
+    if let Some(s) = fit.diverged_at {
+        eprintln!(
+            "warning: the loss became non-finite at step {s} (try a smaller --lr); the output is \
+             each network's best check before it"
+        );
+    }
+}
+
+/// An Adam step on a bar of steps: its position, the loss when it was read, and the best
+/// held-out score so far (with the steps it came from) under a stopping rule.
 pub(crate) fn show_step(bar: &ProgressBar, info: &StepInfo) {
     bar.set_position(info.step as u64);
     if let Some(l) = info.loss {
-        bar.set_message(format!("{l:.5}"));
+        let mut msg = format!("loss {l:.5}");
+        if let Some(v) = &info.validation {
+            let (a, b) = v.best_steps;
+            let at = if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            };
+            msg += &format!("  held-out RMSE {:.4} @ {at}", v.best_rmse);
+            if v.running < v.networks {
+                msg += &format!("  ({}/{} running)", v.running, v.networks);
+            }
+        }
+        bar.set_message(msg);
     }
 }

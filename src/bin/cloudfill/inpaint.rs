@@ -1,14 +1,14 @@
 //! `cloudfill inpaint` on one raster: load the inputs (as tiles are loaded) → fit → write →
 //! [`report`], which the tiled path shares.
 use crate::args::InpaintArgs;
-use crate::fit::{open_gpu, run_fit};
+use crate::fit::{describe_kept, open_gpu, run_fit, Fitted};
 use crate::resume::{self, Resume};
 use crate::tiled;
 use anyhow::{bail, Context, Result};
-use cloudfill::io::{self, Image, RasterFormat};
-use cloudfill::preview;
-use cloudfill::report::{Record, RunKind, TruthScores};
+use cloudfill::io::{self, Georef, Image, RasterFormat};
+use cloudfill::report::{FitSummary, Record, RunKind, TruthScores};
 use cloudfill::tiles::{self, Loaded};
+use cloudfill::{metrics, preview};
 use std::path::Path;
 
 pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
@@ -28,33 +28,25 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
             a.tiles.batch, a.tiles.tile
         );
     }
-    let format = check_outputs(a, true)?.expect("--out without --shard");
+    check_outputs(a, true)?.expect("--out without --shard");
     let inputs = a.inputs();
     let (loaded, probe) = inputs.load_region()?;
     loaded.check_fittable(&inputs)?;
     loaded.check_min_clear(&inputs, a.tiles.min_clear)?;
     let target = &loaded.sources[0];
-    let write = |result: &Image| -> Result<()> {
-        match format {
-            RasterFormat::Npy => io::write_npy(a.out(), result)?,
-            RasterFormat::GeoTiff => {
-                let (georef, co) = (probe.georef.as_ref(), &a.write.creation_options);
-                io::write_geotiff(a.out(), result, georef, co, None)?
-            }
-        }
-        Ok(())
-    };
+    let georef = probe.georef.as_ref();
+    let write = |path: &Path, image: &Image| write_raster(a, path, image, georef);
     let truth = (a.truth.as_deref())
         .map(|p| inputs.load_truth(p, target))
         .transpose()?;
     if loaded.nothing_to_fill() {
         // As a cloud-free tile of a tiled run: the target itself, no fit.
-        write(target)?;
+        write(a.out(), target)?;
         if !a.write.quiet {
             let out = a.out().display();
             eprintln!("note: no cloud and no nodata in the target: nothing to fill; {out} is the target as read (no fit)");
         }
-        let kind = RunKind::Single(None);
+        let kind = RunKind::Single(None, None);
         return report(
             a,
             "none (no fit)",
@@ -78,32 +70,42 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
         path,
         every: a.checkpoint_every,
     });
+    let quiet = a.write.quiet;
     let fit = run_fit(
         &gpu,
-        dip.clone(),
+        dip,
         a.fit.steps,
         sources,
         masks,
-        a.write.quiet,
+        quiet,
         resume.as_ref(),
     )?;
-    let mut result = fit
-        .outputs
-        .into_iter()
-        .next()
-        .expect("an output per source");
+    let mut result = fit.outputs[0].clone();
     if a.paste_clear {
         tiles::paste_clear(&mut result, target, &loaded.masks[0].clear);
     }
-    write(&result)?;
-    if !a.write.quiet {
-        let run = a.fit.steps - fit.resumed_from;
-        let (secs, steps_s) = (fit.seconds, run as f64 / fit.seconds);
-        let loss = fit.loss.map_or("-".into(), |l| format!("{l:.6}"));
-        eprintln!("done in {secs:.1} s ({steps_s:.2} steps/s); final loss {loss}");
-        eprintln!("wrote {}", a.out().display());
+    write(a.out(), &result)?;
+    if let Some(p) = &a.uncertainty {
+        write(p, &fit.uncertainty[0])?;
     }
-    let (kind, adapter) = (RunKind::Single(fit.loss), gpu.summary().to_string());
+    if !quiet {
+        say_done(a, &fit);
+    }
+    let mut summary = FitSummary::new(&fit.monitors, fit.steps_done, fit.diverged_at);
+    if let (Some(t), true) = (&truth, a.fit.config().ensemble > 1) {
+        let (m, sd, clear) = (
+            &fit.outputs[0],
+            &fit.uncertainty[0],
+            &loaded.user_mask.clear,
+        );
+        summary.uncertainty_spearman =
+            metrics::uncertainty_spearman(&m.data, &sd.data, &t.data, m.c, clear);
+        if let Some(r) = summary.uncertainty_spearman {
+            println!("uncertainty: the members' spread ranks the error in the cloud with Spearman {r:.3}");
+        }
+    }
+    let kind = RunKind::Single(fit.loss, Some(summary));
+    let adapter = gpu.summary().to_string();
     report(
         a,
         &adapter,
@@ -114,6 +116,39 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
         kind,
     )?;
     a.checkpoint.as_deref().map_or(Ok(()), resume::finish)
+}
+
+/// Writes one output raster (.npy, or GeoTIFF with the inputs' georeferencing and --co).
+fn write_raster(
+    a: &InpaintArgs,
+    path: &Path,
+    image: &Image,
+    georef: Option<&Georef>,
+) -> Result<()> {
+    match io::check_raster_output(path, &a.write.creation_options)? {
+        RasterFormat::Npy => io::write_npy(path, image)?,
+        RasterFormat::GeoTiff => {
+            io::write_geotiff(path, image, georef, &a.write.creation_options, None)?
+        }
+    }
+    Ok(())
+}
+
+/// The fit's end on stderr: what was kept, time, loss, and the files written.
+fn say_done(a: &InpaintArgs, fit: &Fitted) {
+    describe_kept(fit);
+    let run = fit.steps_done - fit.resumed_from;
+    let (secs, steps_s) = (fit.seconds, run as f64 / fit.seconds);
+    let loss = fit.loss.map_or("-".into(), |l| format!("{l:.6}"));
+    eprintln!("done in {secs:.1} s ({run} steps, {steps_s:.2} steps/s); final loss {loss}");
+    eprintln!("wrote {}", a.out().display());
+    if let Some(p) = &a.uncertainty {
+        let k = fit.monitors.len().max(a.fit.config().ensemble);
+        eprintln!(
+            "wrote {} (the per-pixel standard deviation of {k} networks)",
+            p.display()
+        );
+    }
 }
 
 /// The inputs as loaded, on stderr: size, cloud, guides, steps, and what nodata was masked out.
@@ -146,6 +181,10 @@ pub(crate) fn check_outputs(a: &InpaintArgs, guard: bool) -> Result<Option<Raste
     let mut outputs: Vec<(&str, &Path)> = a.out.iter().map(|p| ("--out", p.as_path())).collect();
     outputs.extend(a.preview.as_deref().map(|p| ("--preview", p)));
     outputs.extend(a.metrics_json.as_deref().map(|p| ("--metrics-json", p)));
+    if let Some(p) = &a.uncertainty {
+        io::check_raster_output(p, co)?;
+        outputs.push(("--uncertainty", p));
+    }
     let mut inputs: Vec<(&str, &Path)> = vec![("--target", &a.target), ("--mask", &a.mask)];
     inputs.extend(a.s1.iter().map(|p| ("--s1", p.as_path())));
     inputs.extend(a.guide.iter().map(|p| ("--guide", p.as_path())));

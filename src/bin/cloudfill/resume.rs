@@ -88,7 +88,7 @@ pub(crate) fn fit(
                 None => ControlFlow::Continue(()),
             }
         })?;
-        if signals::caught().is_some() || dip.steps_done() == steps {
+        if signals::caught().is_some() || dip.steps_done() == steps || dip.stopped() {
             break;
         }
         save(dip, steps, r.path)?;

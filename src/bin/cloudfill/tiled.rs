@@ -119,6 +119,14 @@ pub(crate) fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
     if a.tiles.shard.is_some() && a.tiles.work_dir.is_none() {
         bail!("--shard needs --work-dir (a folder every shard and `cloudfill merge` can reach)");
     }
+    if let Some(p) = &a.uncertainty {
+        bail!(
+            "{}: --uncertainty is written by single-raster runs only for now; this run is tiled \
+             (each tile's ensemble is still averaged): give a --window of at most --tile {} pixels",
+            p.display(),
+            a.tiles.tile
+        );
+    }
     check_outputs(a, a.tiles.shard.is_none())?;
     let (work_dir, _temp) = match &a.tiles.work_dir {
         Some(d) => (d.clone(), None),

@@ -62,10 +62,17 @@ fn ensemble_equals_separate_fits() {
         .collect();
     for (k, (m, a)) in members.iter().zip(&alone).enumerate() {
         for (s, (x, y)) in m.iter().zip(a).enumerate() {
-            assert!(x.data == y.data, "member {k} source {s} differs from seed {}", 4 + k);
+            assert!(
+                x.data == y.data,
+                "member {k} source {s} differs from seed {}",
+                4 + k
+            );
         }
     }
-    assert!(alone[0][0].data != alone[1][0].data, "seeds 4 and 5 gave one fit");
+    assert!(
+        alone[0][0].data != alone[1][0].data,
+        "seeds 4 and 5 gave one fit"
+    );
     let (mean, sd) = (ens.output().unwrap(), ens.uncertainty().unwrap());
     for s in 0..2 {
         for i in 0..mean[s].data.len() {
@@ -73,7 +80,11 @@ fn ensemble_equals_separate_fits() {
             let m = v.iter().sum::<f64>() / 3.0;
             let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 3.0;
             assert_eq!(mean[s].data[i], m as f32, "mean, source {s} element {i}");
-            assert_eq!(sd[s].data[i], var.sqrt() as f32, "spread, source {s} element {i}");
+            assert_eq!(
+                sd[s].data[i],
+                var.sqrt() as f32,
+                "spread, source {s} element {i}"
+            );
         }
     }
     let mut one = fitted(&small(4), &data, steps);
@@ -96,8 +107,14 @@ fn holdout_is_cloud_shaped_clear_and_deterministic() {
     let a = holdout::select(&mask, 0.1, 7);
     let held: Vec<usize> = (0..h * w).filter(|&p| a.clear[p]).collect();
     let frac = held.len() as f64 / n_clear as f64;
-    assert!((0.1..0.13).contains(&frac), "held out {frac} of the clear pixels");
-    assert!(held.iter().all(|&p| mask.clear[p]), "a held-out pixel in the cloud");
+    assert!(
+        (0.1..0.13).contains(&frac),
+        "held out {frac} of the clear pixels"
+    );
+    assert!(
+        held.iter().all(|&p| mask.clear[p]),
+        "a held-out pixel in the cloud"
+    );
     // Patches: most held-out pixels have a held-out 4-neighbour on every side but one.
     let inner = (held.iter())
         .filter(|&&p| {
@@ -112,14 +129,21 @@ fn holdout_is_cloud_shaped_clear_and_deterministic() {
             n >= 3
         })
         .count();
-    assert!(inner * 2 > held.len(), "{inner} of {} held-out pixels are inside patches", held.len());
+    assert!(
+        inner * 2 > held.len(),
+        "{inner} of {} held-out pixels are inside patches",
+        held.len()
+    );
     assert_eq!(holdout::select(&mask, 0.1, 7), a);
     assert_ne!(holdout::select(&mask, 0.1, 8), a);
     // The cloud's thickness sets the patches' size: a thick cloud gives bigger patches.
     let depths = holdout::cloud_depths(&mask);
     assert_eq!(depths.len(), h * w - n_clear);
     assert!(depths.iter().cloned().fold(0.0, f64::max) > 11.0);
-    assert!(holdout::select(&Mask::clear(4, 4), 0.0, 1).clear.iter().all(|&c| !c));
+    assert!(holdout::select(&Mask::clear(4, 4), 0.0, 1)
+        .clear
+        .iter()
+        .all(|&c| !c));
 }
 
 /// The rule on scripted curves: the best smoothed check is kept, patience counts from it, no stop
@@ -173,7 +197,12 @@ fn stopping_rule_on_scripted_curves() {
     }
     assert_eq!(raw.kept_step(), Some(40), "NaN is no improvement");
     assert_eq!(m.curve.len(), 5);
-    assert!(StopRule { holdout: 0.0, ..rule }.validate().is_err());
+    assert!(StopRule {
+        holdout: 0.0,
+        ..rule
+    }
+    .validate()
+    .is_err());
     assert!(StopRule { every: 0, ..rule }.validate().is_err());
 }
 
@@ -196,13 +225,20 @@ fn kept_output_is_the_output_at_the_kept_step() {
         ..small(11)
     };
     let mut a = fitted(&cfg, &data, 40);
-    let kept: Vec<usize> = a.monitors().iter().map(|m| m.kept_step().unwrap()).collect();
+    let kept: Vec<usize> = a
+        .monitors()
+        .iter()
+        .map(|m| m.kept_step().unwrap())
+        .collect();
     assert_eq!(a.monitors()[0].curve.len(), 10);
     let members = a.member_outputs().unwrap();
     for (k, &s) in kept.iter().enumerate() {
         let mut b = fitted(&cfg, &data, s);
         let again = b.member_outputs().unwrap();
-        assert!(again[k][0].data == members[k][0].data, "member {k} at step {s}");
+        assert!(
+            again[k][0].data == members[k][0].data,
+            "member {k} at step {s}"
+        );
     }
     let stopping = DipConfig {
         stop: Some(StopRule {
@@ -224,7 +260,10 @@ fn kept_output_is_the_output_at_the_kept_step() {
     let ms = c.monitors();
     assert!(steps < 400, "never stopped: {:?}", ms[0].curve);
     assert!(ms.iter().all(|m| m.stopped_at.is_some()));
-    assert_eq!(steps, ms.iter().map(|m| m.stopped_at.unwrap()).max().unwrap());
+    assert_eq!(
+        steps,
+        ms.iter().map(|m| m.stopped_at.unwrap()).max().unwrap()
+    );
 }
 
 /// `fit_batch` with an ensemble and a stopping rule gives each item what a `Dip` of its own
@@ -253,8 +292,15 @@ fn fit_batch_with_ensembles_equals_one_dip_per_item() {
         let mut dip = fitted(&cfg, d, 10);
         let (out, sd) = (dip.output().unwrap(), dip.uncertainty().unwrap());
         assert!(r.outputs[i][0].data == out[0].data, "item {i} output");
-        assert!(r.uncertainty[i][0].data == sd[0].data, "item {i} uncertainty");
+        assert!(
+            r.uncertainty[i][0].data == sd[0].data,
+            "item {i} uncertainty"
+        );
         let kept: Vec<Option<usize>> = dip.monitors().iter().map(|m| m.kept_step()).collect();
-        assert_eq!(&r.kept_steps[2 * i..2 * i + 2], &kept[..], "item {i} kept steps");
+        assert_eq!(
+            &r.kept_steps[2 * i..2 * i + 2],
+            &kept[..],
+            "item {i} kept steps"
+        );
     }
 }

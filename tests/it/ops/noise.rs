@@ -38,21 +38,14 @@ fn setup(latent: &[f32], sigma: f32, seed: u32) -> Setup {
     let lt = upload(Shape::flat(n), latent);
     let out = Tensor::zeros(g, Shape::flat(n)).unwrap();
     let d = noise::latent_noise(g, &lt, sigma, &[seed], &out).unwrap();
-    Setup {
-        d,
-        out,
-        n,
-        sigma,
-    }
+    Setup { d, out, n, sigma }
 }
 
 impl Setup {
     fn at(&self, step: u32) -> Vec<f32> {
         let g = gpu();
-        self.d.set_params(
-            g,
-            &noise::params(self.sigma, step, self.n, self.n),
-        );
+        self.d
+            .set_params(g, &noise::params(self.sigma, step, self.n, self.n));
         run(std::slice::from_ref(&self.d));
         self.out.read(g).unwrap()
     }
