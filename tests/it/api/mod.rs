@@ -7,4 +7,5 @@ mod memory;
 mod metrics;
 mod net;
 mod report;
+mod small;
 pub(crate) mod tiles;
