@@ -128,7 +128,7 @@ pub use dip::{
 pub use error::{Error, Result};
 pub use gpu::Gpu;
 pub use io::{Image, Mask};
-pub use net::{Downsample, NetConfig};
+pub use net::{Downsample, FitSize, NetConfig};
 pub use ops::conv2d::Padding;
 pub use ops::elementwise::Act;
 pub use ops::resample::Upsample;

@@ -1,10 +1,11 @@
 //! A [`Dip`]'s data as the network sees it: the sources stacked channel-major and
-//! reflect-padded to a multiple of 2^levels, the latent, and the way back to one image per
+//! reflect-padded to a multiple of 2^levels (more for small images: [`crate::net::FitSize`]), the latent, and the way back to one image per
 //! source.
 use super::holdout::{self, Heldout};
 use super::{Dip, Latent};
 use crate::error::{Error, Result};
 use crate::io::{Image, Mask};
+use crate::net::FitSize;
 use crate::plan::{Problem, SplitMix};
 
 /// One problem's data at the padded size, channel-major.
@@ -33,6 +34,13 @@ impl Dip<'_> {
         }
     }
 
+    /// The size the network runs the sources at (set by [`Dip::set_target`]): the next multiple
+    /// of 2^levels, or larger for an image too small for the network
+    /// ([`FitSize::note`] says what was done; the library prints nothing).
+    pub fn fit_size(&self) -> FitSize {
+        self.cfg.net.fit_size(self.size.0, self.size.1)
+    }
+
     /// Checks the inputs, computes the padded size and stacks the data.
     pub(super) fn prepare(&mut self) -> Result<Prepared> {
         if self.targets.is_empty() {
@@ -43,8 +51,7 @@ impl Dip<'_> {
             self.set_mask(self.targets.iter().map(all).collect())?;
         }
         let (h, w) = self.size;
-        let m = self.cfg.net.size_multiple();
-        let (ph, pw) = (h.div_ceil(m) * m, w.div_ceil(m) * m);
+        let (ph, pw) = self.cfg.net.fit_size(h, w).padded;
         self.padded = (ph, pw);
         let held = (self.cfg.stop.as_ref())
             .map(|r| holdout::select(&self.masks[0], r.holdout, self.cfg.seed));

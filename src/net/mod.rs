@@ -23,6 +23,48 @@ use crate::ops::elementwise::Act;
 use crate::ops::resample::{Pool, Upsample};
 use crate::tape::{Tape, Var};
 
+/// The size a network runs an image at: [`NetConfig::fit_size`].
+///
+/// The image is reflect-padded (bottom and right) to `multiple`, the next multiple of 2^levels;
+/// padded pixels never enter the loss. Where that leaves the deepest level a single pixel
+/// (`multiple` = 2^levels × 2^levels, i.e. both sides ≤ 2^levels), the network is not defined
+/// (PyTorch's batch-norm refuses one pixel too), and the image is padded further to
+/// 2^(levels+1) × 2^(levels+1), so that the deepest level is 2×2: the same network, the same
+/// parameters, on a larger canvas. Every size that had a defined network keeps `multiple`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FitSize {
+    /// The image, (H, W).
+    pub size: (usize, usize),
+    /// The next multiple of 2^levels, (H, W).
+    pub multiple: (usize, usize),
+    /// The size the network runs at, (H, W): `multiple`, or larger for small images.
+    pub padded: (usize, usize),
+    pub levels: usize,
+}
+
+impl FitSize {
+    /// True when the image is padded beyond the next multiple of 2^levels (a small image).
+    pub fn enlarged(&self) -> bool {
+        self.padded != self.multiple
+    }
+
+    /// What was done for a small image, in words (None when nothing beyond the usual padding).
+    pub fn note(&self) -> Option<String> {
+        let ((h, w), (mh, mw), (ph, pw)) = (self.size, self.multiple, self.padded);
+        let l = self.levels;
+        self.enlarged().then(|| {
+            format!(
+                "{w}×{h} (W×H) is too small for the {l}-level network: at {mw}×{mh} its deepest \
+                 level would be a single pixel; the image is reflect-padded to {pw}×{ph} (the \
+                 padding is not fitted), so the deepest level is {}×{}; a network of fewer \
+                 levels would be faster",
+                pw >> l,
+                ph >> l
+            )
+        })
+    }
+}
+
 /// How the encoder halves the resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Downsample {
@@ -151,6 +193,25 @@ impl NetConfig {
     /// Image sizes must be multiples of this (2^levels).
     pub fn size_multiple(&self) -> usize {
         1 << self.levels()
+    }
+
+    /// The size this network runs an `h`×`w` image at ([`FitSize`]): the image reflect-padded
+    /// to a multiple of 2^levels, and further where that would leave the deepest level a single
+    /// pixel (which batch-norm cannot normalise).
+    pub fn fit_size(&self, h: usize, w: usize) -> FitSize {
+        let m = self.size_multiple();
+        let multiple = (h.max(1).div_ceil(m) * m, w.max(1).div_ceil(m) * m);
+        let padded = if multiple.0 * multiple.1 / (m * m) >= 2 {
+            multiple
+        } else {
+            (2 * m, 2 * m)
+        };
+        FitSize {
+            size: (h, w),
+            multiple,
+            padded,
+            levels: self.levels(),
+        }
     }
 
     /// Builds the network on `tape` from input `x`, producing `out_ch` channels.

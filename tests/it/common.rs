@@ -16,6 +16,12 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
+/// Mesa's lavapipe: llvmpipe on Vulkan (on wgpu's GL backend llvmpipe has no subgroups).
+pub fn is_lavapipe(g: &Gpu) -> bool {
+    let s = g.summary();
+    s.name.contains("llvmpipe") && s.backend == "Vulkan"
+}
+
 /// The library's SplitMix64 stream ([`SplitMix`]), with its own seed mixing: small, seeded,
 /// reproducible.
 pub struct Rng(SplitMix);

@@ -64,6 +64,9 @@ pub(crate) fn inpaint(a: &InpaintArgs) -> Result<()> {
     let gpu = open_gpu(a.write.quiet)?;
     if !a.write.quiet {
         describe(a, &loaded);
+        if let Some(n) = dip.net.fit_size(target.h, target.w).note() {
+            eprintln!("note: {n}");
+        }
     }
     let (sources, masks) = (loaded.sources.clone(), loaded.masks.clone());
     let resume = (a.checkpoint.as_deref()).map(|path| Resume {

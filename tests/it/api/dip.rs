@@ -111,11 +111,7 @@ fn bad_input_is_a_clear_error() {
     dip.set_target(vec![nan]).unwrap();
     let e = dip.set_mask(vec![Mask::clear(16, 16)]).unwrap_err();
     assert!(matches!(e, Error::NonFinite { count: 1, .. }), "{e}");
-    // too deep: 16×16 with 4 levels leaves one pixel for the deepest batch-norm
-    let mut deep = Dip::new(g, small_cfg(4, 0)).unwrap();
-    deep.set_target(vec![img(16, 16, 1)]).unwrap();
-    let e = deep.fit(1, |_| ControlFlow::Continue(())).unwrap_err();
-    assert!(e.to_string().contains("fewer levels"), "{e}");
+    // (an image too small for the network is padded further: api::small)
     // larger than one storage binding of the adapter (16 channels at half resolution)
     let side = (((g.max_binding() / 16) as f64).sqrt() as usize + 64) & !1;
     if side > 20_000 {

@@ -9,5 +9,6 @@ mod memory;
 mod metrics;
 mod net;
 mod report;
+mod small;
 pub(crate) mod tiles;
 mod tiles_identity;

@@ -3,6 +3,7 @@
 mod checkpoint;
 mod outputs;
 mod robust;
+mod small;
 mod tiles;
 
 use std::path::{Path, PathBuf};

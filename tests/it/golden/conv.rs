@@ -89,8 +89,7 @@ fn pytorch_golden_large_cases_take_the_fast_paths() {
     let g = gpu();
     let sg = Blocks::for_gpu(g).sg;
     assert_eq!(sg, g.is_cpu() && g.subgroup_size() == Some(8));
-    if g.summary().name.contains("llvmpipe") && std::env::var_os("CLOUDFILL_NO_SUBGROUPS").is_none()
-    {
+    if is_lavapipe(g) && std::env::var_os("CLOUDFILL_NO_SUBGROUPS").is_none() {
         assert!(sg, "lavapipe has subgroups of 8: {:?}", g.features());
     }
     for &name in LARGE {

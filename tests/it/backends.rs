@@ -1,0 +1,119 @@
+//! The GPU tests on a second backend: wgpu's OpenGL backend, which runs naga's GLSL output
+//! instead of SPIR-V (on a machine without a GPU: Mesa's llvmpipe, `libegl1 libgl1-mesa-dri`).
+//!
+//! `cargo test --release` runs this binary on the default adapter (lavapipe in CI); the test
+//! here re-runs the same executable as a child with `CLOUDFILL_BACKEND=gl` on [`GL_TESTS`] and
+//! asserts that it passed. It skips, saying why, where no GL adapter exists. The child never
+//! recurses: it runs with `--skip backends::`, and the test skips itself when
+//! `CLOUDFILL_BACKEND` is already set.
+use std::process::{Command, Output};
+use std::time::Instant;
+
+/// The tests the GL child runs (libtest substring filters): every kernel against its CPU
+/// reference and finite differences (`ops::`), the whole tape and PyTorch's mini network
+/// (`api::net::`), fits end to end with bit-identity (`api::dip::`, `api::small::`), grouped
+/// batches (`api::batch::`) and PyTorch's large conv cases (`golden::conv::`). Not the CLI, tiles
+/// or I/O tests (no new GPU code), nor the 300-step trajectories (about 10 min each on GL here).
+const GL_TESTS: &[&str] = &[
+    "ops::",
+    "api::net::",
+    "api::dip::",
+    "api::small::",
+    "api::batch::",
+    "golden::conv::",
+];
+
+/// Fewer passed tests than this means a filter lost its tests (renamed modules).
+const GL_MIN_PASSED: usize = 75;
+
+fn child(args: &[&str]) -> (Output, String) {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args(args)
+        .env("CLOUDFILL_BACKEND", "gl")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out, text)
+}
+
+/// The number before `what` in libtest's "test result: ok. N passed; ..." line.
+fn count(text: &str, what: &str) -> Option<usize> {
+    let line = text.lines().rev().find(|l| l.starts_with("test result:"))?;
+    let before = line.split(what).next()?;
+    before.split_whitespace().last()?.parse().ok()
+}
+
+/// The probe's "gl adapter: …" line.
+fn probe_line(probe: &Output) -> String {
+    let out = String::from_utf8_lossy(&probe.stdout);
+    let line = out.lines().find_map(|l| l.split_once("gl adapter: "));
+    line.map_or("adapter not named".into(), |(_, a)| a.to_string())
+}
+
+#[test]
+fn gpu_tests_pass_on_the_gl_backend() {
+    if let Ok(b) = std::env::var("CLOUDFILL_BACKEND") {
+        println!("skipped: CLOUDFILL_BACKEND={b} is set; this run has chosen its backend");
+        return;
+    }
+    let (probe, text) = child(&["--exact", "backends::gl_probe", "--ignored", "--nocapture"]);
+    assert!(probe.status.success(), "GL probe failed:\n{text}");
+    if let Some(at) = text.find("no gl adapter:") {
+        let why = text[at..].lines().next().unwrap_or_default();
+        println!("skipped: {why} (install libegl1 libgl1-mesa-dri for Mesa's llvmpipe)");
+        return;
+    }
+    let t = Instant::now();
+    let mut args = GL_TESTS.to_vec();
+    args.extend(["--skip", "backends::"]);
+    let (out, text) = child(&args);
+    let secs = t.elapsed().as_secs_f64();
+    let tail: String = text
+        .chars()
+        .rev()
+        .take(6000)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .collect();
+    assert!(out.status.success(), "the GL run failed:\n{tail}");
+    let passed = count(&text, " passed").unwrap_or(0);
+    assert!(
+        passed >= GL_MIN_PASSED,
+        "only {passed} tests ran on GL (filters {GL_TESTS:?}):\n{tail}"
+    );
+    let probed = probe_line(&probe);
+    eprintln!("GL backend: {passed} tests passed in {secs:.0} s; {probed}");
+}
+
+/// The child's probe (the same environment as the GL run, so the adapter that run uses): the
+/// adapter `CLOUDFILL_BACKEND=gl` opens, asserted to be a GL one, and the limits that differ
+/// most between backends, or why there is none.
+#[test]
+#[ignore = "run by gpu_tests_pass_on_the_gl_backend with CLOUDFILL_BACKEND=gl"]
+fn gl_probe() {
+    let g = match cloudfill::Gpu::new() {
+        Ok(g) => g,
+        Err(e) => {
+            println!("no gl adapter: {e}");
+            return;
+        }
+    };
+    assert_eq!(g.summary().backend, "Gl", "{}", g.summary());
+    let l = g.limits();
+    println!(
+        "gl adapter: {}; subgroups {:?}; storage buffers per stage {}, binding {} MiB, \
+         workgroup {}×{}×{} ({} invocations, {} KiB shared)",
+        g.summary(),
+        g.subgroup_size(),
+        l.max_storage_buffers_per_shader_stage,
+        l.max_storage_buffer_binding_size >> 20,
+        l.max_compute_workgroup_size_x,
+        l.max_compute_workgroup_size_y,
+        l.max_compute_workgroup_size_z,
+        l.max_compute_invocations_per_workgroup,
+        l.max_compute_workgroup_storage_size >> 10,
+    );
+}
