@@ -20,7 +20,7 @@ use std::time::Duration;
 mod batch;
 pub mod checkpoint;
 mod ensemble;
-mod fit;
+pub(crate) mod fit;
 pub mod holdout;
 mod params;
 mod problem;

@@ -28,6 +28,7 @@
 //! std::fs::remove_file(path).ok();
 //! # Ok(()) }
 //! ```
+use super::fit::ChecksState;
 use super::Dip;
 use crate::error::{Error, Result};
 use crate::plan::PlanState;
@@ -40,6 +41,8 @@ pub struct Checkpoint {
     settings: Vec<(String, String)>,
     kernels: String,
     state: PlanState,
+    /// The stopping rule's checks so far (curves, best outputs), when the fit has one.
+    checks: Option<ChecksState>,
 }
 
 impl Checkpoint {
@@ -124,6 +127,8 @@ impl Dip<'_> {
             ("noise_std", c.noise_std.to_string()),
             ("latent", format!("{:?}", c.latent)),
             ("seed", c.seed.to_string()),
+            ("ensemble", c.ensemble.to_string()),
+            ("stop", format!("{:?}", c.stop)),
             ("conv_blocks", format!("{:?}", c.conv_blocks)),
             ("sources", sizes.join(" + ")),
             ("input data", format!("hash {:016x}", hash.finish())),
@@ -151,6 +156,7 @@ impl Dip<'_> {
             settings: self.fingerprint(),
             kernels: self.kernels().expect("built above"),
             state: plan.state()?,
+            checks: self.checks.as_ref().map(|c| c.state()),
         })
     }
 
@@ -168,6 +174,16 @@ impl Dip<'_> {
         first_difference(&known, &mine)?;
         self.ensure_built()?;
         self.plan.as_mut().expect("built above").restore(&c.state)?;
+        match (self.checks.as_mut(), &c.checks) {
+            (Some(mine), Some(saved)) => mine.restore(saved)?,
+            (None, None) => {}
+            _ => {
+                return Err(Error::invalid(
+                    "checkpoint",
+                    "its stopping rule's checks do not match this fit's",
+                ))
+            }
+        }
         self.last_loss = None;
         Ok(())
     }

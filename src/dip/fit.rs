@@ -11,7 +11,7 @@ use std::time::Instant;
 
 /// The checks of a plan's networks: network `j` belongs to item `j / members` (an ensemble's
 /// members are neighbours) and is scored on that item's held-out pixels.
-pub(super) struct Checks {
+pub(crate) struct Checks {
     rule: StopRule,
     heldout: Vec<Heldout>,
     members: usize,
@@ -20,6 +20,15 @@ pub(super) struct Checks {
     pub kept: Vec<Option<Vec<f32>>>,
     /// The step at which the loss became non-finite, when best outputs were kept and the fit
     /// ended there instead of failing.
+    pub diverged_at: Option<usize>,
+}
+
+/// What a checkpoint keeps of [`Checks`]: everything but the rule and the held-out pixels, which
+/// the resumed fit's settings and inputs give again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChecksState {
+    pub monitors: Vec<Monitor>,
+    pub kept: Vec<Option<Vec<f32>>>,
     pub diverged_at: Option<usize>,
 }
 
@@ -46,6 +55,34 @@ impl Checks {
             kept: vec![None; n],
             diverged_at: None,
         }
+    }
+
+    pub fn state(&self) -> ChecksState {
+        ChecksState {
+            monitors: self.monitors.clone(),
+            kept: self.kept.clone(),
+            diverged_at: self.diverged_at,
+        }
+    }
+
+    /// Takes a saved state back (same networks; the rule is this fit's).
+    pub fn restore(&mut self, s: &ChecksState) -> Result<()> {
+        if s.monitors.len() != self.monitors.len() || s.kept.len() != self.kept.len() {
+            return Err(Error::shape(
+                "checkpoint's checks (networks)",
+                self.monitors.len(),
+                s.monitors.len(),
+            ));
+        }
+        for (m, saved) in self.monitors.iter_mut().zip(&s.monitors) {
+            *m = Monitor {
+                rule: m.rule,
+                ..saved.clone()
+            };
+        }
+        self.kept = s.kept.clone();
+        self.diverged_at = s.diverged_at;
+        Ok(())
     }
 
     fn all_stopped(&self) -> bool {
@@ -91,7 +128,8 @@ impl Checks {
     }
 }
 
-/// `steps` Adam steps of `plan` (fewer when every network stopped), reading the loss every
+/// `steps` Adam steps of `plan` (fewer when every network stopped; checks fall on multiples of
+/// the rule's `every`, counted from the fit's start, so a fit taken in pieces checks as one), reading the loss every
 /// `every` steps and at the last (for a batch, the mean of the networks' losses); returns the last
 /// loss read. A non-finite loss is an error, unless every network has kept a best output: then
 /// the fit ends there ([`Checks::diverged_at`]).
@@ -125,7 +163,7 @@ pub(super) fn run_steps(
         };
         let mut done = false;
         if let Some(c) = checks.as_deref_mut() {
-            if plan.step as usize % c.rule.every == 0 || s == steps {
+            if plan.step as usize % c.rule.every == 0 {
                 done = c.check(plan)?;
             }
         }

@@ -61,10 +61,10 @@ impl StopRule {
 /// whether the network has stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Monitor {
-    rule: StopRule,
+    pub(crate) rule: StopRule,
     /// (step, raw held-out MSE) of every check.
     pub curve: Vec<(usize, f64)>,
-    smoothed: Option<f64>,
+    pub(crate) smoothed: Option<f64>,
     /// The best smoothed held-out error and the step it came from.
     pub best: Option<(f64, usize)>,
     /// The check at which the patience ran out.

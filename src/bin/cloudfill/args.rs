@@ -149,7 +149,7 @@ pub(crate) struct FitArgs {
     /// --check-every steps, keep its best output and stop it after --patience steps without
     /// improvement; none: run exactly --steps and keep the last output.
     #[arg(long, value_parser = one_of(STOPS), default_value = "auto")]
-    pub stop: bool,
+    pub stop: StopMode,
     /// Fraction of the clear pixels held out for --stop auto.
     #[arg(long, default_value_t = StopRule::default().holdout)]
     pub holdout: f64,
@@ -308,7 +308,13 @@ const NOISE: Latent = Latent::Noise {
 };
 const LATENTS: Names<Latent> =
     names!["meshgrid" => Latent::Meshgrid, "noise" => NOISE, "target" => Latent::Target];
-const STOPS: Names<bool> = names!["auto" => true, "none" => false];
+/// `--stop`: the held-out stopping rule, or every step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StopMode {
+    Auto,
+    Off,
+}
+const STOPS: Names<StopMode> = names!["auto" => StopMode::Auto, "none" => StopMode::Off];
 const PADDINGS: Names<Padding> =
     names!["zero" => Padding::Zero, "reflection" => Padding::Reflection];
 const UPSAMPLES: Names<Upsample> =
@@ -349,7 +355,7 @@ impl FitArgs {
             sigmoid: !self.no_sigmoid,
             ..NetConfig::default()
         };
-        let stop = (self.stop && !self.reference).then_some(StopRule {
+        let stop = (self.stop == StopMode::Auto && !self.reference).then_some(StopRule {
             holdout: self.holdout,
             every: self.check_every,
             patience: Some(self.patience),

@@ -1,4 +1,4 @@
-//! The checkpoint file, version 1. Little-endian throughout:
+//! The checkpoint file, version 2. Little-endian throughout:
 //!
 //! | bytes    | what                                                                 |
 //! |----------|----------------------------------------------------------------------|
@@ -10,12 +10,19 @@
 //! | 4        | step, u32                                                            |
 //! | 8        | N, values per array, u64                                             |
 //! | 3 × 4N   | parameters, Adam's m, Adam's v: f32 each                             |
+//! | 4        | G, networks with a stopping rule's checks, u32 (0: no rule)          |
+//! | G × …    | each: the curve (u32 count, then u64 step + f64 error each), a u8 of |
+//! |          | flags (1 smoothed, 2 best, 4 stopped), f64 smoothed, f64 best, u64   |
+//! |          | best step, u64 stopped at, then its kept output (u64 count, f32s)    |
+//! | 9        | a u8 flag and the u64 step of a divergence that ended the fit        |
 //! | 8        | FNV-1a 64 of every byte before it                                    |
 //!
 //! The trailing hash catches a file cut short or damaged; the version a file of another
 //! cloudfill. Files are written to a temporary file in the same folder, flushed to disk and
 //! renamed over the old one, so a checkpoint on disk is always a whole one.
 use super::Checkpoint;
+use crate::dip::fit::ChecksState;
+use crate::dip::{Monitor, StopRule};
 use crate::error::{Error, Result};
 use crate::io::{file_err, write_atomic};
 use crate::plan::PlanState;
@@ -23,7 +30,7 @@ use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"CFILLCKP";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// FNV-1a, 64 bits: a fast, stable (platform- and run-independent) hash.
 pub(crate) struct Fnv(u64);
@@ -98,6 +105,7 @@ fn encode(c: &Checkpoint) -> Vec<u8> {
     for a in [&s.params, &s.m, &s.v] {
         b.extend(a.iter().flat_map(|x| x.to_le_bytes()));
     }
+    encode_checks(&mut b, c.checks.as_ref());
     let mut h = Fnv::new();
     h.write(&b);
     b.extend(h.finish().to_le_bytes());
@@ -166,6 +174,7 @@ fn decode(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
         m: r.floats(n, "Adam's m")?,
         v: r.floats(n, "Adam's v")?,
     };
+    let checks = decode_checks(&mut r)?;
     if !r.0.is_empty() {
         return Err(format!("{} bytes after the data", r.0.len()));
     }
@@ -173,5 +182,68 @@ fn decode(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
         settings,
         kernels,
         state,
+        checks,
     })
+}
+
+fn encode_checks(b: &mut Vec<u8>, c: Option<&ChecksState>) {
+    let Some(c) = c else {
+        b.extend(0u32.to_le_bytes());
+        b.extend([0u8; 9]);
+        return;
+    };
+    b.extend((c.monitors.len() as u32).to_le_bytes());
+    for (m, kept) in c.monitors.iter().zip(&c.kept) {
+        b.extend((m.curve.len() as u32).to_le_bytes());
+        for &(s, v) in &m.curve {
+            b.extend((s as u64).to_le_bytes());
+            b.extend(v.to_le_bytes());
+        }
+        let flags = m.smoothed.is_some() as u8 | (m.best.is_some() as u8) << 1;
+        b.push(flags | (m.stopped_at.is_some() as u8) << 2);
+        let (best, at) = m.best.unwrap_or((0.0, 0));
+        b.extend(m.smoothed.unwrap_or(0.0).to_le_bytes());
+        b.extend(best.to_le_bytes());
+        b.extend((at as u64).to_le_bytes());
+        b.extend((m.stopped_at.unwrap_or(0) as u64).to_le_bytes());
+        let kept = kept.as_deref().unwrap_or(&[]);
+        b.extend((kept.len() as u64).to_le_bytes());
+        b.extend(kept.iter().flat_map(|x| x.to_le_bytes()));
+    }
+    b.push(c.diverged_at.is_some() as u8);
+    b.extend((c.diverged_at.unwrap_or(0) as u64).to_le_bytes());
+}
+
+fn decode_checks(r: &mut Reader) -> std::result::Result<Option<ChecksState>, String> {
+    let g = r.u32("the checks count")? as usize;
+    let (mut monitors, mut kept) = (Vec::new(), Vec::new());
+    for _ in 0..g {
+        let n = r.u32("a validation curve")? as usize;
+        let mut curve = Vec::with_capacity(n.min(1 << 20));
+        for _ in 0..n {
+            let s = r.u64("a check's step")? as usize;
+            curve.push((s, f64::from_bits(r.u64("a check's error")?)));
+        }
+        let flags = r.take(1, "the checks' flags")?[0];
+        let smoothed = f64::from_bits(r.u64("the smoothed error")?);
+        let best = f64::from_bits(r.u64("the best error")?);
+        let at = r.u64("the best step")? as usize;
+        let stopped = r.u64("the stop step")? as usize;
+        let k = usize::try_from(r.u64("a kept output's length")?).map_err(|_| "too large")?;
+        let out = r.floats(k, "a kept output")?;
+        let mut m = Monitor::new(StopRule::default());
+        m.curve = curve;
+        m.smoothed = (flags & 1 != 0).then_some(smoothed);
+        m.best = (flags & 2 != 0).then_some((best, at));
+        m.stopped_at = (flags & 4 != 0).then_some(stopped);
+        monitors.push(m);
+        kept.push((k > 0).then_some(out));
+    }
+    let diverged = r.take(1, "the divergence flag")?[0] != 0;
+    let diverged_at = Some(r.u64("the divergence step")? as usize).filter(|_| diverged);
+    Ok((g > 0).then_some(ChecksState {
+        monitors,
+        kept,
+        diverged_at,
+    }))
 }

@@ -122,3 +122,60 @@ fn checkpoint_of_other_settings_inputs_or_damaged_is_refused() {
     let e = Checkpoint::load(&path).unwrap_err().to_string();
     assert!(e.contains("not a cloudfill checkpoint"), "{e}");
 }
+
+/// An ensemble under a stopping rule resumes bit for bit too: its checks (curves, best
+/// outputs, stops) travel in the checkpoint, so the kept outputs, uncertainty and kept steps are
+/// the uninterrupted fit's; a checkpoint of another ensemble size or rule is refused.
+#[test]
+fn checkpoint_of_an_ensemble_with_stopping_resumes_bit_identically() {
+    let rule = cloudfill::StopRule {
+        every: 3,
+        patience: Some(9),
+        min_steps: 0,
+        ..cloudfill::StopRule::default()
+    };
+    let c = DipConfig {
+        ensemble: 2,
+        stop: Some(rule),
+        ..cfg(5e-2)
+    };
+    let kept =
+        |d: &Dip| -> Vec<Option<usize>> { d.monitors().iter().map(|m| m.kept_step()).collect() };
+    let mut whole = dip(c.clone(), 0.0);
+    go(&mut whole, 20);
+    let want = (
+        bits(&whole.output().unwrap()[0].data),
+        bits(&whole.uncertainty().unwrap()[0].data),
+        kept(&whole),
+        whole.monitors().to_vec(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fit.ckpt");
+    let mut first = dip(c.clone(), 0.0);
+    go(&mut first, 10);
+    first.checkpoint().unwrap().save(&path).unwrap();
+    drop(first);
+    let mut second = dip(c.clone(), 0.0);
+    second.resume(&Checkpoint::load(&path).unwrap()).unwrap();
+    go(&mut second, 10);
+    assert!(bits(&second.output().unwrap()[0].data) == want.0, "output");
+    assert!(
+        bits(&second.uncertainty().unwrap()[0].data) == want.1,
+        "uncertainty"
+    );
+    assert_eq!(kept(&second), want.2);
+    assert_eq!(second.monitors(), &want.3[..]);
+    let other = DipConfig {
+        ensemble: 3,
+        ..c.clone()
+    };
+    let e = dip(other, 0.0)
+        .resume(&Checkpoint::load(&path).unwrap())
+        .unwrap_err();
+    assert!(e.to_string().contains("ensemble"), "{e}");
+    let none = DipConfig { stop: None, ..c };
+    let e = dip(none, 0.0)
+        .resume(&Checkpoint::load(&path).unwrap())
+        .unwrap_err();
+    assert!(e.to_string().contains("stop"), "{e}");
+}

@@ -117,7 +117,7 @@ fn truth_scores_line_and_metrics_document() {
         steps: 10,
         seconds: 4.0,
         adapter: "cpu".into(),
-        kind: RunKind::Single(Some(0.5)),
+        kind: RunKind::Single(Some(0.5), None),
     };
     let j = run.to_json(Some(&s));
     assert_eq!(j["size"], serde_json::json!([6, 8]));

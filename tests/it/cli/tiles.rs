@@ -26,10 +26,11 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// The fit flags matching `lib::dip_config()` and `STEPS`.
+/// The fit flags matching `lib::dip_config()` (the reference's one network, every step) and
+/// `STEPS`.
 fn fit_flags() -> Vec<String> {
     let v = [
-        "--down", "16,32,64", "--up", "16,32,64", "--skip", "0,0,0", "--quiet",
+        "--down", "16,32,64", "--up", "16,32,64", "--skip", "0,0,0", "--quiet", "--reference",
     ];
     let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
     v.extend([

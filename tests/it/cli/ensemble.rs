@@ -1,0 +1,135 @@
+//! The ensemble and stopping flags end to end: `--reference` is the library's reference fit (one
+//! network, every step, no held-out pixels) to the bit; the default ensemble writes an
+//! uncertainty raster with one band per output band and the inputs' georeferencing, records
+//! each network's kept step and curve in the metrics, and scores the uncertainty against a truth.
+use super::{cloudfill, files, inpaint, s, text};
+use cloudfill::io::{self, Georef, MaskOptions};
+use cloudfill::{Dip, DipConfig, NetConfig};
+use std::ops::ControlFlow;
+
+#[test]
+fn reference_flag_is_the_reference_fit_to_the_bit() {
+    let f = files();
+    let (a, b) = (f.dir.path().join("a.npy"), f.dir.path().join("b.npy"));
+    // TINY: 3 steps.
+    let o = inpaint(&f, &["--reference"], &a);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = inpaint(
+        &f,
+        &["--ensemble", "1", "--stop", "none"],
+        &b,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let got = io::read_raster(&a, None, None).unwrap().image;
+    assert!(got.data == io::read_raster(&b, None, None).unwrap().image.data);
+    // The library's reference fit of the same inputs.
+    let target = io::read_raster(&f.target, None, None).unwrap().image;
+    let mask = io::read_mask(&f.mask, &MaskOptions::default(), None).unwrap();
+    let cfg = DipConfig {
+        net: NetConfig {
+            down: vec![8, 8],
+            up: vec![8, 8],
+            skip: vec![0, 0],
+            ..NetConfig::with_levels(2)
+        },
+        ..DipConfig::default()
+    };
+    let mut dip = Dip::new(crate::common::gpu(), cfg).unwrap();
+    dip.set_target(vec![target]).unwrap();
+    dip.set_mask(vec![mask]).unwrap();
+    dip.fit(3, |_| ControlFlow::Continue(())).unwrap();
+    assert!(
+        dip.output().unwrap()[0].data == got.data,
+        "--reference is not the library's fit"
+    );
+}
+
+#[test]
+fn default_ensemble_writes_uncertainty_and_records_kept_steps() {
+    let mut f = files();
+    let d = f.dir.path().to_path_buf();
+    // A georeferenced target, so that the outputs carry its georeferencing.
+    let geo = Georef {
+        geotransform: [300000.0, 20.0, 0.0, 5000000.0, 0.0, -20.0],
+        projection: String::new(),
+    };
+    let t = io::read_raster(&f.target, None, None).unwrap().image;
+    f.target = d.join("target.tif");
+    io::write_geotiff(&f.target, &t, Some(&geo), &[], None).unwrap();
+    let (out, unc, json) = (d.join("o.tif"), d.join("u.tif"), d.join("m.json"));
+    let args = [
+        "--guide",
+        s(&f.guide),
+        "--check-every",
+        "1",
+        "--ensemble",
+        "3",
+        "--uncertainty",
+        s(&unc),
+        "--truth",
+        s(&f.target),
+        "--metrics-json",
+        s(&json),
+    ];
+    let o = inpaint(&f, &args, &out);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Spearman"), "{}", text(&o));
+    let r = io::read_raster(&out, None, None).unwrap();
+    let u = io::read_raster(&unc, None, None).unwrap();
+    assert_eq!((u.image.h, u.image.w, u.image.c), (r.image.h, r.image.w, 3));
+    assert_eq!(
+        u.georef, r.georef,
+        "the uncertainty is georeferenced like --out"
+    );
+    assert_eq!(u.georef.unwrap().geotransform, geo.geotransform);
+    assert!(u.image.data.iter().all(|v| v.is_finite() && *v >= 0.0));
+    assert!(
+        u.image.data.iter().any(|&v| v > 0.0),
+        "three seeds, no spread"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(j["ensemble"], 3);
+    let nets = j["fit"]["networks"].as_array().unwrap();
+    assert_eq!(nets.len(), 3);
+    for n in nets {
+        assert!((1..=3).contains(&n["kept_step"].as_u64().unwrap()), "{n}");
+        assert_eq!(n["validation_curve"].as_array().unwrap().len(), 3, "{n}");
+    }
+    assert!(j["fit"]["uncertainty_spearman_cloud"].is_number());
+    // --uncertainty is one more output: never an input, never another output.
+    let o = inpaint(&f, &["--uncertainty", s(&out), "--overwrite"], &out);
+    assert!(
+        !o.status.success() && text(&o).contains("--uncertainty"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_stop_settings_are_refused_before_the_fit() {
+    let f = files();
+    let out = f.dir.path().join("o.npy");
+    let o = inpaint(&f, &["--holdout", "0"], &out);
+    assert!(
+        !o.status.success() && text(&o).contains("holdout"),
+        "{}",
+        text(&o)
+    );
+    let o = cloudfill(&[
+        "inpaint",
+        "--target",
+        s(&f.target),
+        "--mask",
+        s(&f.mask),
+        "--out",
+        s(&out),
+        "--stop",
+        "maybe",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("auto"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists());
+}
