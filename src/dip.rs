@@ -334,7 +334,8 @@ impl<'g> Dip<'g> {
         Ok(members)
     }
 
-    /// Each network's checks under a stopping rule (its held-out curve, best step, stop).
+    /// The checks under a stopping rule (the ensemble mean's held-out curve, best step, stop): one
+    /// monitor, for the whole ensemble.
     pub fn monitors(&self) -> &[Monitor] {
         self.checks.as_ref().map_or(&[], |c| &c.monitors)
     }

@@ -89,16 +89,14 @@ impl FitSummary {
     }
 
     fn to_json(&self) -> Value {
-        let nets: Vec<Value> = (self.monitors.iter())
-            .map(|m| {
-                json!({
-                    "kept_step": m.kept_step(), "stopped_at": m.stopped_at,
-                    "validation_curve": m.curve.iter().map(|(s, v)| json!([s, v])).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
+        let m = self.monitors.first();
+        let curve: Vec<Value> = m.map_or(vec![], |m| {
+            m.curve.iter().map(|(s, v)| json!([s, v])).collect()
+        });
         json!({
-            "steps_done": self.steps_done, "diverged_at": self.diverged_at, "networks": nets,
+            "steps_done": self.steps_done, "diverged_at": self.diverged_at,
+            "kept_step": m.and_then(Monitor::kept_step), "stopped_at": m.and_then(|m| m.stopped_at),
+            "validation_curve": curve,
             "uncertainty_spearman_cloud": self.uncertainty_spearman,
         })
     }

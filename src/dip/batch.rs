@@ -16,9 +16,8 @@ pub struct BatchItem {
 }
 
 /// What [`fit_batch`] returns: each item's reconstructions (as [`Dip::output`]: an ensemble's
-/// mean), their uncertainty (as [`Dip::uncertainty`]), each network's kept step under a stopping
-/// rule (an item's members one after the other) and the last loss read (the mean of the
-/// networks' losses).
+/// mean), their uncertainty (as [`Dip::uncertainty`]), each item's kept step under a stopping
+/// rule, and the last loss read (the mean of the networks' losses).
 #[derive(Clone, Debug)]
 pub struct BatchResult {
     pub outputs: Vec<Vec<Image>>,
@@ -103,7 +102,7 @@ pub fn fit_batch(
         outputs.push(d.unpack(&mean)?);
         uncertainty.push(d.unpack(&std)?);
     }
-    let kept_steps = checks.as_ref().map_or(vec![None; plan.batch], |c| {
+    let kept_steps = checks.as_ref().map_or(vec![None; dips.len()], |c| {
         c.monitors.iter().map(|m| m.kept_step()).collect()
     });
     Ok(BatchResult {

@@ -9,14 +9,17 @@ use crate::plan::Plan;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-/// The checks of a plan's networks: network `j` belongs to item `j / members` (an ensemble's
-/// members are neighbours) and is scored on that item's held-out pixels.
+/// The checks of a plan's items: network `j` belongs to item `j / members` (an ensemble's
+/// members are neighbours). Each item is scored by the held-out error of its members' MEAN (an
+/// ensemble's result), so the members' outputs are kept, and the item stopped, together: a
+/// member's own held-out error is noisier and picks its best check worse (BENCHMARKS.md §11).
 pub(crate) struct Checks {
     rule: StopRule,
     heldout: Vec<Heldout>,
     members: usize,
+    /// One per item.
     pub monitors: Vec<Monitor>,
-    /// Each network's output (channel-major, padded) at its best check.
+    /// Each network's output (channel-major, padded) at its item's best check.
     pub kept: Vec<Option<Vec<f32>>>,
     /// The step at which the loss became non-finite, when best outputs were kept and the fit
     /// ended there instead of failing.
@@ -35,24 +38,24 @@ pub struct ChecksState {
 /// What the progress display shows of the checks.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ValidationInfo {
-    /// Root of the mean (over networks) best smoothed held-out MSE.
+    /// Root of the mean (over items) best smoothed held-out MSE.
     pub best_rmse: f64,
-    /// The earliest and latest step of the networks' best checks.
+    /// The earliest and latest step of the items' best checks.
     pub best_steps: (usize, usize),
-    /// Networks that have not stopped.
+    /// Items (an ensemble counts once) that have not stopped.
     pub running: usize,
-    pub networks: usize,
+    pub items: usize,
 }
 
 impl Checks {
     pub fn new(rule: StopRule, heldout: Vec<Heldout>, members: usize) -> Checks {
-        let n = heldout.len() * members;
+        let items = heldout.len();
         Checks {
             rule,
             heldout,
             members,
-            monitors: vec![Monitor::new(rule); n],
-            kept: vec![None; n],
+            monitors: vec![Monitor::new(rule); items],
+            kept: vec![None; items * members],
             diverged_at: None,
         }
     }
@@ -69,9 +72,9 @@ impl Checks {
     pub fn restore(&mut self, s: &ChecksState) -> Result<()> {
         if s.monitors.len() != self.monitors.len() || s.kept.len() != self.kept.len() {
             return Err(Error::shape(
-                "checkpoint's checks (networks)",
-                self.monitors.len(),
-                s.monitors.len(),
+                "checkpoint's checks (items, networks)",
+                (self.monitors.len(), self.kept.len()),
+                (s.monitors.len(), s.kept.len()),
             ));
         }
         for (m, saved) in self.monitors.iter_mut().zip(&s.monitors) {
@@ -97,12 +100,15 @@ impl Checks {
     /// Returns whether every network has stopped.
     fn check(&mut self, plan: &Plan) -> Result<bool> {
         let out = plan.render()?;
-        let per = out.len() / self.monitors.len();
+        let per = out.len() / self.kept.len();
         let step = plan.step as usize;
-        for (j, o) in out.chunks_exact(per).enumerate() {
-            let val = self.heldout[j / self.members].error(o);
-            if self.monitors[j].observe(step, val).improved {
-                self.kept[j] = Some(o.to_vec());
+        for (i, item) in out.chunks_exact(per * self.members).enumerate() {
+            let members: Vec<&[f32]> = item.chunks_exact(per).collect();
+            let val = self.heldout[i].error(&super::ensemble::mean_std(&members).0);
+            if self.monitors[i].observe(step, val).improved {
+                for (k, o) in members.iter().enumerate() {
+                    self.kept[i * self.members + k] = Some(o.to_vec());
+                }
             }
         }
         Ok(self.all_stopped())
@@ -123,7 +129,7 @@ impl Checks {
                 .iter()
                 .filter(|m| m.stopped_at.is_none())
                 .count(),
-            networks: self.monitors.len(),
+            items: self.monitors.len(),
         })
     }
 }

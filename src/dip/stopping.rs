@@ -19,7 +19,8 @@ pub struct StopRule {
     /// (0: the raw error). Smoothing keeps the noise of the held-out error from picking a lucky
     /// check or stopping on an unlucky one.
     pub smoothing: f64,
-    /// No stop before this step (the first steps improve fast and noisily).
+    /// Checks before this step are never kept (the first steps improve fast and noisily, and
+    /// their held-out error can be low by luck), so the patience counts from a later one.
     pub min_steps: usize,
 }
 
@@ -28,7 +29,7 @@ impl Default for StopRule {
         StopRule {
             holdout: 0.1,
             every: 25,
-            patience: Some(300),
+            patience: Some(150),
             smoothing: 0.5,
             min_steps: 200,
         }
@@ -108,13 +109,13 @@ impl Monitor {
             None => val,
         };
         self.smoothed = Some(s);
-        let improved = s.is_finite() && self.best.is_none_or(|(b, _)| s < b);
+        let candidate = step >= self.rule.min_steps;
+        let improved = candidate && s.is_finite() && self.best.is_none_or(|(b, _)| s < b);
         if improved {
             self.best = Some((s, step));
         }
-        let since = self.best.map_or(step, |(_, at)| step - at);
-        let out_of_patience = self.rule.patience.is_some_and(|p| since >= p);
-        if out_of_patience && step >= self.rule.min_steps {
+        let since = self.best.map(|(_, at)| step - at);
+        if since.is_some_and(|n| self.rule.patience.is_some_and(|p| n >= p)) {
             self.stopped_at = Some(step);
         }
         Observation {

@@ -90,17 +90,15 @@ pub(crate) fn describe_kept(fit: &Fitted) {
     if fit.monitors.is_empty() {
         return;
     }
-    let kept: Vec<String> = (fit.monitors.iter())
-        .map(|m| match (m.kept_step(), m.stopped_at) {
-            (Some(k), Some(s)) => format!("{k} (stopped at {s})"),
-            (Some(k), None) => k.to_string(),
-            (None, _) => "-".into(),
-        })
-        .collect();
-    eprintln!(
-        "kept the best check of each network: step {}",
-        kept.join(", ")
-    );
+    let m = &fit.monitors[0];
+    match (m.kept_step(), m.stopped_at) {
+        (Some(k), Some(s)) => eprintln!(
+            "kept the best held-out check, step {k}; stopped at step {s} ({} steps without a better one)",
+            s - k
+        ),
+        (Some(k), None) => eprintln!("kept the best held-out check, step {k}"),
+        (None, _) => eprintln!("no held-out check was kept (too few steps): the result is the last output"),
+    }
     if let Some(s) = fit.diverged_at {
         eprintln!(
             "warning: the loss became non-finite at step {s} (try a smaller --lr); the output is \
@@ -123,8 +121,8 @@ pub(crate) fn show_step(bar: &ProgressBar, info: &StepInfo) {
                 format!("{a}–{b}")
             };
             msg += &format!("  held-out RMSE {:.4} @ {at}", v.best_rmse);
-            if v.running < v.networks {
-                msg += &format!("  ({}/{} running)", v.running, v.networks);
+            if v.running < v.items {
+                msg += &format!("  ({}/{} running)", v.running, v.items);
             }
         }
         bar.set_message(msg);

@@ -10,10 +10,11 @@
 //! | 4        | step, u32                                                            |
 //! | 8        | N, values per array, u64                                             |
 //! | 3 × 4N   | parameters, Adam's m, Adam's v: f32 each                             |
-//! | 4        | G, networks with a stopping rule's checks, u32 (0: no rule)          |
+//! | 4        | G, items with a stopping rule's checks, u32 (0: no rule)             |
 //! | G × …    | each: the curve (u32 count, then u64 step + f64 error each), a u8 of |
 //! |          | flags (1 smoothed, 2 best, 4 stopped), f64 smoothed, f64 best, u64   |
-//! |          | best step, u64 stopped at, then its kept output (u64 count, f32s)    |
+//! |          | best step, u64 stopped at                                            |
+//! | 4 + …    | the networks' kept outputs: u32 count, each a u64 length and f32s    |
 //! | 9        | a u8 flag and the u64 step of a divergence that ended the fit        |
 //! | 8        | FNV-1a 64 of every byte before it                                    |
 //!
@@ -188,12 +189,11 @@ fn decode(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
 
 fn encode_checks(b: &mut Vec<u8>, c: Option<&ChecksState>) {
     let Some(c) = c else {
-        b.extend(0u32.to_le_bytes());
-        b.extend([0u8; 9]);
+        b.extend([0u8; 8 + 9]);
         return;
     };
     b.extend((c.monitors.len() as u32).to_le_bytes());
-    for (m, kept) in c.monitors.iter().zip(&c.kept) {
+    for m in &c.monitors {
         b.extend((m.curve.len() as u32).to_le_bytes());
         for &(s, v) in &m.curve {
             b.extend((s as u64).to_le_bytes());
@@ -206,6 +206,9 @@ fn encode_checks(b: &mut Vec<u8>, c: Option<&ChecksState>) {
         b.extend(best.to_le_bytes());
         b.extend((at as u64).to_le_bytes());
         b.extend((m.stopped_at.unwrap_or(0) as u64).to_le_bytes());
+    }
+    b.extend((c.kept.len() as u32).to_le_bytes());
+    for kept in &c.kept {
         let kept = kept.as_deref().unwrap_or(&[]);
         b.extend((kept.len() as u64).to_le_bytes());
         b.extend(kept.iter().flat_map(|x| x.to_le_bytes()));
@@ -229,14 +232,16 @@ fn decode_checks(r: &mut Reader) -> std::result::Result<Option<ChecksState>, Str
         let best = f64::from_bits(r.u64("the best error")?);
         let at = r.u64("the best step")? as usize;
         let stopped = r.u64("the stop step")? as usize;
-        let k = usize::try_from(r.u64("a kept output's length")?).map_err(|_| "too large")?;
-        let out = r.floats(k, "a kept output")?;
         let mut m = Monitor::new(StopRule::default());
         m.curve = curve;
         m.smoothed = (flags & 1 != 0).then_some(smoothed);
         m.best = (flags & 2 != 0).then_some((best, at));
         m.stopped_at = (flags & 4 != 0).then_some(stopped);
         monitors.push(m);
+    }
+    for _ in 0..r.u32("the kept outputs count")? {
+        let k = usize::try_from(r.u64("a kept output's length")?).map_err(|_| "too large")?;
+        let out = r.floats(k, "a kept output")?;
         kept.push((k > 0).then_some(out));
     }
     let diverged = r.take(1, "the divergence flag")?[0] != 0;

@@ -30,7 +30,14 @@ fn p(path: &Path) -> &str {
 /// `STEPS`.
 fn fit_flags() -> Vec<String> {
     let v = [
-        "--down", "16,32,64", "--up", "16,32,64", "--skip", "0,0,0", "--quiet", "--reference",
+        "--down",
+        "16,32,64",
+        "--up",
+        "16,32,64",
+        "--skip",
+        "0,0,0",
+        "--quiet",
+        "--reference",
     ];
     let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
     v.extend([
