@@ -202,6 +202,8 @@ fn settings(job: &Job, probe: &Probe) -> Map<String, Value> {
         ("noise_std", json!(d.noise_std)),
         ("latent", json!(format!("{:?}", d.latent))),
         ("network", json!(format!("{:?}", d.net))),
+        ("ensemble", json!(d.ensemble)),
+        ("stop", json!(format!("{:?}", d.stop))),
     ];
     m.extend(more.into_iter().map(|(k, v)| (k.to_string(), v)));
     m
