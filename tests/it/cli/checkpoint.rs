@@ -61,14 +61,25 @@ fn args<'a>(sc: &'a Scene, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     a
 }
 
+/// The run as a child whose SIGINT and SIGTERM have their default disposition: a test binary
+/// started in the background by a non-interactive shell (`cargo test &`) ignores SIGINT, the
+/// child would inherit that, and cloudfill rightly leaves an ignored signal ignored.
 fn spawn(a: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_cloudfill"))
-        .args(a)
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cloudfill"));
+    c.args(a)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the cloudfill binary runs")
+        .stderr(Stdio::null());
+    // SAFETY: only async-signal-safe calls (signal(2)) between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    c.spawn().expect("the cloudfill binary runs")
 }
 
 /// Starts the run, waits for its first checkpoint, sends `signal`, and returns how it ended.
