@@ -240,3 +240,28 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
     let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
     cov / (va * vb).sqrt()
 }
+
+/// Spearman's correlation: 1 for any increasing relation, −1 for a decreasing one, ties share
+/// their mean rank (scipy.stats.spearmanr([1, 2, 2, 3], [1, 3, 2, 4]) = 0.9487), None when a
+/// side is constant; the uncertainty score uses the cloud pixels only.
+#[test]
+fn spearman_ranks_and_the_uncertainty_score() {
+    use cloudfill::metrics::{spearman, uncertainty_spearman};
+    let x = [0.1, 0.5, 0.2, 0.9, 0.3];
+    let cubed: Vec<f64> = x.iter().map(|v: &f64| v.powi(3)).collect();
+    assert!((spearman(&x, &cubed).unwrap() - 1.0).abs() < 1e-12);
+    let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+    assert!((spearman(&x, &neg).unwrap() + 1.0).abs() < 1e-12);
+    let r = spearman(&[1.0, 2.0, 2.0, 3.0], &[1.0, 3.0, 2.0, 4.0]).unwrap();
+    assert!((r - 0.948_683_298).abs() < 1e-6, "{r}");
+    assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+    // Two cloud pixels whose σ ranks their error, one clear pixel that would reverse it.
+    let (pred, truth) = ([0.5f32, 0.2, 0.9], [0.5f32, 0.5, 0.5]);
+    let sigma = [0.3f32, 0.1, 0.0];
+    let clear = [true, false, false];
+    let r = uncertainty_spearman(&pred, &sigma, &truth, 1, &clear).unwrap();
+    assert!(
+        (r + 1.0).abs() < 1e-12,
+        "errors 0.3, 0.4 against σ 0.1, 0.0: {r}"
+    );
+}
