@@ -279,17 +279,21 @@ impl<'g> Dip<'g> {
     /// inpainted image. An ensemble's is the mean of its members'; under a stopping rule each
     /// member's output is the one of its best check.
     pub fn output(&mut self) -> Result<Vec<Image>> {
-        let members = self.member_outputs_padded()?;
-        let refs: Vec<&[f32]> = members.iter().map(Vec::as_slice).collect();
-        self.unpack(&ensemble::mean_std(&refs).0)
+        Ok(self.output_and_uncertainty()?.0)
     }
 
     /// The per-pixel standard deviation across the ensemble's members of every source's
     /// reconstruction (as [`Dip::output`]; all zero for one network).
     pub fn uncertainty(&mut self) -> Result<Vec<Image>> {
+        Ok(self.output_and_uncertainty()?.1)
+    }
+
+    /// [`Dip::output`] and [`Dip::uncertainty`] from one render.
+    pub fn output_and_uncertainty(&mut self) -> Result<(Vec<Image>, Vec<Image>)> {
         let members = self.member_outputs_padded()?;
         let refs: Vec<&[f32]> = members.iter().map(Vec::as_slice).collect();
-        self.unpack(&ensemble::mean_std(&refs).1)
+        let (mean, std) = ensemble::mean_std(&refs);
+        Ok((self.unpack(&mean)?, self.unpack(&std)?))
     }
 
     /// Every member's reconstructions now, on the clean latent (not the kept best ones).

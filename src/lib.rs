@@ -83,11 +83,16 @@
 //!   as one command encoder, one compute pass and one submit, replayed without allocation; the
 //!   loss is read back only when asked; a timestamp profile per dispatch. `Plan::new_batch`
 //!   trains G problems of one size side by side, each with its own loss mean (per-element loss
-//!   weights m/N_k), latent, noise and Adam moments.
+//!   weights m/N_k), latent, noise key (its seed) and Adam moments.
 //! - [`dip`]: the reference's API ([`Dip::set_target`], [`Dip::set_mask`], [`Dip::fit`],
 //!   [`Dip::output`]), named parameters, input checks; `dip/problem.rs` stacks and
 //!   reflect-pads the sources, makes the latent and unpacks the output; [`fit_batch`] for
-//!   several problems of one size at once.
+//!   several problems of one size at once. Beyond the reference: an ensemble
+//!   ([`DipConfig::ensemble`]: K seeds as one batch; mean = [`Dip::output`], spread =
+//!   [`Dip::uncertainty`], `dip/ensemble.rs`), held-out patches (`dip/holdout.rs`) and the
+//!   stopping rule on the members' mean ([`StopRule`], [`Monitor`], `dip/stopping.rs`), checked
+//!   in the training loop `dip/fit.rs` (one forward and one readback per check, none between),
+//!   and checkpoints (`dip/checkpoint.rs`).
 //! - [`io`]: GDAL rasters (GeoTIFF in and out with georeferencing, windows, nodata), `.npy`,
 //!   PNG masks and previews, Sentinel-1/2 preprocessing, masks, output checks; every write goes
 //!   to a temporary file renamed when complete.

@@ -83,7 +83,10 @@ pub fn fit_batch(
         Checks::new(rule, held, members)
     });
     let loss = run_steps(&mut plan, steps, cfg.loss_every, checks.as_mut(), on_step)?;
-    let out = plan.render()?;
+    let all_kept = checks
+        .as_ref()
+        .is_some_and(|c| c.kept.iter().all(Option::is_some));
+    let out = if all_kept { Vec::new() } else { plan.render()? };
     let per = out.len() / plan.batch;
     let net_out = |j: usize| -> &[f32] {
         let kept = checks.as_ref().and_then(|c| c.kept[j].as_deref());

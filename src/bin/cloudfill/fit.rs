@@ -69,8 +69,7 @@ pub(crate) fn run_fit(
             (loss, 0)
         }
     };
-    let outputs = dip.output()?;
-    let uncertainty = dip.uncertainty()?;
+    let (outputs, uncertainty) = dip.output_and_uncertainty()?;
     bar.finish();
     Ok(Fitted {
         outputs,
