@@ -32,6 +32,11 @@ use fit::{run_steps, Checks};
 pub use params::NamedParam;
 pub use stopping::{Monitor, Observation, StopRule};
 
+/// The ensemble that `cloudfill inpaint` and the Python `cloudfill.inpaint` fit unless told
+/// otherwise: the size that measured best per unit of time (BENCHMARKS.md §11).
+/// [`DipConfig::default`] stays the reference's single network.
+pub const RECOMMENDED_ENSEMBLE: usize = 4;
+
 /// The network's input ("latent seed").
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Latent {

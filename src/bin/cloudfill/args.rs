@@ -2,10 +2,10 @@
 //! and their mapping onto the library's configuration.
 use clap::builder::{PossibleValuesParser, Str, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
-use cloudfill::dip::{DipConfig, Latent, StopRule};
+use cloudfill::dip::{DipConfig, Latent, StopRule, RECOMMENDED_ENSEMBLE};
 
-/// Networks of an ensemble unless --ensemble says otherwise (BENCHMARKS.md §9).
-pub(crate) const DEFAULT_ENSEMBLE: u16 = 4;
+/// Networks of an ensemble unless --ensemble says otherwise (the library's recommendation).
+pub(crate) const DEFAULT_ENSEMBLE: u16 = RECOMMENDED_ENSEMBLE as u16;
 use cloudfill::io::{MaskOptions, Window};
 use cloudfill::net::{Downsample, NetConfig};
 use cloudfill::ops::conv2d::Padding;
