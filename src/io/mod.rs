@@ -16,6 +16,7 @@ mod mask;
 mod npy;
 mod paths;
 mod png;
+mod rows;
 mod sentinel;
 
 pub use format::{check_raster_output, RasterFormat};
@@ -25,6 +26,7 @@ pub use mask::{read_mask, Mask, MaskOptions};
 pub use npy::write_npy;
 pub use paths::check_distinct;
 pub use png::write_png_rgb;
+pub use rows::{write_raster_rows, PutRows, RowShape};
 pub use sentinel::{s1_preprocess, s2_preprocess};
 
 /// An image: `h × w × c` f32 values, row-major, channel last (`data[(y * w + x) * c + ch]`).
