@@ -1,5 +1,5 @@
 //! Reading and writing rasters: GeoTIFF (and anything else GDAL opens), NumPy `.npy`, PNG;
-//! cloud masks; Sentinel-1/2 preprocessing.
+//! cloud masks; Sentinel-1/2 preprocessing; composites of a stack of dates ([`CompositeJob`]).
 //!
 //! Images are [`Image`]: `h × w × c` f32 in H×W×C interleaved order (row-major, channel last),
 //! the layout of a `.npy` saved from NumPy and of a GDAL pixel-interleaved buffer.
@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod composite;
 mod format;
 mod geotiff;
 mod mask;
@@ -19,6 +20,10 @@ mod png;
 mod rows;
 mod sentinel;
 
+pub use composite::{
+    composite, statistic as composite_statistic, CompositeJob, CompositeSummary, Stat,
+    COMPOSITE_NODATA, DEFAULT_COMPOSITE_MEMORY,
+};
 pub use format::{check_raster_output, RasterFormat};
 pub use geotiff::{check_creation_options, write_geotiff};
 pub(crate) use geotiff::{parse_options, reset_errors, write_failure};
