@@ -82,7 +82,8 @@ pub(crate) struct InpaintArgs {
     /// A Sentinel-1 guide (VV, VH linear power → dB → [0, 2]). Repeatable.
     #[arg(long)]
     pub s1: Vec<PathBuf>,
-    /// A guide used as it is (all its bands). Repeatable.
+    /// A guide used as it is (all its bands; its nodata/NaN pixels are left out of the fit),
+    /// e.g. a `cloudfill composite` of earlier dates. Repeatable.
     #[arg(long)]
     pub guide: Vec<PathBuf>,
     /// Crop every input: XOFF,YOFF,XSIZE,YSIZE (GDAL -srcwin order).

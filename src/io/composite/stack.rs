@@ -3,8 +3,8 @@
 //!
 //! Memory: one band of rows of all N inputs (`rows × W × C` f32 each, plus a row mask), with
 //! `rows` chosen so that this stays under [`CompositeJob::memory`] (at least one row), plus the
-//! band's result. A year of 10980-pixel-wide 3-band scenes (73 dates) is about 9.6 MB a row:
-//! 26 rows at a time with the default 256 MiB.
+//! band's result. A year of 10980-pixel-wide 3-band scenes (73 dates) is about 10.4 MB a row:
+//! 25 rows at a time with the default 256 MiB.
 use super::{reduce, Stat};
 use crate::error::{Error, Result};
 use crate::io::{
