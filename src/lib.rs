@@ -94,7 +94,8 @@
 //!   in the training loop `dip/fit.rs` (one forward and one readback per check, none between),
 //!   and checkpoints (`dip/checkpoint.rs`).
 //! - [`io`]: GDAL rasters (GeoTIFF in and out with georeferencing, windows, nodata), `.npy`,
-//!   PNG masks and previews, Sentinel-1/2 preprocessing, masks, output checks; every write goes
+//!   PNG masks and previews, Sentinel-1/2 preprocessing, masks, output checks, composites of a
+//!   stack of dates (the guide `cloudfill composite` builds, by bands of rows); every write goes
 //!   to a temporary file renamed when complete.
 //! - [`tiles`]: whole scenes — overlapping tiles blended with smooth weights, a resumable work
 //!   directory, shards, batches of tiles fitted together, and the merge; [`tiles::Inputs`] loads

@@ -1,5 +1,5 @@
 //! Reading and writing rasters: GeoTIFF (and anything else GDAL opens), NumPy `.npy`, PNG;
-//! cloud masks; Sentinel-1/2 preprocessing.
+//! cloud masks; Sentinel-1/2 preprocessing; composites of a stack of dates ([`CompositeJob`]).
 //!
 //! Images are [`Image`]: `h × w × c` f32 in H×W×C interleaved order (row-major, channel last),
 //! the layout of a `.npy` saved from NumPy and of a GDAL pixel-interleaved buffer.
@@ -10,14 +10,20 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod composite;
 mod format;
 mod geotiff;
 mod mask;
 mod npy;
 mod paths;
 mod png;
+mod rows;
 mod sentinel;
 
+pub use composite::{
+    composite, statistic as composite_statistic, CompositeJob, CompositeSummary, Stat,
+    COMPOSITE_NODATA, DEFAULT_COMPOSITE_MEMORY,
+};
 pub use format::{check_raster_output, RasterFormat};
 pub use geotiff::{check_creation_options, write_geotiff};
 pub(crate) use geotiff::{parse_options, reset_errors, write_failure};
@@ -25,6 +31,7 @@ pub use mask::{read_mask, Mask, MaskOptions};
 pub use npy::write_npy;
 pub use paths::check_distinct;
 pub use png::write_png_rgb;
+pub use rows::{write_raster_rows, PutRows, RowShape};
 pub use sentinel::{s1_preprocess, s2_preprocess};
 
 /// An image: `h × w × c` f32 values, row-major, channel last (`data[(y * w + x) * c + ch]`).

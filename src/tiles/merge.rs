@@ -7,12 +7,8 @@
 use super::grid::{Grid, TileRect};
 use super::workdir::{self, TileState};
 use crate::error::{Error, Result};
-use crate::io::{self, Georef, RasterFormat};
-use gdal::raster::Buffer;
-use gdal::DriverManager;
-use npyz::WriterBuilder;
+use crate::io::{self, Georef, RowShape};
 use serde_json::{Map, Value};
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// Output rows blended at a time.
@@ -111,13 +107,14 @@ pub fn merge(work_dir: &Path, out: &Path, creation_options: &[String]) -> Result
         states: &states,
         c,
     };
-    match RasterFormat::of(out)? {
-        RasterFormat::Npy => write_npy_rows(out, &blender)?,
-        RasterFormat::GeoTiff => {
-            let nd = (!nodata.is_empty()).then_some(f64::NAN);
-            write_tif_rows(out, &blender, georef.as_ref(), creation_options, nd)?
-        }
-    }
+    let shape = RowShape {
+        width: grid.width,
+        height: grid.height,
+        channels: c,
+    };
+    let nd = (!nodata.is_empty()).then_some(f64::NAN);
+    let (geo, co) = (georef.as_ref(), creation_options);
+    io::write_raster_rows(out, shape, geo, co, nd, |put| blender.each_band(put))?;
     Ok(MergeSummary {
         width: grid.width,
         height: grid.height,
@@ -136,7 +133,7 @@ struct Blender<'a> {
 
 impl Blender<'_> {
     /// Calls `put(y0, rows, values)` for consecutive bands of rows (values `rows × W × C`).
-    fn each_band(&self, mut put: impl FnMut(usize, usize, &[f32]) -> Result<()>) -> Result<()> {
+    fn each_band(&self, put: &mut io::PutRows) -> Result<()> {
         let (g, c) = (self.grid, self.c);
         let wx: Vec<Vec<f32>> = (0..g.cols()).map(|i| g.weights_x(i)).collect();
         let wy: Vec<Vec<f32>> = (0..g.rows()).map(|i| g.weights_y(i)).collect();
@@ -176,69 +173,4 @@ impl Blender<'_> {
         }
         Ok(())
     }
-}
-
-fn write_npy_rows(out: &Path, b: &Blender) -> Result<()> {
-    let g = b.grid;
-    io::write_atomic(out, |tmp| {
-        let io_err = |e: std::io::Error| Error::io(out, "cannot write .npy", e);
-        let mut file = BufWriter::new(std::fs::File::create(tmp).map_err(io_err)?);
-        let shape = [g.height as u64, g.width as u64, b.c as u64];
-        let mut w = npyz::WriteOptions::<f32>::new()
-            .default_dtype()
-            .shape(&shape)
-            .writer(&mut file)
-            .begin_nd()
-            .map_err(io_err)?;
-        b.each_band(|_, _, vals| w.extend(vals.iter().copied()).map_err(io_err))?;
-        w.finish().map_err(io_err)?;
-        file.flush().map_err(io_err)
-    })
-}
-
-fn write_tif_rows(
-    out: &Path,
-    b: &Blender,
-    georef: Option<&Georef>,
-    creation_options: &[String],
-    nodata: Option<f64>,
-) -> Result<()> {
-    let g = b.grid;
-    let gdal_err = |source| Error::Gdal {
-        path: out.to_path_buf(),
-        source,
-    };
-    let opts = io::parse_options(out, creation_options)?;
-    let driver = DriverManager::get_driver_by_name("GTiff").map_err(gdal_err)?;
-    io::write_atomic(out, |tmp| {
-        io::reset_errors();
-        let mut ds = driver
-            .create_with_band_type_with_options::<f32, _>(tmp, g.width, g.height, b.c, &opts)
-            .map_err(gdal_err)?;
-        if let Some(geo) = georef {
-            ds.set_geo_transform(&geo.geotransform).map_err(gdal_err)?;
-            if !geo.projection.is_empty() {
-                ds.set_projection(&geo.projection).map_err(gdal_err)?;
-            }
-        }
-        for ch in 0..b.c {
-            let mut band = ds.rasterband(ch + 1).map_err(gdal_err)?;
-            if nodata.is_some() {
-                band.set_no_data_value(nodata).map_err(gdal_err)?;
-            }
-        }
-        b.each_band(|y0, rows, vals| {
-            for ch in 0..b.c {
-                let plane: Vec<f32> = vals.iter().skip(ch).step_by(b.c).copied().collect();
-                let mut band = ds.rasterband(ch + 1).map_err(gdal_err)?;
-                let mut buf = Buffer::new((g.width, rows), plane);
-                band.write((0, y0 as isize), (g.width, rows), &mut buf)
-                    .map_err(gdal_err)?;
-            }
-            Ok(())
-        })?;
-        ds.flush_cache().map_err(gdal_err)?;
-        ds.close().map_err(gdal_err)?;
-        io::write_failure(out)
-    })
 }

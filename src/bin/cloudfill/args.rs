@@ -6,7 +6,9 @@ use cloudfill::dip::{DipConfig, Latent, StopRule, RECOMMENDED_ENSEMBLE};
 
 /// Networks of an ensemble unless --ensemble says otherwise (the library's recommendation).
 pub(crate) const DEFAULT_ENSEMBLE: u16 = RECOMMENDED_ENSEMBLE as u16;
-use cloudfill::io::{MaskOptions, Window};
+use crate::composite::CompositeArgs;
+use crate::input_args::{BandArgs, MaskArgs};
+use cloudfill::io::Window;
 use cloudfill::net::{Downsample, NetConfig};
 use cloudfill::ops::conv2d::Padding;
 use cloudfill::ops::elementwise::Act;
@@ -31,6 +33,10 @@ pub(crate) enum Command {
     // unknown flag).
     #[command(allow_negative_numbers = true)]
     Inpaint(Box<InpaintArgs>),
+    /// The per-pixel median (or mean) of the clear observations of a stack of dates: a
+    /// cloud-free guide for `inpaint --guide`.
+    #[command(allow_negative_numbers = true)]
+    Composite(Box<CompositeArgs>),
     /// Assemble the tiles of an `inpaint --work-dir` run (e.g. after --shard runs) into one raster.
     Merge(MergeArgs),
     /// List the GPUs/adapters wgpu sees and which one would be used.
@@ -66,31 +72,18 @@ pub(crate) struct InpaintArgs {
     /// The cloudy image to inpaint.
     #[arg(long)]
     pub target: PathBuf,
-    /// Treat the target as Sentinel-2 (band selection B4,B3,B2 by default, clip [0,10000], ÷2000).
-    #[arg(long)]
-    pub s2: bool,
-    /// 1-based bands of the target to use, or `all` (default: all; with --s2: 4,3,2).
-    #[arg(long, value_delimiter = ',', value_parser = parse_band)]
-    pub bands: Option<Vec<usize>>,
+    #[command(flatten)]
+    pub image: BandArgs,
     /// Cloud mask raster (.npy, GeoTIFF, PNG): nonzero/true = clear unless --mask-invert.
     #[arg(long)]
     pub mask: PathBuf,
-    /// The mask marks clouds (nonzero = cloud).
-    #[arg(long)]
-    pub mask_invert: bool,
-    /// Mask values that are cloud (class rasters, e.g. Sen2Cor SCL: 3,8,9,10).
-    #[arg(long, value_delimiter = ',')]
-    pub cloud_values: Option<Vec<f64>>,
-    /// Mask values >= this are cloud (probability rasters, e.g. s2cloudless 0.4).
-    #[arg(long)]
-    pub cloud_threshold: Option<f64>,
-    /// Grow the cloud mask by N pixels.
-    #[arg(long, default_value_t = MaskOptions::default().dilate)]
-    pub dilate: usize,
+    #[command(flatten)]
+    pub mask_rules: MaskArgs,
     /// A Sentinel-1 guide (VV, VH linear power → dB → [0, 2]). Repeatable.
     #[arg(long)]
     pub s1: Vec<PathBuf>,
-    /// A guide used as it is (all its bands). Repeatable.
+    /// A guide used as it is (all its bands; its nodata/NaN pixels are left out of the fit),
+    /// e.g. a `cloudfill composite` of earlier dates. Repeatable.
     #[arg(long)]
     pub guide: Vec<PathBuf>,
     /// Crop every input: XOFF,YOFF,XSIZE,YSIZE (GDAL -srcwin order).
@@ -258,17 +251,6 @@ fn at_least_one() -> impl TypedValueParser<Value = usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
 
-/// A 1-based band number, or `all` (as 0).
-fn parse_band(s: &str) -> Result<usize, String> {
-    match s.trim() {
-        "all" => Ok(0),
-        n => match n.parse::<usize>() {
-            Ok(b) if b >= 1 => Ok(b),
-            _ => Err(format!("{n:?} is not a band number (1, 2, ...) or `all`")),
-        },
-    }
-}
-
 fn parse_window(s: &str) -> Result<Window, String> {
     let v: Result<Vec<usize>, _> = s.split(',').map(|n| n.trim().parse()).collect();
     match v.map_err(|e| e.to_string())?[..] {
@@ -297,7 +279,7 @@ fn list(v: &[usize]) -> Str {
 }
 
 /// The names a flag takes for the library's values (`name => value, …`).
-type Names<T> = &'static [(&'static str, T)];
+pub(crate) type Names<T> = &'static [(&'static str, T)];
 macro_rules! names {
     ($($name:literal => $value:expr),+) => { &[$(($name, $value)),+] };
 }
@@ -326,14 +308,16 @@ const ACTS: Names<Act> = names![
 ];
 
 /// A flag taking one of the names in `table` (--help lists them).
-fn one_of<T: Clone + Send + Sync + 'static>(table: Names<T>) -> impl TypedValueParser<Value = T> {
+pub(crate) fn one_of<T: Clone + Send + Sync + 'static>(
+    table: Names<T>,
+) -> impl TypedValueParser<Value = T> {
     let value = move |s: String| table.iter().find(|(n, _)| *n == s).map(|(_, v)| v.clone());
     let names = PossibleValuesParser::new(table.iter().map(|(n, _)| *n));
     names.map(move |s| value(s).expect("a listed name"))
 }
 
 /// The name of `v` in `table` (a flag's default).
-fn name<T: PartialEq>(table: Names<T>, v: T) -> &'static str {
+pub(crate) fn name<T: PartialEq>(table: Names<T>, v: T) -> &'static str {
     let found = table.iter().find(|(_, x)| *x == v);
     found.expect("the library's default is offered").0
 }
@@ -379,26 +363,14 @@ impl FitArgs {
 }
 
 impl InpaintArgs {
-    /// The inputs by path; the target's bands: `None` = all (`all`, or no --bands without
-    /// --s2), B4, B3, B2 with --s2.
+    /// The inputs by path; the target's bands as [`BandArgs::bands`] says.
     pub(crate) fn inputs(&self) -> Inputs {
-        let bands = match (&self.bands, self.s2) {
-            (Some(b), _) if b.contains(&0) => None,
-            (Some(b), _) => Some(b.clone()),
-            (None, true) => Some(vec![4, 3, 2]),
-            (None, false) => None,
-        };
         Inputs {
             target: self.target.clone(),
-            bands,
-            s2: self.s2,
+            bands: self.image.bands(),
+            s2: self.image.s2,
             mask: self.mask.clone(),
-            mask_options: MaskOptions {
-                invert: self.mask_invert,
-                cloud_values: self.cloud_values.clone(),
-                cloud_threshold: self.cloud_threshold,
-                dilate: self.dilate,
-            },
+            mask_options: self.mask_rules.options(),
             s1: self.s1.clone(),
             guides: self.guide.clone(),
             window: self.window,

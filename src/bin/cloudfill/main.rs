@@ -3,9 +3,11 @@
 //! bars and prints what the library returns.
 mod args;
 mod cleanup;
+mod composite;
 mod demo;
 mod fit;
 mod inpaint;
+mod input_args;
 mod resume;
 mod signals;
 mod tiled;
@@ -19,6 +21,7 @@ fn main() {
     let r = match cli.command {
         Command::Demo(a) => demo::demo(&a),
         Command::Inpaint(a) => inpaint::inpaint(&a),
+        Command::Composite(a) => composite::composite(&a),
         Command::Merge(a) => tiled::merge(&a),
         Command::Adapters => adapters(),
     };

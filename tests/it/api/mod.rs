@@ -2,6 +2,7 @@
 //! metrics and reports, and a fit's memory.
 mod batch;
 mod checkpoint;
+mod composite;
 mod dip;
 mod ensemble;
 pub(crate) mod io;

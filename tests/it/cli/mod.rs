@@ -1,6 +1,7 @@
 //! The `cloudfill` command end to end: the demo, bad input (non-zero exit, a message naming the
 //! file and the problem, no output left behind), and the real sample scene when present.
 mod checkpoint;
+mod composite;
 mod ensemble;
 mod outputs;
 mod robust;
