@@ -13,12 +13,12 @@ with georeferencing, for those who do not use rasterio.
 from ._native import adapter
 from ._native import adapters as _adapters
 from ._inpaint import inpaint
-from ._io import read_raster, s1_preprocess, s2_preprocess, write_geotiff
+from ._io import composite, read_raster, s1_preprocess, s2_preprocess, write_geotiff
 from ._litdip import STEPS, LitDIP
 
 __all__ = [
     "LitDIP", "inpaint", "adapters", "adapter", "read_raster", "write_geotiff",
-    "s1_preprocess", "s2_preprocess", "STEPS",
+    "s1_preprocess", "s2_preprocess", "composite", "STEPS",
 ]
 __version__ = "0.1.0"
 

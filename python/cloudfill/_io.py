@@ -52,3 +52,20 @@ def s1_preprocess(image, valid=None, layout=None):
     if valid is not None:
         (valid,) = _arrays.masks(valid, 1, img.shape[:2], "valid")
     return _native.s1_preprocess(img, valid)
+
+
+def composite(images, masks=None, stat="median", layout=None):
+    """The guide from past acquisitions: the per-pixel ``stat`` ('median' as NumPy defines it,
+    or 'mean') of the clear observations of co-registered ``images`` (a list of H×W×C, C×H×W
+    or H×W arrays), ``masks`` one H×W per image (True/1 = clear; default: every finite pixel).
+    NaN and infinite values never count. Returns (composite float32 H×W×C, NaN where no date is
+    clear; its bool H×W validity, to use as the guide's mask)."""
+    if not isinstance(images, (list, tuple)):
+        raise TypeError(f"images: expected a list of arrays (one per date), got {type(images).__name__}")
+    imgs = _arrays.sources(list(images), "images", layout)
+    hw = imgs[0].shape[:2]
+    if masks is None:
+        masks = [np.ones(hw, bool)] * len(imgs)
+    elif not isinstance(masks, (list, tuple)):
+        raise TypeError(f"masks: expected a list of arrays (one per date), got {type(masks).__name__}")
+    return _native.composite(imgs, _arrays.masks(list(masks), len(imgs), hw, "masks"), str(stat))

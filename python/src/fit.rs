@@ -214,5 +214,5 @@ fn step_hook(py: Python<'_>, s: &StepInfo, on_step: Option<&Py<PyAny>>) -> PyRes
     };
     let answer = cb.call1(py, (s.step, loss, best, best_step))?;
     let answer = answer.bind(py);
-    Ok(!(answer.is_instance_of::<PyBool>() && !answer.is_truthy()?))
+    Ok(!answer.is_instance_of::<PyBool>() || answer.is_truthy()?)
 }

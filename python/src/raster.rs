@@ -8,6 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::PathBuf;
 
+/// A new H×W×C float32 array and a bool H×W one beside it.
+type ImageAndFlags<'py> = (Bound<'py, PyArray3<f32>>, Bound<'py, PyArray2<bool>>);
+
 /// Reads a raster (GeoTIFF or anything GDAL reads, `.npy`, PNG) as a dict: `image` (float32
 /// H×W×C), `valid` (bool H×W, `False` where a band is nodata/NaN; `None` if all valid),
 /// `nodata` (per band), `geotransform` (6 floats or `None`) and `projection` (WKT or `None`).
@@ -98,7 +101,7 @@ fn s1_preprocess<'py>(
     py: Python<'py>,
     image: PyReadonlyArray3<'_, f32>,
     valid: Option<PyReadonlyArray2<'_, bool>>,
-) -> PyResult<(Bound<'py, PyArray3<f32>>, Bound<'py, PyArray2<bool>>)> {
+) -> PyResult<ImageAndFlags<'py>> {
     let img = to_image(&image)?;
     let valid = valid.map(|v| to_mask(&v)).transpose()?;
     if let Some(v) = &valid {
@@ -115,10 +118,38 @@ fn s1_preprocess<'py>(
     Ok((from_image(py, out), from_flags(py, h, w, ok)))
 }
 
+/// The per-pixel median (NumPy's) or mean of the clear, finite observations of a stack of
+/// float32 H×W×C dates, one bool H×W mask per date (`True` = clear). Returns (the composite,
+/// NaN where no date is clear; its bool H×W validity).
+#[pyfunction]
+fn composite<'py>(
+    py: Python<'py>,
+    images: Vec<PyReadonlyArray3<'_, f32>>,
+    masks: Vec<PyReadonlyArray2<'_, bool>>,
+    stat: &str,
+) -> PyResult<ImageAndFlags<'py>> {
+    let stat = match stat {
+        "median" => io::Stat::Median,
+        "mean" => io::Stat::Mean,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "stat: expected 'median' or 'mean', got {stat:?}"
+            )))
+        }
+    };
+    let images = images.iter().map(to_image).collect::<PyResult<Vec<_>>>()?;
+    let masks = masks.iter().map(to_mask).collect::<PyResult<Vec<_>>>()?;
+    let (out, ok) = py
+        .detach(|| io::composite(&images, &masks, stat))
+        .map_err(to_py)?;
+    Ok((from_image(py, out), from_flags(py, ok.h, ok.w, ok.clear)))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_raster, m)?)?;
     m.add_function(wrap_pyfunction!(write_geotiff, m)?)?;
     m.add_function(wrap_pyfunction!(s2_preprocess, m)?)?;
     m.add_function(wrap_pyfunction!(s1_preprocess, m)?)?;
+    m.add_function(wrap_pyfunction!(composite, m)?)?;
     Ok(())
 }
