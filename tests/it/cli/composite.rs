@@ -2,20 +2,11 @@
 //! georeferenced, nodata NaN); refusals naming the problem with nothing written; and the use it
 //! is for: the composite of past cloudy dates as the guide of the next date's inpainting.
 use super::{cloudfill, fails_naming, s, text};
-use cloudfill::io::{self, Georef, Image, Mask, Stat};
+use cloudfill::io::{self, Image, Mask, Stat};
 use cloudfill::synthetic;
 use std::path::{Path, PathBuf};
 
-fn georef() -> Georef {
-    let wkt = gdal::spatial_ref::SpatialRef::from_epsg(32630)
-        .unwrap()
-        .to_wkt()
-        .unwrap();
-    Georef {
-        geotransform: [500_000.0, 10.0, 0.0, 4_600_000.0, 0.0, -10.0],
-        projection: wkt,
-    }
-}
+use crate::api::io::utm_georef as georef;
 
 /// Writes date `k` (a georeferenced GeoTIFF) and its mask (`.npy`, 1 = clear) into `dir`.
 fn write_date(dir: &Path, k: usize, img: &Image, clear: &[bool]) -> (PathBuf, PathBuf) {
