@@ -47,7 +47,8 @@
 //!
 //! - [`gpu`]: the context (adapter choice — `CLOUDFILL_BACKEND`, `CLOUDFILL_ADAPTER`,
 //!   `CLOUDFILL_NO_SUBGROUPS` — limits, error surfacing; kernel parameters as uniforms, or as
-//!   read-only storage on lavapipe, `CLOUDFILL_PARAMS`), the kernel registry and pipeline cache
+//!   read-only storage on lavapipe, `CLOUDFILL_PARAMS`; wgpu's shader run-time checks off where
+//!   the driver bounds buffer accesses, `CLOUDFILL_SHADER_CHECKS`), the kernel registry and pipeline cache
 //!   (each WGSL family parsed once; shared preludes prepended), tensors and flat arenas,
 //!   dispatches built once and recorded many times.
 //! - `ops` (engine, `#[doc(hidden)]`): **an op is found by its name** — its Rust module

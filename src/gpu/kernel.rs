@@ -90,11 +90,11 @@ impl Gpu {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let cached = self.modules.lock().unwrap().get(&sig.shader).cloned();
         let module = cached.unwrap_or_else(|| {
-            self.device
-                .create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(sig.shader.file()),
-                    source: wgpu::ShaderSource::Wgsl(self.shader_text(sig.shader)),
-                })
+            let desc = wgpu::ShaderModuleDescriptor {
+                label: Some(sig.shader.file()),
+                source: wgpu::ShaderSource::Wgsl(self.shader_text(sig.shader)),
+            };
+            self.shader_checks.create_module(&self.device, desc)
         });
         let entries = self.layout_entries(sig);
         let layout = self

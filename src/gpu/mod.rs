@@ -18,10 +18,16 @@
 //! "Kernel parameters on lavapipe"). The WGSL is the same; the module is loaded with its
 //! `var<uniform>` declarations read as `var<storage, read>`. `CLOUDFILL_PARAMS=uniform|storage`
 //! forces either.
+//!
+//! Shader modules are created without wgpu's run-time checks where the driver bounds buffer
+//! accesses itself (Vulkan) and with its bounds checks elsewhere ([`ShaderChecks`];
+//! `CLOUDFILL_SHADER_CHECKS=all|bounds|none`).
+mod checks;
 mod kernel;
 mod shader;
 mod tensor;
 
+pub use checks::ShaderChecks;
 pub use kernel::{groups_1d, Dispatch, Kernel, KernelSig};
 #[doc(hidden)]
 pub use shader::expand_units;
@@ -73,6 +79,8 @@ pub struct Gpu {
     pub(crate) features: wgpu::Features,
     /// How kernel parameters are bound (see the module docs).
     pub(crate) params_binding: ParamsBinding,
+    /// The run-time checks shader modules get ([`ShaderChecks`], `CLOUDFILL_SHADER_CHECKS`).
+    pub(crate) shader_checks: ShaderChecks,
     pub(crate) kernels: Mutex<HashMap<kernel::KernelKey, Arc<Kernel>>>,
     /// Parsed shader modules, one per family (pipelines of one family share it).
     pub(crate) modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
@@ -196,11 +204,19 @@ impl Gpu {
         Self::from_adapter(adapters.swap_remove(i))
     }
 
+    /// Opens the best adapter with the given shader run-time checks instead of the default.
+    pub fn with_shader_checks(checks: ShaderChecks) -> Result<Gpu> {
+        let mut gpu = Self::new()?;
+        gpu.shader_checks = checks;
+        Ok(gpu)
+    }
+
     /// Opens a device on the given adapter with the adapter's own limits.
     pub fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
         let info = adapter.get_info();
         let limits = adapter.limits();
         let params_binding = ParamsBinding::for_adapter(&info)?;
+        let shader_checks = ShaderChecks::from_env(info.backend)?;
         let mut wanted =
             wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
         if !subgroups_disabled() {
@@ -232,6 +248,7 @@ impl Gpu {
             limits,
             features,
             params_binding,
+            shader_checks,
             kernels: Mutex::new(HashMap::new()),
             modules: Mutex::new(HashMap::new()),
             errors,
@@ -256,6 +273,11 @@ impl Gpu {
     /// How kernel parameters are bound on this device.
     pub fn params_binding(&self) -> ParamsBinding {
         self.params_binding
+    }
+
+    /// The run-time checks the kernels are compiled with.
+    pub fn shader_checks(&self) -> ShaderChecks {
+        self.shader_checks
     }
 
     /// True for CPU adapters (lavapipe, WARP, SwiftShader): kernels pick CPU-friendly blocking.

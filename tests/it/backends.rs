@@ -1,5 +1,7 @@
 //! The GPU tests on a second backend: wgpu's OpenGL backend, which runs naga's GLSL output
-//! instead of SPIR-V (on a machine without a GPU: Mesa's llvmpipe, `libegl1 libgl1-mesa-dri`).
+//! instead of SPIR-V (on a machine without a GPU: Mesa's llvmpipe, `libegl1 libgl1-mesa-dri`);
+//! and the kernel tests again with all of wgpu's shader run-time checks
+//! (`CLOUDFILL_SHADER_CHECKS=all`; by default Vulkan and GL run without them, `gpu::ShaderChecks`).
 //!
 //! `cargo test --release` runs this binary on the default adapter (lavapipe in CI); the test
 //! here re-runs the same executable as a child with `CLOUDFILL_BACKEND=gl` on [`GL_TESTS`] and
@@ -32,11 +34,23 @@ const GL_SKIPS: &[&str] = &["api::dip::synthetic_scene_loss_falls_and_hole_beats
 /// Fewer passed tests than this means a filter lost its tests (renamed modules).
 const GL_MIN_PASSED: usize = 75;
 
+/// The kernel tests that the checked shader modules re-run: every kernel against its CPU
+/// reference and finite differences, and the whole tape against PyTorch's mini network.
+const CHECKED_TESTS: &[&str] = &["ops::", "api::net::"];
+
+/// Fewer passed tests than this in the checked run means a filter lost its tests.
+const CHECKED_MIN_PASSED: usize = 60;
+
 fn child(args: &[&str]) -> (Output, String) {
+    child_with(args, ("CLOUDFILL_BACKEND", "gl"))
+}
+
+/// This test binary run again with `args` and one more environment variable.
+fn child_with(args: &[&str], (key, value): (&str, &str)) -> (Output, String) {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
         .args(args)
-        .env("CLOUDFILL_BACKEND", "gl")
+        .env(key, value)
         .output()
         .unwrap();
     let text =
@@ -79,14 +93,7 @@ fn gpu_tests_pass_on_the_gl_backend() {
     }
     let (out, text) = child(&args);
     let secs = t.elapsed().as_secs_f64();
-    let tail: String = text
-        .chars()
-        .rev()
-        .take(6000)
-        .collect::<Vec<_>>()
-        .iter()
-        .rev()
-        .collect();
+    let tail = tail(&text);
     assert!(out.status.success(), "the GL run failed:\n{tail}");
     let passed = count(&text, " passed").unwrap_or(0);
     assert!(
@@ -95,6 +102,39 @@ fn gpu_tests_pass_on_the_gl_backend() {
     );
     let probed = probe_line(&probe);
     eprintln!("GL backend: {passed} tests passed in {secs:.0} s; {probed}");
+}
+
+/// The last 6000 characters of a child's output.
+fn tail(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    chars[chars.len().saturating_sub(6000)..].iter().collect()
+}
+
+/// The kernel tests with the shader modules wgpu checks at run time (loop counters, division
+/// guards, bounds checks), as on a backend without robust buffer access: the same results.
+#[test]
+fn kernel_tests_pass_with_all_shader_checks() {
+    if let Ok(v) = std::env::var("CLOUDFILL_SHADER_CHECKS") {
+        println!("skipped: CLOUDFILL_SHADER_CHECKS={v} is set; this run has chosen its checks");
+        return;
+    }
+    if std::env::var("CLOUDFILL_BACKEND").is_ok() {
+        println!("skipped: a child run of another backend");
+        return;
+    }
+    let t = Instant::now();
+    let mut args = CHECKED_TESTS.to_vec();
+    args.extend(["--skip", "backends::"]);
+    let (out, text) = child_with(&args, ("CLOUDFILL_SHADER_CHECKS", "all"));
+    let tail = tail(&text);
+    assert!(out.status.success(), "the checked run failed:\n{tail}");
+    let passed = count(&text, " passed").unwrap_or(0);
+    assert!(
+        passed >= CHECKED_MIN_PASSED,
+        "only {passed} tests ran checked (filters {CHECKED_TESTS:?}):\n{tail}"
+    );
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!("all shader checks: {passed} tests passed in {secs:.0} s");
 }
 
 /// The child's probe (the same environment as the GL run, so the adapter that run uses): the

@@ -10,6 +10,7 @@ mod memory;
 mod metrics;
 mod net;
 mod report;
+mod shader_checks;
 mod small;
 pub(crate) mod tiles;
 mod tiles_identity;
