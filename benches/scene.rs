@@ -123,6 +123,7 @@ fn main() {
         work_dir: work.clone(),
         shard: None,
         batch,
+        uncertainty: false,
     };
     let mut fitted_s = Vec::new();
     let mut copied_s = Vec::new();

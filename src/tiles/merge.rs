@@ -64,7 +64,65 @@ pub(crate) fn layout(dir: &Path, s: &Map<String, Value>) -> Result<(Grid, usize,
 /// written atomically. `Err` naming the missing tiles when the work dir is incomplete.
 pub fn merge(work_dir: &Path, out: &Path, creation_options: &[String]) -> Result<MergeSummary> {
     let settings = workdir::read_manifest(work_dir)?;
-    let (grid, c, georef) = layout(work_dir, &settings)?;
+    merge_files(
+        work_dir,
+        &settings,
+        out,
+        creation_options,
+        workdir::tile_path,
+    )
+}
+
+/// Assembles the tiles' uncertainty (the ensembles' per-pixel standard deviations, written by
+/// runs with [`Job::uncertainty`](super::Job::uncertainty)) into `out` as [`merge`] assembles
+/// their results: with the same weights, so in an overlap σ is the blend of the tiles' σ (the
+/// σ of a blend of independent fits would be smaller; the blend is the conservative figure),
+/// and NaN where only nodata tiles cover. `Err` when the work dir's run did not keep it.
+pub fn merge_uncertainty(
+    work_dir: &Path,
+    out: &Path,
+    creation_options: &[String],
+) -> Result<MergeSummary> {
+    let settings = workdir::read_manifest(work_dir)?;
+    uncertainty_kept(work_dir, &settings)?;
+    merge_files(
+        work_dir,
+        &settings,
+        out,
+        creation_options,
+        workdir::sigma_path,
+    )
+}
+
+/// `Ok` when the run of `work_dir` kept the tiles' uncertainty (so [`merge_uncertainty`] can
+/// run): a check to make before writing anything.
+pub fn check_uncertainty_kept(work_dir: &Path) -> Result<()> {
+    uncertainty_kept(work_dir, &workdir::read_manifest(work_dir)?)
+}
+
+fn uncertainty_kept(work_dir: &Path, settings: &Map<String, Value>) -> Result<()> {
+    if settings.get("uncertainty") != Some(&Value::Bool(true)) {
+        return Err(Error::invalid(
+            "uncertainty",
+            format!(
+                "{}: the tiles of this work dir were fitted without --uncertainty; run them \
+                 with it (in a new work dir) to merge an uncertainty map",
+                work_dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`merge`] of the tile files that `file` names.
+fn merge_files(
+    work_dir: &Path,
+    settings: &Map<String, Value>,
+    out: &Path,
+    creation_options: &[String],
+    file: fn(&Path, &TileRect) -> std::path::PathBuf,
+) -> Result<MergeSummary> {
+    let (grid, c, georef) = layout(work_dir, settings)?;
     let states: Vec<TileState> = grid
         .tiles()
         .map(|t| workdir::tile_state(work_dir, &t))
@@ -106,6 +164,7 @@ pub fn merge(work_dir: &Path, out: &Path, creation_options: &[String]) -> Result
         grid: &grid,
         states: &states,
         c,
+        file,
     };
     let shape = RowShape {
         width: grid.width,
@@ -129,6 +188,8 @@ struct Blender<'a> {
     grid: &'a Grid,
     states: &'a [TileState],
     c: usize,
+    /// The file of a tile that is blended (its result, or its σ).
+    file: fn(&Path, &TileRect) -> std::path::PathBuf,
 }
 
 impl Blender<'_> {
@@ -146,7 +207,7 @@ impl Blender<'_> {
                     continue;
                 }
                 let (ta, tb) = (a.max(t.y0), b.min(t.y0 + t.h));
-                let path = workdir::tile_path(self.dir, &t);
+                let path = (self.file)(self.dir, &t);
                 let data = workdir::read_tile_rows(&path, &t, c, ta - t.y0, tb - ta)?;
                 for y in ta..tb {
                     let wyv = f64::from(wy[t.row][y - t.y0]);

@@ -12,7 +12,8 @@
 //! - Every finished tile is a file in the work dir ([`workdir`]); a rerun does only the missing
 //!   ones, and refuses a work dir made with other settings. [`Shard`] `I/N` does the tiles with
 //!   `index % N == I`, so N processes (or machines sharing the folder) split a scene; [`merge()`]
-//!   assembles the result, a band of rows at a time.
+//!   assembles the result, a band of rows at a time, and [`merge_uncertainty`] the tiles'
+//!   standard deviations the same way (runs with [`Job::uncertainty`]).
 //!
 //! - With [`Job::batch`] K > 1, up to K cloudy tiles of one size are fitted side by side in the
 //!   same dispatches ([`fit_batch`](crate::dip::fit_batch)): each with its own network, with the very bits it gets
@@ -30,7 +31,7 @@ pub mod workdir;
 
 pub use grid::{Grid, TileRect};
 pub use inputs::{paste_clear, Inputs, Loaded, Probe};
-pub use merge::{merge, MergeSummary};
+pub use merge::{check_uncertainty_kept, merge, merge_uncertainty, MergeSummary};
 
 use crate::dip::{DipConfig, StepInfo};
 use crate::error::{Error, Result};
@@ -101,6 +102,9 @@ pub struct Job {
     pub shard: Option<Shard>,
     /// Cloudy tiles fitted side by side in the same dispatches (≥ 1).
     pub batch: usize,
+    /// Also keep each tile's uncertainty (the ensemble's per-pixel standard deviation; zeros
+    /// where a tile is copied through), for [`merge_uncertainty`].
+    pub uncertainty: bool,
 }
 
 /// What became of a tile.
@@ -206,6 +210,10 @@ fn settings(job: &Job, probe: &Probe) -> Map<String, Value> {
         ("stop", json!(format!("{:?}", d.stop))),
     ];
     m.extend(more.into_iter().map(|(k, v)| (k.to_string(), v)));
+    // Only when on, so that work dirs of runs without it (and of earlier versions) still match.
+    if job.uncertainty {
+        m.insert("uncertainty".into(), json!(true));
+    }
     m
 }
 
@@ -238,7 +246,9 @@ pub fn run(
     let mine = |i: usize| job.shard.is_none_or(|s| i % s.count == s.index);
     let mut refit = Vec::new();
     for r in grid.tiles().filter(|r| mine(r.index)) {
-        if let Some(problem) = workdir::remove_broken_tile(&job.work_dir, &r, probe.channels)? {
+        let broken =
+            workdir::remove_broken_tile(&job.work_dir, &r, probe.channels, job.uncertainty);
+        if let Some(problem) = broken? {
             let event = Event::Refit {
                 tile: r,
                 problem: &problem,

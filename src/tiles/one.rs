@@ -71,7 +71,12 @@ pub(super) fn load_tile(
         return Ok(Some(TileLoad::Done(Outcome::NoData { clear_fraction })));
     }
     if n_clear == clear.clear.len() {
-        io::write_npy(&workdir::tile_path(dir, tile), &loaded.sources[0])?;
+        let copy = &loaded.sources[0];
+        if job.uncertainty {
+            let zeros = Image::new(copy.h, copy.w, copy.c, vec![0.0; copy.data.len()])?;
+            io::write_npy(&workdir::sigma_path(dir, tile), &zeros)?;
+        }
+        io::write_npy(&workdir::tile_path(dir, tile), copy)?;
         return Ok(Some(TileLoad::Done(Outcome::Copied)));
     }
     if let Some(w) = loaded.range_warning(job.dip.net.sigmoid) {
@@ -129,6 +134,12 @@ pub(super) fn fit_tiles(
         let mut result = outputs.swap_remove(0);
         if let Some((target, clear)) = originals.get(k) {
             paste_clear(&mut result, target, clear);
+        }
+        if job.uncertainty {
+            io::write_npy(
+                &workdir::sigma_path(&job.work_dir, &tile),
+                &r.uncertainty[k][0],
+            )?;
         }
         io::write_npy(&workdir::tile_path(&job.work_dir, &tile), &result)?;
         done.push((tile, Outcome::Fitted { loss: r.loss }));

@@ -1,7 +1,10 @@
 //! The work dir of a tiled run: `manifest.json` (the run's settings, its inputs' fingerprints
 //! and the adapter of its first run, see [`identity`](super::identity)) and one file per finished
 //! tile, each written atomically: `tile_{row}_{col}.npy` (the tile's result, H×W×C float32) or
-//! `tile_{row}_{col}.nodata` (empty: too little clear target, the tile is nodata).
+//! `tile_{row}_{col}.nodata` (empty: too little clear target, the tile is nodata). A run with
+//! [`Job::uncertainty`](super::Job::uncertainty) also writes `tile_{row}_{col}.sigma.npy` (the
+//! ensemble's per-pixel standard deviation, zeros for a copied tile) before the result, so a
+//! finished tile of such a run always has its σ.
 use super::grid::TileRect;
 use super::identity::{self, Fingerprint, Kernels};
 use crate::error::{Error, Result};
@@ -33,6 +36,11 @@ pub fn tile_path(dir: &Path, t: &TileRect) -> PathBuf {
     dir.join(format!("tile_{}_{}.npy", t.row, t.col))
 }
 
+/// The uncertainty file of a tile (runs with uncertainty only).
+pub fn sigma_path(dir: &Path, t: &TileRect) -> PathBuf {
+    dir.join(format!("tile_{}_{}.sigma.npy", t.row, t.col))
+}
+
 fn nodata_path(dir: &Path, t: &TileRect) -> PathBuf {
     dir.join(format!("tile_{}_{}.nodata", t.row, t.col))
 }
@@ -47,18 +55,37 @@ pub fn tile_state(dir: &Path, t: &TileRect) -> TileState {
     }
 }
 
-/// Removes the tile file of `t` if it is there but not whole ([`check_tile`]), and says what
-/// was wrong with it; `None` for a whole tile, a nodata marker or no file.
-pub fn remove_broken_tile(dir: &Path, t: &TileRect, c: usize) -> Result<Option<String>> {
+/// Removes the tile file of `t` (and its σ file, `with_sigma`) if it is there but not whole
+/// ([`check_tile`]) or, `with_sigma`, its σ file is missing or not whole, and says what was
+/// wrong; `None` for a whole tile, a nodata marker or no file.
+pub fn remove_broken_tile(
+    dir: &Path,
+    t: &TileRect,
+    c: usize,
+    with_sigma: bool,
+) -> Result<Option<String>> {
     let path = tile_path(dir, t);
     if tile_state(dir, t) != TileState::Data {
         return Ok(None);
     }
-    let Err(problem) = check_tile(&path, t, c) else {
-        return Ok(None);
+    let sigma = sigma_path(dir, t);
+    let problem = match check_tile(&path, t, c) {
+        Err(problem) => problem.to_string(),
+        Ok(()) if !with_sigma => return Ok(None),
+        Ok(()) if !sigma.is_file() => format!(
+            "{}: this run writes --uncertainty and the tile has no {}",
+            path.display(),
+            sigma.display()
+        ),
+        Ok(()) => match check_tile(&sigma, t, c) {
+            Ok(()) => return Ok(None),
+            Err(problem) => problem.to_string(),
+        },
     };
-    std::fs::remove_file(&path).map_err(|e| Error::io(&path, "cannot remove a broken tile", e))?;
-    Ok(Some(problem.to_string()))
+    for p in [&path, &sigma].into_iter().filter(|p| p.is_file()) {
+        std::fs::remove_file(p).map_err(|e| Error::io(p, "cannot remove a broken tile", e))?;
+    }
+    Ok(Some(problem))
 }
 
 /// A work dir for one run, beside its output (`.NAME.tiles-PID`), removed with everything in it

@@ -229,6 +229,9 @@ pub(crate) struct MergeArgs {
     /// .tif (GeoTIFF float32) or .npy.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also assemble the tiles' uncertainty (the work dir's run had --uncertainty) here.
+    #[arg(long, value_name = "PATH")]
+    pub uncertainty: Option<PathBuf>,
     #[command(flatten)]
     pub write: WriteArgs,
 }
@@ -400,6 +403,7 @@ impl InpaintArgs {
             work_dir,
             shard: t.shard,
             batch: t.batch as usize,
+            uncertainty: self.uncertainty.is_some(),
         }
     }
 }

@@ -119,14 +119,6 @@ pub(crate) fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
     if a.tiles.shard.is_some() && a.tiles.work_dir.is_none() {
         bail!("--shard needs --work-dir (a folder every shard and `cloudfill merge` can reach)");
     }
-    if let Some(p) = &a.uncertainty {
-        bail!(
-            "{}: --uncertainty is written by single-raster runs only for now; this run is tiled \
-             (each tile's ensemble is still averaged): give a --window of at most --tile {} pixels",
-            p.display(),
-            a.tiles.tile
-        );
-    }
     check_outputs(a, a.tiles.shard.is_none())?;
     let (work_dir, _temp) = match &a.tiles.work_dir {
         Some(d) => (d.clone(), None),
@@ -162,16 +154,28 @@ pub(crate) fn inpaint_tiled(a: &InpaintArgs) -> Result<()> {
             false => "other shards' tiles are still missing",
         };
         let out = a.out.as_deref().unwrap_or(Path::new("OUT.tif")).display();
+        let sigma = (a.uncertainty.as_deref())
+            .map(|p| format!(" --uncertainty {}", p.display()))
+            .unwrap_or_default();
         say(format!(
             "shard {}/{}: tiles written ({what}); assemble with \
-             `cloudfill merge --work-dir {wd} --out {out}`",
+             `cloudfill merge --work-dir {wd} --out {out}{sigma}`",
             sh.index, sh.count
         ));
         return Ok(());
     }
-    let m = tiles::merge(&job.work_dir, a.out(), &a.write.creation_options)?;
+    let co = &a.write.creation_options;
+    let m = tiles::merge(&job.work_dir, a.out(), co)?;
     nodata_warning(a, &m.nodata);
     say(format!("wrote {}", a.out().display()));
+    if let Some(p) = &a.uncertainty {
+        tiles::merge_uncertainty(&job.work_dir, p, co)?;
+        let k = job.dip.ensemble;
+        say(format!(
+            "wrote {} (the per-pixel standard deviation of each tile's {k} networks, blended)",
+            p.display()
+        ));
+    }
     if a.preview.is_some() || a.truth.is_some() || a.metrics_json.is_some() {
         whole_scene_report(a, &job, secs, &gpu.summary().to_string())?;
     }
@@ -206,15 +210,37 @@ fn whole_scene_report(a: &InpaintArgs, job: &Job, seconds: f64, adapter: &str) -
 }
 
 pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
-    io::output_guard(&a.out, a.write.overwrite)?;
-    io::check_raster_output(&a.out, &a.write.creation_options)?;
-    let m = tiles::merge(&a.work_dir, &a.out, &a.write.creation_options)?;
+    let co = &a.write.creation_options;
+    let mut outputs = vec![("--out", a.out.as_path())];
+    outputs.extend(a.uncertainty.as_deref().map(|p| ("--uncertainty", p)));
+    io::check_distinct(&outputs, &[("--work-dir", a.work_dir.as_path())])?;
+    for (_, p) in &outputs {
+        io::output_guard(p, a.write.overwrite)?;
+        io::check_raster_output(p, co)?;
+    }
+    if a.uncertainty.is_some() {
+        tiles::check_uncertainty_kept(&a.work_dir)?;
+    }
+    let m = tiles::merge(&a.work_dir, &a.out, co)?;
     if !m.nodata.is_empty() {
         eprintln!("warning: nodata tiles (row,col): {}", tile_names(&m.nodata));
     }
+    let (w, h, c) = (m.width, m.height, m.channels);
     if !a.write.quiet {
-        let (out, w, h, c) = (a.out.display(), m.width, m.height, m.channels);
-        eprintln!("merged {} tiles into {out} ({w}×{h}×{c})", m.tiles);
+        eprintln!(
+            "merged {} tiles into {} ({w}×{h}×{c})",
+            m.tiles,
+            a.out.display()
+        );
+    }
+    if let Some(p) = &a.uncertainty {
+        tiles::merge_uncertainty(&a.work_dir, p, co)?;
+        if !a.write.quiet {
+            eprintln!(
+                "merged their uncertainty into {} ({w}×{h}×{c})",
+                p.display()
+            );
+        }
     }
     Ok(())
 }

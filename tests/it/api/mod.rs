@@ -14,3 +14,4 @@ mod shader_checks;
 mod small;
 pub(crate) mod tiles;
 mod tiles_identity;
+mod tiles_uncertainty;

@@ -95,6 +95,7 @@ pub fn job(work_dir: &Path) -> Job {
         work_dir: work_dir.to_path_buf(),
         shard: None,
         batch: 1,
+        uncertainty: false,
     }
 }
 

@@ -195,3 +195,94 @@ fn thirteen_band_s2_scene_with_bands_all() {
         "temporary work dir removed"
     );
 }
+
+/// `--uncertainty` on a whole scene: the shards' σ merged by `cloudfill merge --uncertainty`
+/// equals the unsharded run's bit for bit, georeferenced like `--out` with NaN where only the
+/// nodata tile covers; `merge --uncertainty` of a work dir fitted without it writes nothing.
+#[test]
+fn tiled_uncertainty_of_shards_equals_the_unsharded_run() {
+    let s = scene();
+    let d = tempfile::tempdir().unwrap();
+    let mut flags: Vec<String> = fit_flags()
+        .into_iter()
+        .filter(|f| f != "--reference")
+        .collect();
+    flags.extend(
+        [
+            "--ensemble",
+            "2",
+            "--stop",
+            "none",
+            "--tile",
+            "64",
+            "--overlap",
+            "16",
+        ]
+        .map(String::from),
+    );
+    let inpaint = |out: &Path, sigma: &Path, more: &[&str]| {
+        let mut a = vec!["inpaint", "--target", p(&s.target), "--mask", p(&s.mask)];
+        a.extend([
+            "--guide",
+            p(&s.guide),
+            "--out",
+            p(out),
+            "--uncertainty",
+            p(sigma),
+        ]);
+        a.extend(flags.iter().map(String::as_str));
+        a.extend(more);
+        cloudfill(&a)
+    };
+    let (out_a, sig_a) = (d.path().join("a.tif"), d.path().join("sigma_a.tif"));
+    inpaint(&out_a, &sig_a, &[]);
+    let work = d.path().join("work");
+    let (out_b, sig_b) = (d.path().join("b.tif"), d.path().join("sigma_b.tif"));
+    inpaint(&out_b, &sig_b, &["--work-dir", p(&work), "--shard", "0/2"]);
+    assert!(!sig_b.exists() && !out_b.exists(), "a shard writes no σ");
+    inpaint(&out_b, &sig_b, &["--work-dir", p(&work), "--shard", "1/2"]);
+    let merge = ["merge", "--work-dir", p(&work), "--out", p(&out_b)];
+    cloudfill(&[&merge[..], &["--uncertainty", p(&sig_b)]].concat());
+    let (a, b) = (
+        io::read_raster(&sig_a, None, None).unwrap(),
+        io::read_raster(&sig_b, None, None).unwrap(),
+    );
+    assert!(same_bits(&a.image.data, &b.image.data), "sharded σ differs");
+    let (ra, rb) = (
+        io::read_raster(&out_a, None, None).unwrap(),
+        io::read_raster(&out_b, None, None).unwrap(),
+    );
+    assert!(
+        same_bits(&ra.image.data, &rb.image.data),
+        "sharded result differs"
+    );
+    assert_eq!((a.image.h, a.image.w, a.image.c), (lib::H, lib::W, 3));
+    assert_eq!(a.georef.unwrap().geotransform, utm_georef().geotransform);
+    assert!(
+        a.image.data.iter().any(|v| v.is_nan()),
+        "nodata where only the nodata tile covers"
+    );
+    assert!(
+        a.image.data.iter().any(|&v| v > 0.0),
+        "the networks differ in the cloud"
+    );
+    // A work dir fitted without --uncertainty (the library's reference run).
+    let (out_c, sig_c) = (d.path().join("c.tif"), d.path().join("sigma_c.tif"));
+    let e = Command::new(env!("CARGO_BIN_EXE_cloudfill"))
+        .args([
+            "merge",
+            "--work-dir",
+            p(&reference().work),
+            "--out",
+            p(&out_c),
+        ])
+        .args(["--uncertainty", p(&sig_c)])
+        .output()
+        .unwrap();
+    let msg = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        !e.status.success() && msg.contains("without --uncertainty"),
+        "{msg}"
+    );
+    assert!(!out_c.exists() && !sig_c.exists(), "nothing written");
+}
