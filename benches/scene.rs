@@ -105,6 +105,7 @@ fn main() {
             mask,
             mask_options: MaskOptions::default(),
             s1: vec![],
+            s1_max: cloudfill::io::S1_MAX_REFERENCE,
             guides: vec![guide],
             window: None,
         },

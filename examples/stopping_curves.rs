@@ -36,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         mask: data.join("mask.npy"),
         mask_options: MaskOptions::default(),
         s1: vec![data.join("s1.tif")],
+        s1_max: cloudfill::io::S1_MAX_REFERENCE,
         guides: vec![],
         window: Some(Window {
             xoff: x0,

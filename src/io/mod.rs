@@ -32,7 +32,7 @@ pub use npy::write_npy;
 pub use paths::check_distinct;
 pub use png::write_png_rgb;
 pub use rows::{write_raster_rows, PutRows, RowShape};
-pub use sentinel::{s1_preprocess, s2_preprocess};
+pub use sentinel::{s1_preprocess, s1_preprocess_to, s2_preprocess, S1_MAX_REFERENCE};
 
 /// An image: `h × w × c` f32 values, row-major, channel last (`data[(y * w + x) * c + ch]`).
 #[derive(Clone, Debug, PartialEq)]

@@ -18,8 +18,10 @@ pub struct Inputs {
     pub s2: bool,
     pub mask: PathBuf,
     pub mask_options: MaskOptions,
-    /// Sentinel-1 guides (bands 1, 2 → dB → [0, 2]).
+    /// Sentinel-1 guides (bands 1, 2 → dB → [0, `s1_max`]).
     pub s1: Vec<PathBuf>,
+    /// The upper end of the S1 scaling ([`io::S1_MAX_REFERENCE`], 2, is the reference's).
+    pub s1_max: f32,
     /// Guides used as they are (all bands).
     pub guides: Vec<PathBuf>,
     /// The part of the rasters to process (`None` = all of the target).
@@ -216,7 +218,7 @@ impl Inputs {
         let mut masks = vec![mask];
         for p in &self.s1 {
             let r = io::read_raster(p, Some(&[1, 2]), Some(win))?;
-            let (img, valid) = io::s1_preprocess(&r.image, r.valid.as_deref())?;
+            let (img, valid) = io::s1_preprocess_to(&r.image, r.valid.as_deref(), self.s1_max)?;
             let mut m = Mask::clear(h, w);
             let n = and_valid(&mut m.clear, Some(&valid));
             if n > 0 {
@@ -297,7 +299,7 @@ impl Inputs {
     pub(crate) fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
         use serde_json::json;
         let o = &self.mask_options;
-        vec![
+        let mut v = vec![
             ("bands", json!(self.bands)),
             ("s2", json!(self.s2)),
             ("mask_invert", json!(o.invert)),
@@ -308,7 +310,12 @@ impl Inputs {
                 "window",
                 json!(self.window.map(|r| [r.xoff, r.yoff, r.xsize, r.ysize])),
             ),
-        ]
+        ];
+        // Recorded only when not the reference's, so earlier work dirs still match.
+        if self.s1_max != io::S1_MAX_REFERENCE {
+            v.push(("s1_max", json!(self.s1_max)));
+        }
+        v
     }
 
     /// Every input file with its role (`target`, `mask`, `s1[i]`, `guide[i]`), fingerprinted

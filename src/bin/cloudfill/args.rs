@@ -82,6 +82,11 @@ pub(crate) struct InpaintArgs {
     /// A Sentinel-1 guide (VV, VH linear power → dB → [0, 2]). Repeatable.
     #[arg(long)]
     pub s1: Vec<PathBuf>,
+    /// The upper end of the --s1 scaling: 2 is the reference's; 1 keeps the guide inside the
+    /// output sigmoid's range (BENCHMARKS.md §13).
+    #[arg(long, default_value_t = cloudfill::io::S1_MAX_REFERENCE, value_name = "MAX",
+          value_parser = positive_f32)]
+    pub s1_max: f32,
     /// A guide used as it is (all its bands; its nodata/NaN pixels are left out of the fit),
     /// e.g. a `cloudfill composite` of earlier dates. Repeatable.
     #[arg(long)]
@@ -250,6 +255,13 @@ pub(crate) struct WriteArgs {
     pub quiet: bool,
 }
 
+fn positive_f32(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
+}
+
 fn at_least_one() -> impl TypedValueParser<Value = usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
@@ -375,6 +387,7 @@ impl InpaintArgs {
             mask: self.mask.clone(),
             mask_options: self.mask_rules.options(),
             s1: self.s1.clone(),
+            s1_max: self.s1_max,
             guides: self.guide.clone(),
             window: self.window,
         }

@@ -336,6 +336,7 @@ fn the_composite_as_a_guide_is_masked_out_where_it_is_nodata() {
         mask: mask_paths[0].clone(),
         mask_options: MaskOptions::default(),
         s1: vec![],
+        s1_max: cloudfill::io::S1_MAX_REFERENCE,
         guides: vec![guide],
         window: None,
     };

@@ -27,6 +27,7 @@ fn inputs(target: PathBuf, mask: PathBuf) -> Inputs {
         mask,
         mask_options: MaskOptions::default(),
         s1: vec![],
+        s1_max: cloudfill::io::S1_MAX_REFERENCE,
         guides: vec![],
         window: None,
     }

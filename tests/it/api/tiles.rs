@@ -81,6 +81,7 @@ pub fn job(work_dir: &Path) -> Job {
             mask: s.mask.clone(),
             mask_options: MaskOptions::default(),
             s1: vec![],
+            s1_max: cloudfill::io::S1_MAX_REFERENCE,
             guides: vec![s.guide.clone()],
             window: None,
         },

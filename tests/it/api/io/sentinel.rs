@@ -70,3 +70,20 @@ fn s1_invalid_pixels() {
     assert!(s1_preprocess(&Image::zeros(2, 2, 1), None).is_err());
     assert!(s1_preprocess(&img, Some(&[true; 5])).is_err());
 }
+
+/// `s1_preprocess_to(.., max)` is the reference's scaling times max/2; a bad max is refused.
+#[test]
+fn s1_scaled_to_another_upper_end() {
+    use cloudfill::io::s1_preprocess_to;
+    let data: Vec<f32> = (0..24).map(|i| 0.003 + 0.041 * i as f32).collect();
+    let img = Image::new(3, 4, 2, data).unwrap();
+    let (two, v2) = s1_preprocess(&img, None).unwrap();
+    let (one, v1) = s1_preprocess_to(&img, None, 1.0).unwrap();
+    assert_eq!(v1, v2);
+    for (a, b) in one.data.iter().zip(&two.data) {
+        approx::assert_relative_eq!(*a * 2.0, *b, max_relative = 1e-6);
+    }
+    assert!(one.data.iter().any(|&v| v > 0.1 && v < 1.0));
+    assert!(s1_preprocess_to(&img, None, 0.0).is_err());
+    assert!(s1_preprocess_to(&img, None, f32::NAN).is_err());
+}
