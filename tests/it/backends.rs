@@ -85,23 +85,31 @@ fn gpu_tests_pass_on_the_gl_backend() {
         println!("skipped: {why} (install libegl1 libgl1-mesa-dri for Mesa's llvmpipe)");
         return;
     }
-    let t = Instant::now();
     let mut args = GL_TESTS.to_vec();
-    args.extend(["--skip", "backends::"]);
     for skip in GL_SKIPS {
         args.extend(["--skip", skip]);
     }
-    let (out, text) = child(&args);
-    let secs = t.elapsed().as_secs_f64();
-    let tail = tail(&text);
-    assert!(out.status.success(), "the GL run failed:\n{tail}");
-    let passed = count(&text, " passed").unwrap_or(0);
-    assert!(
-        passed >= GL_MIN_PASSED,
-        "only {passed} tests ran on GL (filters {GL_TESTS:?}):\n{tail}"
-    );
+    let env = ("CLOUDFILL_BACKEND", "gl");
+    let (passed, secs) = run_tests(&args, env, GL_MIN_PASSED, "on GL");
     let probed = probe_line(&probe);
     eprintln!("GL backend: {passed} tests passed in {secs:.0} s; {probed}");
+}
+
+/// This binary re-run on the `filters` (never `backends::`) with `env` set: asserts that it
+/// passed and ran at least `min` tests; the count and the seconds.
+fn run_tests(filters: &[&str], env: (&str, &str), min: usize, what: &str) -> (usize, f64) {
+    let t = Instant::now();
+    let mut args = filters.to_vec();
+    args.extend(["--skip", "backends::"]);
+    let (out, text) = child_with(&args, env);
+    let tail = tail(&text);
+    assert!(out.status.success(), "the run {what} failed:\n{tail}");
+    let passed = count(&text, " passed").unwrap_or(0);
+    assert!(
+        passed >= min,
+        "only {passed} tests ran {what} (filters {filters:?}):\n{tail}"
+    );
+    (passed, t.elapsed().as_secs_f64())
 }
 
 /// The last 6000 characters of a child's output.
@@ -122,18 +130,8 @@ fn kernel_tests_pass_with_all_shader_checks() {
         println!("skipped: a child run of another backend");
         return;
     }
-    let t = Instant::now();
-    let mut args = CHECKED_TESTS.to_vec();
-    args.extend(["--skip", "backends::"]);
-    let (out, text) = child_with(&args, ("CLOUDFILL_SHADER_CHECKS", "all"));
-    let tail = tail(&text);
-    assert!(out.status.success(), "the checked run failed:\n{tail}");
-    let passed = count(&text, " passed").unwrap_or(0);
-    assert!(
-        passed >= CHECKED_MIN_PASSED,
-        "only {passed} tests ran checked (filters {CHECKED_TESTS:?}):\n{tail}"
-    );
-    let secs = t.elapsed().as_secs_f64();
+    let env = ("CLOUDFILL_SHADER_CHECKS", "all");
+    let (passed, secs) = run_tests(CHECKED_TESTS, env, CHECKED_MIN_PASSED, "with all checks");
     eprintln!("all shader checks: {passed} tests passed in {secs:.0} s");
 }
 
