@@ -58,6 +58,20 @@ const CASES: &[Case] = &[
     case("128->128 k3 s2 64", 128, 128, 3, 2, 64),
     case("128->512 k3 16", 128, 512, 3, 1, 16),
     case("16->8 k1 256", 16, 8, 1, 1, 256),
+    // The 16 GEMMs Winograd F(2×2, 3×3) would turn "128->128 k3 64" into (4/9 of its
+    // multiplies), as one grouped 1×1 conv on the 32×32 tiles: BENCHMARKS.md §14.
+    Case {
+        name: "16x 128->128 k1 32",
+        conv: Conv2d {
+            cin: 2048,
+            cout: 2048,
+            k: 1,
+            stride: 1,
+            padding: Padding::Zero,
+            groups: 16,
+        },
+        size: 32,
+    },
 ];
 
 /// This process's CPU time in seconds (all threads), from /proc/self/stat; None elsewhere.

@@ -169,10 +169,11 @@ fn main() {
             for &i in idx.iter().take(top) {
                 let t = &times[i];
                 println!(
-                    "    #{i:<4} {:<12} {:<24} {:.2} ms",
+                    "    #{i:<4} {:<12} {:<28} {:>7.2} ms  workgroups {:?}",
                     t.shader.file(),
                     t.entry,
-                    t.seconds * 1e3
+                    t.seconds * 1e3,
+                    t.groups
                 );
             }
         }

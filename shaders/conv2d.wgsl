@@ -20,7 +20,8 @@
 //               W%8 = 0, W = 2·Wo.
 //   conv_backward_weight  fast dw partial sums: one (ci, block of NCW co, chunk of rows) per
 //               invocation; partials part[ch][g][co][ci][ky][kx] (conv_sum_partials over
-//               n = G·cout·cin·K·K adds them).
+//               n = G·cout·cin·K·K adds them). With ACC (one chunk), part is dw and the sums
+//               are added to it directly (also conv_backward_weight_scalar and the subgroup dw).
 //   conv_backward_bias  db partial sums per (co, chunk of the flat plane).
 //   conv_sum_partials  out[i] += Σ_c part[c·n+i]
 //   conv_forward_scalar, conv_backward_input_scalar, conv_backward_weight_scalar: simple scalar
@@ -285,7 +286,11 @@ fn conv_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
         let co = cb * NCW + c;
         if (co >= p.cout) { continue; }
         let ob = (((ch * p.groups + grp) * p.cout + co) * p.cin + ci) * kk;
-        for (var t = 0u; t < kk; t++) { w_part[ob + t] = acc[c * kk + t]; }
+        for (var t = 0u; t < kk; t++) {
+            var v = acc[c * kk + t];
+            if (ACC) { v += w_part[ob + t]; }
+            w_part[ob + t] = v;
+        }
     }
 }
 
@@ -468,5 +473,7 @@ fn conv_backward_weight_scalar(@builtin(workgroup_id) wid: vec3<u32>, @builtin(n
             s += ws_g[((co0 + co) * p.ho + oy) * p.wo + ox] * ws_x[((ci0 + ci) * p.h + u32(iy)) * p.w + u32(ix)];
         }
     }
-    ws_part[(ch * p.groups + g) * p.n + wi] = s;
+    let o = (ch * p.groups + g) * p.n + wi;
+    if (ACC) { s += ws_part[o]; }
+    ws_part[o] = s;
 }

@@ -88,7 +88,8 @@ fn gy_row(co: u32, t: i32, xb: u32, hu: u32, wu: u32) -> array<vec4<f32>, 3> {
 // within the group) in partial-sum slot z = ch·G + g.
 fn store_dw(ci: u32, co: u32, z: u32, t: u32, kk: u32, v: f32) {
     if (ci >= bw_p.cin || co >= bw_p.cout) { return; }
-    bw_part[((z * bw_p.cout + co) * bw_p.cin + ci) * kk + t] = v;
+    let o = ((z * bw_p.cout + co) * bw_p.cin + ci) * kk + t;
+    bw_part[o] = select(v, v + bw_part[o], ACC);
 }
 
 // Stores output vec4 q of row oy of channel co of group g (masked: co < cout), with bias and ACC.

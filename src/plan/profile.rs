@@ -9,6 +9,8 @@ use crate::ops::adam;
 pub struct DispatchTime {
     pub shader: crate::gpu::Shader,
     pub entry: &'static str,
+    /// Workgroups per dimension.
+    pub groups: [u32; 3],
     pub seconds: f64,
 }
 
@@ -60,6 +62,7 @@ impl Plan<'_> {
             .map(|(i, d)| DispatchTime {
                 shader: d.shader(),
                 entry: d.entry(),
+                groups: d.groups(),
                 seconds: ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period,
             })
             .collect();

@@ -309,6 +309,90 @@ fn fast_path_with_other_blocks_matches_reference() {
     }
 }
 
+/// The dispatch after the dw kernel: `conv_sum_partials` where dw came in several chunks of rows;
+/// with one chunk the kernel adds to dw itself (`ACC`) and the bias pass follows.
+fn after_dw(entries: &[&'static str]) -> &'static str {
+    let i = entries
+        .iter()
+        .position(|e| e.starts_with("conv_backward_weight"))
+        .expect("a dw kernel");
+    entries[i + 1]
+}
+
+/// dw with one chunk of rows (added to dw in place) and with several (partials, then their sum)
+/// on the scalar, portable and (where the adapter has them) subgroup kernels; gradients
+/// accumulate onto random values either way.
+#[test]
+fn weight_gradient_in_one_chunk_or_several_matches_reference() {
+    let native = Blocks::for_gpu(gpu());
+    let portable = Blocks {
+        sg: false,
+        ..native
+    };
+    let mut cases = vec![
+        (
+            conv(3, 4, 3, 1, Z),
+            6,
+            13,
+            portable,
+            "conv_backward_weight_scalar",
+            true,
+        ),
+        (
+            conv(3, 4, 3, 1, R),
+            48,
+            13,
+            portable,
+            "conv_backward_weight_scalar",
+            false,
+        ),
+        (
+            conv(3, 5, 3, 1, R),
+            2,
+            16,
+            portable,
+            "conv_backward_weight",
+            true,
+        ),
+        (
+            conv(3, 5, 3, 2, Z),
+            64,
+            16,
+            portable,
+            "conv_backward_weight",
+            false,
+        ),
+    ];
+    if sg_on() {
+        cases.push((
+            conv(3, 5, 3, 1, Z),
+            4,
+            16,
+            native,
+            "conv_backward_weight_sg_k3_s1",
+            true,
+        ));
+        cases.push((
+            conv(3, 5, 3, 1, R),
+            48,
+            16,
+            native,
+            "conv_backward_weight_sg_k3_s1",
+            false,
+        ));
+    }
+    for (i, (c, h, w, bl, dw, one_chunk)) in cases.into_iter().enumerate() {
+        let entries = check(c, h, w, true, 520 + i as u64, bl);
+        assert!(entries.contains(&dw), "{c:?} {h}x{w}: {entries:?}");
+        let next = if one_chunk {
+            "conv_backward_bias"
+        } else {
+            "conv_sum_partials"
+        };
+        assert_eq!(after_dw(&entries), next, "{c:?} {h}x{w}: {entries:?}");
+    }
+}
+
 /// Whether the subgroup kernels run here by default (lavapipe: subgroups of 8).
 fn sg_on() -> bool {
     let g = gpu();

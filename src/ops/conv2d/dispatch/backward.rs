@@ -150,9 +150,12 @@ fn weight_subgroup(cx: &Ctx, sig: KernelSig, p: &mut Params) -> Result<WeightPas
     let rows = round_up(rows.max(ho.div_ceil(MAX_DIM / cx.groups)), SG_OUT_ROWS);
     let nch = ho.div_ceil(rows);
     (p.rows, p.nch) = (rows as u32, nch as u32);
-    let k = cx
-        .gpu
-        .kernel(sig, &[("WG", SG_WG as f64), ("PADM", padding_mode(c))])?;
+    let o = [
+        ("WG", SG_WG as f64),
+        ("PADM", padding_mode(c)),
+        ("ACC", wgsl_bool(nch == 1)),
+    ];
+    let k = cx.gpu.kernel(sig, &o)?;
     Ok((k, [nci as u32, ncb as u32, (nch * cx.groups) as u32]))
 }
 
@@ -164,6 +167,7 @@ fn weight_blocked(cx: &Ctx, p: &mut Params) -> Result<WeightPass> {
     (p.rows, p.nch) = (rows as u32, nch as u32);
     let mut o = conv_overrides(c, bl.wg);
     o.push(("NCW", bl.ncw as f64));
+    o.push(("ACC", wgsl_bool(nch == 1)));
     let k = cx.gpu.kernel(BWD_WEIGHT, &o)?;
     Ok((k, cx.group_grid(c.cin * ncb * nch, bl.wg)))
 }
@@ -174,11 +178,14 @@ fn weight_scalar(cx: &Ctx, p: &mut Params) -> Result<WeightPass> {
     let n = c.weight_len();
     let (rows, nch) = chunks(p.ho as usize, n, cx.bl.target, 8);
     (p.rows, p.nch, p.n) = (rows as u32, nch as u32, n as u32);
-    let k = cx.gpu.kernel(BWD_WEIGHT_SCALAR, &conv_overrides(c, 64))?;
+    let mut o = conv_overrides(c, 64);
+    o.push(("ACC", wgsl_bool(nch == 1)));
+    let k = cx.gpu.kernel(BWD_WEIGHT_SCALAR, &o)?;
     Ok((k, cx.group_grid(nch * n, 64)))
 }
 
-/// dw += ∂L/∂w: partial sums over chunks of output rows, then their sum.
+/// dw += ∂L/∂w: partial sums over chunks of output rows, then their sum; with one chunk the
+/// kernel adds its sums to dw itself (`ACC`), the same bits without the second pass.
 pub(in crate::ops::conv2d) fn backward_weight(
     cx: &Ctx,
     x: &Tensor,
@@ -195,8 +202,17 @@ pub(in crate::ops::conv2d) fn backward_weight(
         None if blocked_fits(c, xs, ys) => weight_blocked(cx, &mut p)?,
         None => weight_scalar(cx, &mut p)?,
     };
-    // Partials part[chunk][g][co][ci][ky][kx]: chunks of all groups' weights.
     let (n, nch) = (cx.groups * c.weight_len(), p.nch as usize);
+    if nch == 1 {
+        return Ok(vec![cx.gpu.dispatch(
+            &k,
+            &[x, gy],
+            &[dw],
+            Some(&p),
+            grid,
+        )?]);
+    }
+    // Partials part[chunk][g][co][ci][ky][kx]: chunks of all groups' weights.
     let part = Tensor::zeros(cx.gpu, Shape::flat(nch * n))?;
     let d = cx.gpu.dispatch(&k, &[x, gy], &[&part], Some(&p), grid)?;
     Ok(vec![d, sum_partials(cx.gpu, &part, dw, n, nch)?])
