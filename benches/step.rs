@@ -143,39 +143,47 @@ fn main() {
                 bper / k as f64,
                 per * k as f64 / bper
             );
+            print_profile(&mut bp, &format!(" of batch {k}"));
         }
-        if let Some(times) = plan.profile_step().unwrap() {
-            let total: f64 = times.iter().map(|t| t.seconds).sum();
-            let mut cats: BTreeMap<&str, f64> = BTreeMap::new();
-            let fwd_end = 1 + plan.compiled.forward.len();
-            for (i, t) in times.iter().enumerate() {
-                *cats.entry(category(t.shader, i, fwd_end)).or_default() += t.seconds;
-            }
-            let parts: Vec<String> = cats
-                .iter()
-                .map(|(k, v)| format!("{k} {:.0} %", 100.0 * v / total))
-                .collect();
-            println!(
-                "  profile (timestamps, one pass per dispatch: {:.4} s): {}",
-                total,
-                parts.join(", ")
-            );
-            let top: usize = std::env::var("CLOUDFILL_BENCH_TOP")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let mut idx: Vec<usize> = (0..times.len()).collect();
-            idx.sort_by(|&a, &b| times[b].seconds.total_cmp(&times[a].seconds));
-            for &i in idx.iter().take(top) {
-                let t = &times[i];
-                println!(
-                    "    #{i:<4} {:<12} {:<28} {:>7.2} ms  workgroups {:?}",
-                    t.shader.file(),
-                    t.entry,
-                    t.seconds * 1e3,
-                    t.groups
-                );
-            }
-        }
+        print_profile(&mut plan, "");
+    }
+}
+
+/// Prints the step profile of `plan` by category and, with CLOUDFILL_BENCH_TOP=N, its N slowest
+/// dispatches (`label` names the plan).
+fn print_profile(plan: &mut Plan, label: &str) {
+    let Some(times) = plan.profile_step().unwrap() else {
+        return;
+    };
+    let total: f64 = times.iter().map(|t| t.seconds).sum();
+    let mut cats: BTreeMap<&str, f64> = BTreeMap::new();
+    let fwd_end = 1 + plan.compiled.forward.len();
+    for (i, t) in times.iter().enumerate() {
+        *cats.entry(category(t.shader, i, fwd_end)).or_default() += t.seconds;
+    }
+    let parts: Vec<String> = cats
+        .iter()
+        .map(|(k, v)| format!("{k} {:.0} %", 100.0 * v / total))
+        .collect();
+    println!(
+        "  profile{label} (timestamps, one pass per dispatch: {:.4} s): {}",
+        total,
+        parts.join(", ")
+    );
+    let top: usize = std::env::var("CLOUDFILL_BENCH_TOP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut idx: Vec<usize> = (0..times.len()).collect();
+    idx.sort_by(|&a, &b| times[b].seconds.total_cmp(&times[a].seconds));
+    for &i in idx.iter().take(top) {
+        let t = &times[i];
+        println!(
+            "    #{i:<4} {:<12} {:<28} {:>7.2} ms  workgroups {:?}",
+            t.shader.file(),
+            t.entry,
+            t.seconds * 1e3,
+            t.groups
+        );
     }
 }

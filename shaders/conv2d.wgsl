@@ -40,6 +40,7 @@ override FLIP: bool = false;
 override TR: bool = false;
 override BORDER: bool = false;
 override V4: bool = true;
+override NB: u32 = 1u;        // conv_rearrange_weights: vec4s on wt's last axis (np / 4)
 
 fn lin(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * WG + lid;
@@ -60,9 +61,8 @@ fn conv_rearrange_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wo
     if (i >= wt_p.n) { return; }
     let g = wid.z;
     let wg0 = g * wt_p.cout * wt_p.cin * K * K;
-    let nb = wt_p.np / 4u;
-    let b0 = (i % nb) * 4u;
-    let t = i / nb;
+    let b0 = (i % NB) * 4u;
+    let t = i / NB;
     var kx = t % K;
     var ky = (t / K) % K;
     let a = t / (K * K);

@@ -273,6 +273,7 @@ fn rearrange(
     let wt = Tensor::zeros(cx.gpu, Shape::flat(cx.groups * n))?;
     let mut o = conv_overrides(c, 256);
     o.extend(layout.overrides());
+    o.push(("NB", (np / 4) as f64));
     let k = cx.gpu.kernel(REARRANGE_WEIGHTS, &o)?;
     let mut p = cx.params(c.cin, c.cout, Shape::flat(0), Shape::flat(0));
     p.np = np as u32;
