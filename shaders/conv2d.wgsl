@@ -24,6 +24,8 @@
 //               are added to it directly (also conv_backward_weight_scalar and the subgroup dw).
 //   conv_backward_bias  db partial sums per (co, chunk of the flat plane).
 //   conv_sum_partials  out[i] += Σ_c part[c·n+i]
+//   conv_backward_weight_pairs  the scalar dw with one (co, ci) pair and all K·K taps per
+//               invocation (K ≤ 7): what the small levels (W % 4 ≠ 0) run.
 //   conv_forward_scalar, conv_backward_input_scalar, conv_backward_weight_scalar: simple scalar
 //               kernels for any shape (and the reflection border corrections of the fast dx:
 //               conv_backward_input_scalar with BORDER adds only out-of-image taps).
@@ -476,4 +478,50 @@ fn conv_backward_weight_scalar(@builtin(workgroup_id) wid: vec3<u32>, @builtin(n
     let o = (ch * p.groups + g) * p.n + wi;
     if (ACC) { s += ws_part[o]; }
     ws_part[o] = s;
+}
+
+// ---- conv_backward_weight_pairs: conv_backward_weight_scalar for K ≤ 7, one (co, ci) pair per
+//      invocation with all its K·K taps (the same sums in the same order: the same bits, with
+//      the index work and the gy loads shared by the taps). Invocations: pairs · nch. ----
+const PAIR_TAPS: u32 = 49u; // 7 × 7
+@group(0) @binding(0) var<storage, read> wp_x: array<f32>;
+@group(0) @binding(1) var<storage, read> wp_g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> wp_part: array<f32>;
+@group(0) @binding(3) var<uniform> wp_p: Params;
+
+@compute @workgroup_size(WG)
+fn conv_backward_weight_pairs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                              @builtin(local_invocation_index) lid: u32) {
+    let p = wp_p;
+    let pairs = p.cout * p.cin;
+    let i = lin(wid, nwg, lid);
+    if (i >= pairs * p.nch) { return; }
+    let pair = i % pairs;
+    let ch = i / pairs;
+    let g = wid.z;
+    let gb = (g * p.cout + pair / p.cin) * p.ho;
+    let xb = (g * p.cin + pair % p.cin) * p.h;
+    var acc: array<f32, PAIR_TAPS>;
+    for (var t = 0u; t < K * K; t++) { acc[t] = 0.0; }
+    let y1 = min(p.ho, (ch + 1u) * p.rows);
+    for (var oy = ch * p.rows; oy < y1; oy++) {
+        for (var ox = 0u; ox < p.wo; ox++) {
+            let gv = wp_g[(gb + oy) * p.wo + ox];
+            for (var ky = 0u; ky < K; ky++) {
+                let iy = src(i32(oy * S + ky) - i32(PAD), i32(p.h));
+                if (iy < 0) { continue; }
+                for (var kx = 0u; kx < K; kx++) {
+                    let ix = src(i32(ox * S + kx) - i32(PAD), i32(p.w));
+                    if (ix < 0) { continue; }
+                    acc[ky * K + kx] += gv * wp_x[(xb + u32(iy)) * p.w + u32(ix)];
+                }
+            }
+        }
+    }
+    let o = (ch * p.groups + g) * p.n + pair * K * K;
+    for (var t = 0u; t < K * K; t++) {
+        var v = acc[t];
+        if (ACC) { v += wp_part[o + t]; }
+        wp_part[o + t] = v;
+    }
 }

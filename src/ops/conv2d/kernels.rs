@@ -22,6 +22,10 @@ pub const FORWARD_SCALAR: KernelSig = sig("conv_forward_scalar", 3, 1);
 pub const BWD_INPUT_SCALAR: KernelSig = sig("conv_backward_input_scalar", 2, 1);
 /// One weight's partial sums per invocation, any shape.
 pub const BWD_WEIGHT_SCALAR: KernelSig = sig("conv_backward_weight_scalar", 2, 1);
+/// The scalar dw with one (co, ci) pair and all its taps per invocation (K ≤ [`PAIR_MAX_K`]).
+pub const BWD_WEIGHT_PAIRS: KernelSig = sig("conv_backward_weight_pairs", 2, 1);
+/// The largest kernel size `conv_backward_weight_pairs` holds (`PAIR_TAPS` = 7·7 in the WGSL).
+pub const PAIR_MAX_K: usize = 7;
 /// Every entry point of `conv2d.wgsl`.
 pub const SIGS: &[KernelSig] = &[
     REARRANGE_WEIGHTS,
@@ -33,6 +37,7 @@ pub const SIGS: &[KernelSig] = &[
     FORWARD_SCALAR,
     BWD_INPUT_SCALAR,
     BWD_WEIGHT_SCALAR,
+    BWD_WEIGHT_PAIRS,
 ];
 
 /// The kernel families of `conv2d_sg.wgsl`: subgroup variants of portable kernels, one entry

@@ -335,11 +335,27 @@ fn weight_gradient_in_one_chunk_or_several_matches_reference() {
             6,
             13,
             portable,
-            "conv_backward_weight_scalar",
+            "conv_backward_weight_pairs",
             true,
         ),
         (
             conv(3, 4, 3, 1, R),
+            48,
+            13,
+            portable,
+            "conv_backward_weight_pairs",
+            false,
+        ),
+        (
+            conv(2, 3, 9, 1, Z),
+            6,
+            13,
+            portable,
+            "conv_backward_weight_scalar", // k = 9: past the pair kernel's 7×7 taps
+            true,
+        ),
+        (
+            conv(2, 3, 9, 2, R),
             48,
             13,
             portable,
@@ -530,16 +546,18 @@ fn grouped_simple_path_matches_reference() {
         (gconv(16, 32, 3, 2, R, 2), 9, 10, true),
         (gconv(6, 10, 7, 1, Z, 2), 9, 12, true), // k = 7
         (gconv(6, 9, 3, 1, R, 3), 2, 2, true),
+        (gconv(4, 6, 9, 1, Z, 2), 10, 11, true), // k = 9: dw one weight per invocation
     ];
     let bl = Blocks::for_gpu(gpu());
     for bl in [bl, Blocks { target: 7, ..bl }] {
         for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
             let entries = check_grouped(c, h, w, bias, 800 + i as u64, bl);
-            for e in [
-                "conv_forward_scalar",
-                "conv_backward_input_scalar",
-                "conv_backward_weight_scalar",
-            ] {
+            let dw = if c.k <= 7 {
+                "conv_backward_weight_pairs"
+            } else {
+                "conv_backward_weight_scalar"
+            };
+            for e in ["conv_forward_scalar", "conv_backward_input_scalar", dw] {
                 assert!(entries.contains(&e), "{c:?} {h}x{w}: {entries:?}");
             }
         }

@@ -2,8 +2,8 @@
 //! over row chunks, then `conv_sum_partials`) and db (`backward_bias`). Paths and shared pieces:
 //! `mod.rs`.
 use super::super::kernels::{
-    sg_kernel, SgFamily, BWD_BIAS, BWD_INPUT_S2, BWD_INPUT_SCALAR, BWD_WEIGHT, BWD_WEIGHT_SCALAR,
-    SG_OUT_CH, SG_OUT_ROWS, SG_OUT_X, SUM_PARTIALS,
+    sg_kernel, SgFamily, BWD_BIAS, BWD_INPUT_S2, BWD_INPUT_SCALAR, BWD_WEIGHT, BWD_WEIGHT_PAIRS,
+    BWD_WEIGHT_SCALAR, PAIR_MAX_K, SG_OUT_CH, SG_OUT_ROWS, SG_OUT_X, SUM_PARTIALS,
 };
 use super::{
     blocked_fits, conv_overrides, forward_kernels, has_sg_lanes, linear_grid, padding_mode,
@@ -172,16 +172,22 @@ fn weight_blocked(cx: &Ctx, p: &mut Params) -> Result<WeightPass> {
     Ok((k, cx.group_grid(c.cin * ncb * nch, bl.wg)))
 }
 
-/// The scalar dw kernel: one (weight, chunk of rows) per invocation.
+/// The scalar dw kernels: one ((co, ci) pair with all its taps, chunk of rows) per invocation,
+/// or for K > [`PAIR_MAX_K`] one (weight, chunk of rows).
 fn weight_scalar(cx: &Ctx, p: &mut Params) -> Result<WeightPass> {
     let c = &cx.c;
     let n = c.weight_len();
-    let (rows, nch) = chunks(p.ho as usize, n, cx.bl.target, 8);
+    let (sig, items) = if c.k <= PAIR_MAX_K {
+        (BWD_WEIGHT_PAIRS, c.cout * c.cin)
+    } else {
+        (BWD_WEIGHT_SCALAR, n)
+    };
+    let (rows, nch) = chunks(p.ho as usize, items, cx.bl.target, 8);
     (p.rows, p.nch, p.n) = (rows as u32, nch as u32, n as u32);
     let mut o = conv_overrides(c, 64);
     o.push(("ACC", wgsl_bool(nch == 1)));
-    let k = cx.gpu.kernel(BWD_WEIGHT_SCALAR, &o)?;
-    Ok((k, cx.group_grid(nch * n, 64)))
+    let k = cx.gpu.kernel(sig, &o)?;
+    Ok((k, cx.group_grid(nch * items, 64)))
 }
 
 /// dw += ∂L/∂w: partial sums over chunks of output rows, then their sum; with one chunk the
