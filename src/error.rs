@@ -10,7 +10,8 @@ pub enum Error {
     /// No GPU or CPU adapter found (or none matching the `CLOUDFILL_ADAPTER` filter).
     #[error(
         "no usable GPU adapter found{}. On Debian/Ubuntu install a Vulkan driver: \
-         `apt-get install mesa-vulkan-drivers` (lavapipe, a CPU Vulkan driver) or your GPU's driver",
+         `apt-get install mesa-vulkan-drivers` (lavapipe, a CPU Vulkan driver) or your GPU's driver; \
+         or use OpenGL: `apt-get install libegl1 libgl1-mesa-dri` and set CLOUDFILL_BACKEND=gl",
         filter.as_ref().map(|f| format!(" matching CLOUDFILL_ADAPTER={f:?}")).unwrap_or_default()
     )]
     NoAdapter { filter: Option<String> },
@@ -99,6 +100,9 @@ pub enum Error {
     /// A file (or a folder given as a file) is not what it must be.
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
+    /// An output file exists and replacing it was not allowed ([`crate::io::output_guard`]).
+    #[error("{}: already exists, and replacing it was not allowed", path.display())]
+    OutputExists { path: PathBuf },
 }
 
 impl Error {

@@ -292,10 +292,9 @@ pub fn output_guard(path: &Path, overwrite: bool) -> Result<()> {
         return Err(file_err(path, "is a directory, not an output file"));
     }
     if path.exists() && !overwrite {
-        return Err(file_err(
-            path,
-            "already exists (pass --overwrite to replace it)",
-        ));
+        return Err(Error::OutputExists {
+            path: path.to_path_buf(),
+        });
     }
     let dir = parent_dir(path);
     if !dir.is_dir() {

@@ -30,7 +30,7 @@ fn main() {
             eprintln!("{i}");
             std::process::exit(128 + i.signal);
         }
-        eprintln!("error: {}", message(&e));
+        eprintln!("error: {}{}", message(&e), hint(&e));
         std::process::exit(1);
     }
 }
@@ -48,6 +48,21 @@ fn message(e: &anyhow::Error) -> String {
         }
     }
     out
+}
+
+/// What the user can do about `e`, where the CLI offers a flag for it.
+fn hint(e: &anyhow::Error) -> &'static str {
+    let exists = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<cloudfill::Error>(),
+            Some(cloudfill::Error::OutputExists { .. })
+        )
+    });
+    if exists {
+        " (pass --overwrite to replace it)"
+    } else {
+        ""
+    }
 }
 
 fn adapters() -> Result<()> {

@@ -278,11 +278,13 @@ fn output_guard_rules() {
     assert!(!fresh.exists());
     let existing = dir.path().join("existing.tif");
     std::fs::write(&existing, "x").unwrap();
-    let e = message(&output_guard(&existing, false).unwrap_err());
+    let err = output_guard(&existing, false).unwrap_err();
     assert!(
-        e.contains("existing.tif") && e.contains("--overwrite"),
-        "{e}"
+        matches!(&err, cloudfill::Error::OutputExists { path } if path == &existing),
+        "{err}"
     );
+    let e = message(&err);
+    assert!(e.contains("existing.tif") && e.contains("already exists"), "{e}");
     output_guard(&existing, true).unwrap();
     let e = message(&output_guard(&dir.path().join("nope/out.tif"), true).unwrap_err());
     assert!(e.contains("nope") && e.contains("does not exist"), "{e}");

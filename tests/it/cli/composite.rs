@@ -93,7 +93,9 @@ fn composite_writes_the_clear_median_georeferenced_with_nan_nodata() {
     assert!(got.data.iter().zip(&want.data).all(|(&a, &b)| same(a, b)));
     let o = cloudfill(&a);
     assert!(
-        !o.status.success() && text(&o).contains("already exists"),
+        !o.status.success()
+            && text(&o).contains("already exists")
+            && text(&o).contains("pass --overwrite"),
         "{}",
         text(&o)
     );

@@ -229,7 +229,11 @@ fn bad_input_fails_cleanly() {
     std::fs::write(&out, b"keep me").unwrap();
     let o = inpaint(&f, &[], &out);
     assert!(!o.status.success());
-    assert!(text(&o).contains("out.tif"), "{}", text(&o));
+    assert!(
+        text(&o).contains("out.tif") && text(&o).contains("pass --overwrite"),
+        "{}",
+        text(&o)
+    );
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
 }
 
