@@ -34,12 +34,13 @@ fn backward_input_scalar(
     taps: Taps,
 ) -> Result<Dispatch> {
     let c = &cx.c;
-    let mut o = conv_overrides(c, 64);
+    let (xs, ys) = (cx.group_shape(dx), cx.group_shape(gy));
+    let wg = cx.spread_wg(xs.numel(), 64);
+    let mut o = conv_overrides(c, wg);
     o.push(("BORDER", wgsl_bool(taps == Taps::ReflectedBorder)));
     let k = cx.gpu.kernel(BWD_INPUT_SCALAR, &o)?;
-    let (xs, ys) = (cx.group_shape(dx), cx.group_shape(gy));
     let p = cx.params(c.cin, c.cout, xs, ys);
-    let grid = cx.group_grid(xs.numel(), 64);
+    let grid = cx.group_grid(xs.numel(), wg);
     cx.gpu.dispatch(&k, &[gy, w], &[dx], Some(&p), grid)
 }
 
@@ -58,13 +59,14 @@ fn subgroup_s2_fits(cx: &Ctx, xs: Shape) -> bool {
 fn blocked_s2_gather(cx: &Ctx, t: &Conv2d, io: &Io, wt: &Rearranged) -> Result<Dispatch> {
     let (c, bl) = (&cx.c, cx.bl);
     let (xs, ys) = (cx.group_shape(io.y), cx.group_shape(io.x));
-    let mut o = conv_overrides(t, bl.wg);
+    let n = xs.w / 8 * xs.h * (wt.np / (4 * bl.nc4 as usize));
+    let wg = cx.spread_wg(n, bl.wg);
+    let mut o = conv_overrides(t, wg);
     o.push(("NC4", bl.nc4 as f64));
     let k = cx.gpu.kernel(BWD_INPUT_S2, &o)?;
     let mut p = cx.params(c.cin, c.cout, xs, ys);
     p.np = wt.np as u32;
-    let n = xs.w / 8 * xs.h * (wt.np / (4 * bl.nc4 as usize));
-    let grid = cx.group_grid(n, bl.wg);
+    let grid = cx.group_grid(n, wg);
     cx.gpu
         .dispatch(&k, &[io.x, &wt.wt], &[io.y], Some(&p), grid)
 }
@@ -165,11 +167,12 @@ fn weight_blocked(cx: &Ctx, p: &mut Params) -> Result<WeightPass> {
     let ncb = c.cout.div_ceil(bl.ncw as usize);
     let (rows, nch) = chunks(p.ho as usize, c.cin * ncb, bl.target, 2);
     (p.rows, p.nch) = (rows as u32, nch as u32);
-    let mut o = conv_overrides(c, bl.wg);
+    let wg = cx.spread_wg(c.cin * ncb * nch, bl.wg);
+    let mut o = conv_overrides(c, wg);
     o.push(("NCW", bl.ncw as f64));
     o.push(("ACC", wgsl_bool(nch == 1)));
     let k = cx.gpu.kernel(BWD_WEIGHT, &o)?;
-    Ok((k, cx.group_grid(c.cin * ncb * nch, bl.wg)))
+    Ok((k, cx.group_grid(c.cin * ncb * nch, wg)))
 }
 
 /// The scalar dw kernels: one ((co, ci) pair with all its taps, chunk of rows) per invocation,
@@ -184,10 +187,11 @@ fn weight_scalar(cx: &Ctx, p: &mut Params) -> Result<WeightPass> {
     };
     let (rows, nch) = chunks(p.ho as usize, items, cx.bl.target, 8);
     (p.rows, p.nch, p.n) = (rows as u32, nch as u32, n as u32);
-    let mut o = conv_overrides(c, 64);
+    let wg = cx.spread_wg(nch * items, 64);
+    let mut o = conv_overrides(c, wg);
     o.push(("ACC", wgsl_bool(nch == 1)));
     let k = cx.gpu.kernel(sig, &o)?;
-    Ok((k, cx.group_grid(nch * items, 64)))
+    Ok((k, cx.group_grid(nch * items, wg)))
 }
 
 /// dw += ∂L/∂w: partial sums over chunks of output rows, then their sum; with one chunk the

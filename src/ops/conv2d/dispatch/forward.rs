@@ -15,15 +15,16 @@ fn blocked_conv(cx: &Ctx, c: &Conv2d, io: &Io, wt: &Rearranged) -> Result<Dispat
     let (bl, np) = (cx.bl, wt.np);
     let (xs, ys) = (cx.group_shape(io.x), cx.group_shape(io.y));
     let nx4 = if bl.nx4 == 2 && ys.w % 8 == 0 { 2 } else { 1 };
-    let mut o = conv_overrides(c, bl.wg);
+    let n = ys.w / (4 * nx4 as usize) * ys.h * (np / (4 * bl.nc4 as usize));
+    let wg = cx.spread_wg(n, bl.wg);
+    let mut o = conv_overrides(c, wg);
     o.extend([("NX4", nx4 as f64), ("NC4", bl.nc4 as f64)]);
     o.extend(io.overrides());
     let k = cx.gpu.kernel(FORWARD, &o)?;
     let mut p = cx.params(xs.c, ys.c, xs, ys);
     p.np = np as u32;
-    let n = ys.w / (4 * nx4 as usize) * ys.h * (np / (4 * bl.nc4 as usize));
     let reads = [io.x, &wt.wt, io.b.unwrap_or(io.x)];
-    let grid = cx.group_grid(n, bl.wg);
+    let grid = cx.group_grid(n, wg);
     cx.gpu.dispatch(&k, &reads, &[io.y], Some(&p), grid)
 }
 
@@ -113,11 +114,12 @@ pub(in crate::ops::conv2d) fn forward(
         };
         return forward_kernels(cx, c, w, WeightLayout::Forward, &io);
     }
-    let mut o = conv_overrides(c, 64);
+    let wg = cx.spread_wg(ys.numel(), 64);
+    let mut o = conv_overrides(c, wg);
     o.push(("BIAS", wgsl_bool(b.is_some())));
     let k = cx.gpu.kernel(FORWARD_SCALAR, &o)?;
     let p = cx.params(c.cin, c.cout, xs, ys);
-    let grid = cx.group_grid(ys.numel(), 64);
+    let grid = cx.group_grid(ys.numel(), wg);
     let d = cx
         .gpu
         .dispatch(&k, &[x, w, b.unwrap_or(x)], &[y], Some(&p), grid)?;

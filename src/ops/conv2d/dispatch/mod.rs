@@ -150,6 +150,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The workgroup size for `n` invocations per group: `wg`, halved (down to one subgroup of
+    /// 8) while the dispatch would have fewer than [`MIN_WORKGROUPS`] workgroups. The 4×4 and
+    /// 2×2 levels' convs had a single workgroup, and a CPU driver runs one workgroup on one core.
+    /// Every invocation computes the same sums whatever the size.
+    fn spread_wg(&self, n: usize, wg: u32) -> u32 {
+        spread_wg(n, self.groups, wg)
+    }
+
     /// The grid of `n` invocations in workgroups of `wg` for one group, repeated for every group
     /// along z (the kernels' group index).
     fn group_grid(&self, n: usize, wg: u32) -> [u32; 3] {
@@ -158,6 +166,19 @@ impl<'a> Ctx<'a> {
         grid[2] = self.groups as u32;
         grid
     }
+}
+
+/// Workgroups a dispatch is given at least where its invocations allow ([`Ctx::spread_wg`]):
+/// enough for the cores of a CPU adapter, and more than one multiprocessor's worth on a GPU.
+const MIN_WORKGROUPS: usize = 8;
+
+/// [`Ctx::spread_wg`] for `groups` groups of `n` invocations.
+fn spread_wg(n: usize, groups: usize, wg: u32) -> u32 {
+    let mut wg = wg;
+    while wg > SG_WG && n.div_ceil(wg as usize) * groups < MIN_WORKGROUPS {
+        wg /= 2;
+    }
+    wg
 }
 
 /// Workgroups of `wg` for `n` invocations, folded into 2-D past [`MAX_DIM`].
@@ -306,5 +327,28 @@ impl Io<'_> {
             ("ACC", wgsl_bool(self.write == Write::Accumulate)),
             ("BIAS", wgsl_bool(self.b.is_some())),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{spread_wg, MIN_WORKGROUPS, SG_WG};
+
+    #[test]
+    fn small_dispatches_get_smaller_workgroups_down_to_one_subgroup() {
+        // Big dispatches keep their size.
+        assert_eq!(spread_wg(64 * 100, 1, 64), 64);
+        // 64 invocations: one workgroup of 64 becomes eight of 8.
+        assert_eq!(spread_wg(64, 1, 64), 8);
+        // Four groups along z count: 4 × 2 workgroups of 32 are enough.
+        assert_eq!(spread_wg(64, 4, 64), 32);
+        // Never below a subgroup, even when that leaves fewer workgroups.
+        assert_eq!(spread_wg(3, 1, 64), SG_WG);
+        for (n, groups) in [(1, 1), (9, 1), (100, 3), (511, 1), (512, 1), (4096, 2)] {
+            let wg = spread_wg(n, groups, 64);
+            let count = n.div_ceil(wg as usize) * groups;
+            assert!(wg == SG_WG || count >= MIN_WORKGROUPS, "{n} {groups}: {wg}");
+            assert!(wg == 64 || n.div_ceil(2 * wg as usize) * groups < MIN_WORKGROUPS);
+        }
     }
 }
