@@ -45,12 +45,14 @@ fn child(args: &[&str]) -> (Output, String) {
     child_with(args, ("CLOUDFILL_BACKEND", "gl"))
 }
 
-/// This test binary run again with `args` and one more environment variable.
+/// This test binary run again with `args` and one more environment variable; without
+/// backtraces, so that the tail of a failed run shows its panic messages.
 fn child_with(args: &[&str], (key, value): (&str, &str)) -> (Output, String) {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
         .args(args)
         .env(key, value)
+        .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap();
     let text =
@@ -85,7 +87,11 @@ fn gpu_tests_pass_on_the_gl_backend() {
         println!("skipped: {why} (install libegl1 libgl1-mesa-dri for Mesa's llvmpipe)");
         return;
     }
+    // One test at a time: the tests share one device, and wgpu's GL backend gives up (panics)
+    // after waiting 6 s for the device's GL context while another test's long submit holds it,
+    // which a slow or busy machine reaches. llvmpipe spreads each dispatch over the cores itself.
     let mut args = GL_TESTS.to_vec();
+    args.push("--test-threads=1");
     for skip in GL_SKIPS {
         args.extend(["--skip", skip]);
     }
