@@ -57,6 +57,8 @@ const CASES: &[Case] = &[
     case("128->128 k5 32", 128, 128, 5, 1, 32),
     case("128->128 k3 s2 64", 128, 128, 3, 2, 64),
     case("128->512 k3 16", 128, 512, 3, 1, 16),
+    case("128->512 k3 4", 128, 512, 3, 1, 4),
+    case("128->512 k3 2", 128, 512, 3, 1, 2),
     case("16->8 k1 256", 16, 8, 1, 1, 256),
     // The 16 GEMMs Winograd F(2×2, 3×3) would turn "128->128 k3 64" into (4/9 of its
     // multiplies), as one grouped 1×1 conv on the 32×32 tiles: BENCHMARKS.md §14.
