@@ -284,7 +284,10 @@ fn output_guard_rules() {
         "{err}"
     );
     let e = message(&err);
-    assert!(e.contains("existing.tif") && e.contains("already exists"), "{e}");
+    assert!(
+        e.contains("existing.tif") && e.contains("already exists"),
+        "{e}"
+    );
     output_guard(&existing, true).unwrap();
     let e = message(&output_guard(&dir.path().join("nope/out.tif"), true).unwrap_err());
     assert!(e.contains("nope") && e.contains("does not exist"), "{e}");

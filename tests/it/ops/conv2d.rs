@@ -10,7 +10,7 @@ use cloudfill::ops::conv2d::{self as cv, reference, Blocks, Conv2d, Padding};
 const Z: Padding = Padding::Zero;
 const R: Padding = Padding::Reflection;
 
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, padding: Padding) -> Conv2d {
+pub(super) fn conv(cin: usize, cout: usize, k: usize, stride: usize, padding: Padding) -> Conv2d {
     Conv2d::new(cin, cout, k, stride, padding)
 }
 
@@ -102,7 +102,14 @@ fn run_gpu(c: &Conv2d, xs: Shape, d: &Data, bias: bool, bl: Blocks) -> Out {
 
 /// Runs all four GPU functions on random data (gradients accumulate onto random values) and
 /// compares with the reference. Returns the entry points used, to check which path ran.
-fn check(c: Conv2d, h: usize, w: usize, bias: bool, seed: u64, bl: Blocks) -> Vec<&'static str> {
+pub(super) fn check(
+    c: Conv2d,
+    h: usize,
+    w: usize,
+    bias: bool,
+    seed: u64,
+    bl: Blocks,
+) -> Vec<&'static str> {
     let what = format!("{c:?} {h}x{w} bias {bias} {bl:?}");
     let xs = Shape::new(c.cin, h, w);
     let ys = c.out_shape(xs).unwrap();

@@ -4,6 +4,7 @@ mod adam;
 mod batchnorm;
 mod concat;
 mod conv2d;
+mod conv2d_workgroups;
 mod elementwise;
 mod loss;
 mod noise;

@@ -19,6 +19,10 @@
 //! included, is that of the ungrouped conv, so G groups give G separate convs' results bit for
 //! bit (a batch of networks trains exactly as its networks would alone). G = 1 gives exactly
 //! the ungrouped dispatches.
+//!
+//! Workgroups: a dispatch of few invocations (the 4×4 and 2×2 levels) gets smaller workgroups,
+//! down to one subgroup of 8, until it has [`MIN_WORKGROUPS`] ([`Ctx::spread_wg`]): a CPU
+//! driver runs a workgroup on one core.
 use super::kernels::{
     sg_kernel, SgFamily, REARRANGE_WEIGHTS, SG_LANES, SG_OUT_CH, SG_OUT_ROWS, SG_OUT_X,
 };
@@ -327,28 +331,5 @@ impl Io<'_> {
             ("ACC", wgsl_bool(self.write == Write::Accumulate)),
             ("BIAS", wgsl_bool(self.b.is_some())),
         ]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{spread_wg, MIN_WORKGROUPS, SG_WG};
-
-    #[test]
-    fn small_dispatches_get_smaller_workgroups_down_to_one_subgroup() {
-        // Big dispatches keep their size.
-        assert_eq!(spread_wg(64 * 100, 1, 64), 64);
-        // 64 invocations: one workgroup of 64 becomes eight of 8.
-        assert_eq!(spread_wg(64, 1, 64), 8);
-        // Four groups along z count: 4 × 2 workgroups of 32 are enough.
-        assert_eq!(spread_wg(64, 4, 64), 32);
-        // Never below a subgroup, even when that leaves fewer workgroups.
-        assert_eq!(spread_wg(3, 1, 64), SG_WG);
-        for (n, groups) in [(1, 1), (9, 1), (100, 3), (511, 1), (512, 1), (4096, 2)] {
-            let wg = spread_wg(n, groups, 64);
-            let count = n.div_ceil(wg as usize) * groups;
-            assert!(wg == SG_WG || count >= MIN_WORKGROUPS, "{n} {groups}: {wg}");
-            assert!(wg == 64 || n.div_ceil(2 * wg as usize) * groups < MIN_WORKGROUPS);
-        }
     }
 }
