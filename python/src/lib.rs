@@ -9,7 +9,7 @@
 //! device); every fit holds a reference to it.
 use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3};
-use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyFileExistsError, PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::sync::OnceLock;
 
@@ -29,7 +29,8 @@ pub(crate) fn gpu() -> PyResult<&'static cloudfill::Gpu> {
 }
 
 /// A library error as the Python exception a user expects: bad arguments and data are
-/// `ValueError`, files `OSError`, adapter limits `MemoryError`, the rest `RuntimeError`.
+/// `ValueError`, files `OSError` (an output that exists `FileExistsError`), adapter limits
+/// `MemoryError`, the rest `RuntimeError`.
 pub(crate) fn to_py(e: cloudfill::Error) -> PyErr {
     use cloudfill::Error as E;
     let msg = e.to_string();
@@ -39,6 +40,7 @@ pub(crate) fn to_py(e: cloudfill::Error) -> PyErr {
         | E::EmptyMask { .. }
         | E::NonFinite { .. }
         | E::CheckpointMismatch { .. } => PyValueError::new_err(msg),
+        E::OutputExists { .. } => PyFileExistsError::new_err(msg),
         E::Io { .. } | E::Gdal { .. } | E::File { .. } => PyOSError::new_err(msg),
         E::TooLarge { .. } | E::TooManyWorkgroups { .. } => PyMemoryError::new_err(msg),
         _ => PyRuntimeError::new_err(msg),
