@@ -4,7 +4,7 @@
 //! of another fit, naming the setting that differs, and writes the state back. A resumed
 //! [`Dip::fit`]`(n)` takes `n` further steps, so a caller that wants `N` in all runs
 //! `N − `[`Dip::steps_done`]. [`Checkpoint::save`] and [`Checkpoint::load`] keep it in a file
-//! (format in [`file`]).
+//! (format in [`file`](mod@file)).
 //!
 //! ```no_run
 //! # use cloudfill::{Dip, DipConfig, Gpu, Image};

@@ -38,7 +38,7 @@ pub const SIGS: &[KernelSig] = &[LATENT_NOISE];
 
 /// The uniform for `step` over `n` elements that are networks' latents of `per` elements each
 /// (`per` a multiple of 4 dividing `n`, or `per = n`): element i of network k = i / per draws
-/// z(seeds[k], step, i mod per).
+/// z(seeds\[k\], step, i mod per).
 pub fn params(sigma: f32, step: u32, n: usize, per: usize) -> Params {
     Params {
         n: n as u32,

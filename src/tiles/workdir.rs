@@ -1,5 +1,5 @@
 //! The work dir of a tiled run: `manifest.json` (the run's settings, its inputs' fingerprints
-//! and the adapter of its first run, see [`identity`](super::identity)) and one file per finished
+//! and the adapter of its first run, see [`identity`]) and one file per finished
 //! tile, each written atomically: `tile_{row}_{col}.npy` (the tile's result, H×W×C float32) or
 //! `tile_{row}_{col}.nodata` (empty: too little clear target, the tile is nodata). A run with
 //! [`Job::uncertainty`](super::Job::uncertainty) also writes `tile_{row}_{col}.sigma.npy` (the
@@ -56,7 +56,7 @@ pub fn tile_state(dir: &Path, t: &TileRect) -> TileState {
 }
 
 /// Removes the tile file of `t` (and its σ file, `with_sigma`) if it is there but not whole
-/// ([`check_tile`]) or, `with_sigma`, its σ file is missing or not whole, and says what was
+/// (`check_tile`) or, `with_sigma`, its σ file is missing or not whole, and says what was
 /// wrong; `None` for a whole tile, a nodata marker or no file.
 pub fn remove_broken_tile(
     dir: &Path,
