@@ -59,6 +59,14 @@ pub(crate) struct DemoArgs {
     /// Networks fitted side by side (their mean is the result, their spread the uncertainty).
     #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub ensemble: u16,
+    /// auto: each network stops on held-out patches of the scene's clear pixels and keeps its
+    /// best output (as `inpaint --stop auto`); none: every one of --steps.
+    #[arg(long, value_parser = one_of(STOPS), default_value = "auto")]
+    pub stop: StopMode,
+    /// The reference's flow on the synthetic scene, to compare with the default: one network,
+    /// no held-out pixels, every one of --steps (the paper's 4000: pass --steps 4000).
+    #[arg(long)]
+    pub reference: bool,
     /// Replace existing outputs.
     #[arg(long)]
     pub overwrite: bool,

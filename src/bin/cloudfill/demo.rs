@@ -1,5 +1,5 @@
 //! `cloudfill demo`: the built-in synthetic scene, fitted and scored against its truth.
-use crate::args::DemoArgs;
+use crate::args::{DemoArgs, StopMode};
 use crate::fit::{describe_kept, open_gpu, run_fit};
 use anyhow::{bail, Context, Result};
 use cloudfill::dip::{DipConfig, StopRule};
@@ -23,11 +23,13 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
     let (h, w) = (scene.h, scene.w);
     // The reference network has 6 levels; smaller scenes get as many as they can hold.
     let levels = (a.size.trailing_zeros() as usize).saturating_sub(1).min(6);
+    let ensemble = if a.reference { 1 } else { a.ensemble as usize };
+    let stop = (a.stop == StopMode::Auto && !a.reference).then(StopRule::default);
     let cfg = DipConfig {
         net: NetConfig::with_levels(levels),
         seed: a.seed,
-        ensemble: a.ensemble as usize,
-        stop: Some(StopRule::default()),
+        ensemble,
+        stop,
         ..DipConfig::default()
     };
     let cloudy = Image::new(h, w, 3, scene.cloudy)?;
@@ -35,11 +37,17 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
     let truth = Image::new(h, w, 3, scene.truth)?;
     let mask = Mask::new(h, w, scene.clear)?;
     if !a.quiet {
+        let nets = match ensemble {
+            1 => "one network".to_string(),
+            k => format!("an ensemble of {k}"),
+        };
+        let steps = match stop {
+            Some(_) => format!("at most {} steps (stopping on held-out patches)", a.steps),
+            None => format!("{} steps", a.steps),
+        };
         eprintln!(
-            "demo: {w}×{h} synthetic scene, {:.1} % cloud, {levels}-level network, an ensemble of {}, at most {} steps (stopping on held-out patches)",
+            "demo: {w}×{h} synthetic scene, {:.1} % cloud, {levels}-level network, {nets}, {steps}",
             100.0 * mask.cloud_fraction(),
-            a.ensemble,
-            a.steps
         );
     }
     let sources = vec![cloudy.clone(), sar];
@@ -67,9 +75,10 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
         fit.steps_done as f64 / secs
     );
     let sd = &fit.uncertainty[0];
-    if let Some(r) = metrics::uncertainty_spearman(&out.data, &sd.data, &truth.data, 3, &mask.clear)
-    {
-        println!("uncertainty: the {} networks' spread ranks the error in the cloud with Spearman {r:.3}", a.ensemble);
+    let spread = (ensemble > 1)
+        .then(|| metrics::uncertainty_spearman(&out.data, &sd.data, &truth.data, 3, &mask.clear));
+    if let Some(Some(r)) = spread {
+        println!("uncertainty: the {ensemble} networks' spread ranks the error in the cloud with Spearman {r:.3}");
     }
     println!("wrote {} and {}", result.display(), prev.display());
     Ok(())

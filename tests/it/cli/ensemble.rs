@@ -147,3 +147,30 @@ fn bad_stop_settings_are_refused_before_the_fit() {
     );
     assert!(!out.exists());
 }
+
+/// `demo --reference` (the synthetic scene's side of the reference comparison) is one network
+/// for every step with no held-out pixels: the same raster as `--ensemble 1 --stop none`, no
+/// uncertainty line; `--stop none` with an ensemble runs every step and scores its spread.
+#[test]
+fn demo_reference_is_one_network_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |sub: &str, extra: &[&str]| {
+        let out = dir.path().join(sub);
+        std::fs::create_dir(&out).unwrap();
+        let mut args = vec!["demo", "--size", "32", "--steps", "6", "--out-dir", s(&out)];
+        args.extend(extra);
+        let o = cloudfill(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        let r = io::read_raster(&out.join("demo_result.tif"), None, None).unwrap();
+        (text(&o), r.image.data)
+    };
+    let (t_ref, ref_bits) = run("ref", &["--reference"]);
+    assert!(t_ref.contains("one network, 6 steps"), "{t_ref}");
+    assert!(!t_ref.contains("uncertainty:"), "{t_ref}");
+    let (_, one_bits) = run("one", &["--ensemble", "1", "--stop", "none"]);
+    assert!(ref_bits == one_bits, "--reference differs from --ensemble 1 --stop none");
+    let (t_ens, ens_bits) = run("ens", &["--ensemble", "2", "--stop", "none"]);
+    assert!(t_ens.contains("an ensemble of 2, 6 steps"), "{t_ens}");
+    assert!(t_ens.contains("uncertainty: the 2 networks"), "{t_ens}");
+    assert!(ens_bits != ref_bits, "an ensemble of 2 is its first network alone");
+}
