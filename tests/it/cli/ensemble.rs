@@ -168,9 +168,15 @@ fn demo_reference_is_one_network_every_step() {
     assert!(t_ref.contains("one network, 6 steps"), "{t_ref}");
     assert!(!t_ref.contains("uncertainty:"), "{t_ref}");
     let (_, one_bits) = run("one", &["--ensemble", "1", "--stop", "none"]);
-    assert!(ref_bits == one_bits, "--reference differs from --ensemble 1 --stop none");
+    assert!(
+        ref_bits == one_bits,
+        "--reference differs from --ensemble 1 --stop none"
+    );
     let (t_ens, ens_bits) = run("ens", &["--ensemble", "2", "--stop", "none"]);
     assert!(t_ens.contains("an ensemble of 2, 6 steps"), "{t_ens}");
     assert!(t_ens.contains("uncertainty: the 2 networks"), "{t_ens}");
-    assert!(ens_bits != ref_bits, "an ensemble of 2 is its first network alone");
+    assert!(
+        ens_bits != ref_bits,
+        "an ensemble of 2 is its first network alone"
+    );
 }

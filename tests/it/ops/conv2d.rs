@@ -1,21 +1,27 @@
-//! conv2d kernels vs their CPU reference (fast and simple paths), the reference vs finite
-//! differences and vs an explicit ReflectionPad2d, and PyTorch's values; grouped convs (G
-//! independent convs in the same dispatches) on every path, against the reference and against
-//! separate ungrouped runs.
+//! conv2d kernels vs their CPU reference on random inputs: the simple, blocked and subgroup
+//! paths, other blocks, and the weight gradient in one row chunk or several. Grouped convs are in
+//! `conv2d_grouped.rs`, the reference itself in `conv2d_reference.rs`, the small levels'
+//! workgroups in `conv2d_workgroups.rs`; the helpers here serve them all.
 use crate::common::*;
-use crate::golden::conv::cases;
 use cloudfill::gpu::{Dispatch, Shape, Tensor};
 use cloudfill::ops::conv2d::{self as cv, reference, Blocks, Conv2d, Padding};
 
-const Z: Padding = Padding::Zero;
-const R: Padding = Padding::Reflection;
+pub(super) const Z: Padding = Padding::Zero;
+pub(super) const R: Padding = Padding::Reflection;
 
 pub(super) fn conv(cin: usize, cout: usize, k: usize, stride: usize, padding: Padding) -> Conv2d {
     Conv2d::new(cin, cout, k, stride, padding)
 }
 
 /// A grouped conv (torch.nn.Conv2d `groups`): `cin`, `cout` count all groups' channels.
-fn gconv(cin: usize, cout: usize, k: usize, stride: usize, pad: Padding, groups: usize) -> Conv2d {
+pub(super) fn gconv(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: Padding,
+    groups: usize,
+) -> Conv2d {
     Conv2d {
         groups,
         ..conv(cin, cout, k, stride, pad)
@@ -24,7 +30,7 @@ fn gconv(cin: usize, cout: usize, k: usize, stride: usize, pad: Padding, groups:
 
 /// Random inputs of one check (all four functions): x, weights, bias, gy, and the values the
 /// gradients accumulate onto.
-struct Data {
+pub(super) struct Data {
     x: Vec<f32>,
     wt: Vec<f32>,
     b: Vec<f32>,
@@ -35,7 +41,7 @@ struct Data {
 }
 
 impl Data {
-    fn new(c: &Conv2d, xs: Shape, seed: u64) -> Data {
+    pub(super) fn new(c: &Conv2d, xs: Shape, seed: u64) -> Data {
         let ys = c.out_shape(xs).unwrap();
         let mut rng = Rng::new(seed);
         Data {
@@ -50,7 +56,7 @@ impl Data {
     }
 
     /// Group g's part of data for `groups` equal groups.
-    fn group(&self, g: usize, groups: usize) -> Data {
+    pub(super) fn group(&self, g: usize, groups: usize) -> Data {
         let part = |v: &Vec<f32>| {
             let n = v.len() / groups;
             v[g * n..(g + 1) * n].to_vec()
@@ -69,16 +75,16 @@ impl Data {
 
 /// The GPU's y, dx, dw, db (gradients accumulated onto `d`'s initial values) and the entry
 /// points of the dispatches, in order.
-struct Out {
-    y: Vec<f32>,
-    dx: Vec<f32>,
-    dw: Vec<f32>,
-    db: Vec<f32>,
-    entries: Vec<&'static str>,
+pub(super) struct Out {
+    pub(super) y: Vec<f32>,
+    pub(super) dx: Vec<f32>,
+    pub(super) dw: Vec<f32>,
+    pub(super) db: Vec<f32>,
+    pub(super) entries: Vec<&'static str>,
 }
 
 /// Runs all four GPU functions (one submit).
-fn run_gpu(c: &Conv2d, xs: Shape, d: &Data, bias: bool, bl: Blocks) -> Out {
+pub(super) fn run_gpu(c: &Conv2d, xs: Shape, d: &Data, bias: bool, bl: Blocks) -> Out {
     let g = gpu();
     let ys = c.out_shape(xs).unwrap();
     let flat = |v: &[f32]| upload(Shape::flat(v.len()), v);
@@ -417,383 +423,7 @@ fn weight_gradient_in_one_chunk_or_several_matches_reference() {
 }
 
 /// Whether the subgroup kernels run here by default (lavapipe: subgroups of 8).
-fn sg_on() -> bool {
+pub(super) fn sg_on() -> bool {
     let g = gpu();
     g.is_cpu() && g.subgroup_size() == Some(8)
-}
-
-/// Checks grouped `c` and one of its groups alone (other data) against the reference; the grouped
-/// conv must take the same kernels in as many dispatches as its group alone (every group in the
-/// same dispatches). Returns the entry points.
-fn check_grouped(
-    c: Conv2d,
-    h: usize,
-    w: usize,
-    bias: bool,
-    seed: u64,
-    bl: Blocks,
-) -> Vec<&'static str> {
-    assert!(c.groups > 1);
-    let entries = check(c, h, w, bias, seed, bl);
-    let alone = check(c.group(), h, w, bias, seed + 1000, bl);
-    assert_eq!(entries, alone, "{c:?} {h}x{w} {bl:?}: grouped vs one group");
-    entries
-}
-
-/// Groups on the subgroup path (the default blocks on lavapipe): per-group channel counts that
-/// are not whole channel blocks (3 → 5) and whole ones (8 → 16), G = 2 and 3, k 1/3/5, stride
-/// 1/2 (dx of stride 2: conv_backward_input_sg_*), zero and reflection padding, bias on and off, and the
-/// grad-weight kernel with several row chunks per group (workgroup_id.z = chunk·G + group).
-#[test]
-fn grouped_subgroup_path_matches_reference() {
-    let on = sg_on();
-    let bl = Blocks::for_gpu(gpu());
-    assert_eq!(bl.sg, on);
-    let cases = [
-        (gconv(6, 10, 3, 1, Z, 2), 10, 16, true),
-        (gconv(9, 15, 3, 1, R, 3), 9, 8, false),
-        (gconv(16, 32, 5, 1, R, 2), 7, 16, true),
-        (gconv(9, 15, 1, 1, R, 3), 5, 8, true),
-        (gconv(24, 48, 3, 2, R, 3), 12, 16, true),
-        (gconv(6, 10, 5, 2, Z, 2), 11, 16, false),
-        (gconv(16, 32, 1, 2, Z, 2), 9, 16, true),
-    ];
-    for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
-        let entries = check_grouped(c, h, w, bias, 600 + i as u64, bl);
-        let sg = entries.iter().filter(|e| e.contains("_sg_")).count();
-        assert_eq!(sg, if on { 3 } else { 0 }, "{c:?} {h}x{w}: {entries:?}");
-        if on {
-            let (k, s) = (c.k, c.stride);
-            let mut want = vec![
-                format!("conv_forward_sg_k{k}_s{s}"),
-                format!("conv_backward_weight_sg_k{k}_s{s}"),
-            ];
-            if s == 2 {
-                want.push(format!("conv_backward_input_sg_k{k}_s2"));
-            }
-            for name in want {
-                assert!(entries.contains(&name.as_str()), "{c:?}: {entries:?}");
-            }
-        }
-    }
-    // Several 4-row dw chunks per group (3 and 4 here), a short last one.
-    let small = Blocks { target: 7, ..bl };
-    for (i, (c, h, w)) in [
-        (gconv(2, 10, 3, 1, R, 2), 13, 16),
-        (gconv(3, 24, 5, 2, Z, 3), 21, 16),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let entries = check_grouped(c, h, w, false, 650 + i as u64, small);
-        let n = entries.iter().filter(|e| e.contains("_sg_")).count();
-        assert_eq!(n, if on { 3 } else { 0 }, "{c:?} {h}x{w}: {entries:?}");
-    }
-}
-
-/// Groups on the portable fast kernels (conv_rearrange_weights, conv_forward,
-/// conv_backward_input_s2, conv_backward_weight) with the CPU blocks without subgroups, the GPU
-/// blocks, and small dw / db chunks.
-#[test]
-fn grouped_fast_path_matches_reference() {
-    let cases = [
-        (gconv(6, 10, 3, 1, Z, 2), 10, 16, true),
-        (gconv(16, 32, 5, 1, R, 2), 9, 16, false),
-        (gconv(9, 15, 3, 1, R, 3), 5, 12, true), // Wo % 8 = 4
-        (gconv(9, 15, 3, 2, R, 3), 10, 16, true),
-        (gconv(6, 10, 5, 2, Z, 2), 13, 16, false),
-        (gconv(24, 48, 1, 2, Z, 3), 9, 8, true), // stride 2, Wo = 4
-    ];
-    let blocks = [
-        Blocks {
-            sg: false,
-            ..Blocks::for_gpu(gpu())
-        },
-        Blocks::CPU,
-        Blocks::GPU,
-        Blocks {
-            target: 7,
-            ..Blocks::GPU
-        },
-    ];
-    for (j, bl) in blocks.into_iter().enumerate() {
-        for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
-            let entries = check_grouped(c, h, w, bias, 700 + 10 * j as u64 + i as u64, bl);
-            assert!(
-                entries.contains(&"conv_forward"),
-                "{c:?} {h}x{w}: {entries:?}"
-            );
-            assert!(
-                entries.contains(&"conv_backward_weight"),
-                "{c:?} {h}x{w}: {entries:?}"
-            );
-            let dx = if c.stride == 1 {
-                "conv_forward"
-            } else {
-                "conv_backward_input_s2"
-            };
-            let uses = 1 + (c.stride == 1) as usize;
-            assert!(entries.iter().filter(|e| **e == dx).count() >= uses);
-            let border = c.padding == R;
-            assert_eq!(
-                entries.contains(&"conv_backward_input_scalar"),
-                border,
-                "{entries:?}"
-            );
-        }
-    }
-}
-
-/// Groups on the scalar kernels: rows that are not whole vec4s, k = 7, the 2×2 level.
-#[test]
-fn grouped_simple_path_matches_reference() {
-    let cases = [
-        (gconv(6, 10, 3, 1, R, 2), 11, 13, true),
-        (gconv(9, 15, 5, 2, Z, 3), 13, 9, false),
-        (gconv(16, 32, 3, 2, R, 2), 9, 10, true),
-        (gconv(6, 10, 7, 1, Z, 2), 9, 12, true), // k = 7
-        (gconv(6, 9, 3, 1, R, 3), 2, 2, true),
-        (gconv(4, 6, 9, 1, Z, 2), 10, 11, true), // k = 9: dw one weight per invocation
-    ];
-    let bl = Blocks::for_gpu(gpu());
-    for bl in [bl, Blocks { target: 7, ..bl }] {
-        for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
-            let entries = check_grouped(c, h, w, bias, 800 + i as u64, bl);
-            let dw = if c.k <= 7 {
-                "conv_backward_weight_pairs"
-            } else {
-                "conv_backward_weight_scalar"
-            };
-            for e in ["conv_forward_scalar", "conv_backward_input_scalar", dw] {
-                assert!(entries.contains(&e), "{c:?} {h}x{w}: {entries:?}");
-            }
-        }
-    }
-}
-
-/// G groups in the same dispatches = G ungrouped GPU runs on the slices, to the bit: y, dx, dw
-/// and db (each group's arithmetic, its gradient row chunks included, is the ungrouped
-/// kernel's), so a batch of networks trains exactly as its networks would alone.
-#[test]
-fn grouped_equals_separate_ungrouped_runs() {
-    let g = gpu();
-    let port = Blocks {
-        sg: false,
-        ..Blocks::for_gpu(g)
-    };
-    let cases = [
-        (gconv(6, 10, 3, 1, R, 2), 10, 16, Blocks::for_gpu(g)),
-        (gconv(24, 48, 3, 2, Z, 3), 12, 16, Blocks::for_gpu(g)),
-        (gconv(9, 15, 5, 2, R, 3), 9, 16, port),
-        (gconv(16, 32, 3, 1, Z, 2), 7, 8, Blocks::GPU),
-        (gconv(6, 10, 3, 1, R, 2), 9, 11, Blocks::for_gpu(g)), // scalar
-    ];
-    for (i, (c, h, w, bl)) in cases.into_iter().enumerate() {
-        let what = format!("{c:?} {h}x{w} {bl:?}");
-        let xs = Shape::new(c.cin, h, w);
-        let d = Data::new(&c, xs, 900 + i as u64);
-        let all = run_gpu(&c, xs, &d, true, bl);
-        let gxs = Shape::new(c.cin_g(), h, w);
-        let parts: Vec<Out> = (0..c.groups)
-            .map(|k| run_gpu(&c.group(), gxs, &d.group(k, c.groups), true, bl))
-            .collect();
-        let cat = |f: fn(&Out) -> &Vec<f32>| -> Vec<f32> {
-            parts.iter().flat_map(|o| f(o).iter().copied()).collect()
-        };
-        assert_eq!(all.entries, parts[0].entries, "{what}");
-        assert_eq!(all.y, cat(|o| &o.y), "{what} y");
-        assert_eq!(all.dx, cat(|o| &o.dx), "{what} dx");
-        assert_eq!(all.dw, cat(|o| &o.dw), "{what} dw");
-        assert_eq!(all.db, cat(|o| &o.db), "{what} db");
-    }
-}
-
-/// The grouped reference backward (one group at a time) vs finite differences of the grouped
-/// reference forward: gradients never cross groups.
-#[test]
-fn grouped_reference_backward_matches_finite_differences() {
-    let cases = [
-        (gconv(4, 6, 3, 1, R, 2), 5, 6),
-        (gconv(3, 6, 3, 2, Z, 3), 5, 5),
-    ];
-    reference_backward_vs_finite_differences(&cases, 7);
-}
-
-#[test]
-fn reference_backward_matches_finite_differences() {
-    let cases = [
-        (conv(2, 3, 3, 2, R), 5, 6),
-        (conv(2, 2, 5, 1, R), 6, 7),
-        (conv(3, 2, 1, 2, Z), 5, 5),
-        (conv(2, 3, 3, 1, Z), 4, 5),
-        (conv(2, 2, 5, 2, Z), 7, 6),
-    ];
-    reference_backward_vs_finite_differences(&cases, 5);
-}
-
-/// The reference's (dx, dw, db) against central differences of Σ y·gy, on random inputs.
-fn reference_backward_vs_finite_differences(cases: &[(Conv2d, usize, usize)], seed: u64) {
-    let mut rng = Rng::new(seed);
-    for &(c, h, w) in cases {
-        let xs = Shape::new(c.cin, h, w);
-        let ys = c.out_shape(xs).unwrap();
-        let x = to_f64(&rng.vec(xs.numel()));
-        let wt = to_f64(&rng.vec(c.weight_len()));
-        let b = to_f64(&rng.vec(c.cout));
-        let gy = to_f64(&rng.vec(ys.numel()));
-        let (dx, dw, db) = reference::backward(&c, &x, xs, &wt, &gy);
-        let loss = |x: &[f64], wt: &[f64], b: &[f64]| {
-            dot(&reference::forward(&c, x, xs, wt, Some(b)), &gy)
-        };
-        let fdx = finite_diff(&|v| loss(v, &wt, &b), &x, 1e-5);
-        let fdw = finite_diff(&|v| loss(&x, v, &b), &wt, 1e-5);
-        let fdb = finite_diff(&|v| loss(&x, &wt, v), &b, 1e-5);
-        for (name, an, fd) in [("dx", &dx, &fdx), ("dw", &dw, &fdw), ("db", &db, &fdb)] {
-            assert_eq!(an.len(), fd.len(), "{c:?} {name}");
-            for (i, (a, f)) in an.iter().zip(fd.iter()).enumerate() {
-                assert!(
-                    (a - f).abs() < 1e-6 * (1.0 + f.abs()),
-                    "{c:?} {name}[{i}]: {a} vs fd {f}"
-                );
-            }
-        }
-    }
-}
-
-/// Reflection = torch.nn.ReflectionPad2d(p) (index −1 → 1, H → H−2) then a conv without padding.
-#[test]
-fn reference_reflection_is_reflection_pad_then_conv() {
-    let mut rng = Rng::new(9);
-    for (k, s, h, w) in [(3, 1, 5, 6), (5, 2, 7, 6), (5, 1, 3, 4)] {
-        let c = conv(2, 3, k, s, R);
-        let xs = Shape::new(2, h, w);
-        let x = to_f64(&rng.vec(xs.numel()));
-        let wt = to_f64(&rng.vec(c.weight_len()));
-        let p = c.pad() as isize;
-        let refl = |i: isize, n: isize| {
-            if i < 0 {
-                -i
-            } else if i >= n {
-                2 * n - 2 - i
-            } else {
-                i
-            }
-        };
-        let (hp, wp) = (h + 2 * p as usize, w + 2 * p as usize);
-        let mut xp = vec![0.0; 2 * hp * wp];
-        for ci in 0..2 {
-            for y in 0..hp {
-                for xx in 0..wp {
-                    let sy = refl(y as isize - p, h as isize) as usize;
-                    let sx = refl(xx as isize - p, w as isize) as usize;
-                    xp[(ci * hp + y) * wp + xx] = x[(ci * h + sy) * w + sx];
-                }
-            }
-        }
-        let ys = c.out_shape(xs).unwrap();
-        let want = reference::forward(&c, &x, xs, &wt, None);
-        for co in 0..3 {
-            for oy in 0..ys.h {
-                for ox in 0..ys.w {
-                    let mut got = 0.0; // a conv with padding 0 on the padded input
-                    for ci in 0..2 {
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                let v = xp[(ci * hp + oy * s + ky) * wp + ox * s + kx];
-                                got += wt[((co * 2 + ci) * k + ky) * k + kx] * v;
-                            }
-                        }
-                    }
-                    let w = want[(co * ys.h + oy) * ys.w + ox];
-                    assert!((got - w).abs() < 1e-12, "k{k} s{s} {h}x{w}: {got} vs {w}");
-                }
-            }
-        }
-    }
-}
-
-#[test]
-fn pytorch_golden_cases() {
-    let g = gpu();
-    for case in &cases() {
-        let c = conv(case.cin, case.cout, case.k, case.stride, Z);
-        let xs = Shape::new(case.cin, case.h, case.w);
-        let ys = c.out_shape(xs).unwrap();
-        assert_eq!(ys.numel(), case.y.len(), "{}", case.name);
-        let (tx, tw) = (
-            upload(xs, &case.x),
-            upload(Shape::flat(case.wt.len()), &case.wt),
-        );
-        let (tb, tgy) = (
-            upload(Shape::flat(case.cout), &case.b),
-            upload(ys, &case.gy),
-        );
-        let ty = Tensor::zeros(g, ys).unwrap();
-        let tdx = Tensor::zeros(g, xs).unwrap();
-        let tdw = Tensor::zeros(g, Shape::flat(case.wt.len())).unwrap();
-        let tdb = Tensor::zeros(g, Shape::flat(case.cout)).unwrap();
-        let mut ds = cv::forward(g, &c, &tx, &tw, Some(&tb), &ty).unwrap();
-        ds.extend(cv::backward_input(g, &c, &tgy, &tw, &tdx).unwrap());
-        ds.extend(cv::backward_weight(g, &c, &tx, &tgy, &tdw).unwrap());
-        ds.extend(cv::backward_bias(g, &c, &tgy, &tdb).unwrap());
-        run(&ds);
-        for (what, t, want) in [
-            ("y", &ty, &case.y),
-            ("dx", &tdx, &case.dx),
-            ("dw", &tdw, &case.dw),
-            ("db", &tdb, &case.db),
-        ] {
-            let got = t.read(g).unwrap();
-            assert_close(
-                &format!("{} {what}", case.name),
-                &got,
-                &to_f64(want),
-                1e-4,
-                1e-5,
-            );
-        }
-    }
-}
-
-#[test]
-fn invalid_configurations_are_errors() {
-    let xs = Shape::new(3, 8, 8);
-    assert!(conv(3, 4, 2, 1, Z).out_shape(xs).is_err(), "even k");
-    assert!(conv(3, 4, 3, 3, Z).out_shape(xs).is_err(), "stride 3");
-    assert!(conv(2, 4, 3, 1, Z).out_shape(xs).is_err(), "channels");
-    assert!(
-        conv(3, 4, 5, 1, R).out_shape(Shape::new(3, 2, 8)).is_err(),
-        "reflect H <= pad"
-    );
-    assert!(
-        conv(3, 4, 3, 1, R).out_shape(Shape::new(3, 8, 1)).is_err(),
-        "reflect W <= pad"
-    );
-    assert_eq!(
-        conv(3, 4, 3, 2, Z).out_shape(Shape::new(3, 9, 8)).unwrap(),
-        Shape::new(4, 5, 4)
-    );
-    assert_eq!(
-        conv(3, 4, 5, 1, R).out_shape(xs).unwrap(),
-        Shape::new(4, 8, 8)
-    );
-    assert_eq!(
-        conv(3, 4, 1, 2, Z).out_shape(Shape::new(3, 7, 7)).unwrap(),
-        Shape::new(4, 4, 4)
-    );
-    assert_eq!(conv(3, 4, 3, 1, Z).weight_len(), 108);
-    let xs6 = Shape::new(6, 8, 8);
-    assert!(
-        gconv(6, 4, 3, 1, Z, 4).out_shape(xs6).is_err(),
-        "groups ∤ cin"
-    );
-    assert!(
-        gconv(6, 4, 3, 1, Z, 3).out_shape(xs6).is_err(),
-        "groups ∤ cout"
-    );
-    assert!(
-        gconv(6, 6, 3, 1, Z, 0).out_shape(xs6).is_err(),
-        "zero groups"
-    );
-    assert_eq!(gconv(6, 9, 3, 1, Z, 3).weight_len(), 9 * 2 * 9);
 }

@@ -4,6 +4,8 @@ mod adam;
 mod batchnorm;
 mod concat;
 mod conv2d;
+mod conv2d_grouped;
+mod conv2d_reference;
 mod conv2d_workgroups;
 mod elementwise;
 mod loss;
