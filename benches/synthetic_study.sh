@@ -30,8 +30,8 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
 declare -A modes=(
   [reference]="--reference --steps 4000"
-  [ensemble4]="--ensemble 4"
-  [ensemble1]="--ensemble 1"
+  [ensemble4]="--ensemble 4 --steps 4000"
+  [ensemble1]="--ensemble 1 --steps 4000"
 )
 for s in $seeds; do
   for m in reference ensemble4 ensemble1; do
@@ -53,7 +53,7 @@ for s in $seeds; do
     secs=$(sed -n 's/.*); \([0-9.]*\) s, .*/\1/p' "$log")
     rate=$(sed -n 's/.* s, \([0-9.]*\) steps\/s.*/\1/p' "$log")
     steps=$(awk -v t="$secs" -v r="$rate" 'BEGIN { printf "%.0f", t * r }')
-    kept=$(sed -n 's/.*held-out check, step \([0-9]*\).*/\1/p' "$log")
+    kept=$(sed -n 's/.*best[a-z -]* check, step \([0-9]*\).*/\1/p' "$log")
     rho=$(sed -n 's/.*Spearman \([0-9.-]*\).*/\1/p' "$log")
     echo "| $s | $m | $psnr | $ssim | $steps${kept:+ ($kept)} | $secs | ${rho:--} |"
   done

@@ -30,7 +30,7 @@ pub use checkpoint::Checkpoint;
 pub use fit::ValidationInfo;
 use fit::{run_steps, Checks};
 pub use params::NamedParam;
-pub use stopping::{Monitor, Observation, StopRule};
+pub use stopping::{Monitor, Observation, StopRule, StopSignal};
 
 /// The ensemble that `cloudfill inpaint` and the Python `cloudfill.inpaint` fit unless told
 /// otherwise: the size that measured best per unit of time (BENCHMARKS.md §11).
@@ -123,11 +123,11 @@ pub struct Dip<'g> {
 impl<'g> Dip<'g> {
     pub fn new(gpu: &'g Gpu, cfg: DipConfig) -> Result<Dip<'g>> {
         cfg.net.validate()?;
-        if let Some(rule) = &cfg.stop {
-            rule.validate()?;
-        }
         if cfg.ensemble == 0 {
             return Err(Error::invalid("ensemble", "needs at least 1 network"));
+        }
+        if let Some(rule) = &cfg.stop {
+            rule.validate_for(cfg.ensemble)?;
         }
         if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
             return Err(Error::invalid(

@@ -132,7 +132,7 @@ pub mod tape;
 
 pub use dip::{
     fit_batch, BatchItem, BatchResult, Dip, DipConfig, Latent, Monitor, NamedParam, StepInfo,
-    StopRule,
+    StopRule, StopSignal,
 };
 pub use error::{Error, Result};
 pub use gpu::Gpu;

@@ -136,6 +136,7 @@ impl Record<'_> {
             j["stop"] = json!(d.stop.map(|r| json!({
                 "holdout": r.holdout, "check_every": r.every, "patience": r.patience,
                 "smoothing": r.smoothing, "min_steps": r.min_steps,
+                "signal": format!("{:?}", r.signal).to_lowercase(),
             })));
         }
         match &self.kind {

@@ -38,6 +38,7 @@ def stop_rule(stop):
         None if rule["patience"] is None else int(rule["patience"]),
         float(rule["smoothing"]),
         int(rule["min_steps"]),
+        str(rule["signal"]),
     )
 
 

@@ -5,7 +5,7 @@
 //! object still usable) and, at every loss reading, to call the Python `on_step` callback, which
 //! can stop the fit by returning `False`.
 use crate::{from_flags, from_image, gpu, to_image, to_mask, to_py};
-use cloudfill::{Dip, DipConfig, Latent, StepInfo, StopRule};
+use cloudfill::{Dip, DipConfig, Latent, StepInfo, StopRule, StopSignal};
 use numpy::{PyArray3, PyReadonlyArray2, PyReadonlyArray3};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -13,8 +13,18 @@ use pyo3::types::PyBool;
 use std::ops::ControlFlow;
 
 /// The stopping rule as Python passes it: (holdout, every, patience or None, smoothing,
-/// min_steps).
-type StopTuple = (f64, usize, Option<usize>, f64, usize);
+/// min_steps, signal: "heldout" or "spread").
+type StopTuple = (f64, usize, Option<usize>, f64, usize, String);
+
+fn signal(name: &str) -> PyResult<StopSignal> {
+    match name {
+        "heldout" => Ok(StopSignal::Heldout),
+        "spread" => Ok(StopSignal::Spread),
+        _ => Err(PyValueError::new_err(format!(
+            "stop signal: expected 'heldout' or 'spread', got {name:?}"
+        ))),
+    }
+}
 
 #[pyclass(module = "cloudfill._native")]
 pub struct Fit {
@@ -59,15 +69,18 @@ impl Fit {
             seed,
             ensemble,
             loss_every: loss_every.max(1),
-            stop: stop.map(
-                |(holdout, every, patience, smoothing, min_steps)| StopRule {
-                    holdout,
-                    every,
-                    patience,
-                    smoothing,
-                    min_steps,
-                },
-            ),
+            stop: stop
+                .map(|(holdout, every, patience, smoothing, min_steps, sig)| {
+                    PyResult::Ok(StopRule {
+                        holdout,
+                        signal: signal(&sig)?,
+                        every,
+                        patience,
+                        smoothing,
+                        min_steps,
+                    })
+                })
+                .transpose()?,
             ..DipConfig::default()
         };
         cfg.net.sigmoid = sigmoid;
@@ -209,7 +222,7 @@ fn step_hook(py: Python<'_>, s: &StepInfo, on_step: Option<&Py<PyAny>>) -> PyRes
         return Ok(true);
     };
     let (best, best_step) = match s.validation {
-        Some(v) if v.best_rmse.is_finite() => (Some(v.best_rmse), Some(v.best_steps.1)),
+        Some(v) if v.best.is_finite() => (Some(v.best), Some(v.best_steps.1)),
         _ => (None, None),
     };
     let answer = cb.call1(py, (s.step, loss, best, best_step))?;

@@ -131,6 +131,7 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     stop.set_item("patience", rule.patience)?;
     stop.set_item("smoothing", rule.smoothing)?;
     stop.set_item("min_steps", rule.min_steps)?;
+    stop.set_item("signal", "heldout")?;
     d.set_item("stop", stop)?;
     Ok(d)
 }

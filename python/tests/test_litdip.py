@@ -87,6 +87,22 @@ def test_an_ensemble_gives_a_spread_and_the_stopping_rule_a_kept_step(scene):
     assert single.uncertainty()[0].max() == 0.0
 
 
+def test_the_spread_signal_stops_an_ensemble_without_held_out_pixels(scene):
+    target, guide, clear = scene
+    rule = {"every": 5, "min_steps": 10, "patience": 100, "signal": "spread", "holdout": 0.0}
+    dip = cloudfill.LitDIP(ensemble=2, stop=rule, seed=3)
+    dip.set_target([target, guide])
+    dip.set_mask([clear, np.ones_like(clear)])
+    dip.fit(steps=20)
+    assert [s for s, _ in dip.validation_curve] == [5, 10, 15, 20]
+    assert all(v > 0 for _, v in dip.validation_curve)
+    assert not dip.heldout_mask().any()
+    with pytest.raises(ValueError, match="spread needs an ensemble of at least 2"):
+        cloudfill.LitDIP(stop={"signal": "spread"})
+    with pytest.raises(ValueError, match="stop signal: expected 'heldout' or 'spread'"):
+        cloudfill.LitDIP(ensemble=2, stop={"signal": "loss"})
+
+
 def test_bad_input_raises_value_errors_naming_it(scene):
     target, _, clear = scene
     dip = cloudfill.LitDIP()

@@ -2,7 +2,7 @@
 //! steps, the loss read now and then, and — with a [`StopRule`] — the checks on the held-out
 //! pixels that keep each network's best output and stop the networks that stopped improving.
 use super::holdout::Heldout;
-use super::stopping::{Monitor, StopRule};
+use super::stopping::{Monitor, StopRule, StopSignal};
 use super::StepInfo;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
@@ -38,8 +38,11 @@ pub struct ChecksState {
 /// What the progress display shows of the checks.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ValidationInfo {
-    /// Root of the mean (over items) best smoothed held-out MSE.
-    pub best_rmse: f64,
+    /// The mean over items of the best smoothed score, as the signal reads: the held-out RMSE
+    /// (the root of the mean MSE), or the spread.
+    pub best: f64,
+    /// What the score is.
+    pub signal: StopSignal,
     /// The earliest and latest step of the items' best checks.
     pub best_steps: (usize, usize),
     /// Items (an ensemble counts once) that have not stopped.
@@ -104,7 +107,7 @@ impl Checks {
         let step = plan.step as usize;
         for (i, item) in out.chunks_exact(per * self.members).enumerate() {
             let members: Vec<&[f32]> = item.chunks_exact(per).collect();
-            let val = self.heldout[i].error(&super::ensemble::mean_std(&members).0);
+            let val = self.heldout[i].score(self.rule.signal, &members);
             if self.monitors[i].observe(step, val).improved {
                 for (k, o) in members.iter().enumerate() {
                     self.kept[i * self.members + k] = Some(o.to_vec());
@@ -122,7 +125,11 @@ impl Checks {
         let mean = bests.iter().map(|b| b.0).sum::<f64>() / bests.len() as f64;
         let steps = bests.iter().map(|b| b.1);
         Some(ValidationInfo {
-            best_rmse: mean.sqrt(),
+            best: match self.rule.signal {
+                StopSignal::Heldout => mean.sqrt(),
+                StopSignal::Spread => mean,
+            },
+            signal: self.rule.signal,
             best_steps: (steps.clone().min().unwrap_or(0), steps.max().unwrap_or(0)),
             running: self
                 .monitors

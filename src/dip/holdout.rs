@@ -9,6 +9,7 @@
 //! clear pixels (never inside the cloud or nodata). Discs are added until they cover `fraction`
 //! of the clear pixels. Everything is drawn from the seed: the same inputs and seed give the same
 //! pixels.
+use super::stopping::StopSignal;
 use crate::io::Mask;
 use crate::splitmix::SplitMix;
 
@@ -109,35 +110,75 @@ pub fn cloud_depths(clear: &Mask) -> Vec<f64> {
         .collect()
 }
 
-/// The held-out elements of the inpainted source in one network's channel-major output at the
-/// padded size, and their target values: what a check scores.
+/// What a check scores, as elements of one network's channel-major output at the padded size:
+/// the held-out elements of the inpainted source with their target values, and the elements
+/// being filled (its cloud and nodata) for the ensemble's spread.
 #[derive(Clone, Debug)]
 pub(crate) struct Heldout {
     index: Vec<u32>,
     target: Vec<f32>,
+    fill: Vec<u32>,
 }
 
 impl Heldout {
-    /// The held-out pixels of `held` (H×W) over the first `channels` planes of an output of
-    /// `ph × pw` planes, with their values in `image` (H×W×C, pixel-major).
-    pub fn new(held: &Mask, image: &crate::io::Image, (ph, pw): (usize, usize)) -> Heldout {
-        let (mut index, mut target) = (Vec::new(), Vec::new());
+    /// The held-out pixels of `held` and the pixels `clear` does not mark clear (both H×W) over
+    /// the planes of `image` (H×W×C, pixel-major, the held-out values) in an output of `ph × pw`
+    /// planes.
+    pub fn new(
+        held: &Mask,
+        clear: &Mask,
+        image: &crate::io::Image,
+        (ph, pw): (usize, usize),
+    ) -> Heldout {
+        let (mut index, mut target, mut fill) = (Vec::new(), Vec::new(), Vec::new());
         for ch in 0..image.c {
             for y in 0..held.h {
                 for x in 0..held.w {
-                    if held.clear[y * held.w + x] {
-                        index.push((ch * ph * pw + y * pw + x) as u32);
-                        target.push(image.data[(y * held.w + x) * image.c + ch]);
+                    let (p, e) = (y * held.w + x, (ch * ph * pw + y * pw + x) as u32);
+                    if held.clear[p] {
+                        index.push(e);
+                        target.push(image.data[p * image.c + ch]);
+                    }
+                    if !clear.clear[p] {
+                        fill.push(e);
                     }
                 }
             }
         }
-        Heldout { index, target }
+        Heldout {
+            index,
+            target,
+            fill,
+        }
     }
 
-    /// No element is held out.
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+    /// Nothing for `signal` to score: no held-out element, or nothing to fill.
+    pub fn is_empty(&self, signal: StopSignal) -> bool {
+        match signal {
+            StopSignal::Heldout => self.index.is_empty(),
+            StopSignal::Spread => self.fill.is_empty(),
+        }
+    }
+
+    /// `signal`'s score of an ensemble's `members` (each one network's output).
+    pub fn score(&self, signal: StopSignal, members: &[&[f32]]) -> f64 {
+        match signal {
+            StopSignal::Heldout => self.error(&super::ensemble::mean_std(members).0),
+            StopSignal::Spread => self.spread(members),
+        }
+    }
+
+    /// The mean over the elements being filled of the members' population standard deviation
+    /// (f64 sums, as [`super::ensemble::mean_std`]).
+    pub fn spread(&self, members: &[&[f32]]) -> f64 {
+        let k = members.len() as f64;
+        let sum: f64 = (self.fill.iter().map(|&i| {
+            let at = |m: &&[f32]| m[i as usize] as f64;
+            let mean = members.iter().map(at).sum::<f64>() / k;
+            (members.iter().map(|m| (at(m) - mean).powi(2)).sum::<f64>() / k).sqrt()
+        }))
+        .sum();
+        sum / self.fill.len().max(1) as f64
     }
 
     /// Mean squared error of `out` (one network's output) on the held-out elements.

@@ -57,8 +57,10 @@ impl Dip<'_> {
             .map(|r| holdout::select(&self.masks[0], r.holdout, self.cfg.seed));
         let (target, mask) = self.stack(ph, pw, held.as_ref());
         let (latent, latent_channels) = self.latent(ph, pw, &target);
-        let heldout =
-            (held.map(|m| Heldout::new(&m, &self.targets[0], (ph, pw)))).filter(|h| !h.is_empty());
+        let heldout = (self.cfg.stop.as_ref().zip(held)).and_then(|(rule, m)| {
+            let h = Heldout::new(&m, &self.masks[0], &self.targets[0], (ph, pw));
+            (!h.is_empty(rule.signal)).then_some(h)
+        });
         Ok(Prepared {
             latent,
             latent_channels,

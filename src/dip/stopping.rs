@@ -1,18 +1,36 @@
 //! The stopping rule: every [`StopRule::every`] steps each network's output on the clean latent
-//! is scored on the held-out pixels ([`super::holdout`]); the output at the best check is kept,
-//! and a network whose (smoothed) held-out error has not improved for [`StopRule::patience`]
-//! steps stops. A batch or ensemble stops when all its networks have.
+//! is scored ([`StopSignal`]: the error on the held-out pixels of [`super::holdout`], or an
+//! ensemble's spread inside the cloud); the output at the best check is kept, and a network whose
+//! (smoothed) score has not improved for [`StopRule::patience`] steps stops. A batch or ensemble
+//! stops when all its networks have.
 use crate::error::{Error, Result};
+
+/// What a check scores (lower is better).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopSignal {
+    /// The mean squared error of the ensemble's mean (one network: its own output) on the
+    /// held-out pixels.
+    Heldout,
+    /// The members' disagreement where the image is being filled: the mean, over the cloudy
+    /// elements of the inpainted source, of the members' per-element standard deviation (what
+    /// `--uncertainty` writes). Needs an ensemble of at least 2. Members that start to fit the
+    /// clear pixels' detail fill the cloud each in its own way, so the spread turns up when the
+    /// fill stops getting better (BENCHMARKS.md §11); no truth and no held-out pixels needed.
+    Spread,
+}
 
 /// Validation and early stopping of a fit.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StopRule {
     /// Fraction of the inpainted source's clear pixels held out of the loss (in cloud-shaped
-    /// patches) and scored at every check.
+    /// patches) and scored at every check; 0 (only with [`StopSignal::Spread`]) fits every clear
+    /// pixel.
     pub holdout: f64,
+    /// What a check scores.
+    pub signal: StopSignal,
     /// Steps between checks (each costs about a third of a step).
     pub every: usize,
-    /// Stop after this many steps without a better (smoothed) held-out error; `None`: run every
+    /// Stop after this many steps without a better (smoothed) score; `None`: run every
     /// step asked for and keep the best check's output.
     pub patience: Option<usize>,
     /// Weight of the past in an exponential moving average of the held-out error over checks
@@ -28,6 +46,7 @@ impl Default for StopRule {
     fn default() -> Self {
         StopRule {
             holdout: 0.1,
+            signal: StopSignal::Heldout,
             every: 25,
             patience: Some(150),
             smoothing: 0.5,
@@ -39,10 +58,18 @@ impl Default for StopRule {
 impl StopRule {
     /// Refuses settings that cannot work, naming the one at fault.
     pub fn validate(&self) -> Result<()> {
-        if !(self.holdout > 0.0 && self.holdout < 0.9) {
+        let least = match self.signal {
+            StopSignal::Heldout => f64::MIN_POSITIVE,
+            StopSignal::Spread => 0.0,
+        };
+        if !(self.holdout >= least && self.holdout < 0.9) {
+            let range = match self.signal {
+                StopSignal::Heldout => "(0, 0.9) (the held-out signal scores those pixels)",
+                StopSignal::Spread => "[0, 0.9)",
+            };
             return Err(Error::invalid(
                 "holdout",
-                format!("must be in (0, 0.9), got {}", self.holdout),
+                format!("must be in {range}, got {}", self.holdout),
             ));
         }
         if self.every == 0 {
@@ -52,6 +79,21 @@ impl StopRule {
             return Err(Error::invalid(
                 "smoothing",
                 format!("must be in [0, 1), got {}", self.smoothing),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`StopRule::validate`], and a signal the fit's `ensemble` size can give.
+    pub fn validate_for(&self, ensemble: usize) -> Result<()> {
+        self.validate()?;
+        if self.signal == StopSignal::Spread && ensemble < 2 {
+            return Err(Error::invalid(
+                "stop signal",
+                format!(
+                    "the spread needs an ensemble of at least 2 networks, got {ensemble} (use the \
+                     held-out signal for one network)"
+                ),
             ));
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! and their mapping onto the library's configuration.
 use clap::builder::{PossibleValuesParser, Str, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
-use cloudfill::dip::{DipConfig, Latent, StopRule, RECOMMENDED_ENSEMBLE};
+use cloudfill::dip::{DipConfig, Latent, StopRule, StopSignal, RECOMMENDED_ENSEMBLE};
 
 /// Networks of an ensemble unless --ensemble says otherwise (the library's recommendation).
 pub(crate) const DEFAULT_ENSEMBLE: u16 = RECOMMENDED_ENSEMBLE as u16;
@@ -156,6 +156,11 @@ pub(crate) struct FitArgs {
     /// improvement; none: run exactly --steps and keep the last output.
     #[arg(long, value_parser = one_of(STOPS), default_value = "auto")]
     pub stop: StopMode,
+    /// What --stop auto scores at each check: heldout (the error on held-out patches of clear
+    /// pixels), spread (the ensemble's disagreement inside the cloud; --ensemble 2 or more), or
+    /// auto (spread for an ensemble, heldout for one network).
+    #[arg(long, value_parser = one_of(SIGNALS), default_value = "auto")]
+    pub signal: SignalArg,
     /// Fraction of the clear pixels held out for --stop auto.
     #[arg(long, default_value_t = StopRule::default().holdout)]
     pub holdout: f64,
@@ -320,6 +325,28 @@ pub(crate) enum StopMode {
     Off,
 }
 const STOPS: Names<StopMode> = names!["auto" => StopMode::Auto, "none" => StopMode::Off];
+/// `--signal`: a fixed signal, or the ensemble's size decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SignalArg {
+    Auto,
+    Fixed(StopSignal),
+}
+const SIGNALS: Names<SignalArg> = names![
+    "auto" => SignalArg::Auto,
+    "heldout" => SignalArg::Fixed(StopSignal::Heldout),
+    "spread" => SignalArg::Fixed(StopSignal::Spread)
+];
+
+impl SignalArg {
+    /// The signal for an ensemble of `k`.
+    pub(crate) fn for_ensemble(self, k: usize) -> StopSignal {
+        match self {
+            SignalArg::Fixed(s) => s,
+            SignalArg::Auto if k > 1 => StopSignal::Spread,
+            SignalArg::Auto => StopSignal::Heldout,
+        }
+    }
+}
 const PADDINGS: Names<Padding> =
     names!["zero" => Padding::Zero, "reflection" => Padding::Reflection];
 const UPSAMPLES: Names<Upsample> =
@@ -362,8 +389,14 @@ impl FitArgs {
             sigmoid: !self.no_sigmoid,
             ..NetConfig::default()
         };
+        let ensemble = if self.reference {
+            1
+        } else {
+            self.ensemble as usize
+        };
         let stop = (self.stop == StopMode::Auto && !self.reference).then_some(StopRule {
             holdout: self.holdout,
+            signal: self.signal.for_ensemble(ensemble),
             every: self.check_every,
             patience: Some(self.patience),
             ..StopRule::default()
@@ -374,11 +407,7 @@ impl FitArgs {
             noise_std: self.noise_std,
             latent: self.latent,
             seed: self.seed,
-            ensemble: if self.reference {
-                1
-            } else {
-                self.ensemble as usize
-            },
+            ensemble,
             stop,
             ..DipConfig::default()
         }

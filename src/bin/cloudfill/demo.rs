@@ -1,5 +1,5 @@
 //! `cloudfill demo`: the built-in synthetic scene, fitted and scored against its truth.
-use crate::args::{DemoArgs, StopMode};
+use crate::args::{DemoArgs, SignalArg, StopMode};
 use crate::fit::{describe_kept, open_gpu, run_fit};
 use anyhow::{bail, Context, Result};
 use cloudfill::dip::{DipConfig, StopRule};
@@ -24,7 +24,10 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
     // The reference network has 6 levels; smaller scenes get as many as they can hold.
     let levels = (a.size.trailing_zeros() as usize).saturating_sub(1).min(6);
     let ensemble = if a.reference { 1 } else { a.ensemble as usize };
-    let stop = (a.stop == StopMode::Auto && !a.reference).then(StopRule::default);
+    let stop = (a.stop == StopMode::Auto && !a.reference).then(|| StopRule {
+        signal: SignalArg::Auto.for_ensemble(ensemble),
+        ..StopRule::default()
+    });
     let cfg = DipConfig {
         net: NetConfig::with_levels(levels),
         seed: a.seed,

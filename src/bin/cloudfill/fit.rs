@@ -1,7 +1,7 @@
 //! The GPU and one fit with a progress bar (`demo`, single-image `inpaint`).
 use crate::resume::{self, Resume};
 use anyhow::Result;
-use cloudfill::dip::{Dip, DipConfig, Monitor, StepInfo};
+use cloudfill::dip::{Dip, DipConfig, Monitor, StepInfo, StopSignal};
 use cloudfill::io::{Image, Mask};
 use cloudfill::Gpu;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -92,11 +92,11 @@ pub(crate) fn describe_kept(fit: &Fitted) {
     let m = &fit.monitors[0];
     match (m.kept_step(), m.stopped_at) {
         (Some(k), Some(s)) => eprintln!(
-            "kept the best held-out check, step {k}; stopped at step {s} ({} steps without a better one)",
+            "kept the best check, step {k}; stopped at step {s} ({} steps without a better one)",
             s - k
         ),
-        (Some(k), None) => eprintln!("kept the best held-out check, step {k}"),
-        (None, _) => eprintln!("no held-out check was kept (too few steps): the result is the last output"),
+        (Some(k), None) => eprintln!("kept the best check, step {k}"),
+        (None, _) => eprintln!("no check was kept (too few steps): the result is the last output"),
     }
     if let Some(s) = fit.diverged_at {
         eprintln!(
@@ -119,7 +119,11 @@ pub(crate) fn show_step(bar: &ProgressBar, info: &StepInfo) {
             } else {
                 format!("{a}–{b}")
             };
-            msg += &format!("  held-out RMSE {:.4} @ {at}", v.best_rmse);
+            let what = match v.signal {
+                StopSignal::Heldout => "held-out RMSE",
+                StopSignal::Spread => "spread",
+            };
+            msg += &format!("  {what} {:.4} @ {at}", v.best);
             if v.running < v.items {
                 msg += &format!("  ({}/{} running)", v.running, v.items);
             }

@@ -15,7 +15,7 @@ fn go(_: &cloudfill::StepInfo) -> ControlFlow<()> {
 }
 
 /// A 24×20 problem: a 3-band target with a round cloud, and a 2-band guide.
-fn problem(rng: &mut Rng) -> (Vec<Image>, Vec<Mask>) {
+pub(super) fn problem(rng: &mut Rng) -> (Vec<Image>, Vec<Mask>) {
     let (h, w) = (24, 20);
     let t = Image::new(h, w, 3, rng.vec(h * w * 3)).unwrap();
     let s1 = Image::new(h, w, 2, rng.vec(h * w * 2)).unwrap();
@@ -28,7 +28,11 @@ fn problem(rng: &mut Rng) -> (Vec<Image>, Vec<Mask>) {
     )
 }
 
-fn fitted(cfg: &DipConfig, data: &(Vec<Image>, Vec<Mask>), steps: usize) -> Dip<'static> {
+pub(super) fn fitted(
+    cfg: &DipConfig,
+    data: &(Vec<Image>, Vec<Mask>),
+    steps: usize,
+) -> Dip<'static> {
     let mut dip = Dip::new(gpu(), cfg.clone()).unwrap();
     dip.set_target(data.0.clone()).unwrap();
     dip.set_mask(data.1.clone()).unwrap();
@@ -36,7 +40,7 @@ fn fitted(cfg: &DipConfig, data: &(Vec<Image>, Vec<Mask>), steps: usize) -> Dip<
     dip
 }
 
-fn small(seed: u64) -> DipConfig {
+pub(super) fn small(seed: u64) -> DipConfig {
     DipConfig {
         net: NetConfig::with_levels(3),
         seed,
@@ -152,6 +156,7 @@ fn holdout_is_cloud_shaped_clear_and_deterministic() {
 fn stopping_rule_on_scripted_curves() {
     let rule = StopRule {
         holdout: 0.1,
+        signal: cloudfill::StopSignal::Heldout,
         every: 10,
         patience: Some(30),
         smoothing: 0.0,
@@ -207,6 +212,7 @@ fn stopping_rule_on_scripted_curves() {
     assert_eq!(m.curve.len(), 5);
     assert!(StopRule {
         holdout: 0.0,
+        signal: cloudfill::StopSignal::Heldout,
         ..rule
     }
     .validate()
@@ -221,6 +227,7 @@ fn kept_output_is_the_output_at_the_kept_step() {
     let data = problem(&mut Rng::new(72));
     let rule = StopRule {
         holdout: 0.15,
+        signal: cloudfill::StopSignal::Heldout,
         every: 4,
         patience: None,
         smoothing: 0.0,

@@ -12,6 +12,7 @@ mod net;
 mod report;
 mod shader_checks;
 mod small;
+mod stop_signal;
 pub(crate) mod tiles;
 mod tiles_identity;
 mod tiles_uncertainty;

@@ -101,6 +101,10 @@ fn default_ensemble_writes_uncertainty_and_records_kept_steps() {
     );
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(j["ensemble"], 3);
+    assert_eq!(
+        j["stop"]["signal"], "spread",
+        "an ensemble stops on its spread"
+    );
     let fit = &j["fit"];
     let (kept, done) = (
         fit["kept_step"].as_u64().unwrap(),
@@ -110,6 +114,12 @@ fn default_ensemble_writes_uncertainty_and_records_kept_steps() {
     let curve = fit["validation_curve"].as_array().unwrap();
     assert_eq!(curve.len() as u64, done / 20, "{fit}");
     assert!(j["fit"]["uncertainty_spearman_cloud"].is_number());
+    // One network stops on its held-out error.
+    let (one, json1) = (d.join("one.npy"), d.join("one.json"));
+    let o = inpaint(&f, &["--ensemble", "1", "--metrics-json", s(&json1)], &one);
+    assert!(o.status.success(), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json1).unwrap()).unwrap();
+    assert_eq!(j["stop"]["signal"], "heldout", "{j}");
     // --uncertainty is one more output: never an input, never another output.
     let o = inpaint(&f, &["--uncertainty", s(&out), "--overwrite"], &out);
     assert!(
@@ -123,9 +133,16 @@ fn default_ensemble_writes_uncertainty_and_records_kept_steps() {
 fn bad_stop_settings_are_refused_before_the_fit() {
     let f = files();
     let out = f.dir.path().join("o.npy");
-    let o = inpaint(&f, &["--holdout", "0"], &out);
+    let o = inpaint(&f, &["--holdout", "0", "--signal", "heldout"], &out);
     assert!(
         !o.status.success() && text(&o).contains("holdout"),
+        "{}",
+        text(&o)
+    );
+    // One network has no spread.
+    let o = inpaint(&f, &["--signal", "spread", "--ensemble", "1"], &out);
+    assert!(
+        !o.status.success() && text(&o).contains("spread") && text(&o).contains("ensemble"),
         "{}",
         text(&o)
     );
