@@ -90,7 +90,8 @@ def main(d):
     print("  spread in the cloud ×1e3 (k=%d): " % k +
           " ".join(f"{s}:{v * 1e3:.2f}" for s, v in zip(steps, spread[k])))
     print("  rule on the spread (smoothing, patience, min_steps): kept (PSNR) stop")
-    for r in [(0.0, 150, 100, 0.0), (0.0, 150, 200, 0.0), (0.5, 150, 200, 0.0), (0.5, 100, 200, 0.0)]:
+    for r in [(0.0, 150, 100, 0.0), (0.0, 150, 200, 0.0), (0.0, 150, 300, 0.0), (0.5, 150, 200, 0.0),
+              (0.5, 150, 300, 0.0)]:
         cells = []
         for kk in spread:
             kept, stop = rule(spread[kk], steps, *r)

@@ -92,8 +92,9 @@
 //!   reflect-pads the sources, makes the latent and unpacks the output; [`fit_batch`] for
 //!   several problems of one size at once. Beyond the reference: an ensemble
 //!   ([`DipConfig::ensemble`]: K seeds as one batch; mean = [`Dip::output`], spread =
-//!   [`Dip::uncertainty`], `dip/ensemble.rs`), held-out patches (`dip/holdout.rs`) and the
-//!   stopping rule on the members' mean ([`StopRule`], [`Monitor`], `dip/stopping.rs`), checked
+//!   [`Dip::uncertainty`], `dip/ensemble.rs`), held-out patches and what a check scores
+//!   (`dip/holdout.rs`) and the stopping rule on the members' mean or spread ([`StopRule`],
+//!   [`StopSignal`], [`Monitor`], `dip/stopping.rs`), checked
 //!   in the training loop `dip/fit.rs` (one forward and one readback per check, none between),
 //!   and checkpoints (`dip/checkpoint.rs`).
 //! - [`io`]: GDAL rasters (GeoTIFF in and out with georeferencing, windows, nodata), `.npy`,

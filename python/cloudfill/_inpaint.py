@@ -1,4 +1,4 @@
-"""`inpaint`: the one-call form, with the CLI's defaults (an ensemble, held-out stopping)."""
+"""`inpaint`: the one-call form, with the CLI's defaults (an ensemble, stopped on its spread)."""
 import numpy as np
 
 from . import _arrays, _native
@@ -16,8 +16,9 @@ def inpaint(image, mask, guides=(), guide_masks=None, *, steps=STEPS, seed=_DEFA
     ``mask``: H×W, True/1 = clear (the reference's convention; a cloud mask is ``~cloud``).
     ``guides``: collocated arrays of the same H×W (Sentinel-1, a cloud-free composite), fitted
     with the image; ``guide_masks`` (default all clear) marks where each guide is valid.
-    The defaults are the CLI's: ``ensemble`` networks (seeds seed, seed+1, …) averaged, each
-    stopped by held-out validation (``stop='auto'``; ``'none'`` runs every one of ``steps``),
+    The defaults are the CLI's: ``ensemble`` networks (seeds seed, seed+1, …) averaged and
+    stopped together when their spread inside the cloud stops falling (``stop='auto'``; one
+    network: by held-out validation; ``'none'`` runs every one of ``steps``),
     ``steps`` the maximum. ``reference=True`` is the reference's exact flow (one network, every
     step, the last output).
 

@@ -15,12 +15,14 @@ STEPS = 4000
 """The reference's length: 4 epochs of 1000 steps."""
 
 
-def stop_rule(stop):
+def stop_rule(stop, ensemble=1):
     """The library's stopping rule from None (every step, the last output), "auto" (the
-    recommended rule), "none", or a dict overriding some of the rule's settings."""
+    recommended rule for ``ensemble`` networks: the held-out error for one, the members' spread
+    in the cloud with no pixel held out for more), "none", or a dict overriding some of that
+    rule's settings (e.g. ``{"signal": "heldout", "holdout": 0.1}``)."""
     if stop is None or stop == "none":
         return None
-    rule = dict(_DEFAULTS["stop"])
+    rule = dict(_DEFAULTS["stop" if ensemble < 2 else "stop_ensemble"])
     if stop == "auto":
         pass
     elif isinstance(stop, dict):
@@ -96,7 +98,7 @@ class LitDIP:
         self._native = _native.Fit(
             lr=float(lr), noise_std=float(regularization_noise_std), latent_kind=kind,
             noise=noise, sigmoid=bool(sigmoid_output), seed=_count(seed, "seed", 0),
-            ensemble=_count(ensemble, "ensemble", 1), stop=stop_rule(stop),
+            ensemble=_count(ensemble, "ensemble", 1), stop=stop_rule(stop, ensemble),
             loss_every=_count(loss_every, "loss_every", 1),
         )
         self._hw = None

@@ -110,14 +110,31 @@ fn adapter() -> PyResult<String> {
     Ok(format!("{} ({}, {})", s.name, s.backend, s.device_type))
 }
 
+/// A stopping rule as the dict `LitDIP(stop=…)` takes.
+fn rule_dict(
+    py: Python<'_>,
+    rule: cloudfill::StopRule,
+) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let stop = pyo3::types::PyDict::new(py);
+    stop.set_item("holdout", rule.holdout)?;
+    stop.set_item("every", rule.every)?;
+    stop.set_item("patience", rule.patience)?;
+    stop.set_item("smoothing", rule.smoothing)?;
+    stop.set_item("min_steps", rule.min_steps)?;
+    let signal = match rule.signal {
+        cloudfill::StopSignal::Heldout => "heldout",
+        cloudfill::StopSignal::Spread => "spread",
+    };
+    stop.set_item("signal", signal)?;
+    Ok(stop)
+}
+
 /// The library's settings that the Python API defaults to, so they are never restated in
-/// Python: the reference's (`DipConfig::default`), the recommended ensemble and stopping rule.
+/// Python: the reference's (`DipConfig::default`), the recommended ensemble and stopping rules
+/// (`stop` for one network, `stop_ensemble` for an ensemble).
 #[pyfunction]
 fn defaults(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
-    let (cfg, rule) = (
-        cloudfill::DipConfig::default(),
-        cloudfill::StopRule::default(),
-    );
+    let cfg = cloudfill::DipConfig::default();
     let d = pyo3::types::PyDict::new(py);
     d.set_item("lr", cfg.lr)?;
     d.set_item("noise_std", cfg.noise_std)?;
@@ -125,14 +142,11 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     d.set_item("loss_every", cfg.loss_every)?;
     d.set_item("sigmoid", cfg.net.sigmoid)?;
     d.set_item("ensemble", cloudfill::dip::RECOMMENDED_ENSEMBLE)?;
-    let stop = pyo3::types::PyDict::new(py);
-    stop.set_item("holdout", rule.holdout)?;
-    stop.set_item("every", rule.every)?;
-    stop.set_item("patience", rule.patience)?;
-    stop.set_item("smoothing", rule.smoothing)?;
-    stop.set_item("min_steps", rule.min_steps)?;
-    stop.set_item("signal", "heldout")?;
-    d.set_item("stop", stop)?;
+    d.set_item("stop", rule_dict(py, cloudfill::StopRule::recommended(1))?)?;
+    d.set_item(
+        "stop_ensemble",
+        rule_dict(py, cloudfill::StopRule::recommended(2))?,
+    )?;
     Ok(d)
 }
 

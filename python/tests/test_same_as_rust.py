@@ -40,9 +40,10 @@ def test_the_reference_flow_equals_the_cli_bit_for_bit(cli, tmp_path, scene):
 def test_an_ensemble_with_the_stopping_rule_equals_the_cli(cli, tmp_path, scene):
     target, guide, clear = scene
     flags = ["--ensemble", "2", "--stop", "auto", "--check-every", "5", "--patience", "10",
-             "--steps", "30", "--seed", "2"]
+             "--min-steps", "10", "--steps", "30", "--seed", "2"]
     want, want_sigma = _cli_fill(cli, tmp_path, target, guide, clear, *flags)
     got, sigma = cloudfill.inpaint(target, clear, guides=[guide], steps=30, seed=2, ensemble=2,
-                                   stop={"every": 5, "patience": 10}, uncertainty=True)
+                                   stop={"every": 5, "patience": 10, "min_steps": 10},
+                                   uncertainty=True)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(sigma, want_sigma)

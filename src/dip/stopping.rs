@@ -84,6 +84,24 @@ impl StopRule {
         Ok(())
     }
 
+    /// The recommended rule for an ensemble of `k` networks: from 2 on, the spread signal with
+    /// no pixel held out (it needs none, and every clear pixel then helps the fill) and no check
+    /// kept before step 300 (the spread bottoms out early, near step 100–200, even on scenes
+    /// whose fill still sharpens after it; BENCHMARKS.md §11); for one network, the held-out
+    /// rule ([`StopRule::default`]).
+    pub fn recommended(k: usize) -> StopRule {
+        if k >= 2 {
+            StopRule {
+                holdout: 0.0,
+                signal: StopSignal::Spread,
+                min_steps: 300,
+                ..StopRule::default()
+            }
+        } else {
+            StopRule::default()
+        }
+    }
+
     /// [`StopRule::validate`], and a signal the fit's `ensemble` size can give.
     pub fn validate_for(&self, ensemble: usize) -> Result<()> {
         self.validate()?;

@@ -161,15 +161,21 @@ pub(crate) struct FitArgs {
     /// auto (spread for an ensemble, heldout for one network).
     #[arg(long, value_parser = one_of(SIGNALS), default_value = "auto")]
     pub signal: SignalArg,
-    /// Fraction of the clear pixels held out for --stop auto.
-    #[arg(long, default_value_t = StopRule::default().holdout)]
-    pub holdout: f64,
+    /// Fraction of the clear pixels held out of the fit for --stop auto (default: 0 with the
+    /// spread signal, which needs none; 0.1 with heldout).
+    #[arg(long)]
+    pub holdout: Option<f64>,
     /// Steps between two checks of --stop auto.
     #[arg(long, value_name = "N", default_value_t = StopRule::default().every, value_parser = at_least_one())]
     pub check_every: usize,
     /// Steps without a better check after which --stop auto stops a network.
     #[arg(long, value_name = "N", default_value_t = StopRule::default().patience.unwrap_or(0))]
     pub patience: usize,
+    /// No check before this step is kept for --stop auto (the first steps improve fast and
+    /// noisily), so the fit runs at least this many steps plus --patience (default: 300 with
+    /// the spread signal, 200 with heldout).
+    #[arg(long, value_name = "N")]
+    pub min_steps: Option<usize>,
     /// The reference's exact flow: one network (--ensemble 1), no held-out pixels, every one
     /// of --steps (--stop none): reproduces the paper's method.
     #[arg(long)]
@@ -394,12 +400,16 @@ impl FitArgs {
         } else {
             self.ensemble as usize
         };
+        let base = match self.signal.for_ensemble(ensemble) {
+            StopSignal::Spread => StopRule::recommended(2),
+            StopSignal::Heldout => StopRule::recommended(1),
+        };
         let stop = (self.stop == StopMode::Auto && !self.reference).then_some(StopRule {
-            holdout: self.holdout,
-            signal: self.signal.for_ensemble(ensemble),
+            holdout: self.holdout.unwrap_or(base.holdout),
             every: self.check_every,
             patience: Some(self.patience),
-            ..StopRule::default()
+            min_steps: self.min_steps.unwrap_or(base.min_steps),
+            ..base
         });
         DipConfig {
             net,

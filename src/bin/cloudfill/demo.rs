@@ -1,8 +1,8 @@
 //! `cloudfill demo`: the built-in synthetic scene, fitted and scored against its truth.
-use crate::args::{DemoArgs, SignalArg, StopMode};
+use crate::args::{DemoArgs, StopMode};
 use crate::fit::{describe_kept, open_gpu, run_fit};
 use anyhow::{bail, Context, Result};
-use cloudfill::dip::{DipConfig, StopRule};
+use cloudfill::dip::{DipConfig, StopRule, StopSignal};
 use cloudfill::io::{self, Image, Mask};
 use cloudfill::net::NetConfig;
 use cloudfill::report::TruthScores;
@@ -24,10 +24,7 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
     // The reference network has 6 levels; smaller scenes get as many as they can hold.
     let levels = (a.size.trailing_zeros() as usize).saturating_sub(1).min(6);
     let ensemble = if a.reference { 1 } else { a.ensemble as usize };
-    let stop = (a.stop == StopMode::Auto && !a.reference).then(|| StopRule {
-        signal: SignalArg::Auto.for_ensemble(ensemble),
-        ..StopRule::default()
-    });
+    let stop = (a.stop == StopMode::Auto && !a.reference).then(|| StopRule::recommended(ensemble));
     let cfg = DipConfig {
         net: NetConfig::with_levels(levels),
         seed: a.seed,
@@ -45,6 +42,10 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
             k => format!("an ensemble of {k}"),
         };
         let steps = match stop {
+            Some(r) if r.signal == StopSignal::Spread => format!(
+                "at most {} steps (stopping when the networks' spread in the cloud stops falling)",
+                a.steps
+            ),
             Some(_) => format!("at most {} steps (stopping on held-out patches)", a.steps),
             None => format!("{} steps", a.steps),
         };
