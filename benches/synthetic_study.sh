@@ -51,8 +51,9 @@ for s in $seeds; do
     psnr=$(sed -n 's/^PSNR in the cloud: \([0-9.]*\) dB.*/\1/p' "$log")
     ssim=$(sed -n 's/.*SSIM in the cloud \([0-9.]*\) .*/\1/p' "$log")
     secs=$(sed -n 's/.*); \([0-9.]*\) s, .*/\1/p' "$log")
-    rate=$(sed -n 's/.* s, \([0-9.]*\) steps\/s.*/\1/p' "$log")
-    steps=$(awk -v t="$secs" -v r="$rate" 'BEGIN { printf "%.0f", t * r }')
+    # every run's maximum is 4000 steps; a stopped one says where it stopped
+    stopped=$(sed -n 's/.*stopped at step \([0-9]*\).*/\1/p' "$log")
+    steps=${stopped:-4000}
     kept=$(sed -n 's/.*best[a-z -]* check, step \([0-9]*\).*/\1/p' "$log")
     rho=$(sed -n 's/.*Spearman \([0-9.-]*\).*/\1/p' "$log")
     echo "| $s | $m | $psnr | $ssim | $steps${kept:+ ($kept)} | $secs | ${rho:--} |"
