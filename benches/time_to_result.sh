@@ -45,8 +45,8 @@ python3 benches/pytorch_step.py --sizes "$size" --threads "$threads" --steps "$t
 tstep=$(sed -n -E "s/^torch step ${size}x${size}: ([0-9.eE+-]+) s\/step.*/\1/p" "$work/torch.txt")
 tref=$(awk -v s="$tstep" 'BEGIN { printf "%.1f", 4000 * s }')
 
-run() { # name, extra args...
-  local name=$1; shift
+run() { # file name, label, extra args...
+  local name=$1 label=$2; shift 2
   echo "== cloudfill inpaint $* (seed $seed)" >&2
   local t0 t1
   t0=$(date +%s.%N)
@@ -58,11 +58,11 @@ run() { # name, extra args...
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
   psnr=$(python3 -c "import json; print(round(json.load(open('$work/$name.json'))['metrics']['psnr_cloud'], 2))")
   done=$(python3 -c "import json; j = json.load(open('$work/$name.json')); f = j.get('fit') or {}; print(f\"{f.get('steps_done', j['steps'])} (kept {f.get('kept_step')})\")")
-  awk -v n="$name" -v w="$wall" -v r="$tref" -v p="$psnr" -v d="$done" \
+  awk -v n="$label" -v w="$wall" -v r="$tref" -v p="$psnr" -v d="$done" \
     'BEGIN { printf "| %s | %s | %s | %.1f | %.2f |\n", n, d, p, w, w / r }' >>"$work/table.txt"
 }
-run "--ensemble 1" --ensemble 1
-run "default" 
+run one "--ensemble 1" --ensemble 1
+run default "default (an ensemble)"
 
 cpu=$(sed -n -E 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)
 echo "### Time to a result, ${size}² sample, seed $seed ($(date -u '+%Y-%m-%d %H:%M UTC'); nproc $(nproc); ${cpu:-})"
