@@ -54,23 +54,24 @@ run() { # file name, label, extra args...
     "${win[@]}" --truth $D/2019_mean.npy --seed "$seed" --out "$work/$name.npy" \
     --metrics-json "$work/$name.json" --quiet "$@" >&2 || exit 1
   t1=$(date +%s.%N)
-  local wall psnr done
+  local wall psnr done rho
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
   psnr=$(python3 -c "import json; print(round(json.load(open('$work/$name.json'))['metrics']['psnr_cloud'], 2))")
+  rho=$(python3 -c "import json; r = json.load(open('$work/$name.json')).get('fit', {}).get('uncertainty_spearman_cloud'); print('-' if r is None else round(r, 2))")
   done=$(python3 -c "import json; j = json.load(open('$work/$name.json')); f = j.get('fit') or {}; print(f\"{f.get('steps_done', j['steps'])} (kept {f.get('kept_step')})\")")
-  awk -v n="$label" -v w="$wall" -v r="$tref" -v p="$psnr" -v d="$done" \
-    'BEGIN { printf "| %s | %s | %s | %.1f | %.2f |\n", n, d, p, w, w / r }' >>"$work/table.txt"
+  awk -v n="$label" -v w="$wall" -v r="$tref" -v p="$psnr" -v d="$done" -v s="$rho" \
+    'BEGIN { printf "| %s | %s | %s | %s | %.1f | %.2f |\n", n, d, p, s, w, w / r }' >>"$work/table.txt"
 }
 run one "--ensemble 1" --ensemble 1
-run default "default (an ensemble)"
+run default "default (an ensemble)" --uncertainty "$work/default.sigma.npy"
 
 cpu=$(sed -n -E 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)
 echo "### Time to a result, ${size}² sample, seed $seed ($(date -u '+%Y-%m-%d %H:%M UTC'); nproc $(nproc); ${cpu:-})"
 echo
 echo "- PyTorch $(grep -m1 -E '^torch [0-9]' "$work/torch.txt" | cut -d, -f1): $tstep s/step (median of $tsteps), × 4000 = **$tref s**"
 echo
-echo "| cloudfill | steps | cloud PSNR | wall s | / PyTorch 4000 steps |"
-echo "|---|---:|---:|---:|---:|"
+echo "| cloudfill | steps | cloud PSNR | σ Spearman | wall s | / PyTorch 4000 steps |"
+echo "|---|---:|---:|---:|---:|---:|"
 cat "$work/table.txt"
 echo
 echo "raw outputs: $work"

@@ -2,12 +2,13 @@
 //! on a window of the real sample with held-out patches and no stop, and at every check writes
 //! each member's current first-source output (`check_<step>.f32`, K×H×W×C little-endian f32) and
 //! its held-out error (`curves.jsonl`), with the cloud mask and truth (`mask.u8`, `truth.f32`),
-//! for `benches/stopping_rules.py` to score offline.
+//! for `benches/stopping_rules.py` and `benches/drift_signal.py` to score offline. HOLDOUT 0
+//! holds nothing out (the fit scores the spread instead, which needs K ≥ 2).
 //!
 //! `cargo run --release --example stopping_curves -- OUT_DIR X0 Y0 SIZE K STEPS EVERY [HOLDOUT] [SEED]`
 use cloudfill::io::{MaskOptions, Window};
 use cloudfill::tiles::Inputs;
-use cloudfill::{Dip, DipConfig, Gpu, StopRule};
+use cloudfill::{Dip, DipConfig, Gpu, StopRule, StopSignal};
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -57,6 +58,11 @@ fn main() -> anyhow::Result<()> {
         seed,
         stop: Some(StopRule {
             holdout,
+            signal: if holdout > 0.0 {
+                StopSignal::Heldout
+            } else {
+                StopSignal::Spread
+            },
             every,
             patience: None,
             ..StopRule::default()

@@ -234,7 +234,7 @@ impl<'g> Dip<'g> {
         };
         self.plan = Some(plan);
         self.checks = (self.cfg.stop)
-            .zip(p.heldout.take())
+            .zip(p.check_pixels.take())
             .map(|(rule, held)| Checks::new(rule, vec![held], self.cfg.ensemble));
         self.last_loss = None;
         self.write_init_params()

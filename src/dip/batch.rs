@@ -78,7 +78,7 @@ pub fn fit_batch(
     let mut checks = cfg.stop.map(|rule| {
         let held = prepared
             .iter_mut()
-            .filter_map(|p| p.heldout.take())
+            .filter_map(|p| p.check_pixels.take())
             .collect();
         Checks::new(rule, held, members)
     });

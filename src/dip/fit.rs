@@ -1,7 +1,7 @@
 //! The training loop shared by [`Dip::fit`](super::Dip::fit) and [`fit_batch`](super::fit_batch):
 //! steps, the loss read now and then, and — with a [`StopRule`] — the checks on the held-out
 //! pixels that keep each network's best output and stop the networks that stopped improving.
-use super::holdout::Heldout;
+use super::holdout::CheckPixels;
 use super::stopping::{Monitor, StopRule, StopSignal};
 use super::StepInfo;
 use crate::error::{Error, Result};
@@ -15,7 +15,7 @@ use std::time::Instant;
 /// member's own held-out error is noisier and picks its best check worse (BENCHMARKS.md §11).
 pub(crate) struct Checks {
     rule: StopRule,
-    heldout: Vec<Heldout>,
+    pixels: Vec<CheckPixels>,
     members: usize,
     /// One per item.
     pub monitors: Vec<Monitor>,
@@ -51,11 +51,11 @@ pub struct ValidationInfo {
 }
 
 impl Checks {
-    pub fn new(rule: StopRule, heldout: Vec<Heldout>, members: usize) -> Checks {
-        let items = heldout.len();
+    pub fn new(rule: StopRule, pixels: Vec<CheckPixels>, members: usize) -> Checks {
+        let items = pixels.len();
         Checks {
             rule,
-            heldout,
+            pixels,
             members,
             monitors: vec![Monitor::new(rule); items],
             kept: vec![None; items * members],
@@ -107,7 +107,7 @@ impl Checks {
         let step = plan.step as usize;
         for (i, item) in out.chunks_exact(per * self.members).enumerate() {
             let members: Vec<&[f32]> = item.chunks_exact(per).collect();
-            let val = self.heldout[i].score(self.rule.signal, &members);
+            let val = self.pixels[i].score(self.rule.signal, &members);
             if self.monitors[i].observe(step, val).improved {
                 for (k, o) in members.iter().enumerate() {
                     self.kept[i * self.members + k] = Some(o.to_vec());

@@ -114,13 +114,13 @@ pub fn cloud_depths(clear: &Mask) -> Vec<f64> {
 /// the held-out elements of the inpainted source with their target values, and the elements
 /// being filled (its cloud and nodata) for the ensemble's spread.
 #[derive(Clone, Debug)]
-pub(crate) struct Heldout {
+pub(crate) struct CheckPixels {
     index: Vec<u32>,
     target: Vec<f32>,
     fill: Vec<u32>,
 }
 
-impl Heldout {
+impl CheckPixels {
     /// The held-out pixels of `held` and the pixels `clear` does not mark clear (both H×W) over
     /// the planes of `image` (H×W×C, pixel-major, the held-out values) in an output of `ph × pw`
     /// planes.
@@ -129,7 +129,7 @@ impl Heldout {
         clear: &Mask,
         image: &crate::io::Image,
         (ph, pw): (usize, usize),
-    ) -> Heldout {
+    ) -> CheckPixels {
         let (mut index, mut target, mut fill) = (Vec::new(), Vec::new(), Vec::new());
         for ch in 0..image.c {
             for y in 0..held.h {
@@ -145,7 +145,7 @@ impl Heldout {
                 }
             }
         }
-        Heldout {
+        CheckPixels {
             index,
             target,
             fill,
@@ -163,7 +163,7 @@ impl Heldout {
     /// `signal`'s score of an ensemble's `members` (each one network's output).
     pub fn score(&self, signal: StopSignal, members: &[&[f32]]) -> f64 {
         match signal {
-            StopSignal::Heldout => self.error(&super::ensemble::mean_std(members).0),
+            StopSignal::Heldout => self.error_of_mean(members),
             StopSignal::Spread => self.spread(members),
         }
     }
@@ -181,10 +181,17 @@ impl Heldout {
         sum / self.fill.len().max(1) as f64
     }
 
-    /// Mean squared error of `out` (one network's output) on the held-out elements.
-    pub fn error(&self, out: &[f32]) -> f64 {
+    /// Mean squared error of the members' mean (one network: its output) on the held-out
+    /// elements; the mean is taken in f64 and rounded to f32, as [`super::ensemble::mean_std`]
+    /// gives the ensemble's result.
+    pub fn error_of_mean(&self, members: &[&[f32]]) -> f64 {
+        let k = members.len() as f64;
+        let mean = |i: usize| match members {
+            [one] => one[i],
+            _ => (members.iter().map(|m| m[i] as f64).sum::<f64>() / k) as f32,
+        };
         let sum: f64 = (self.index.iter().zip(&self.target))
-            .map(|(&i, &t)| (out[i as usize] as f64 - t as f64).powi(2))
+            .map(|(&i, &t)| (mean(i as usize) as f64 - t as f64).powi(2))
             .sum();
         sum / self.index.len().max(1) as f64
     }

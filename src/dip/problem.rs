@@ -1,7 +1,7 @@
 //! A [`Dip`]'s data as the network sees it: the sources stacked channel-major and
 //! reflect-padded to a multiple of 2^levels (more for small images: [`crate::net::FitSize`]), the latent, and the way back to one image per
 //! source.
-use super::holdout::{self, Heldout};
+use super::holdout::{self, CheckPixels};
 use super::{Dip, Latent};
 use crate::error::{Error, Result};
 use crate::io::{Image, Mask};
@@ -16,7 +16,7 @@ pub(super) struct Prepared {
     /// The loss's mask: clear and not held out.
     pub mask: Vec<f32>,
     /// The held-out pixels of the first source, when a stopping rule asks for them.
-    pub heldout: Option<Heldout>,
+    pub check_pixels: Option<CheckPixels>,
 }
 
 impl Dip<'_> {
@@ -57,8 +57,8 @@ impl Dip<'_> {
             .map(|r| holdout::select(&self.masks[0], r.holdout, self.cfg.seed));
         let (target, mask) = self.stack(ph, pw, held.as_ref());
         let (latent, latent_channels) = self.latent(ph, pw, &target);
-        let heldout = (self.cfg.stop.as_ref().zip(held)).and_then(|(rule, m)| {
-            let h = Heldout::new(&m, &self.masks[0], &self.targets[0], (ph, pw));
+        let check_pixels = (self.cfg.stop.as_ref().zip(held)).and_then(|(rule, m)| {
+            let h = CheckPixels::new(&m, &self.masks[0], &self.targets[0], (ph, pw));
             (!h.is_empty(rule.signal)).then_some(h)
         });
         Ok(Prepared {
@@ -66,7 +66,7 @@ impl Dip<'_> {
             latent_channels,
             target,
             mask,
-            heldout,
+            check_pixels,
         })
     }
 
