@@ -1,7 +1,8 @@
-//! The spread signal of the stopping rule (`StopSignal::Spread`): each check scores the ensemble
-//! members' disagreement inside the cloud, the output kept is the one at the best check to the
+//! What the stopping rule's checks score. The spread signal (`StopSignal::Spread`): each check
+//! scores the ensemble members' disagreement inside the cloud, the output kept is the one at the best check to the
 //! bit, the held-out pixels can rejoin the fit (holdout 0), and the settings it cannot work with
-//! are refused before any fit.
+//! are refused before any fit. The held-out signal: each check scores the error of the members'
+//! mean on the held-out pixels.
 use super::ensemble::{fitted, problem, small};
 use crate::common::*;
 use cloudfill::io::{Image, Mask};
@@ -72,6 +73,54 @@ fn spread_checks_score_the_members_disagreement_in_the_cloud() {
     let again = fitted(&cfg, &data, best).member_outputs().unwrap();
     for k in 0..3 {
         assert!(kept[k][0].data == again[k][0].data, "member {k}");
+    }
+}
+
+/// The mean squared error, over the held-out elements of source 0, of the members' mean (taken
+/// in f64 and rounded to f32, as the ensemble's result is): what a held-out check scores.
+fn heldout_error_of(members: &[Vec<Image>], held: &Mask, target: &Image) -> f64 {
+    let k = members.len() as f64;
+    let (mut sum, mut n) = (0.0, 0usize);
+    for p in (0..target.h * target.w).filter(|&p| held.clear[p]) {
+        for ch in 0..target.c {
+            let i = p * target.c + ch;
+            let mean = (members.iter().map(|m| m[0].data[i] as f64).sum::<f64>() / k) as f32;
+            sum += (mean as f64 - target.data[i] as f64).powi(2);
+            n += 1;
+        }
+    }
+    sum / n as f64
+}
+
+/// Every held-out check scores the error of the members' mean on the held-out pixels at that
+/// step (the signal an ensemble of one, or an ensemble with `signal: Heldout`, stops on).
+#[test]
+fn heldout_checks_score_the_error_of_the_members_mean() {
+    let data = problem(&mut Rng::new(83));
+    let cfg = DipConfig {
+        stop: Some(StopRule {
+            signal: StopSignal::Heldout,
+            ..spread_rule(0.15)
+        }),
+        ensemble: 2,
+        lr: 0.05,
+        ..small(6)
+    };
+    let mut dip = Dip::new(gpu(), cfg).unwrap();
+    dip.set_target(data.0.clone()).unwrap();
+    dip.set_mask(data.1.clone()).unwrap();
+    let held = dip.heldout_mask().unwrap();
+    assert!(held.clear.iter().any(|&h| h), "nothing held out");
+    let mut want = Vec::new();
+    for _ in 0..4 {
+        dip.fit(4, |_| ControlFlow::Continue(())).unwrap();
+        want.push(heldout_error_of(&dip.render_members().unwrap(), &held, &data.0[0]));
+    }
+    let curve = &dip.monitors()[0].curve;
+    assert_eq!(curve.len(), 4);
+    for (i, ((_, got), w)) in curve.iter().zip(&want).enumerate() {
+        assert!(w.is_finite() && *w > 0.0, "check {i}: error {w}");
+        assert!((got - w).abs() <= 1e-9 * w, "check {i}: {got} vs {w}");
     }
 }
 
