@@ -27,7 +27,8 @@ def drift(renders, cloud, w):
     out = []
     for i in range(len(renders)):
         win = np.stack(renders[max(0, i - w + 1) : i + 1])[..., :3]
-        out.append(float(win.std(0)[cloud].mean()) if len(win) > 1 else math.inf)
+        out.append(float(win.std(0)[cloud].mean()) if len(win) > 1 else math.nan)
+    out[0] = out[1]  # the first check has no window: give it the second's value
     return out
 
 

@@ -93,7 +93,7 @@
 //!   several problems of one size at once. Beyond the reference: an ensemble
 //!   ([`DipConfig::ensemble`]: K seeds as one batch; mean = [`Dip::output`], spread =
 //!   [`Dip::uncertainty`], `dip/ensemble.rs`), held-out patches and what a check scores
-//!   (`dip/holdout.rs`) and the stopping rule on the members' mean or spread ([`StopRule`],
+//!   (`dip/holdout.rs`) and the stopping rule on the members' mean, spread or drift ([`StopRule`],
 //!   [`StopSignal`], [`Monitor`], `dip/stopping.rs`), checked
 //!   in the training loop `dip/fit.rs` (one forward and one readback per check, none between),
 //!   and checkpoints (`dip/checkpoint.rs`).

@@ -19,10 +19,13 @@ def stop_rule(stop, ensemble=1):
     """The library's stopping rule from None (every step, the last output), "auto" (the
     recommended rule for ``ensemble`` networks: the held-out error for one, the members' spread
     in the cloud with no pixel held out for more), "none", or a dict overriding some of that
-    rule's settings (e.g. ``{"signal": "heldout", "holdout": 0.1}``)."""
+    rule's settings (e.g. ``{"signal": "heldout", "holdout": 0.1}``); a dict that names a
+    signal starts from the settings measured for that signal (``_native.defaults()["stop_signals"]``)."""
     if stop is None or stop == "none":
         return None
     rule = dict(_DEFAULTS["stop" if ensemble < 2 else "stop_ensemble"])
+    if isinstance(stop, dict) and stop.get("signal") in _DEFAULTS["stop_signals"]:
+        rule = dict(_DEFAULTS["stop_signals"][stop["signal"]])
     if stop == "auto":
         pass
     elif isinstance(stop, dict):

@@ -13,15 +13,16 @@ use pyo3::types::PyBool;
 use std::ops::ControlFlow;
 
 /// The stopping rule as Python passes it: (holdout, every, patience or None, smoothing,
-/// min_steps, signal: "heldout" or "spread").
+/// min_steps, signal: "heldout", "spread" or "drift").
 type StopTuple = (f64, usize, Option<usize>, f64, usize, String);
 
 fn signal(name: &str) -> PyResult<StopSignal> {
     match name {
         "heldout" => Ok(StopSignal::Heldout),
         "spread" => Ok(StopSignal::Spread),
+        "drift" => Ok(StopSignal::Drift),
         _ => Err(PyValueError::new_err(format!(
-            "stop signal: expected 'heldout' or 'spread', got {name:?}"
+            "stop signal: expected 'heldout', 'spread' or 'drift', got {name:?}"
         ))),
     }
 }

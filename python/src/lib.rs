@@ -121,17 +121,23 @@ fn rule_dict(
     stop.set_item("patience", rule.patience)?;
     stop.set_item("smoothing", rule.smoothing)?;
     stop.set_item("min_steps", rule.min_steps)?;
-    let signal = match rule.signal {
+    stop.set_item("signal", signal_name(rule.signal))?;
+    Ok(stop)
+}
+
+/// A stop signal's name in Python (as `LitDIP(stop={"signal": …})` takes it).
+fn signal_name(s: cloudfill::StopSignal) -> &'static str {
+    match s {
         cloudfill::StopSignal::Heldout => "heldout",
         cloudfill::StopSignal::Spread => "spread",
-    };
-    stop.set_item("signal", signal)?;
-    Ok(stop)
+        cloudfill::StopSignal::Drift => "drift",
+    }
 }
 
 /// The library's settings that the Python API defaults to, so they are never restated in
 /// Python: the reference's (`DipConfig::default`), the recommended ensemble and stopping rules
-/// (`stop` for one network, `stop_ensemble` for an ensemble).
+/// (`stop` for one network, `stop_ensemble` for an ensemble, `stop_signals` the settings each
+/// signal is measured with, by name).
 #[pyfunction]
 fn defaults(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     let cfg = cloudfill::DipConfig::default();
@@ -147,6 +153,18 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
         "stop_ensemble",
         rule_dict(py, cloudfill::StopRule::recommended(2))?,
     )?;
+    let signals = pyo3::types::PyDict::new(py);
+    for s in [
+        cloudfill::StopSignal::Heldout,
+        cloudfill::StopSignal::Spread,
+        cloudfill::StopSignal::Drift,
+    ] {
+        signals.set_item(
+            signal_name(s),
+            rule_dict(py, cloudfill::StopRule::for_signal(s))?,
+        )?;
+    }
+    d.set_item("stop_signals", signals)?;
     Ok(d)
 }
 

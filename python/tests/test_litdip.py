@@ -100,8 +100,21 @@ def test_the_spread_signal_stops_an_ensemble_without_held_out_pixels(scene):
     assert not dip.heldout_mask().any()
     with pytest.raises(ValueError, match="spread needs an ensemble of at least 2"):
         cloudfill.LitDIP(stop={"signal": "spread"})
-    with pytest.raises(ValueError, match="stop signal: expected 'heldout' or 'spread'"):
+    with pytest.raises(ValueError, match="stop signal: expected 'heldout', 'spread' or 'drift'"):
         cloudfill.LitDIP(ensemble=2, stop={"signal": "loss"})
+
+
+def test_the_drift_signal_stops_one_network_without_held_out_pixels(scene):
+    target, guide, clear = scene
+    # The signal's own settings: nothing held out; the first check only records the fill.
+    dip = cloudfill.LitDIP(stop={"signal": "drift", "every": 5, "min_steps": 10}, seed=3)
+    dip.set_target([target, guide])
+    dip.set_mask([clear, np.ones_like(clear)])
+    dip.fit(steps=20)
+    assert [s for s, _ in dip.validation_curve] == [10, 15, 20]
+    assert all(v > 0 for _, v in dip.validation_curve)
+    assert not dip.heldout_mask().any()
+    assert 10 <= dip.kept_step <= 20
 
 
 def test_bad_input_raises_value_errors_naming_it(scene):

@@ -21,6 +21,8 @@ pub(crate) struct Checks {
     pub monitors: Vec<Monitor>,
     /// Each network's output (channel-major, padded) at its item's best check.
     pub kept: Vec<Option<Vec<f32>>>,
+    /// Each item's mean in the fill region at its last check (the drift signal only).
+    pub previous: Vec<Option<Vec<f32>>>,
     /// The step at which the loss became non-finite, when best outputs were kept and the fit
     /// ended there instead of failing.
     pub diverged_at: Option<usize>,
@@ -33,6 +35,9 @@ pub struct ChecksState {
     pub monitors: Vec<Monitor>,
     pub kept: Vec<Option<Vec<f32>>>,
     pub diverged_at: Option<usize>,
+    /// One per item: what the drift signal compares the next check with (empty when the
+    /// signal keeps none).
+    pub previous: Vec<Option<Vec<f32>>>,
 }
 
 /// What the progress display shows of the checks.
@@ -59,6 +64,7 @@ impl Checks {
             members,
             monitors: vec![Monitor::new(rule); items],
             kept: vec![None; items * members],
+            previous: vec![None; items],
             diverged_at: None,
         }
     }
@@ -68,6 +74,7 @@ impl Checks {
             monitors: self.monitors.clone(),
             kept: self.kept.clone(),
             diverged_at: self.diverged_at,
+            previous: self.previous.clone(),
         }
     }
 
@@ -88,6 +95,9 @@ impl Checks {
         }
         self.kept = s.kept.clone();
         self.diverged_at = s.diverged_at;
+        if s.previous.len() == self.previous.len() {
+            self.previous = s.previous.clone();
+        }
         Ok(())
     }
 
@@ -107,7 +117,12 @@ impl Checks {
         let step = plan.step as usize;
         for (i, item) in out.chunks_exact(per * self.members).enumerate() {
             let members: Vec<&[f32]> = item.chunks_exact(per).collect();
-            let val = self.pixels[i].score(self.rule.signal, &members);
+            let (pixels, signal) = (&self.pixels[i], self.rule.signal);
+            let val = pixels.score(signal, &members, self.previous[i].as_deref());
+            if signal == StopSignal::Drift {
+                self.previous[i] = Some(pixels.fill_mean(&members));
+            }
+            let Some(val) = val else { continue };
             if self.monitors[i].observe(step, val).improved {
                 for (k, o) in members.iter().enumerate() {
                     self.kept[i * self.members + k] = Some(o.to_vec());
@@ -127,7 +142,7 @@ impl Checks {
         Some(ValidationInfo {
             best: match self.rule.signal {
                 StopSignal::Heldout => mean.sqrt(),
-                StopSignal::Spread => mean,
+                StopSignal::Spread | StopSignal::Drift => mean,
             },
             signal: self.rule.signal,
             best_steps: (steps.clone().min().unwrap_or(0), steps.max().unwrap_or(0)),

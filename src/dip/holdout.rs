@@ -156,16 +156,32 @@ impl CheckPixels {
     pub fn is_empty(&self, signal: StopSignal) -> bool {
         match signal {
             StopSignal::Heldout => self.index.is_empty(),
-            StopSignal::Spread => self.fill.is_empty(),
+            StopSignal::Spread | StopSignal::Drift => self.fill.is_empty(),
         }
     }
 
-    /// `signal`'s score of an ensemble's `members` (each one network's output).
-    pub fn score(&self, signal: StopSignal, members: &[&[f32]]) -> f64 {
+    /// `signal`'s score of an ensemble's `members` (each one network's output); for the drift,
+    /// against `previous` (the [`CheckPixels::fill_mean`] of the last check), and `None` when
+    /// there is none.
+    pub fn score(
+        &self,
+        signal: StopSignal,
+        members: &[&[f32]],
+        previous: Option<&[f32]>,
+    ) -> Option<f64> {
         match signal {
-            StopSignal::Heldout => self.error_of_mean(members),
-            StopSignal::Spread => self.spread(members),
+            StopSignal::Heldout => Some(self.error_of_mean(members)),
+            StopSignal::Spread => Some(self.spread(members)),
+            StopSignal::Drift => previous.map(|p| drift(p, &self.fill_mean(members))),
         }
+    }
+
+    /// The members' mean (f64, rounded to f32) at the elements being filled, in order.
+    pub fn fill_mean(&self, members: &[&[f32]]) -> Vec<f32> {
+        let k = members.len() as f64;
+        (self.fill.iter())
+            .map(|&i| (members.iter().map(|m| m[i as usize] as f64).sum::<f64>() / k) as f32)
+            .collect()
     }
 
     /// The mean over the elements being filled of the members' population standard deviation
@@ -195,4 +211,12 @@ impl CheckPixels {
             .sum();
         sum / self.index.len().max(1) as f64
     }
+}
+
+/// The mean absolute difference of two [`CheckPixels::fill_mean`]s (f64 sums).
+pub fn drift(previous: &[f32], now: &[f32]) -> f64 {
+    let sum: f64 = (previous.iter().zip(now))
+        .map(|(&a, &b)| (b as f64 - a as f64).abs())
+        .sum();
+    sum / now.len().max(1) as f64
 }

@@ -17,6 +17,12 @@ pub enum StopSignal {
     /// clear pixels' detail fill the cloud each in its own way, so the spread turns up when the
     /// fill stops getting better (BENCHMARKS.md §11); no truth and no held-out pixels needed.
     Spread,
+    /// How much the fill still moves: the mean absolute change, over the cloudy elements of the
+    /// inpainted source, of the ensemble's mean (one network: its output) since the previous
+    /// check (a plateau detector in the spirit of the windowed-variance early stopping for Deep
+    /// Image Prior, "ES-WMV"). Works for one network, with no pixel held out; the first check
+    /// has nothing to compare with and only records the output.
+    Drift,
 }
 
 /// Validation and early stopping of a fit.
@@ -60,12 +66,12 @@ impl StopRule {
     pub fn validate(&self) -> Result<()> {
         let least = match self.signal {
             StopSignal::Heldout => f64::MIN_POSITIVE,
-            StopSignal::Spread => 0.0,
+            StopSignal::Spread | StopSignal::Drift => 0.0,
         };
         if !(self.holdout >= least && self.holdout < 0.9) {
             let range = match self.signal {
                 StopSignal::Heldout => "(0, 0.9) (the held-out signal scores those pixels)",
-                StopSignal::Spread => "[0, 0.9)",
+                StopSignal::Spread | StopSignal::Drift => "[0, 0.9)",
             };
             return Err(Error::invalid(
                 "holdout",
@@ -84,21 +90,31 @@ impl StopRule {
         Ok(())
     }
 
-    /// The recommended rule for an ensemble of `k` networks: from 2 on, the spread signal with
-    /// no pixel held out (it needs none, and every clear pixel then helps the fill) and no check
-    /// kept before step 300 (the spread bottoms out early, near step 100–200, even on scenes
-    /// whose fill still sharpens after it; BENCHMARKS.md §11); for one network, the held-out
-    /// rule ([`StopRule::default`]).
+    /// The recommended rule for an ensemble of `k` networks: from 2 on, the spread
+    /// ([`StopRule::for_signal`]`(Spread)`); for one network, the held-out rule
+    /// ([`StopRule::default`]).
     pub fn recommended(k: usize) -> StopRule {
-        if k >= 2 {
-            StopRule {
+        StopRule::for_signal(if k >= 2 {
+            StopSignal::Spread
+        } else {
+            StopSignal::Heldout
+        })
+    }
+
+    /// The measured settings for each signal (BENCHMARKS.md §11). Held-out: [`StopRule::default`].
+    /// Spread and drift: no pixel held out (they need none, and every clear pixel then helps the
+    /// fill) and no check kept before step 300 (the spread bottoms out early, near step
+    /// 100–200, even on scenes whose fill still sharpens after it; the drift falls fastest in
+    /// the first steps, while the fill is still far from its best).
+    pub fn for_signal(signal: StopSignal) -> StopRule {
+        match signal {
+            StopSignal::Heldout => StopRule::default(),
+            StopSignal::Spread | StopSignal::Drift => StopRule {
                 holdout: 0.0,
-                signal: StopSignal::Spread,
+                signal,
                 min_steps: 300,
                 ..StopRule::default()
-            }
-        } else {
-            StopRule::default()
+            },
         }
     }
 

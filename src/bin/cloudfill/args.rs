@@ -157,12 +157,13 @@ pub(crate) struct FitArgs {
     #[arg(long, value_parser = one_of(STOPS), default_value = "auto")]
     pub stop: StopMode,
     /// What --stop auto scores at each check: heldout (the error on held-out patches of clear
-    /// pixels), spread (the ensemble's disagreement inside the cloud; --ensemble 2 or more), or
-    /// auto (spread for an ensemble, heldout for one network).
+    /// pixels), spread (the ensemble's disagreement inside the cloud; --ensemble 2 or more),
+    /// drift (how much the fill changed since the last check; any ensemble size), or auto
+    /// (spread for an ensemble, heldout for one network).
     #[arg(long, value_parser = one_of(SIGNALS), default_value = "auto")]
     pub signal: SignalArg,
     /// Fraction of the clear pixels held out of the fit for --stop auto (default: 0 with the
-    /// spread signal, which needs none; 0.1 with heldout).
+    /// spread and drift signals, which need none; 0.1 with heldout).
     #[arg(long)]
     pub holdout: Option<f64>,
     /// Steps between two checks of --stop auto.
@@ -173,7 +174,7 @@ pub(crate) struct FitArgs {
     pub patience: usize,
     /// No check before this step is kept for --stop auto (the first steps improve fast and
     /// noisily), so the fit runs at least this many steps plus --patience (default: 300 with
-    /// the spread signal, 200 with heldout).
+    /// the spread and drift signals, 200 with heldout).
     #[arg(long, value_name = "N")]
     pub min_steps: Option<usize>,
     /// The reference's exact flow: one network (--ensemble 1), no held-out pixels, every one
@@ -340,7 +341,8 @@ pub(crate) enum SignalArg {
 const SIGNALS: Names<SignalArg> = names![
     "auto" => SignalArg::Auto,
     "heldout" => SignalArg::Fixed(StopSignal::Heldout),
-    "spread" => SignalArg::Fixed(StopSignal::Spread)
+    "spread" => SignalArg::Fixed(StopSignal::Spread),
+    "drift" => SignalArg::Fixed(StopSignal::Drift)
 ];
 
 impl SignalArg {
@@ -400,10 +402,7 @@ impl FitArgs {
         } else {
             self.ensemble as usize
         };
-        let base = match self.signal.for_ensemble(ensemble) {
-            StopSignal::Spread => StopRule::recommended(2),
-            StopSignal::Heldout => StopRule::recommended(1),
-        };
+        let base = StopRule::for_signal(self.signal.for_ensemble(ensemble));
         let stop = (self.stop == StopMode::Auto && !self.reference).then_some(StopRule {
             holdout: self.holdout.unwrap_or(base.holdout),
             every: self.check_every,

@@ -46,6 +46,10 @@ pub(crate) fn demo(a: &DemoArgs) -> Result<()> {
                 "at most {} steps (stopping when the networks' spread in the cloud stops falling)",
                 a.steps
             ),
+            Some(r) if r.signal == StopSignal::Drift => format!(
+                "at most {} steps (stopping when the fill stops settling)",
+                a.steps
+            ),
             Some(_) => format!("at most {} steps (stopping on held-out patches)", a.steps),
             None => format!("{} steps", a.steps),
         };

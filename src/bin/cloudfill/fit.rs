@@ -122,6 +122,7 @@ pub(crate) fn show_step(bar: &ProgressBar, info: &StepInfo) {
             let what = match v.signal {
                 StopSignal::Heldout => "held-out RMSE",
                 StopSignal::Spread => "spread",
+                StopSignal::Drift => "drift",
             };
             msg += &format!("  {what} {:.4} @ {at}", v.best);
             if v.running < v.items {

@@ -1,9 +1,10 @@
-//! The checkpoint file, version 2. Little-endian throughout:
+//! The checkpoint file, version 3 (version 2, without the drift signal's outputs, is still
+//! read). Little-endian throughout:
 //!
 //! | bytes    | what                                                                 |
 //! |----------|----------------------------------------------------------------------|
 //! | 8        | magic `CFILLCKP`                                                     |
-//! | 4        | format version, u32 (1)                                              |
+//! | 4        | format version, u32 (3)                                              |
 //! | 4        | K, the number of settings, u32                                       |
 //! | K × …    | each setting: name, then value, each a u32 byte count and UTF-8      |
 //! | 4 + …    | the kernels that computed it (same string encoding)                  |
@@ -15,6 +16,8 @@
 //! |          | flags (1 smoothed, 2 best, 4 stopped), f64 smoothed, f64 best, u64   |
 //! |          | best step, u64 stopped at                                            |
 //! | 4 + …    | the networks' kept outputs: u32 count, each a u64 length and f32s    |
+//! | 4 + …    | each item's fill at its last check (the drift signal; length 0: none)|
+//! |          | u32 count, each a u64 length and f32s (version 3 only)               |
 //! | 9        | a u8 flag and the u64 step of a divergence that ended the fit        |
 //! | 8        | FNV-1a 64 of every byte before it                                    |
 //!
@@ -31,7 +34,9 @@ use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"CFILLCKP";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
+/// The oldest version this cloudfill still reads.
+const OLDEST: u32 = 2;
 
 /// FNV-1a, 64 bits: a fast, stable (platform- and run-independent) hash.
 pub(crate) struct Fnv(u64);
@@ -148,9 +153,9 @@ fn decode(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
         return Err("not a cloudfill checkpoint (no CFILLCKP header)".into());
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
-    if version != VERSION {
+    if !(OLDEST..=VERSION).contains(&version) {
         return Err(format!(
-            "a checkpoint of format version {version}; this cloudfill reads version {VERSION} \
+            "a checkpoint of format version {version}; this cloudfill reads versions {OLDEST} to {VERSION} \
              (remove it to start the fit over)"
         ));
     }
@@ -175,7 +180,7 @@ fn decode(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
         m: r.floats(n, "Adam's m")?,
         v: r.floats(n, "Adam's v")?,
     };
-    let checks = decode_checks(&mut r)?;
+    let checks = decode_checks(&mut r, version)?;
     if !r.0.is_empty() {
         return Err(format!("{} bytes after the data", r.0.len()));
     }
@@ -189,7 +194,7 @@ fn decode(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
 
 fn encode_checks(b: &mut Vec<u8>, c: Option<&ChecksState>) {
     let Some(c) = c else {
-        b.extend([0u8; 8 + 9]);
+        b.extend([0u8; 12 + 9]);
         return;
     };
     b.extend((c.monitors.len() as u32).to_le_bytes());
@@ -207,19 +212,38 @@ fn encode_checks(b: &mut Vec<u8>, c: Option<&ChecksState>) {
         b.extend((at as u64).to_le_bytes());
         b.extend((m.stopped_at.unwrap_or(0) as u64).to_le_bytes());
     }
-    b.extend((c.kept.len() as u32).to_le_bytes());
-    for kept in &c.kept {
-        let kept = kept.as_deref().unwrap_or(&[]);
-        b.extend((kept.len() as u64).to_le_bytes());
-        b.extend(kept.iter().flat_map(|x| x.to_le_bytes()));
-    }
+    encode_outputs(b, &c.kept);
+    encode_outputs(b, &c.previous);
     b.push(c.diverged_at.is_some() as u8);
     b.extend((c.diverged_at.unwrap_or(0) as u64).to_le_bytes());
 }
 
-fn decode_checks(r: &mut Reader) -> std::result::Result<Option<ChecksState>, String> {
+/// A list of optional outputs: a u32 count, each a u64 length (0: none) and its f32s.
+fn encode_outputs(b: &mut Vec<u8>, outputs: &[Option<Vec<f32>>]) {
+    b.extend((outputs.len() as u32).to_le_bytes());
+    for o in outputs {
+        let o = o.as_deref().unwrap_or(&[]);
+        b.extend((o.len() as u64).to_le_bytes());
+        b.extend(o.iter().flat_map(|x| x.to_le_bytes()));
+    }
+}
+
+fn decode_outputs(
+    r: &mut Reader,
+    what: &str,
+) -> std::result::Result<Vec<Option<Vec<f32>>>, String> {
+    let mut out = Vec::new();
+    for _ in 0..r.u32(&format!("the {what} count"))? {
+        let k = usize::try_from(r.u64(&format!("a {what} length"))?).map_err(|_| "too large")?;
+        let o = r.floats(k, what)?;
+        out.push((k > 0).then_some(o));
+    }
+    Ok(out)
+}
+
+fn decode_checks(r: &mut Reader, version: u32) -> std::result::Result<Option<ChecksState>, String> {
     let g = r.u32("the checks count")? as usize;
-    let (mut monitors, mut kept) = (Vec::new(), Vec::new());
+    let mut monitors = Vec::new();
     for _ in 0..g {
         let n = r.u32("a validation curve")? as usize;
         let mut curve = Vec::with_capacity(n.min(1 << 20));
@@ -239,16 +263,17 @@ fn decode_checks(r: &mut Reader) -> std::result::Result<Option<ChecksState>, Str
         m.stopped_at = (flags & 4 != 0).then_some(stopped);
         monitors.push(m);
     }
-    for _ in 0..r.u32("the kept outputs count")? {
-        let k = usize::try_from(r.u64("a kept output's length")?).map_err(|_| "too large")?;
-        let out = r.floats(k, "a kept output")?;
-        kept.push((k > 0).then_some(out));
-    }
+    let kept = decode_outputs(r, "kept output")?;
+    let previous = match version {
+        2 => Vec::new(),
+        _ => decode_outputs(r, "last check's fill")?,
+    };
     let diverged = r.take(1, "the divergence flag")?[0] != 0;
     let diverged_at = Some(r.u64("the divergence step")? as usize).filter(|_| diverged);
     Ok((g > 0).then_some(ChecksState {
         monitors,
         kept,
         diverged_at,
+        previous,
     }))
 }

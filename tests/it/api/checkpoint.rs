@@ -134,8 +134,23 @@ fn checkpoint_of_an_ensemble_with_stopping_resumes_bit_identically() {
         min_steps: 0,
         ..cloudfill::StopRule::default()
     };
+    resumes_bit_identically(rule, 2);
+    // The drift signal compares each check with the last one before the checkpoint: the
+    // checkpoint carries that fill (version 3).
+    let drift = cloudfill::StopRule {
+        holdout: 0.0,
+        signal: cloudfill::StopSignal::Drift,
+        ..rule
+    };
+    resumes_bit_identically(drift, 1);
+}
+
+/// A fit of 20 steps with `rule`, and the same fit saved after 10 and resumed: the same output,
+/// uncertainty, kept steps and curves, to the bit; a checkpoint of it is refused by a fit with
+/// another ensemble size or no rule.
+fn resumes_bit_identically(rule: cloudfill::StopRule, ensemble: usize) {
     let c = DipConfig {
-        ensemble: 2,
+        ensemble,
         stop: Some(rule),
         ..cfg(5e-2)
     };
@@ -165,6 +180,7 @@ fn checkpoint_of_an_ensemble_with_stopping_resumes_bit_identically() {
     );
     assert_eq!(kept(&second), want.2);
     assert_eq!(second.monitors(), &want.3[..]);
+    assert!(want.3[0].curve.len() >= 5, "{:?}", want.3[0].curve);
     let other = DipConfig {
         ensemble: 3,
         ..c.clone()

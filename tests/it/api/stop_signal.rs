@@ -114,7 +114,11 @@ fn heldout_checks_score_the_error_of_the_members_mean() {
     let mut want = Vec::new();
     for _ in 0..4 {
         dip.fit(4, |_| ControlFlow::Continue(())).unwrap();
-        want.push(heldout_error_of(&dip.render_members().unwrap(), &held, &data.0[0]));
+        want.push(heldout_error_of(
+            &dip.render_members().unwrap(),
+            &held,
+            &data.0[0],
+        ));
     }
     let curve = &dip.monitors()[0].curve;
     assert_eq!(curve.len(), 4);
@@ -122,6 +126,62 @@ fn heldout_checks_score_the_error_of_the_members_mean() {
         assert!(w.is_finite() && *w > 0.0, "check {i}: error {w}");
         assert!((got - w).abs() <= 1e-9 * w, "check {i}: {got} vs {w}");
     }
+}
+
+/// The mean absolute difference, over the cloudy elements of source 0, between two renders of
+/// one network: what a drift check scores.
+fn drift_of(before: &Image, now: &Image, clear: &Mask) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for p in (0..now.h * now.w).filter(|&p| !clear.clear[p]) {
+        for ch in 0..now.c {
+            let i = p * now.c + ch;
+            sum += (now.data[i] as f64 - before.data[i] as f64).abs();
+            n += 1;
+        }
+    }
+    sum / n as f64
+}
+
+/// One network stops on its drift: the first check only records the fill, every later one
+/// scores its change since the check before (fitted check by check, rendered on the clean
+/// latent), nothing is held out, and the kept output is the one at the lowest drift.
+#[test]
+fn drift_checks_score_the_change_of_the_fill_since_the_last_check() {
+    let data = problem(&mut Rng::new(85));
+    let cfg = DipConfig {
+        stop: Some(StopRule {
+            signal: StopSignal::Drift,
+            ..spread_rule(0.0)
+        }),
+        ensemble: 1,
+        lr: 0.05,
+        ..small(7)
+    };
+    let mut dip = Dip::new(gpu(), cfg.clone()).unwrap();
+    dip.set_target(data.0.clone()).unwrap();
+    dip.set_mask(data.1.clone()).unwrap();
+    assert!(!dip.heldout_mask().unwrap().clear.iter().any(|&h| h));
+    let mut renders = Vec::new();
+    for _ in 0..6 {
+        dip.fit(4, |_| ControlFlow::Continue(())).unwrap();
+        renders.push(dip.render_members().unwrap().remove(0).remove(0));
+    }
+    let curve = &dip.monitors()[0].curve;
+    assert_eq!(curve.len(), 5, "{curve:?}");
+    for (i, (step, got)) in curve.iter().enumerate() {
+        let want = drift_of(&renders[i], &renders[i + 1], &data.1[0]);
+        assert_eq!(*step, 4 * (i + 2));
+        assert!(want.is_finite() && want > 0.0, "check {i}: drift {want}");
+        assert!(
+            (got - want).abs() <= 1e-9 * want,
+            "check {i}: {got} vs {want}"
+        );
+    }
+    let best = (curve.iter()).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
+    assert_eq!(dip.monitors()[0].kept_step(), Some(best));
+    let kept = dip.output().unwrap();
+    let again = fitted(&cfg, &data, best).output().unwrap();
+    assert!(kept[0].data == again[0].data, "kept output");
 }
 
 /// With the spread signal no pixel needs holding out: holdout 0 fits every clear pixel, the

@@ -122,6 +122,35 @@ fn default_ensemble_writes_uncertainty_and_records_kept_steps() {
     assert!(o.status.success(), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json1).unwrap()).unwrap();
     assert_eq!(j["stop"]["signal"], "heldout", "{j}");
+    // ... or, asked, on its drift, with nothing held out.
+    let o = inpaint(
+        &f,
+        &[
+            "--ensemble",
+            "1",
+            "--signal",
+            "drift",
+            "--check-every",
+            "1",
+            "--min-steps",
+            "1",
+            "--metrics-json",
+            s(&json1),
+            "--overwrite",
+        ],
+        &one,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json1).unwrap()).unwrap();
+    assert_eq!(j["stop"]["signal"], "drift", "{j}");
+    assert_eq!(j["stop"]["holdout"], 0.0, "{j}");
+    // Three steps: the first check only records the fill.
+    assert!(j["fit"]["kept_step"].as_u64().unwrap() >= 2, "{j}");
+    assert_eq!(
+        j["fit"]["validation_curve"].as_array().unwrap().len(),
+        2,
+        "{j}"
+    );
     // --uncertainty is one more output: never an input, never another output.
     let o = inpaint(&f, &["--uncertainty", s(&out), "--overwrite"], &out);
     assert!(
