@@ -123,6 +123,37 @@ fn checkpoint_of_other_settings_inputs_or_damaged_is_refused() {
     assert!(e.contains("not a cloudfill checkpoint"), "{e}");
 }
 
+/// A checkpoint of format version 2 (before the drift signal's fill was kept) is still read and
+/// resumes: the same state as the version-3 file it is made from.
+#[test]
+fn checkpoint_of_format_version_2_is_still_read() {
+    let mut a = dip(cfg(2e-2), 0.0);
+    go(&mut a, 2);
+    let c = a.checkpoint().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fit.ckpt");
+    c.save(&path).unwrap();
+    let v3 = std::fs::read(&path).unwrap();
+    assert_eq!(v3[8..12], 3u32.to_le_bytes());
+    // Version 2: no list of last fills (a u32 count before the 9 divergence bytes and the hash).
+    let n = v3.len();
+    let mut v2 = [&v3[..n - 8 - 9 - 4], &v3[n - 8 - 9..n - 8]].concat();
+    assert_eq!(v3[n - 8 - 9 - 4..n - 8 - 9], 0u32.to_le_bytes());
+    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let fnv = (v2.iter()).fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    v2.extend(fnv.to_le_bytes());
+    std::fs::write(&path, &v2).unwrap();
+    let old = Checkpoint::load(&path).unwrap();
+    assert_eq!(old, c);
+    dip(cfg(2e-2), 0.0).resume(&old).unwrap();
+    v2[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&path, &v2).unwrap();
+    let e = Checkpoint::load(&path).unwrap_err().to_string();
+    assert!(e.contains("version 1") && e.contains("2 to 3"), "{e}");
+}
+
 /// An ensemble under a stopping rule resumes bit for bit too: its checks (curves, best
 /// outputs, stops) travel in the checkpoint, so the kept outputs, uncertainty and kept steps are
 /// the uninterrupted fit's; a checkpoint of another ensemble size or rule is refused.
