@@ -343,7 +343,7 @@ impl<'g> Dip<'g> {
         Ok(members)
     }
 
-    /// The checks under a stopping rule (the ensemble mean's held-out curve, best step, stop): one
+    /// The checks under a stopping rule (the curve of the signal's scores, best step, stop): one
     /// monitor, for the whole ensemble.
     pub fn monitors(&self) -> &[Monitor] {
         self.checks.as_ref().map_or(&[], |c| &c.monitors)

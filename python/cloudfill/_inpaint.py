@@ -18,7 +18,7 @@ def inpaint(image, mask, guides=(), guide_masks=None, *, steps=STEPS, seed=_DEFA
     with the image; ``guide_masks`` (default all clear) marks where each guide is valid.
     The defaults are the CLI's: ``ensemble`` networks (seeds seed, seed+1, …) averaged and
     stopped together when their spread inside the cloud stops falling (``stop='auto'``; one
-    network: by held-out validation; ``'none'`` runs every one of ``steps``),
+    network: when its fill stops settling; ``'none'`` runs every one of ``steps``),
     ``steps`` the maximum. ``reference=True`` is the reference's exact flow (one network, every
     step, the last output).
 

@@ -17,7 +17,7 @@ STEPS = 4000
 
 def stop_rule(stop, ensemble=1):
     """The library's stopping rule from None (every step, the last output), "auto" (the
-    recommended rule for ``ensemble`` networks: the held-out error for one, the members' spread
+    recommended rule for ``ensemble`` networks: the drift of the fill for one, the members' spread
     in the cloud with no pixel held out for more), "none", or a dict overriding some of that
     rule's settings (e.g. ``{"signal": "heldout", "holdout": 0.1}``); a dict that names a
     signal starts from the settings measured for that signal (``_native.defaults()["stop_signals"]``)."""
@@ -81,7 +81,7 @@ class LitDIP:
     ``sigmoid_output``, ``lr``, ``regularization_noise_std``, ``epoch_steps`` (what one of
     ``fit(max_epochs=…)``'s epochs is). cloudfill's: ``seed``, ``ensemble`` (networks fitted side
     by side from seeds seed, seed+1, …; the output is their mean), ``stop`` (None: the
-    reference's fixed length; 'auto' or a dict: held-out validation, the best output kept,
+    reference's fixed length; 'auto' or a dict: checks of the fill, the best output kept,
     early stopping) and ``loss_every`` (steps between loss readings and callbacks).
     """
 
@@ -196,7 +196,8 @@ class LitDIP:
 
     @property
     def validation_curve(self):
-        """Under a stopping rule: (step, held-out MSE) of every check."""
+        """Under a stopping rule: (step, score) of every check (the held-out MSE, the spread
+        or the drift, as the rule's signal scores)."""
         return self._native.validation_curve
 
     def heldout_mask(self):

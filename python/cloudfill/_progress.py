@@ -23,7 +23,7 @@ class Progress:
             return
         text = f"loss {loss:.5f}"
         if best is not None:
-            text += f", held-out RMSE {best:.4f} (step {best_step})"
+            text += f", best check {best:.4g} (step {best_step})"
         if self.bar is not None:
             self.bar.update(step - self.done)
             self.bar.set_postfix_str(text, refresh=False)

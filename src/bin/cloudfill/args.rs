@@ -59,8 +59,9 @@ pub(crate) struct DemoArgs {
     /// Networks fitted side by side (their mean is the result, their spread the uncertainty).
     #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub ensemble: u16,
-    /// auto: each network stops on held-out patches of the scene's clear pixels and keeps its
-    /// best output (as `inpaint --stop auto`); none: every one of --steps.
+    /// auto: the fit keeps its best check and stops when it stops improving (as `inpaint
+    /// --stop auto`: an ensemble on its spread, one network on its drift); none: every one of
+    /// --steps.
     #[arg(long, value_parser = one_of(STOPS), default_value = "auto")]
     pub stop: StopMode,
     /// The reference's flow on the synthetic scene, to compare with the default: one network,
@@ -159,7 +160,7 @@ pub(crate) struct FitArgs {
     /// What --stop auto scores at each check: heldout (the error on held-out patches of clear
     /// pixels), spread (the ensemble's disagreement inside the cloud; --ensemble 2 or more),
     /// drift (how much the fill changed since the last check; any ensemble size), or auto
-    /// (spread for an ensemble, heldout for one network).
+    /// (spread for an ensemble, drift for one network).
     #[arg(long, value_parser = one_of(SIGNALS), default_value = "auto")]
     pub signal: SignalArg,
     /// Fraction of the clear pixels held out of the fit for --stop auto (default: 0 with the
@@ -325,7 +326,7 @@ const NOISE: Latent = Latent::Noise {
 };
 const LATENTS: Names<Latent> =
     names!["meshgrid" => Latent::Meshgrid, "noise" => NOISE, "target" => Latent::Target];
-/// `--stop`: the held-out stopping rule, or every step.
+/// `--stop`: the stopping rule, or every step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StopMode {
     Auto,
@@ -351,7 +352,7 @@ impl SignalArg {
         match self {
             SignalArg::Fixed(s) => s,
             SignalArg::Auto if k > 1 => StopSignal::Spread,
-            SignalArg::Auto => StopSignal::Heldout,
+            SignalArg::Auto => StopSignal::Drift,
         }
     }
 }

@@ -116,20 +116,27 @@ fn default_ensemble_writes_uncertainty_and_records_kept_steps() {
     let curve = fit["validation_curve"].as_array().unwrap();
     assert_eq!(curve.len() as u64, done / 20, "{fit}");
     assert!(j["fit"]["uncertainty_spearman_cloud"].is_number());
-    // One network stops on its held-out error.
+    // One network stops on its held-out error when asked ...
     let (one, json1) = (d.join("one.npy"), d.join("one.json"));
-    let o = inpaint(&f, &["--ensemble", "1", "--metrics-json", s(&json1)], &one);
+    let args = [
+        "--ensemble",
+        "1",
+        "--signal",
+        "heldout",
+        "--metrics-json",
+        s(&json1),
+    ];
+    let o = inpaint(&f, &args, &one);
     assert!(o.status.success(), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json1).unwrap()).unwrap();
     assert_eq!(j["stop"]["signal"], "heldout", "{j}");
-    // ... or, asked, on its drift, with nothing held out.
+    assert_eq!(j["stop"]["holdout"], 0.1, "{j}");
+    // ... and by default on its drift, with nothing held out.
     let o = inpaint(
         &f,
         &[
             "--ensemble",
             "1",
-            "--signal",
-            "drift",
             "--check-every",
             "1",
             "--min-steps",
