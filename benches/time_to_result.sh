@@ -7,22 +7,24 @@
 # times, the cloud PSNR and the ratios to the PyTorch reference.
 #
 # Needs ../shared/data (the sample) and PyTorch beside the project (pip install torch numpy).
-# Usage: benches/time_to_result.sh [--seed S] [--torch-steps N] [--threads T] [--window X,Y,W,H]
+# Usage: benches/time_to_result.sh [--seed S] [--torch-steps N] [--threads T] [--window X,Y,W,H] [--only one|default]
 #   --seed S          cloudfill's seed (default 0)
 #   --torch-steps N   PyTorch steps timed for its step time (default 20)
 #   --threads T       torch.set_num_threads (default 2, the cores of the CI machines)
 #   --window X,Y,W,H  a window of the sample instead of the whole 256² scene
+#   --only one|default  run only the --ensemble 1 or only the default stage
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 
-seed=0 tsteps=20 threads=2 window=""
+seed=0 tsteps=20 threads=2 window="" only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seed) seed="$2"; shift ;;
     --torch-steps) tsteps="$2"; shift ;;
     --threads) threads="$2"; shift ;;
     --window) window="$2"; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --only) only="$2"; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -62,8 +64,8 @@ run() { # file name, label, extra args...
   awk -v n="$label" -v w="$wall" -v r="$tref" -v p="$psnr" -v d="$done" -v s="$rho" \
     'BEGIN { printf "| %s | %s | %s | %s | %.1f | %.2f |\n", n, d, p, s, w, w / r }' >>"$work/table.txt"
 }
-run one "--ensemble 1" --ensemble 1
-run default "default (an ensemble)" --uncertainty "$work/default.sigma.npy"
+[ "$only" != default ] && run one "--ensemble 1" --ensemble 1
+[ "$only" != one ] && run default "default (an ensemble)" --uncertainty "$work/default.sigma.npy"
 
 cpu=$(sed -n -E 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)
 echo "### Time to a result, ${size}² sample, seed $seed ($(date -u '+%Y-%m-%d %H:%M UTC'); nproc $(nproc); ${cpu:-})"
