@@ -117,11 +117,7 @@ impl Checks {
         let step = plan.step as usize;
         for (i, item) in out.chunks_exact(per * self.members).enumerate() {
             let members: Vec<&[f32]> = item.chunks_exact(per).collect();
-            let (pixels, signal) = (&self.pixels[i], self.rule.signal);
-            let val = pixels.score(signal, &members, self.previous[i].as_deref());
-            if signal == StopSignal::Drift {
-                self.previous[i] = Some(pixels.fill_mean(&members));
-            }
+            let val = self.pixels[i].score(self.rule.signal, &members, &mut self.previous[i]);
             let Some(val) = val else { continue };
             if self.monitors[i].observe(step, val).improved {
                 for (k, o) in members.iter().enumerate() {

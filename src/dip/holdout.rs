@@ -160,24 +160,29 @@ impl CheckPixels {
         }
     }
 
-    /// `signal`'s score of an ensemble's `members` (each one network's output); for the drift,
-    /// against `previous` (the [`CheckPixels::fill_mean`] of the last check), and `None` when
-    /// there is none.
+    /// `signal`'s score of an ensemble's `members` (each one network's output). The drift
+    /// compares this check's [`CheckPixels::fill_mean`] with `previous` (the last check's),
+    /// which it replaces; `None` when there was none.
     pub fn score(
         &self,
         signal: StopSignal,
         members: &[&[f32]],
-        previous: Option<&[f32]>,
+        previous: &mut Option<Vec<f32>>,
     ) -> Option<f64> {
         match signal {
             StopSignal::Heldout => Some(self.error_of_mean(members)),
             StopSignal::Spread => Some(self.spread(members)),
-            StopSignal::Drift => previous.map(|p| drift(p, &self.fill_mean(members))),
+            StopSignal::Drift => {
+                let now = self.fill_mean(members);
+                let d = previous.as_deref().map(|p| drift(p, &now));
+                *previous = Some(now);
+                d
+            }
         }
     }
 
     /// The members' mean (f64, rounded to f32) at the elements being filled, in order.
-    pub fn fill_mean(&self, members: &[&[f32]]) -> Vec<f32> {
+    fn fill_mean(&self, members: &[&[f32]]) -> Vec<f32> {
         let k = members.len() as f64;
         (self.fill.iter())
             .map(|&i| (members.iter().map(|m| m[i as usize] as f64).sum::<f64>() / k) as f32)
@@ -214,7 +219,7 @@ impl CheckPixels {
 }
 
 /// The mean absolute difference of two [`CheckPixels::fill_mean`]s (f64 sums).
-pub fn drift(previous: &[f32], now: &[f32]) -> f64 {
+fn drift(previous: &[f32], now: &[f32]) -> f64 {
     let sum: f64 = (previous.iter().zip(now))
         .map(|(&a, &b)| (b as f64 - a as f64).abs())
         .sum();

@@ -40,6 +40,25 @@ fn spread_of(members: &[Vec<Image>], clear: &Mask) -> f64 {
     sum / n as f64
 }
 
+/// A fit of `cfg` on `data`, `checks` times 4 steps (the rules here check every 4), with the
+/// members' renders on the clean latent after each: what every check scored.
+fn fit_check_by_check(
+    cfg: &DipConfig,
+    data: &(Vec<Image>, Vec<Mask>),
+    checks: usize,
+) -> (Dip<'static>, Vec<Vec<Vec<Image>>>) {
+    let mut dip = Dip::new(gpu(), cfg.clone()).unwrap();
+    dip.set_target(data.0.clone()).unwrap();
+    dip.set_mask(data.1.clone()).unwrap();
+    let renders = (0..checks)
+        .map(|_| {
+            dip.fit(4, |_| ControlFlow::Continue(())).unwrap();
+            dip.render_members().unwrap()
+        })
+        .collect();
+    (dip, renders)
+}
+
 /// Every check's score is the spread of the members' outputs at that step (fitted check by
 /// check and rendered on the clean latent), and the kept output is the one at the lowest.
 #[test]
@@ -51,14 +70,8 @@ fn spread_checks_score_the_members_disagreement_in_the_cloud() {
         lr: 0.05,
         ..small(5)
     };
-    let mut dip = Dip::new(gpu(), cfg.clone()).unwrap();
-    dip.set_target(data.0.clone()).unwrap();
-    dip.set_mask(data.1.clone()).unwrap();
-    let mut want = Vec::new();
-    for _ in 0..6 {
-        dip.fit(4, |_| ControlFlow::Continue(())).unwrap();
-        want.push(spread_of(&dip.render_members().unwrap(), &data.1[0]));
-    }
+    let (mut dip, renders) = fit_check_by_check(&cfg, &data, 6);
+    let want: Vec<f64> = renders.iter().map(|r| spread_of(r, &data.1[0])).collect();
     let curve = &dip.monitors()[0].curve;
     assert_eq!(curve.len(), 6);
     for (i, ((step, got), w)) in curve.iter().zip(&want).enumerate() {
@@ -106,20 +119,12 @@ fn heldout_checks_score_the_error_of_the_members_mean() {
         lr: 0.05,
         ..small(6)
     };
-    let mut dip = Dip::new(gpu(), cfg).unwrap();
-    dip.set_target(data.0.clone()).unwrap();
-    dip.set_mask(data.1.clone()).unwrap();
+    let (dip, renders) = fit_check_by_check(&cfg, &data, 4);
     let held = dip.heldout_mask().unwrap();
     assert!(held.clear.iter().any(|&h| h), "nothing held out");
-    let mut want = Vec::new();
-    for _ in 0..4 {
-        dip.fit(4, |_| ControlFlow::Continue(())).unwrap();
-        want.push(heldout_error_of(
-            &dip.render_members().unwrap(),
-            &held,
-            &data.0[0],
-        ));
-    }
+    let want: Vec<f64> = (renders.iter())
+        .map(|r| heldout_error_of(r, &held, &data.0[0]))
+        .collect();
     let curve = &dip.monitors()[0].curve;
     assert_eq!(curve.len(), 4);
     for (i, ((_, got), w)) in curve.iter().zip(&want).enumerate() {
@@ -157,19 +162,13 @@ fn drift_checks_score_the_change_of_the_fill_since_the_last_check() {
         lr: 0.05,
         ..small(7)
     };
-    let mut dip = Dip::new(gpu(), cfg.clone()).unwrap();
-    dip.set_target(data.0.clone()).unwrap();
-    dip.set_mask(data.1.clone()).unwrap();
+    let (mut dip, renders) = fit_check_by_check(&cfg, &data, 6);
     assert!(!dip.heldout_mask().unwrap().clear.iter().any(|&h| h));
-    let mut renders = Vec::new();
-    for _ in 0..6 {
-        dip.fit(4, |_| ControlFlow::Continue(())).unwrap();
-        renders.push(dip.render_members().unwrap().remove(0).remove(0));
-    }
+    let renders: Vec<&Image> = renders.iter().map(|r| &r[0][0]).collect();
     let curve = &dip.monitors()[0].curve;
     assert_eq!(curve.len(), 5, "{curve:?}");
     for (i, (step, got)) in curve.iter().enumerate() {
-        let want = drift_of(&renders[i], &renders[i + 1], &data.1[0]);
+        let want = drift_of(renders[i], renders[i + 1], &data.1[0]);
         assert_eq!(*step, 4 * (i + 2));
         assert!(want.is_finite() && want > 0.0, "check {i}: drift {want}");
         assert!(
