@@ -8,6 +8,8 @@
 //!
 //! Each case runs on the portable kernels and, where the adapter has subgroups of 8, on the
 //! subgroup kernels (`conv2d_sg.wgsl`); `CLOUDFILL_NO_SUBGROUPS=1` leaves only the portable ones.
+//! Then on the GPU blocks (`Blocks::GPU`, what a real GPU runs) with the forward convs tiled in
+//! workgroup memory (`gpu-tiled`, `conv2d_tiled.wgsl`) and without (`gpu-untiled`).
 //!
 //! Then the other kernels of a step at the network's sizes (`layers/…`): batch-norm + LeakyReLU
 //! forward and backward at 16×256² (separate, and fused as the tape runs them), the masked MSE (value + gradient) over 8×256², Adam over the
@@ -145,6 +147,12 @@ fn bench(cr: &mut Criterion) {
     if native.sg {
         paths.push(("subgroup", native));
     }
+    // What a real GPU runs, with the forward convs tiled in workgroup memory and without.
+    let untiled = Blocks {
+        tiled: false,
+        ..Blocks::GPU
+    };
+    paths.extend([("gpu-untiled", untiled), ("gpu-tiled", Blocks::GPU)]);
     for case in CASES {
         let flops = cv::flops(&case.conv, Shape::new(case.conv.cin, case.size, case.size)).unwrap();
         let reps = (2e8 / flops).clamp(1.0, 50.0) as usize;

@@ -57,13 +57,14 @@
 //!   to) and its kernels `shaders/<op>.wgsl`; its tests are `tests/it/ops/<op>.rs`.
 //!   - `conv2d/`: `mod.rs` (API, `Params`), `kernels.rs` (every entry point, and the subgroup
 //!     variants as one table of family × (k, s)), `dispatch/` (the three kernel sets chosen per
-//!     shape and adapter: subgroup-broadcast register blocks, portable vec4 register blocks,
+//!     shape and adapter: subgroup-broadcast register blocks, portable vec4 register blocks
+//!     (on GPUs the forward ones tiled in workgroup memory, `conv2d_tiled.wgsl`),
 //!     scalar kernels for odd sizes — forward, grad-input, grad-weight, grad-bias; small
 //!     dispatches get smaller workgroups so that they have at least 8),
 //!     `reference.rs`; `sg_gen/` generates `shaders/conv2d_sg.wgsl` from the variant table
 //!     (`cargo xtask gen-shaders`; a test checks the file is fresh). `conv2d_common.wgsl` is the
-//!     two conv files' shared prelude. Tests: `tests/it/ops/conv2d.rs` and
-//!     `conv2d_workgroups.rs`.
+//!     three conv files' shared prelude. Tests: `tests/it/ops/conv2d.rs`,
+//!     `conv2d_tiled.rs` and `conv2d_workgroups.rs`.
 //!   - `batchnorm/`: `mod.rs` (forward, backward and the batch-norm + activation fusion),
 //!     `blocking.rs` (pass sizes), `reference.rs`; each per-unit pass of `batchnorm.wgsl` is one
 //!     body, instantiated for vec4 and scalar units by the loader.

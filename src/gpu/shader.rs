@@ -16,11 +16,13 @@ pub enum Shader {
     Polyphase,
     /// Subgroup variants of conv2d kernels: only on devices with `Features::SUBGROUP`.
     Conv2dSg,
+    /// The workgroup-memory tiled forward conv for GPUs (`Blocks::tiled`).
+    Conv2dTiled,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 10] = [
+    pub const ALL: [Shader; 11] = [
         Shader::Elementwise,
         Shader::Conv2d,
         Shader::BatchNorm,
@@ -31,6 +33,7 @@ impl Shader {
         Shader::Noise,
         Shader::Polyphase,
         Shader::Conv2dSg,
+        Shader::Conv2dTiled,
     ];
 
     /// File name under `shaders/`.
@@ -46,6 +49,7 @@ impl Shader {
             Shader::Noise => "noise.wgsl",
             Shader::Polyphase => "polyphase.wgsl",
             Shader::Conv2dSg => "conv2d_sg.wgsl",
+            Shader::Conv2dTiled => "conv2d_tiled.wgsl",
         }
     }
 
@@ -54,11 +58,11 @@ impl Shader {
 
     /// The prelude this family's file is loaded with, if any: `activation.wgsl` (f and f')
     /// for the two families that apply activations, `conv2d_common.wgsl` (Params, padding
-    /// helpers) for the two conv families.
+    /// helpers) for the three conv families.
     pub fn prelude(self) -> Option<&'static str> {
         match self {
             Shader::Elementwise | Shader::BatchNorm => Some("activation.wgsl"),
-            Shader::Conv2d | Shader::Conv2dSg => Some("conv2d_common.wgsl"),
+            Shader::Conv2d | Shader::Conv2dSg | Shader::Conv2dTiled => Some("conv2d_common.wgsl"),
             _ => None,
         }
     }
@@ -85,6 +89,7 @@ impl Shader {
             Shader::Noise => include_str!("../../shaders/noise.wgsl"),
             Shader::Polyphase => include_str!("../../shaders/polyphase.wgsl"),
             Shader::Conv2dSg => with!("conv2d_common.wgsl", "conv2d_sg.wgsl"),
+            Shader::Conv2dTiled => with!("conv2d_common.wgsl", "conv2d_tiled.wgsl"),
         }
     }
 }

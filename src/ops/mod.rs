@@ -26,6 +26,7 @@ pub fn all_sigs() -> Vec<KernelSig> {
         noise::SIGS,
         polyphase::SIGS,
         conv2d::SG_SIGS,
+        conv2d::TILED_SIGS,
     ]
     .concat()
 }

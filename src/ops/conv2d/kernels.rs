@@ -26,6 +26,17 @@ pub const BWD_WEIGHT_SCALAR: KernelSig = sig("conv_backward_weight_scalar", 2, 1
 pub const BWD_WEIGHT_PAIRS: KernelSig = sig("conv_backward_weight_pairs", 2, 1);
 /// The largest kernel size `conv_backward_weight_pairs` holds (`PAIR_TAPS` = 7·7 in the WGSL).
 pub const PAIR_MAX_K: usize = 7;
+/// [`FORWARD`] with the input and weight tiles in workgroup memory (`conv2d_tiled.wgsl`): what
+/// GPUs run for the forward pass and dx of stride 1 ([`Blocks::tiled`](super::Blocks::tiled)).
+pub const FORWARD_TILED: KernelSig = KernelSig {
+    shader: Shader::Conv2dTiled,
+    entry: "conv_forward_tiled",
+    reads: 3,
+    writes: 1,
+    params: P,
+};
+/// Every entry point of `conv2d_tiled.wgsl`.
+pub const TILED_SIGS: &[KernelSig] = &[FORWARD_TILED];
 /// Every entry point of `conv2d.wgsl`.
 pub const SIGS: &[KernelSig] = &[
     REARRANGE_WEIGHTS,

@@ -16,6 +16,19 @@
 //! subgroups of 8 (lavapipe) forward, stride-1 grad-input and grad-weight take the subgroup
 //! kernels of `conv2d_sg.wgsl` where output rows are whole blocks of 8 ([`Blocks::sg`]).
 //!
+//! On real GPUs ([`Blocks::GPU`]) the forward conv and the stride-1 grad-input run the textbook
+//! form, `conv2d_tiled.wgsl` ([`Blocks::tiled`]): a workgroup of up to 64 invocations (8 along
+//! x × 8 rows, fewer where the output is smaller) owns a tile of up to 32 x × 8 rows × 4·NC4
+//! output channels. For each chunk of input channels it loads the padded input tile and the
+//! chunk's weights of its channel block into workgroup memory (14 KiB, under the 16 KiB every
+//! adapter offers), consecutive invocations reading consecutive addresses; then each invocation
+//! accumulates 4 output x × 4·NC4 channels in registers, reading only workgroup memory. The sums
+//! are the register-blocked kernel's, term for term, so the two give the same bits (tested). The
+//! small register blocks (NC4 = 1, dw by 4 output channels) and reductions sized for 65 536
+//! invocations keep a GPU's lanes busy. On lavapipe the tiles cost more than they save (a CPU
+//! core has no faster memory to stage into: BENCHMARKS.md §14), so CPU adapters keep the
+//! register-blocked and subgroup kernels. Grad-weight and the stride-2 grad-input are not tiled.
+//!
 //! Groups (torch.nn.Conv2d `groups` G, [`Conv2d::groups`]): every path runs all G groups in the
 //! same dispatches (a third dispatch dimension, `workgroup_id.z`, is the group; the subgroup
 //! grad-weight kernel's z is chunk·G + group), so G independent networks train in the dispatches

@@ -3,6 +3,7 @@
 mod batch;
 mod checkpoint;
 mod composite;
+mod conv_paths;
 mod dip;
 mod ensemble;
 pub(crate) mod io;

@@ -9,7 +9,7 @@ use cloudfill::{Dip, DipConfig, Gpu, NetConfig};
 use std::ops::ControlFlow;
 
 /// Output and losses of an 8-step fit (latent noise on) of a 4-level network on `g`.
-fn fit(g: &Gpu, conv_blocks: Option<Blocks>) -> (Vec<f32>, Vec<f32>) {
+pub(super) fn fit(g: &Gpu, conv_blocks: Option<Blocks>) -> (Vec<f32>, Vec<f32>) {
     let (h, w) = (32, 40);
     let cfg = DipConfig {
         net: NetConfig::with_levels(4),

@@ -102,16 +102,18 @@ fn grouped_fast_path_matches_reference() {
     for (j, bl) in blocks.into_iter().enumerate() {
         for (i, (c, h, w, bias)) in cases.into_iter().enumerate() {
             let entries = check_grouped(c, h, w, bias, 700 + 10 * j as u64 + i as u64, bl);
-            assert!(
-                entries.contains(&"conv_forward"),
-                "{c:?} {h}x{w}: {entries:?}"
-            );
+            // GPU blocks run the blocked forward tiled in workgroup memory.
+            let fwd = match bl.tiled {
+                true => "conv_forward_tiled",
+                false => "conv_forward",
+            };
+            assert!(entries.contains(&fwd), "{c:?} {h}x{w}: {entries:?}");
             assert!(
                 entries.contains(&"conv_backward_weight"),
                 "{c:?} {h}x{w}: {entries:?}"
             );
             let dx = if c.stride == 1 {
-                "conv_forward"
+                fwd
             } else {
                 "conv_backward_input_s2"
             };

@@ -6,6 +6,7 @@ mod concat;
 mod conv2d;
 mod conv2d_grouped;
 mod conv2d_reference;
+mod conv2d_tiled;
 mod conv2d_workgroups;
 mod elementwise;
 mod loss;

@@ -1,17 +1,73 @@
 //! The forward dispatches of conv2d (and the forward-shaped convs of dx): the blocked and
 //! subgroup kernels after the weight rearrangement, or the scalar kernel. Paths and shared
 //! pieces: `mod.rs`.
-use super::super::kernels::{sg_kernel, SgFamily, FORWARD, FORWARD_SCALAR, SG_OUT_CH};
+use super::super::kernels::{
+    sg_kernel, SgFamily, FORWARD, FORWARD_SCALAR, FORWARD_TILED, SG_OUT_CH,
+};
 use super::{
     blocked_fits, conv_overrides, padding_mode, rearrange, round_up, sg_invocations, subgroup_fits,
-    wgsl_bool, Ctx, Io, Rearranged, WeightLayout, Write, SG_WG,
+    wgsl_bool, Ctx, Io, Rearranged, WeightLayout, Write, MAX_DIM, SG_WG,
 };
 use crate::error::Result;
-use crate::gpu::{Dispatch, KernelSig, Tensor};
+use crate::gpu::{Dispatch, KernelSig, Shape, Tensor};
 use crate::ops::conv2d::Conv2d;
 
-/// `io` on the blocked kernel for one group's conv `c` (as the kernel sees it).
+/// Floats of `conv2d_tiled.wgsl`'s input tile (`XT_N`) and vec4s of its weight tile (`WT_N`).
+const TILE_X_FLOATS: usize = 2560;
+const TILE_W_VEC4S: usize = 256;
+
+/// The tiled kernel's geometry for one group's conv `c` (as the kernel sees it) writing `ys`:
+/// invocations along x (`TX`, each 4 output x) and in all (`WG` = TX·TY rows), and input
+/// channels per tile (`CIT`); None where not one channel's tile fits workgroup memory or the
+/// tiles do not fit a dispatch dimension. Tiles are at most 32 x × 8 rows (64 invocations), no
+/// larger than the output needs.
+fn tiled_geometry(c: &Conv2d, nc4: usize, ys: Shape) -> Option<(u32, u32, u32)> {
+    let tx = (ys.w / 4).next_power_of_two().min(8);
+    let ty = ys.h.next_power_of_two().min(64 / tx);
+    let iw = (4 * tx - 1) * c.stride + c.k;
+    let ih = (ty - 1) * c.stride + c.k;
+    let cit = (TILE_X_FLOATS / (iw * ih))
+        .min(TILE_W_VEC4S / (c.k * c.k * nc4))
+        .min(c.cin);
+    let tiles = ys.w.div_ceil(4 * tx) * ys.h.div_ceil(ty);
+    (cit > 0 && tiles <= MAX_DIM).then_some((tx as u32, (tx * ty) as u32, cit as u32))
+}
+
+/// `io` on the tiled kernel (workgroup-memory tiles, [`Blocks::tiled`](super::Blocks::tiled))
+/// for one group's conv `c` (as the kernel sees it), if its tiles fit.
+fn tiled_conv(cx: &Ctx, c: &Conv2d, io: &Io, wt: &Rearranged) -> Result<Option<Dispatch>> {
+    let nc4 = cx.bl.nc4 as usize;
+    let (xs, ys) = (cx.group_shape(io.x), cx.group_shape(io.y));
+    let Some((tx, wg, cit)) = tiled_geometry(c, nc4, ys) else {
+        return Ok(None);
+    };
+    let mut o = conv_overrides(c, wg);
+    o.extend([("TX", tx as f64), ("NC4", nc4 as f64), ("CIT", cit as f64)]);
+    o.extend(io.overrides());
+    let k = cx.gpu.kernel(FORWARD_TILED, &o)?;
+    let mut p = cx.params(xs.c, ys.c, xs, ys);
+    p.np = wt.np as u32;
+    let ty = (wg / tx) as usize;
+    let tiles = ys.w.div_ceil(4 * tx as usize) * ys.h.div_ceil(ty);
+    let grid = [tiles as u32, (wt.np / (4 * nc4)) as u32, cx.groups as u32];
+    let reads = [io.x, &wt.wt, io.b.unwrap_or(io.x)];
+    Ok(Some(cx.gpu.dispatch(
+        &k,
+        &reads,
+        &[io.y],
+        Some(&p),
+        grid,
+    )?))
+}
+
+/// `io` on the blocked kernel for one group's conv `c` (as the kernel sees it): the tiled form
+/// where the blocks ask for it and its tiles fit, else the register-blocked one.
 fn blocked_conv(cx: &Ctx, c: &Conv2d, io: &Io, wt: &Rearranged) -> Result<Dispatch> {
+    if cx.bl.tiled {
+        if let Some(d) = tiled_conv(cx, c, io, wt)? {
+            return Ok(d);
+        }
+    }
     let (bl, np) = (cx.bl, wt.np);
     let (xs, ys) = (cx.group_shape(io.x), cx.group_shape(io.y));
     let nx4 = if bl.nx4 == 2 && ys.w % 8 == 0 { 2 } else { 1 };

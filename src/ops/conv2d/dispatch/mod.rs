@@ -52,6 +52,10 @@ pub struct Blocks {
     /// Use the subgroup kernels (`conv2d_sg.wgsl`) for forward, dx and dw where the shape
     /// allows and the device has subgroups of exactly 8 lanes; ignored on other devices.
     pub sg: bool,
+    /// Run the blocked forward conv (and dx of stride 1) as `conv2d_tiled.wgsl`: input and
+    /// weight tiles shared in workgroup memory, loaded coalesced by the whole workgroup — the
+    /// form for GPUs. Where the subgroup kernels apply they come first.
+    pub tiled: bool,
 }
 
 impl Blocks {
@@ -63,6 +67,7 @@ impl Blocks {
         ncw: 8,
         target: 1024,
         sg: false,
+        tiled: false,
     };
     /// Real GPUs: small blocks, many invocations.
     pub const GPU: Blocks = Blocks {
@@ -72,6 +77,7 @@ impl Blocks {
         ncw: 4,
         target: 1 << 16,
         sg: false,
+        tiled: true,
     };
 
     /// Err unless the shaders support these sizes.
