@@ -16,12 +16,24 @@ use crate::ops::conv2d::Conv2d;
 const TILE_X_FLOATS: usize = 2560;
 const TILE_W_VEC4S: usize = 256;
 
-/// The tiled kernel's geometry for one group's conv `c` (as the kernel sees it) writing `ys`:
-/// invocations along x (`TX`, each 4 output x) and in all (`WG` = TX·TY rows), and input
-/// channels per tile (`CIT`); None where not one channel's tile fits workgroup memory or the
-/// tiles do not fit a dispatch dimension. Tiles are at most 32 x × 8 rows (64 invocations), no
-/// larger than the output needs.
-fn tiled_geometry(c: &Conv2d, nc4: usize, ys: Shape) -> Option<(u32, u32, u32)> {
+/// The tiled kernel's geometry for one group's conv (see [`tiled_geometry`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct TiledGeometry {
+    /// Invocations along x (`TX`), each computing 4 output x.
+    tx: u32,
+    /// Invocations in all (`WG` = TX·TY rows).
+    wg: u32,
+    /// Input channels per workgroup-memory tile (`CIT`).
+    cit: u32,
+    /// Output tiles of one group's plane (the dispatch's first dimension).
+    tiles: u32,
+}
+
+/// The tiled kernel's geometry for one group's conv `c` (as the kernel sees it) writing `ys`;
+/// None where not one channel's tile fits workgroup memory or the tiles do not fit a dispatch
+/// dimension. Tiles are at most 32 x × 8 rows (64 invocations), no larger than the output
+/// needs.
+fn tiled_geometry(c: &Conv2d, nc4: usize, ys: Shape) -> Option<TiledGeometry> {
     let tx = (ys.w / 4).next_power_of_two().min(8);
     let ty = ys.h.next_power_of_two().min(64 / tx);
     let iw = (4 * tx - 1) * c.stride + c.k;
@@ -30,7 +42,12 @@ fn tiled_geometry(c: &Conv2d, nc4: usize, ys: Shape) -> Option<(u32, u32, u32)> 
         .min(TILE_W_VEC4S / (c.k * c.k * nc4))
         .min(c.cin);
     let tiles = ys.w.div_ceil(4 * tx) * ys.h.div_ceil(ty);
-    (cit > 0 && tiles <= MAX_DIM).then_some((tx as u32, (tx * ty) as u32, cit as u32))
+    (cit > 0 && tiles <= MAX_DIM).then_some(TiledGeometry {
+        tx: tx as u32,
+        wg: (tx * ty) as u32,
+        cit: cit as u32,
+        tiles: tiles as u32,
+    })
 }
 
 /// `io` on the tiled kernel (workgroup-memory tiles, [`Blocks::tiled`](super::Blocks::tiled))
@@ -38,18 +55,20 @@ fn tiled_geometry(c: &Conv2d, nc4: usize, ys: Shape) -> Option<(u32, u32, u32)> 
 fn tiled_conv(cx: &Ctx, c: &Conv2d, io: &Io, wt: &Rearranged) -> Result<Option<Dispatch>> {
     let nc4 = cx.bl.nc4 as usize;
     let (xs, ys) = (cx.group_shape(io.x), cx.group_shape(io.y));
-    let Some((tx, wg, cit)) = tiled_geometry(c, nc4, ys) else {
+    let Some(g) = tiled_geometry(c, nc4, ys) else {
         return Ok(None);
     };
-    let mut o = conv_overrides(c, wg);
-    o.extend([("TX", tx as f64), ("NC4", nc4 as f64), ("CIT", cit as f64)]);
+    let mut o = conv_overrides(c, g.wg);
+    o.extend([
+        ("TX", g.tx as f64),
+        ("NC4", nc4 as f64),
+        ("CIT", g.cit as f64),
+    ]);
     o.extend(io.overrides());
     let k = cx.gpu.kernel(FORWARD_TILED, &o)?;
     let mut p = cx.params(xs.c, ys.c, xs, ys);
     p.np = wt.np as u32;
-    let ty = (wg / tx) as usize;
-    let tiles = ys.w.div_ceil(4 * tx as usize) * ys.h.div_ceil(ty);
-    let grid = [tiles as u32, (wt.np / (4 * nc4)) as u32, cx.groups as u32];
+    let grid = [g.tiles, (wt.np / (4 * nc4)) as u32, cx.groups as u32];
     let reads = [io.x, &wt.wt, io.b.unwrap_or(io.x)];
     Ok(Some(cx.gpu.dispatch(
         &k,
@@ -180,4 +199,31 @@ pub(in crate::ops::conv2d) fn forward(
         .gpu
         .dispatch(&k, &[x, w, b.unwrap_or(x)], &[y], Some(&p), grid)?;
     Ok(vec![d])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TILE_W_VEC4S, TILE_X_FLOATS};
+    use crate::gpu::Shader;
+
+    /// The value of `const NAME: u32 = …u;` in `src`.
+    fn wgsl_const(src: &str, name: &str) -> usize {
+        let line = src
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("const {name}:")))
+            .unwrap_or_else(|| panic!("no const {name} in the shader"));
+        let value = line.split('=').nth(1).and_then(|v| v.split(';').next());
+        let value = value.map(|v| v.trim().trim_end_matches('u'));
+        value
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read {name} from {line:?}"))
+    }
+
+    /// The Rust side sizes the tiles by the shader's workgroup arrays: the two must agree.
+    #[test]
+    fn tile_sizes_are_the_shaders() {
+        let src = Shader::Conv2dTiled.source();
+        assert_eq!(wgsl_const(src, "XT_N"), TILE_X_FLOATS);
+        assert_eq!(wgsl_const(src, "WT_N"), TILE_W_VEC4S);
+    }
 }
